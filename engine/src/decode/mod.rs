@@ -1,0 +1,190 @@
+//! Decode: the visible key/value stream → logical records, one module per adapter.
+//!
+//! The [`Dispatcher`] routes each visible entry by key prefix ([`routes`]) to the adapter
+//! that owns it. Adapters see entries in ascending user-key order across all shards
+//! (sources are merged before they get here), so a record whose keys span two shards is
+//! assembled without any special handling. An adapter that needs a family *before* the
+//! main pass (S3 manifests sort after their chunks; DynamoDB schemas after their items)
+//! names it in [`Adapter::index_families`] and receives it in an index pass first.
+
+pub mod dynamodb;
+pub mod redis;
+pub mod routes;
+pub mod s3;
+pub mod sqs;
+
+pub use routes::{route, Family, Route};
+
+use crate::encode::Emitter;
+use crate::error::Error;
+use crate::sources::Entry;
+
+/// The four adapters, in upstream's fixed order (manifest order and finalize order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum AdapterKind {
+    /// DynamoDB-compatible tables.
+    DynamoDb,
+    /// S3-compatible buckets.
+    S3,
+    /// Redis-compatible keys.
+    Redis,
+    /// SQS-compatible queues.
+    Sqs,
+}
+
+impl AdapterKind {
+    /// All four, in order.
+    pub const ALL: [AdapterKind; 4] = [
+        AdapterKind::DynamoDb,
+        AdapterKind::S3,
+        AdapterKind::Redis,
+        AdapterKind::Sqs,
+    ];
+
+    /// The name used on the command line and in MANIFEST.json.
+    pub fn name(self) -> &'static str {
+        match self {
+            AdapterKind::DynamoDb => "dynamodb",
+            AdapterKind::S3 => "s3",
+            AdapterKind::Redis => "redis",
+            AdapterKind::Sqs => "sqs",
+        }
+    }
+
+    /// Parses a command-line adapter name (case-sensitive, as upstream).
+    pub fn from_name(s: &str) -> Option<Self> {
+        AdapterKind::ALL.into_iter().find(|a| a.name() == s)
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// One adapter's decoder: consumes the entries routed to it, emits files.
+///
+/// Calls come from one thread, in key order: optionally `index` for every entry of
+/// [`Adapter::index_families`], then `handle` for every routed entry (index families
+/// included), then `finish` once. Heavy encoding should be handed to the worker pool
+/// through [`Emitter::file_with`].
+pub trait Adapter: Send {
+    /// Which adapter this is.
+    fn kind(&self) -> AdapterKind;
+
+    /// Families this adapter wants to see in an index pass before the main pass.
+    fn index_families(&self) -> &'static [Family] {
+        &[]
+    }
+
+    /// One entry of an index family, during the index pass.
+    fn index(&mut self, _family: Family, _key: &[u8], _entry: &Entry) -> Result<(), Error> {
+        Ok(())
+    }
+
+    /// One routed entry during the main pass. `key` is the user key with the family's
+    /// prefix removed; `entry.user_key` is the whole key.
+    fn handle(
+        &mut self,
+        family: Family,
+        key: &[u8],
+        entry: &Entry,
+        out: &Emitter,
+    ) -> Result<(), Error>;
+
+    /// End of input: flush whatever is buffered.
+    fn finish(&mut self, out: &Emitter) -> Result<(), Error>;
+}
+
+/// Per-class entry counts, as upstream's final log line reports them.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Counters {
+    /// Entries routed to each adapter (by [`AdapterKind`] order).
+    pub adapter: [u64; 4],
+    /// Routed to a disabled adapter or to an internal family.
+    pub internal: u64,
+    /// Matching no route.
+    pub unknown: u64,
+}
+
+/// Routes entries to the enabled adapters.
+pub struct Dispatcher {
+    adapters: [Option<Box<dyn Adapter>>; 4],
+    /// Counts so far.
+    pub counters: Counters,
+}
+
+impl Dispatcher {
+    /// A dispatcher over the given (enabled) adapters.
+    pub fn new(adapters: Vec<Box<dyn Adapter>>) -> Self {
+        let mut slots: [Option<Box<dyn Adapter>>; 4] = [None, None, None, None];
+        for a in adapters {
+            let i = a.kind().index();
+            slots[i] = Some(a);
+        }
+        Dispatcher {
+            adapters: slots,
+            counters: Counters::default(),
+        }
+    }
+
+    /// Key prefixes wanted by some adapter's index pass (empty: no index pass needed).
+    pub fn index_prefixes(&self) -> Vec<&'static [u8]> {
+        let mut v: Vec<&'static [u8]> = self
+            .adapters
+            .iter()
+            .flatten()
+            .flat_map(|a| a.index_families().iter().map(|f| f.prefix()))
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    /// Index pass: hands an entry to the adapters that asked for its family.
+    pub fn index(&mut self, entry: &Entry) -> Result<(), Error> {
+        let Some(r) = route(&entry.user_key) else {
+            return Ok(());
+        };
+        let Some(kind) = r.adapter else { return Ok(()) };
+        if let Some(a) = self.adapters[kind.index()].as_mut() {
+            if a.index_families().contains(&r.family) {
+                a.index(r.family, &entry.user_key[r.prefix.len()..], entry)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Main pass: routes one visible entry.
+    pub fn dispatch(&mut self, entry: &Entry, out: &Emitter) -> Result<(), Error> {
+        let Some(r) = route(&entry.user_key) else {
+            self.counters.unknown += 1;
+            return Ok(());
+        };
+        let Some(kind) = r.adapter else {
+            self.counters.internal += 1;
+            return Ok(());
+        };
+        match self.adapters[kind.index()].as_mut() {
+            Some(a) => {
+                self.counters.adapter[kind.index()] += 1;
+                a.handle(r.family, &entry.user_key[r.prefix.len()..], entry, out)
+            }
+            None => {
+                self.counters.internal += 1;
+                Ok(())
+            }
+        }
+    }
+
+    /// Finishes every adapter in upstream's order; each runs even if an earlier one
+    /// failed, and the first error is returned.
+    pub fn finish(&mut self, out: &Emitter) -> Result<(), Error> {
+        let mut first = None;
+        for a in self.adapters.iter_mut().flatten() {
+            if let Err(e) = a.finish(out) {
+                first.get_or_insert(e);
+            }
+        }
+        first.map_or(Ok(()), Err)
+    }
+}

@@ -1,0 +1,176 @@
+//! The prefix route table (spec 00 §3.2): which adapter and handler owns a user key.
+//!
+//! Upstream tries prefixes longest first; the table below is already in that effective
+//! order, so the first match wins.
+
+use super::AdapterKind;
+
+/// Every key family the dispatcher distinguishes.
+#[allow(missing_docs)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Family {
+    SqsQueueTombstone,
+    DdbTableMeta,
+    S3BucketMeta,
+    S3UploadMeta,
+    S3UploadPart,
+    SqsQueueMeta,
+    S3BucketGen,
+    SqsQueueGen,
+    SqsQueueSeq,
+    SqsMsgByAge,
+    SqsMsgDedup,
+    SqsMsgGroup,
+    DdbTableGen,
+    S3ChunkBlob,
+    S3GcUpload,
+    SqsMsgData,
+    RedisStreamEntry,
+    S3ObjHead,
+    S3ChunkRef,
+    SqsMsgVis,
+    RedisStreamMeta,
+    RedisListMetaDelta,
+    RedisLegacyZset,
+    Encryption,
+    RedisHashMetaDelta,
+    RedisListClaim,
+    RedisSetMetaDelta,
+    RedisZsetMetaDelta,
+    RedisString,
+    RedisHll,
+    RedisTtl,
+    DdbItem,
+    RedisListMeta,
+    DdbGsi,
+    S3Blob,
+    S3Route,
+    RedisHashMeta,
+    RedisListItem,
+    RedisSetMeta,
+    RedisZsetMeta,
+    RedisHashField,
+    RedisSetMember,
+    RedisZsetMember,
+    RedisZsetScore,
+    Dist,
+    Txn,
+}
+
+/// One row of the route table.
+#[derive(Debug, Clone, Copy)]
+pub struct Route {
+    /// The key prefix.
+    pub prefix: &'static [u8],
+    /// Owning adapter; `None` = always internal (dropped).
+    pub adapter: Option<AdapterKind>,
+    /// Handler.
+    pub family: Family,
+}
+
+use AdapterKind::{DynamoDb as D, Redis as R, Sqs as Q, S3};
+use Family as F;
+
+const fn r(prefix: &'static [u8], adapter: Option<AdapterKind>, family: Family) -> Route {
+    Route {
+        prefix,
+        adapter,
+        family,
+    }
+}
+
+/// The table, longest prefix first (ties in upstream's declaration order).
+pub static ROUTES: [Route; 46] = [
+    r(b"!sqs|queue|tombstone|", Some(Q), F::SqsQueueTombstone),
+    r(b"!ddb|meta|table|", Some(D), F::DdbTableMeta),
+    r(b"!s3|bucket|meta|", Some(S3), F::S3BucketMeta),
+    r(b"!s3|upload|meta|", Some(S3), F::S3UploadMeta),
+    r(b"!s3|upload|part|", Some(S3), F::S3UploadPart),
+    r(b"!sqs|queue|meta|", Some(Q), F::SqsQueueMeta),
+    r(b"!s3|bucket|gen|", None, F::S3BucketGen),
+    r(b"!sqs|queue|gen|", Some(Q), F::SqsQueueGen),
+    r(b"!sqs|queue|seq|", Some(Q), F::SqsQueueSeq),
+    r(b"!sqs|msg|byage|", Some(Q), F::SqsMsgByAge),
+    r(b"!sqs|msg|dedup|", Some(Q), F::SqsMsgDedup),
+    r(b"!sqs|msg|group|", Some(Q), F::SqsMsgGroup),
+    r(b"!ddb|meta|gen|", Some(D), F::DdbTableGen),
+    r(b"!s3|chunkblob|", Some(S3), F::S3ChunkBlob),
+    r(b"!s3|gc|upload|", None, F::S3GcUpload),
+    r(b"!sqs|msg|data|", Some(Q), F::SqsMsgData),
+    r(b"!stream|entry|", Some(R), F::RedisStreamEntry),
+    r(b"!s3|obj|head|", Some(S3), F::S3ObjHead),
+    r(b"!s3|chunkref|", Some(S3), F::S3ChunkRef),
+    r(b"!sqs|msg|vis|", Some(Q), F::SqsMsgVis),
+    r(b"!stream|meta|", Some(R), F::RedisStreamMeta),
+    r(b"!lst|meta|d|", Some(R), F::RedisListMetaDelta),
+    r(b"!redis|zset|", Some(R), F::RedisLegacyZset),
+    r(b"!encryption|", None, F::Encryption),
+    r(b"!hs|meta|d|", Some(R), F::RedisHashMetaDelta),
+    r(b"!lst|claim|", Some(R), F::RedisListClaim),
+    r(b"!st|meta|d|", Some(R), F::RedisSetMetaDelta),
+    r(b"!zs|meta|d|", Some(R), F::RedisZsetMetaDelta),
+    r(b"!redis|str|", Some(R), F::RedisString),
+    r(b"!redis|hll|", Some(R), F::RedisHll),
+    r(b"!redis|ttl|", Some(R), F::RedisTtl),
+    r(b"!ddb|item|", Some(D), F::DdbItem),
+    r(b"!lst|meta|", Some(R), F::RedisListMeta),
+    r(b"!ddb|gsi|", Some(D), F::DdbGsi),
+    r(b"!s3|blob|", Some(S3), F::S3Blob),
+    r(b"!s3route|", None, F::S3Route),
+    r(b"!hs|meta|", Some(R), F::RedisHashMeta),
+    r(b"!lst|itm|", Some(R), F::RedisListItem),
+    r(b"!st|meta|", Some(R), F::RedisSetMeta),
+    r(b"!zs|meta|", Some(R), F::RedisZsetMeta),
+    r(b"!hs|fld|", Some(R), F::RedisHashField),
+    r(b"!st|mem|", Some(R), F::RedisSetMember),
+    r(b"!zs|mem|", Some(R), F::RedisZsetMember),
+    r(b"!zs|scr|", Some(R), F::RedisZsetScore),
+    r(b"!dist|", None, F::Dist),
+    r(b"!txn|", None, F::Txn),
+];
+
+/// The route for a user key, or `None` (counted as Unknown and dropped).
+pub fn route(user_key: &[u8]) -> Option<&'static Route> {
+    if user_key.first() != Some(&b'!') {
+        return None;
+    }
+    ROUTES.iter().find(|r| user_key.starts_with(r.prefix))
+}
+
+impl Family {
+    /// This family's prefix.
+    pub fn prefix(self) -> &'static [u8] {
+        ROUTES
+            .iter()
+            .find(|r| r.family == self)
+            .map(|r| r.prefix)
+            .unwrap_or(b"")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_is_longest_first() {
+        for w in ROUTES.windows(2) {
+            assert!(w[0].prefix.len() >= w[1].prefix.len());
+        }
+    }
+
+    #[test]
+    fn tv12() {
+        assert_eq!(route(b"!hs|meta|d|h1").unwrap().family, Family::RedisHashMetaDelta);
+        assert_eq!(route(b"!s3|bucket|gen|b").unwrap().adapter, None);
+        assert_eq!(route(b"!txn|lock|x").unwrap().family, Family::Txn);
+        assert_eq!(route(b"!dist|route|1").unwrap().family, Family::Dist);
+        assert_eq!(route(b"!encryption|writers").unwrap().family, Family::Encryption);
+        assert!(route(b"!fs|ino|1").is_none());
+        assert!(route(b"!redis|hash|k").is_none());
+        assert!(route(b"plain").is_none());
+        assert!(route(b"").is_none());
+        assert_eq!(route(b"!redis|zset|k").unwrap().family, Family::RedisLegacyZset);
+        assert_eq!(route(b"!redis|str|k").unwrap().family, Family::RedisString);
+    }
+}

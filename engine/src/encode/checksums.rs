@@ -1,0 +1,1 @@
+//! CHECKSUMS (in progress).

@@ -1,0 +1,393 @@
+//! Byte-exact JSON output in the dialect of Go's `encoding/json` with HTML escaping off.
+//!
+//! Why not serde_json: the dump must be byte-identical to the upstream Go decoder, which
+//! differs from serde_json in string escaping (U+2028/U+2029, invalid UTF-8 → U+FFFD,
+//! lowercase `\u00xx`), float formatting and indentation. Everything here writes straight
+//! into a caller-owned buffer so the hot path reuses one allocation per worker.
+
+/// Appends `s` as a JSON string literal, Go style: invalid UTF-8 becomes U+FFFD, control
+/// bytes use the short escapes where Go has them and `\u00xx` otherwise, U+2028/U+2029 are
+/// escaped, `<`, `>`, `&` stay literal (HTML escaping disabled).
+pub fn write_str(out: &mut Vec<u8>, s: &[u8]) {
+    out.push(b'"');
+    write_str_body(out, s);
+    out.push(b'"');
+}
+
+/// The inside of a JSON string literal (no quotes): the escaping rules of [`write_str`].
+pub fn write_str_body(out: &mut Vec<u8>, s: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut i = 0;
+    let mut start = 0;
+    while i < s.len() {
+        let b = s[i];
+        if b < 0x80 {
+            if b >= 0x20 && b != b'"' && b != b'\\' {
+                i += 1;
+                continue;
+            }
+            out.extend_from_slice(&s[start..i]);
+            match b {
+                b'"' => out.extend_from_slice(b"\\\""),
+                b'\\' => out.extend_from_slice(b"\\\\"),
+                b'\n' => out.extend_from_slice(b"\\n"),
+                b'\r' => out.extend_from_slice(b"\\r"),
+                b'\t' => out.extend_from_slice(b"\\t"),
+                0x08 => out.extend_from_slice(b"\\b"),
+                0x0c => out.extend_from_slice(b"\\f"),
+                _ => {
+                    out.extend_from_slice(b"\\u00");
+                    out.push(HEX[(b >> 4) as usize]);
+                    out.push(HEX[(b & 0xf) as usize]);
+                }
+            }
+            i += 1;
+            start = i;
+            continue;
+        }
+        // Multi-byte: validate one UTF-8 sequence.
+        let len = utf8_seq_len(&s[i..]);
+        if len == 0 {
+            out.extend_from_slice(&s[start..i]);
+            out.extend_from_slice("\u{fffd}".as_bytes());
+            i += 1;
+            start = i;
+            continue;
+        }
+        if len == 3 && s[i] == 0xe2 && s[i + 1] == 0x80 && (s[i + 2] == 0xa8 || s[i + 2] == 0xa9) {
+            out.extend_from_slice(&s[start..i]);
+            out.extend_from_slice(if s[i + 2] == 0xa8 {
+                b"\\u2028"
+            } else {
+                b"\\u2029"
+            });
+            i += 3;
+            start = i;
+            continue;
+        }
+        i += len;
+    }
+    out.extend_from_slice(&s[start..]);
+}
+
+/// Length of the valid UTF-8 sequence at the start of `s` (non-empty, first byte ≥ 0x80),
+/// or 0 when it is not valid (Go then emits one U+FFFD and advances one byte).
+fn utf8_seq_len(s: &[u8]) -> usize {
+    let n = match s[0] {
+        0xc2..=0xdf => 2,
+        0xe0..=0xef => 3,
+        0xf0..=0xf4 => 4,
+        _ => return 0,
+    };
+    if s.len() < n {
+        return 0;
+    }
+    match std::str::from_utf8(&s[..n]) {
+        Ok(_) => n,
+        Err(_) => 0,
+    }
+}
+
+/// Appends an unsigned integer.
+pub fn write_u64(out: &mut Vec<u8>, v: u64) {
+    let mut b = itoa_buf();
+    out.extend_from_slice(fmt_u64(&mut b, v));
+}
+
+/// Appends a signed integer.
+pub fn write_i64(out: &mut Vec<u8>, v: i64) {
+    if v < 0 {
+        out.push(b'-');
+    }
+    write_u64(out, v.unsigned_abs());
+}
+
+fn itoa_buf() -> [u8; 20] {
+    [0u8; 20]
+}
+
+fn fmt_u64(buf: &mut [u8; 20], mut v: u64) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    &buf[i..]
+}
+
+/// Appends a finite float the way Go's `encoding/json` renders a float64: shortest
+/// round-trip digits, plain decimal for 1e-6 ≤ |x| < 1e21, otherwise exponent form with
+/// `e-7`/`e+21` style exponents. Returns false (writing nothing) for NaN and ±Inf, which
+/// Go's encoder refuses; callers decide how to represent those.
+pub fn write_f64(out: &mut Vec<u8>, f: f64) -> bool {
+    if !f.is_finite() {
+        return false;
+    }
+    let abs = f.abs();
+    if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
+        // Rust's `{:e}` gives shortest digits, e.g. "1.5e-7", "1e300".
+        let s = format!("{:e}", f);
+        let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));
+        out.extend_from_slice(mant.as_bytes());
+        out.push(b'e');
+        let (sign, digits) = match exp.strip_prefix('-') {
+            Some(d) => ('-', d),
+            None => ('+', exp),
+        };
+        out.push(sign as u8);
+        // Go prints at least two exponent digits, then its JSON encoder shortens
+        // "e-07" to "e-7" (negative exponents only).
+        if digits.len() < 2 && sign == '+' {
+            out.push(b'0');
+        }
+        out.extend_from_slice(digits.as_bytes());
+    } else {
+        out.extend_from_slice(format!("{}", f).as_bytes());
+    }
+    true
+}
+
+/// A small streaming JSON builder producing exactly what Go's `json.Marshal` (compact) or
+/// `json.MarshalIndent(v, "", "  ")` (pretty) would for the same sequence of values.
+///
+/// The caller drives it in document order: `begin_object`, `key`, a value, … `end_object`.
+pub struct JsonWriter<'a> {
+    out: &'a mut Vec<u8>,
+    pretty: bool,
+    /// One entry per open container: whether it already holds a member.
+    stack: Vec<bool>,
+    /// A key was just written; the next value follows it directly.
+    after_key: bool,
+}
+
+impl<'a> JsonWriter<'a> {
+    /// Compact output, as `json.Marshal`.
+    pub fn compact(out: &'a mut Vec<u8>) -> Self {
+        JsonWriter {
+            out,
+            pretty: false,
+            stack: Vec::new(),
+            after_key: false,
+        }
+    }
+
+    /// Two-space indented output, as `json.MarshalIndent(v, "", "  ")`.
+    pub fn pretty(out: &'a mut Vec<u8>) -> Self {
+        JsonWriter {
+            out,
+            pretty: true,
+            stack: Vec::new(),
+            after_key: false,
+        }
+    }
+
+    fn newline_indent(&mut self, depth: usize) {
+        self.out.push(b'\n');
+        for _ in 0..depth {
+            self.out.extend_from_slice(b"  ");
+        }
+    }
+
+    fn before_value(&mut self) {
+        if self.after_key {
+            self.after_key = false;
+            return;
+        }
+        let depth = self.stack.len();
+        if let Some(has) = self.stack.last_mut() {
+            if *has {
+                self.out.push(b',');
+            }
+            *has = true;
+            if self.pretty {
+                self.newline_indent(depth);
+            }
+        }
+    }
+
+    /// Writes an object member name; the next call must write its value.
+    pub fn key(&mut self, k: &str) -> &mut Self {
+        self.key_bytes(k.as_bytes())
+    }
+
+    /// Like [`JsonWriter::key`] for names that are arbitrary bytes (escaped as Go does).
+    pub fn key_bytes(&mut self, k: &[u8]) -> &mut Self {
+        self.before_value();
+        write_str(self.out, k);
+        self.out.push(b':');
+        if self.pretty {
+            self.out.push(b' ');
+        }
+        self.after_key = true;
+        self
+    }
+
+    /// Opens `{`.
+    pub fn begin_object(&mut self) -> &mut Self {
+        self.before_value();
+        self.out.push(b'{');
+        self.stack.push(false);
+        self
+    }
+
+    /// Closes `}`; an empty object renders as `{}`.
+    pub fn end_object(&mut self) -> &mut Self {
+        self.end(b'}')
+    }
+
+    /// Opens `[`.
+    pub fn begin_array(&mut self) -> &mut Self {
+        self.before_value();
+        self.out.push(b'[');
+        self.stack.push(false);
+        self
+    }
+
+    /// Closes `]`; an empty array renders as `[]`.
+    pub fn end_array(&mut self) -> &mut Self {
+        self.end(b']')
+    }
+
+    fn end(&mut self, c: u8) -> &mut Self {
+        let had = self.stack.pop().unwrap_or(false);
+        if had && self.pretty {
+            let depth = self.stack.len();
+            self.newline_indent(depth);
+        }
+        self.out.push(c);
+        self
+    }
+
+    /// A string value from UTF-8 text.
+    pub fn string(&mut self, s: &str) -> &mut Self {
+        self.string_bytes(s.as_bytes())
+    }
+
+    /// A string value from arbitrary bytes (invalid UTF-8 → U+FFFD, as Go).
+    pub fn string_bytes(&mut self, s: &[u8]) -> &mut Self {
+        self.before_value();
+        write_str(self.out, s);
+        self
+    }
+
+    /// An unsigned integer value.
+    pub fn u64(&mut self, v: u64) -> &mut Self {
+        self.before_value();
+        write_u64(self.out, v);
+        self
+    }
+
+    /// A signed integer value.
+    pub fn i64(&mut self, v: i64) -> &mut Self {
+        self.before_value();
+        write_i64(self.out, v);
+        self
+    }
+
+    /// A finite float value in Go's format; NaN/Inf write `null` (callers that must
+    /// represent them otherwise check first).
+    pub fn f64(&mut self, v: f64) -> &mut Self {
+        self.before_value();
+        if !write_f64(self.out, v) {
+            self.out.extend_from_slice(b"null");
+        }
+        self
+    }
+
+    /// `true` / `false`.
+    pub fn bool(&mut self, v: bool) -> &mut Self {
+        self.before_value();
+        self.out
+            .extend_from_slice(if v { b"true" } else { b"false" });
+        self
+    }
+
+    /// `null`.
+    pub fn null(&mut self) -> &mut Self {
+        self.before_value();
+        self.out.extend_from_slice(b"null");
+        self
+    }
+
+    /// Pre-rendered JSON (e.g. a number kept as its original text). The caller guarantees
+    /// it is valid JSON in the right form (compact inside compact output).
+    pub fn raw(&mut self, json: &[u8]) -> &mut Self {
+        self.before_value();
+        self.out.extend_from_slice(json);
+        self
+    }
+
+    /// Finishes a top-level document with Go's trailing newline (`json.Encoder` style).
+    pub fn newline(&mut self) -> &mut Self {
+        self.out.push(b'\n');
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(b: &[u8]) -> String {
+        let mut o = Vec::new();
+        write_str(&mut o, b);
+        String::from_utf8(o).unwrap()
+    }
+
+    #[test]
+    fn escaping_matches_go() {
+        assert_eq!(s(b"a<b>&"), "\"a<b>&\"");
+        assert_eq!(s(b"\"\\\n\r\t\x08\x0c\x01\x1f"), r#""\"\\\n\r\t\b\f\u0001\u001f""#);
+        assert_eq!(s("\u{2028}x\u{2029}".as_bytes()), r#""\u2028x\u2029""#);
+        assert_eq!(s(b"a\xffb"), "\"a\u{fffd}b\"");
+        assert_eq!(s("é".as_bytes()), "\"é\"");
+        // Truncated multi-byte sequence: each byte replaced.
+        assert_eq!(s(b"\xe2\x82"), "\"\u{fffd}\u{fffd}\"");
+        // Surrogate encoded in UTF-8 is invalid in Go too.
+        assert_eq!(s(b"\xed\xa0\x80"), "\"\u{fffd}\u{fffd}\u{fffd}\"");
+    }
+
+    fn f(v: f64) -> String {
+        let mut o = Vec::new();
+        assert!(write_f64(&mut o, v));
+        String::from_utf8(o).unwrap()
+    }
+
+    #[test]
+    fn floats_match_go() {
+        assert_eq!(f(1.0), "1");
+        assert_eq!(f(-0.0), "-0");
+        assert_eq!(f(0.5), "0.5");
+        assert_eq!(f(-1e300), "-1e+300");
+        assert_eq!(f(1e21), "1e+21");
+        assert_eq!(f(1e20), "100000000000000000000");
+        assert_eq!(f(1.5e-7), "1.5e-7");
+        assert_eq!(f(0.000001), "0.000001");
+        assert_eq!(f(1e-10), "1e-10");
+        assert_eq!(f(123456789.125), "123456789.125");
+    }
+
+    #[test]
+    fn pretty_matches_marshal_indent() {
+        let mut o = Vec::new();
+        let mut w = JsonWriter::pretty(&mut o);
+        w.begin_object();
+        w.key("a").u64(1);
+        w.key("b").begin_object().end_object();
+        w.key("c").begin_array().string("x").begin_object().key("k").null().end_object().end_array();
+        w.key("d").begin_array().end_array();
+        w.end_object();
+        assert_eq!(
+            String::from_utf8(o).unwrap(),
+            "{\n  \"a\": 1,\n  \"b\": {},\n  \"c\": [\n    \"x\",\n    {\n      \"k\": null\n    }\n  ],\n  \"d\": []\n}"
+        );
+        let mut o = Vec::new();
+        let mut w = JsonWriter::compact(&mut o);
+        w.begin_object().key("a").begin_array().i64(-3).bool(true).end_array().key("b").string("q").end_object();
+        assert_eq!(String::from_utf8(o).unwrap(), r#"{"a":[-3,true],"b":"q"}"#);
+    }
+}

@@ -1,0 +1,81 @@
+//! The engine's error type: every failure names what failed (file and byte offset, key,
+//! path, shard) and, where it helps, what to do about it.
+
+use crate::sources::snapshot::ContainerError;
+use std::fmt::Display;
+
+/// Any failure of a dump or decode run.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A snapshot file could not be read or is malformed.
+    #[error("decode {file}: {source}")]
+    Snapshot {
+        /// The `--input` path as given.
+        file: String,
+        /// What is wrong and where.
+        #[source]
+        source: ContainerError,
+    },
+    /// An operating-system error on a named path.
+    #[error("{path}: {source}")]
+    Io {
+        /// Path (relative to the output root for output files).
+        path: String,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The output directory already holds files.
+    #[error("output directory {path} is not empty (it holds {example:?}); choose an empty directory or pass --force to write into it")]
+    OutputNotEmpty {
+        /// The output root.
+        path: String,
+        /// One entry found there.
+        example: String,
+    },
+    /// A write was refused to keep the dump inside its root and intact.
+    #[error("refusing to write {path}: it {why}")]
+    UnsafeOutput {
+        /// Relative path.
+        path: String,
+        /// Why.
+        why: &'static str,
+    },
+    /// A name derived from data cannot be a path segment.
+    #[error("unsafe output path: {0}")]
+    Path(#[from] crate::sinks::PathError),
+    /// DynamoDB adapter error (message as upstream's where upstream has one).
+    #[error("{0}")]
+    DynamoDb(#[from] crate::decode::dynamodb::DdbError),
+    /// S3 adapter error.
+    #[error("{0}")]
+    S3(#[from] crate::decode::s3::S3Error),
+    /// Redis adapter error.
+    #[error("{0}")]
+    Redis(#[from] crate::decode::redis::RedisError),
+    /// SQS adapter error.
+    #[error("{0}")]
+    Sqs(#[from] crate::decode::sqs::SqsError),
+    /// Invalid command-line usage.
+    #[error("{0}")]
+    Usage(String),
+    /// The run was cancelled (signal or a failing sibling stage).
+    #[error("cancelled: {0}")]
+    Cancelled(String),
+    /// A live-cluster failure (RPC, pin, baseline).
+    #[error("{0}")]
+    Live(String),
+    /// A broken internal invariant; a bug, please report it.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// An I/O error on `path`.
+    pub fn io(path: impl Display, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.to_string(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,26 @@
+//! elastickv-backup: a parallel logical-backup engine for elastickv.
+//!
+//! The module tree is the pipeline:
+//!
+//! ```text
+//! sources  (snapshot files, live cluster)  → per-shard MVCC entries in key order
+//!   └ merge + visibility                   → one ordered stream of visible entries
+//! decode   (dispatcher + one module per adapter) → logical records
+//! encode   (JSON/filenames/KEYMAP/MANIFEST/CHECKSUMS, worker pool) → file bytes
+//! sinks    (directory; archive)            → files, hashed as written
+//! ```
+//!
+//! [`pipeline`] wires the stages together; [`cli`] is the command-line front end.
+
+#![warn(missing_docs)]
+
+pub mod cli;
+pub mod decode;
+pub mod encode;
+pub mod error;
+pub mod options;
+pub mod pipeline;
+pub mod sinks;
+pub mod sources;
+
+pub use error::Error;

@@ -1,0 +1,275 @@
+//! The directory sink: every write happens relative to a root directory fd, through
+//! `openat`/`mkdirat` with `O_NOFOLLOW`, so nothing planted in the output tree (a symlink,
+//! a hard link) can redirect a write outside it.
+//!
+//! Data files are created once with `O_CREAT|O_EXCL` and written directly — no temp file
+//! and rename: a dump only counts once `MANIFEST.json` exists, and that is written last.
+
+use super::{DigestLog, FileDigest, RelPath, Sink, StreamFile};
+use crate::error::Error;
+use rustix::fs::{self as rfs, Mode, OFlags};
+use rustix::io::Errno;
+use sha2::{Digest, Sha256};
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::io::{BufWriter, Read, Write};
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// Directory fds kept open at once; past this the cache is flushed (a per-item dump of a
+/// huge table has one directory per partition key).
+const DIR_CACHE_MAX: usize = 1024;
+
+/// A dump written as a directory tree.
+pub struct DirSink {
+    root_path: PathBuf,
+    root: Arc<OwnedFd>,
+    dirs: Mutex<HashMap<RelPath, Arc<OwnedFd>>>,
+    log: DigestLog,
+    /// `--force`: files may already exist; they are truncated instead of refused.
+    overwrite: bool,
+}
+
+fn errno_to_io(e: Errno) -> std::io::Error {
+    std::io::Error::from_raw_os_error(e.raw_os_error())
+}
+
+impl DirSink {
+    /// Opens (creating if needed) the output root. Unless `force`, a root that already
+    /// holds anything is refused: a dump never mixes with older files.
+    pub fn create(root: &Path, force: bool) -> Result<Self, Error> {
+        std::fs::create_dir_all(root).map_err(|e| Error::io(root.display(), e))?;
+        if !force {
+            let mut it = std::fs::read_dir(root).map_err(|e| Error::io(root.display(), e))?;
+            if let Some(Ok(entry)) = it.next() {
+                return Err(Error::OutputNotEmpty {
+                    path: root.display().to_string(),
+                    example: entry.file_name().to_string_lossy().into_owned(),
+                });
+            }
+        }
+        let fd = rfs::open(
+            root,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| Error::io(root.display(), errno_to_io(e)))?;
+        Ok(DirSink {
+            root_path: root.to_path_buf(),
+            root: Arc::new(fd),
+            dirs: Mutex::new(HashMap::new()),
+            log: DigestLog::default(),
+            overwrite: force,
+        })
+    }
+
+    /// The root as given.
+    pub fn root_path(&self) -> &Path {
+        &self.root_path
+    }
+
+    /// Opens (creating as needed) directory `dir` under the root, refusing symlinks.
+    fn dir_fd(&self, dir: &RelPath) -> Result<Arc<OwnedFd>, Error> {
+        if dir.is_root() {
+            return Ok(self.root.clone());
+        }
+        if let Some(fd) = self.dirs.lock().ok().and_then(|m| m.get(dir).cloned()) {
+            return Ok(fd);
+        }
+        let (parent, name) = dir
+            .split_last()
+            .ok_or_else(|| Error::Internal("split of non-root path".into()))?;
+        let parent_fd = self.dir_fd(&parent)?;
+        match rfs::mkdirat(&*parent_fd, name, Mode::from_raw_mode(0o755)) {
+            Ok(()) | Err(Errno::EXIST) => {}
+            Err(e) => return Err(Error::io(dir, errno_to_io(e))),
+        }
+        let fd = rfs::openat(
+            &*parent_fd,
+            name,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| match e {
+            Errno::LOOP | Errno::NOTDIR => Error::UnsafeOutput {
+                path: dir.to_string(),
+                why: "exists and is not a plain directory (symlink or file); refusing to follow it",
+            },
+            e => Error::io(dir, errno_to_io(e)),
+        })?;
+        let fd = Arc::new(fd);
+        if let Ok(mut m) = self.dirs.lock() {
+            if m.len() >= DIR_CACHE_MAX {
+                m.clear();
+            }
+            m.insert(dir.clone(), fd.clone());
+        }
+        Ok(fd)
+    }
+
+    fn create_file(&self, path: &RelPath, mode: u32, exclusive: bool) -> Result<File, Error> {
+        let (dir, name) = path
+            .split_last()
+            .ok_or_else(|| Error::Internal("cannot create the root as a file".into()))?;
+        let dfd = self.dir_fd(&dir)?;
+        let mut flags = OFlags::WRONLY | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        if exclusive && !self.overwrite {
+            flags |= OFlags::EXCL;
+        } else {
+            flags |= OFlags::TRUNC | OFlags::NONBLOCK;
+        }
+        let fd = rfs::openat(&*dfd, name, flags, Mode::from_raw_mode(mode)).map_err(|e| match e {
+            Errno::EXIST => Error::UnsafeOutput {
+                path: path.to_string(),
+                why: "already exists; two records map to the same file (or the directory is not empty: use --force)",
+            },
+            Errno::LOOP => Error::UnsafeOutput {
+                path: path.to_string(),
+                why: "is a symlink; refusing to follow it",
+            },
+            Errno::NXIO => Error::UnsafeOutput {
+                path: path.to_string(),
+                why: "is a FIFO; refusing to write to it",
+            },
+            e => Error::io(path, errno_to_io(e)),
+        })?;
+        let st = rfs::fstat(&fd).map_err(|e| Error::io(path, errno_to_io(e)))?;
+        if rfs::FileType::from_raw_mode(st.st_mode) != rfs::FileType::RegularFile {
+            return Err(Error::UnsafeOutput {
+                path: path.to_string(),
+                why: "is not a regular file",
+            });
+        }
+        if st.st_nlink > 1 {
+            return Err(Error::UnsafeOutput {
+                path: path.to_string(),
+                why: "has other hard links; refusing to overwrite it",
+            });
+        }
+        if !exclusive || self.overwrite {
+            let _ = rfs::fchmod(&fd, Mode::from_raw_mode(mode));
+        }
+        Ok(File::from(fd))
+    }
+
+    /// Hashes files already in the root that this run did not write (`--force` only), so
+    /// CHECKSUMS lists every regular file as upstream's does.
+    fn preexisting(&self, ours: &HashSet<String>) -> Result<Vec<FileDigest>, Error> {
+        let mut out = Vec::new();
+        let mut stack = vec![(self.root_path.clone(), String::new())];
+        while let Some((dir, rel)) = stack.pop() {
+            let rd = std::fs::read_dir(&dir).map_err(|e| Error::io(dir.display(), e))?;
+            for entry in rd {
+                let entry = entry.map_err(|e| Error::io(dir.display(), e))?;
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let child_rel = if rel.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{rel}/{name}")
+                };
+                let ft = entry.file_type().map_err(|e| Error::io(entry.path().display(), e))?;
+                if ft.is_dir() {
+                    stack.push((entry.path(), child_rel));
+                } else if ft.is_file() && child_rel != "CHECKSUMS" && !ours.contains(&child_rel) {
+                    let Ok(path) = RelPath::parse(&child_rel) else { continue };
+                    let mut f = File::open(entry.path()).map_err(|e| Error::io(entry.path().display(), e))?;
+                    let mut h = Sha256::new();
+                    let mut buf = vec![0u8; 1 << 16];
+                    loop {
+                        let n = f.read(&mut buf).map_err(|e| Error::io(entry.path().display(), e))?;
+                        if n == 0 {
+                            break;
+                        }
+                        h.update(&buf[..n]);
+                    }
+                    out.push(FileDigest { path, sha256: h.finalize().into() });
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl Sink for DirSink {
+    fn write_file(&self, path: &RelPath, data: &[u8]) -> Result<(), Error> {
+        let mut f = self.create_file(path, 0o600, true)?;
+        f.write_all(data).map_err(|e| Error::io(path, e))?;
+        self.log.record(path.clone(), Sha256::digest(data).into());
+        Ok(())
+    }
+
+    fn open_stream(&self, path: &RelPath) -> Result<StreamFile, Error> {
+        let f = self.create_file(path, 0o600, true)?;
+        Ok(StreamFile::new(
+            path.clone(),
+            Box::new(BufWriter::with_capacity(1 << 16, f)),
+            self.log.clone(),
+        ))
+    }
+
+    fn write_control(&self, name: &str, data: &[u8]) -> Result<(), Error> {
+        let path = RelPath::root().join(name)?;
+        let mut f = self.create_file(&path, 0o644, false)?;
+        f.write_all(data).map_err(|e| Error::io(&path, e))?;
+        f.sync_all().map_err(|e| Error::io(&path, e))?;
+        if name != "CHECKSUMS" {
+            self.log.record(path, Sha256::digest(data).into());
+        }
+        Ok(())
+    }
+
+    fn digests(&self) -> Result<Vec<FileDigest>, Error> {
+        let mut v = self.log.sorted();
+        if self.overwrite {
+            let ours: HashSet<String> = v.iter().map(|d| d.path.to_string()).collect();
+            v.extend(self.preexisting(&ours)?);
+            v.sort();
+        }
+        Ok(v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_and_refuses_symlinks() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().join("out");
+        let sink = DirSink::create(&root, false).unwrap();
+        sink.write_file(&RelPath::parse("a/b/c.txt").unwrap(), b"hi").unwrap();
+        assert_eq!(std::fs::read(root.join("a/b/c.txt")).unwrap(), b"hi");
+        // A second write of the same path is refused (O_EXCL).
+        assert!(sink.write_file(&RelPath::parse("a/b/c.txt").unwrap(), b"x").is_err());
+        // A planted symlink directory is not followed.
+        let outside = t.path().join("outside");
+        std::fs::create_dir(&outside).unwrap();
+        std::os::unix::fs::symlink(&outside, root.join("evil")).unwrap();
+        let err = sink.write_file(&RelPath::parse("evil/x").unwrap(), b"x").unwrap_err();
+        assert!(err.to_string().contains("symlink"), "{err}");
+        assert!(std::fs::read_dir(&outside).unwrap().next().is_none());
+        // A planted symlink file is not followed either.
+        std::os::unix::fs::symlink(outside.join("f"), root.join("a/link")).unwrap();
+        assert!(sink.write_file(&RelPath::parse("a/link").unwrap(), b"x").is_err());
+        assert!(!outside.join("f").exists());
+        let d = sink.digests().unwrap();
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].path.as_str(), "a/b/c.txt");
+    }
+
+    #[test]
+    fn non_empty_root_needs_force() {
+        let t = tempfile::tempdir().unwrap();
+        std::fs::write(t.path().join("old"), b"x").unwrap();
+        assert!(matches!(
+            DirSink::create(t.path(), false),
+            Err(Error::OutputNotEmpty { .. })
+        ));
+        let sink = DirSink::create(t.path(), true).unwrap();
+        let d = sink.digests().unwrap();
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].path.as_str(), "old");
+    }
+}

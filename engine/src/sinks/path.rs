@@ -1,0 +1,150 @@
+//! Validated relative output paths: the only way the engine names a file.
+//!
+//! A [`RelPath`] is a list of segments each checked to be a plain name (non-empty, not
+//! `.`/`..`, no `/`, no NUL, at most 255 bytes), so no key — however hostile — can make a
+//! sink write outside the output root.
+
+use std::fmt;
+
+/// Longest single name most filesystems accept (ext4, xfs, tmpfs: 255 bytes).
+pub const NAME_MAX: usize = 255;
+
+/// Why a name cannot be a path segment.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PathError {
+    /// Empty segment (e.g. `a//b`).
+    #[error("empty path segment in {0:?}")]
+    Empty(String),
+    /// `.` or `..`.
+    #[error("path segment {0:?} is a dot path")]
+    Dot(String),
+    /// Contains `/` or NUL.
+    #[error("path segment {0:?} contains '/' or NUL")]
+    BadChar(String),
+    /// Longer than [`NAME_MAX`].
+    #[error("path segment of {0} bytes exceeds the {NAME_MAX}-byte name limit")]
+    TooLong(usize),
+}
+
+/// A relative path under the output root, built only from validated segments.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct RelPath {
+    /// Segments joined by `/` (never leading or trailing `/`).
+    joined: String,
+}
+
+/// Checks one segment.
+pub fn check_segment(seg: &str) -> Result<(), PathError> {
+    if seg.is_empty() {
+        return Err(PathError::Empty(seg.to_string()));
+    }
+    if seg == "." || seg == ".." {
+        return Err(PathError::Dot(seg.to_string()));
+    }
+    if seg.bytes().any(|b| b == b'/' || b == 0) {
+        return Err(PathError::BadChar(seg.to_string()));
+    }
+    if seg.len() > NAME_MAX {
+        return Err(PathError::TooLong(seg.len()));
+    }
+    Ok(())
+}
+
+impl RelPath {
+    /// The root itself (no segments).
+    pub fn root() -> Self {
+        RelPath::default()
+    }
+
+    /// A path from `/`-separated segments, each validated.
+    pub fn parse(s: &str) -> Result<Self, PathError> {
+        let mut p = RelPath::root();
+        for seg in s.split('/') {
+            p = p.join(seg)?;
+        }
+        Ok(p)
+    }
+
+    /// This path with one more validated segment.
+    pub fn join(&self, seg: &str) -> Result<Self, PathError> {
+        check_segment(seg)?;
+        let mut joined = String::with_capacity(self.joined.len() + 1 + seg.len());
+        joined.push_str(&self.joined);
+        if !joined.is_empty() {
+            joined.push('/');
+        }
+        joined.push_str(seg);
+        Ok(RelPath { joined })
+    }
+
+    /// Like [`RelPath::join`] for a `/`-separated tail (each piece validated).
+    pub fn join_path(&self, tail: &str) -> Result<Self, PathError> {
+        let mut p = self.clone();
+        for seg in tail.split('/') {
+            p = p.join(seg)?;
+        }
+        Ok(p)
+    }
+
+    /// `/`-joined form, as written in CHECKSUMS.
+    pub fn as_str(&self) -> &str {
+        &self.joined
+    }
+
+    /// True for the root.
+    pub fn is_root(&self) -> bool {
+        self.joined.is_empty()
+    }
+
+    /// The segments.
+    pub fn segments(&self) -> impl Iterator<Item = &str> {
+        self.joined.split('/').filter(|s| !s.is_empty())
+    }
+
+    /// Parent directory and final name; `None` for the root.
+    pub fn split_last(&self) -> Option<(RelPath, &str)> {
+        if self.joined.is_empty() {
+            return None;
+        }
+        match self.joined.rfind('/') {
+            Some(i) => Some((
+                RelPath {
+                    joined: self.joined[..i].to_string(),
+                },
+                &self.joined[i + 1..],
+            )),
+            None => Some((RelPath::root(), &self.joined)),
+        }
+    }
+}
+
+impl fmt::Display for RelPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.joined)
+    }
+}
+
+impl fmt::Debug for RelPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.joined)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejects_escapes() {
+        assert!(RelPath::parse("a/b/c.json").is_ok());
+        assert_eq!(RelPath::parse("a/../b"), Err(PathError::Dot("..".into())));
+        assert!(RelPath::parse("/abs").is_err());
+        assert!(RelPath::parse("a//b").is_err());
+        assert!(RelPath::parse("a/").is_err());
+        assert!(RelPath::root().join("x\0y").is_err());
+        assert!(RelPath::root().join(&"x".repeat(256)).is_err());
+        let p = RelPath::parse("a/b/c").unwrap();
+        let (d, n) = p.split_last().unwrap();
+        assert_eq!((d.as_str(), n), ("a/b", "c"));
+    }
+}

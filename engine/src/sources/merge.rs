@@ -1,0 +1,1 @@
+//! k-way merge (in progress).
