@@ -56,6 +56,15 @@ pub enum Error {
     /// SQS adapter error.
     #[error("{0}")]
     Sqs(#[from] crate::decode::sqs::SqsError),
+    /// An adapter error, with the input it came from (upstream's `decode <input>: ` form).
+    #[error("decode {input}: {source}")]
+    Decode {
+        /// The `--input` path(s).
+        input: String,
+        /// The adapter error.
+        #[source]
+        source: Box<Error>,
+    },
     /// Invalid command-line usage.
     #[error("{0}")]
     Usage(String),

@@ -1,1 +1,120 @@
-//! Pipeline wiring (in progress).
+//! Wires the stages: shards → merge → visibility → dispatcher/adapters → worker pool →
+//! sink; then MANIFEST.json and CHECKSUMS, only on success.
+//!
+//! `decode` (snapshot files) and `dump` (live cluster) share everything here; they differ
+//! only in the shards they pass in and the manifest they finish with.
+
+use crate::decode::{
+    dynamodb::DdbAdapter, redis::RedisAdapter, s3::S3Adapter, sqs::SqsAdapter, Adapter,
+    AdapterKind, Counters, Dispatcher,
+};
+use crate::encode::emitter::FailState;
+use crate::encode::manifest::Manifest;
+use crate::encode::{checksums, Emitter, WorkerPool};
+use crate::error::Error;
+use crate::options::DecodeOptions;
+use crate::sinks::Sink;
+use crate::sources::merge::Merged;
+use crate::sources::visibility::{Hidden, Visible};
+use crate::sources::{Entry, Shard};
+use std::sync::Arc;
+
+/// What a run did, for the final log line.
+#[derive(Debug, Default, Clone)]
+pub struct DataSummary {
+    /// Visible entries dispatched.
+    pub visible: u64,
+    /// Per-class counts.
+    pub counters: Counters,
+    /// What visibility hid.
+    pub hidden: Hidden,
+}
+
+/// The enabled adapters, in upstream's order.
+pub fn build_adapters(opts: &DecodeOptions) -> Vec<Box<dyn Adapter>> {
+    let mut v: Vec<Box<dyn Adapter>> = Vec::new();
+    for kind in AdapterKind::ALL {
+        if !opts.enabled(kind) {
+            continue;
+        }
+        v.push(match kind {
+            AdapterKind::DynamoDb => Box::new(DdbAdapter::new(opts)),
+            AdapterKind::S3 => Box::new(S3Adapter::new(opts)),
+            AdapterKind::Redis => Box::new(RedisAdapter::new(opts)),
+            AdapterKind::Sqs => Box::new(SqsAdapter::new(opts)),
+        });
+    }
+    v
+}
+
+/// The merged, visibility-filtered stream over `shards`, restricted to `prefixes`.
+pub fn visible_stream(
+    shards: &[Arc<dyn Shard>],
+    prefixes: &[&'static [u8]],
+    include_expired: bool,
+) -> Result<Visible<Merged>, Error> {
+    let mut streams = Vec::with_capacity(shards.len());
+    let mut read_ts = Vec::with_capacity(shards.len());
+    for s in shards {
+        streams.push(s.scan(prefixes)?);
+        read_ts.push(s.read_ts());
+    }
+    Ok(Visible::new(Merged::new(streams, read_ts), include_expired))
+}
+
+/// Prefers a real failure over the "cancelled" it caused elsewhere.
+fn first_real(errors: impl IntoIterator<Item = Result<(), Error>>) -> Result<(), Error> {
+    let mut cancelled = None;
+    for r in errors {
+        match r {
+            Ok(()) => {}
+            Err(Error::Cancelled(m)) => {
+                cancelled.get_or_insert(Error::Cancelled(m));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    cancelled.map_or(Ok(()), Err)
+}
+
+/// Decodes every shard into data files in `sink` (everything but MANIFEST/CHECKSUMS).
+pub fn write_data(
+    shards: Vec<Arc<dyn Shard>>,
+    sink: Arc<dyn Sink>,
+    opts: &DecodeOptions,
+    threads: usize,
+) -> Result<DataSummary, Error> {
+    let mut disp = Dispatcher::new(build_adapters(opts));
+    let prefixes = disp.index_prefixes();
+    if !prefixes.is_empty() {
+        for e in visible_stream(&shards, &prefixes, opts.include_expired)? {
+            disp.index(&e?)?;
+        }
+    }
+    let fail = Arc::new(FailState::default());
+    let pool = WorkerPool::start(threads, sink.clone(), fail.clone());
+    let emitter = Emitter::new(sink, &pool, fail, Arc::new(opts.clone()))?;
+    let mut summary = DataSummary::default();
+    let main = (|| -> Result<(), Error> {
+        let mut stream = visible_stream(&shards, &[], opts.include_expired)?;
+        for e in stream.by_ref() {
+            let e: Entry = e?;
+            summary.visible += 1;
+            disp.dispatch(&e, &emitter)?;
+        }
+        summary.hidden = stream.hidden;
+        disp.finish(&emitter)
+    })();
+    drop(emitter);
+    let joined = pool.join();
+    first_real([main, joined])?;
+    summary.counters = disp.counters;
+    Ok(summary)
+}
+
+/// Writes MANIFEST.json, then CHECKSUMS over every file including the manifest.
+pub fn finalize(sink: &dyn Sink, manifest: &Manifest) -> Result<(), Error> {
+    sink.write_control("MANIFEST.json", &manifest.render())?;
+    let digests = sink.digests()?;
+    sink.write_control("CHECKSUMS", &checksums::render(&digests))
+}

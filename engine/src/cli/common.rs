@@ -1,0 +1,195 @@
+//! Flags shared by every command that writes a dump (`decode`, `dump`).
+
+use crate::decode::AdapterKind;
+use crate::error::Error;
+use crate::options::{DdbLayout, DecodeOptions, Scope, DEFAULT_BUNDLE_BYTES};
+use clap::Args;
+
+/// Output-shaping flags (upstream's decoder flags plus ours).
+#[derive(Args, Debug, Clone)]
+pub struct OutputFlags {
+    /// Adapters to include, comma-separated: dynamodb,s3,redis,sqs (or "all"). Keys of
+    /// other adapters are skipped and no directory is created for them.
+    #[arg(long, default_value = "dynamodb,s3,redis,sqs", value_name = "LIST")]
+    pub adapter: String,
+
+    /// Restrict to one table/bucket/queue/database: ADAPTER:NAME (e.g. dynamodb:orders,
+    /// s3:media, sqs:jobs, redis:0). Repeatable; adapters without a scope are dumped whole.
+    #[arg(long, value_name = "ADAPTER:NAME")]
+    pub scope: Vec<String>,
+
+    /// S3: also write in-flight multipart uploads under `_incomplete_uploads/`.
+    #[arg(long)]
+    pub include_incomplete_uploads: bool,
+
+    /// S3: also write blobs that belong to no current object under `_orphans/`.
+    #[arg(long)]
+    pub include_orphans: bool,
+
+    /// SQS: keep the live visibility fields (receive count, visible-at, receipt token)
+    /// instead of zeroing them; restored messages then start out in flight.
+    #[arg(long)]
+    pub preserve_sqs_visibility: bool,
+
+    /// SQS: also write dedup/group/visibility side records to `_internals/side_records.jsonl`.
+    #[arg(long)]
+    pub include_sqs_side_records: bool,
+
+    /// DynamoDB layout: per-item (one JSON file per item, upstream's) or jsonl (items
+    /// bundled into `items/data-NNNNN.jsonl` parts — far fewer files for huge tables).
+    #[arg(long, default_value = "per-item", value_name = "MODE")]
+    pub dynamodb_bundle_mode: String,
+
+    /// DynamoDB jsonl part size limit (bytes; K/M/G suffixes accepted). Default 64M.
+    #[arg(long, value_name = "BYTES")]
+    pub dynamodb_bundle_size: Option<String>,
+
+    /// S3: rename objects whose key ends in `.elastickv-meta.json` to `<key>.user-data`
+    /// (recorded in KEYMAP.jsonl) instead of refusing the dump.
+    #[arg(long)]
+    pub rename_collisions: bool,
+
+    /// Cluster identifier recorded in MANIFEST.json.
+    #[arg(long, default_value = "", value_name = "ID")]
+    pub cluster_id: String,
+
+    /// Checksum algorithm for CHECKSUMS (only sha256, the `sha256sum -c` format).
+    #[arg(long, default_value = "sha256", value_name = "ALGO")]
+    pub checksums: String,
+
+    /// Also write values whose MVCC expiry has passed at the read time (upstream's
+    /// behaviour; by default they are invisible, as to any reader of the store).
+    #[arg(long)]
+    pub include_expired: bool,
+
+    /// Encode/write worker threads (default: the number of CPUs).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+
+    /// Write into a non-empty output directory (files of the same name are overwritten,
+    /// other files stay and are listed in CHECKSUMS).
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// Parses `64M`, `1G`, `4096`.
+pub fn parse_size(s: &str) -> Result<u64, Error> {
+    let t = s.trim();
+    let (num, mul) = match t.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let mul = match c.to_ascii_uppercase() {
+                'K' => 1u64 << 10,
+                'M' => 1 << 20,
+                'G' => 1 << 30,
+                'B' => 1,
+                _ => return Err(Error::Usage(format!("{s}: invalid size (use e.g. 4096, 512K, 64M, 1G)"))),
+            };
+            (&t[..i], mul)
+        }
+        _ => (t, 1),
+    };
+    num.parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(mul))
+        .filter(|n| *n > 0)
+        .ok_or_else(|| Error::Usage(format!("{s}: invalid size (use e.g. 4096, 512K, 64M, 1G)")))
+}
+
+/// Upstream's `--adapter` rule: "" or "all" → all; else a CSV of known names.
+pub fn parse_adapters(s: &str) -> Result<Vec<AdapterKind>, Error> {
+    if s.is_empty() || s == "all" {
+        return Ok(AdapterKind::ALL.to_vec());
+    }
+    let mut v = Vec::new();
+    for item in s.split(',').map(str::trim).filter(|x| !x.is_empty()) {
+        let a = AdapterKind::from_name(item)
+            .ok_or_else(|| Error::Usage(format!("{item}: unknown adapter name (expected dynamodb, s3, redis, sqs)")))?;
+        if !v.contains(&a) {
+            v.push(a);
+        }
+    }
+    if v.is_empty() {
+        return Err(Error::Usage("--adapter selected zero adapters".into()));
+    }
+    Ok(v)
+}
+
+impl OutputFlags {
+    /// The decode options these flags describe.
+    pub fn options(&self) -> Result<DecodeOptions, Error> {
+        let adapters = parse_adapters(&self.adapter)?;
+        let mut scopes = Vec::new();
+        for s in &self.scope {
+            let (a, name) = s
+                .split_once(':')
+                .ok_or_else(|| Error::Usage(format!("--scope {s}: expected ADAPTER:NAME")))?;
+            let adapter = AdapterKind::from_name(a)
+                .ok_or_else(|| Error::Usage(format!("--scope {s}: unknown adapter {a:?}")))?;
+            if !adapters.contains(&adapter) {
+                return Err(Error::Usage(format!("--scope {s}: adapter {a} is not enabled by --adapter")));
+            }
+            scopes.push(Scope {
+                adapter,
+                name: name.as_bytes().to_vec(),
+            });
+        }
+        let dynamodb_layout = match self.dynamodb_bundle_mode.as_str() {
+            "" | "per-item" => {
+                if self.dynamodb_bundle_size.is_some() {
+                    return Err(Error::Usage("--dynamodb-bundle-size needs --dynamodb-bundle-mode jsonl".into()));
+                }
+                DdbLayout::PerItem
+            }
+            "jsonl" => DdbLayout::Jsonl {
+                part_bytes: match &self.dynamodb_bundle_size {
+                    Some(s) => parse_size(s)?,
+                    None => DEFAULT_BUNDLE_BYTES,
+                },
+            },
+            other => {
+                return Err(Error::Usage(format!(
+                    "{other}: invalid --dynamodb-bundle-mode (expected per-item or jsonl)"
+                )))
+            }
+        };
+        if self.checksums != "sha256" {
+            return Err(Error::Usage(format!("--checksums {}: only sha256 is supported", self.checksums)));
+        }
+        Ok(DecodeOptions {
+            adapters,
+            scopes,
+            include_incomplete_uploads: self.include_incomplete_uploads,
+            include_orphans: self.include_orphans,
+            preserve_sqs_visibility: self.preserve_sqs_visibility,
+            include_sqs_side_records: self.include_sqs_side_records,
+            rename_collisions: self.rename_collisions,
+            dynamodb_layout,
+            include_expired: self.include_expired,
+            cluster_id: self.cluster_id.clone(),
+        })
+    }
+
+    /// Worker threads to use.
+    pub fn threads(&self) -> usize {
+        self.threads
+            .filter(|n| *n > 0)
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn adapters_and_sizes() {
+        assert_eq!(parse_adapters("all").unwrap().len(), 4);
+        assert_eq!(parse_adapters(" redis , sqs,").unwrap(), vec![AdapterKind::Redis, AdapterKind::Sqs]);
+        assert!(parse_adapters("Redis").is_err());
+        assert!(parse_adapters(",").is_err());
+        assert_eq!(parse_size("64M").unwrap(), 64 << 20);
+        assert_eq!(parse_size("4096").unwrap(), 4096);
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("12Q").is_err());
+    }
+}
