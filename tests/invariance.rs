@@ -1,0 +1,153 @@
+//! The output does not depend on how the keyspace is split into shard files, on the order
+//! the shards are given in, on the thread count, or on the container shape (bare payload vs.
+//! the runtime's HLC header + CRC32C footer). Checked on every golden case with a tree.
+
+mod common;
+
+use common::*;
+use std::path::Path;
+
+fn decode(cwd: &Path, inputs: &[String], out: &Path, threads: &str, extra: &[String]) -> std::process::Output {
+    let out_s = out.to_str().unwrap().to_string();
+    let mut args: Vec<String> = vec!["decode".into()];
+    for i in inputs {
+        args.push("--input".into());
+        args.push(i.clone());
+    }
+    args.extend(["--output".into(), out_s, "--threads".into(), threads.into()]);
+    args.extend(extra.iter().cloned());
+    let a: Vec<&str> = args.iter().map(String::as_str).collect();
+    run(cwd, &a)
+}
+
+fn check(name: &str) {
+    let case = golden_dir().join(name);
+    let expected = read_tree(&case.join("expected"));
+    let extra = case_args(&case);
+    let payload = std::fs::read(case.join("input.fsm")).unwrap();
+    let n = entry_count(&payload);
+    let tmp = tempfile::tempdir().unwrap();
+
+    // 1. Split into three shards at uneven points, given in reverse order, one thread.
+    let parts = split_payload(&payload, &[n / 3, (2 * n) / 3 + 1]);
+    let mut names = Vec::new();
+    for (i, p) in parts.iter().enumerate().rev() {
+        let f = tmp.path().join(format!("shard-{i}.fsm"));
+        std::fs::write(&f, p).unwrap();
+        names.push(f.to_str().unwrap().to_string());
+    }
+    let out = tmp.path().join("split");
+    let r = decode(tmp.path(), &names, &out, "1", &extra);
+    assert!(r.status.success(), "{name}: split decode failed: {}", String::from_utf8_lossy(&r.stderr));
+    let diffs = compare_trees(&read_tree(&out), &expected, true);
+    assert!(diffs.is_empty(), "{name} split in 3: {}", diffs.join("\n"));
+
+    // 2. One shard per entry (every boundary is a shard boundary), two threads.
+    if n <= 200 {
+        let cuts: Vec<usize> = (1..n).collect();
+        let mut names = Vec::new();
+        for (i, p) in split_payload(&payload, &cuts).iter().enumerate() {
+            let f = tmp.path().join(format!("e-{i:05}.fsm"));
+            std::fs::write(&f, p).unwrap();
+            names.push(f.to_str().unwrap().to_string());
+        }
+        let out = tmp.path().join("per-entry");
+        let r = decode(tmp.path(), &names, &out, "2", &extra);
+        assert!(r.status.success(), "{name}: per-entry decode failed: {}", String::from_utf8_lossy(&r.stderr));
+        let diffs = compare_trees(&read_tree(&out), &expected, true);
+        assert!(diffs.is_empty(), "{name} one shard per entry: {}", diffs.join("\n"));
+    }
+
+    // 3. The runtime container (EKVTHLC1 header + payload + CRC32C footer).
+    let mut rt = b"EKVTHLC1".to_vec();
+    rt.extend_from_slice(&1_700_000_000_000u64.to_be_bytes());
+    rt.extend_from_slice(&payload);
+    let crc = crc32c::crc32c(&rt);
+    rt.extend_from_slice(&crc.to_be_bytes());
+    let f = tmp.path().join("runtime.fsm");
+    std::fs::write(&f, &rt).unwrap();
+    let out = tmp.path().join("runtime");
+    let r = decode(tmp.path(), &[f.to_str().unwrap().to_string()], &out, "2", &extra);
+    assert!(r.status.success(), "{name}: runtime decode failed: {}", String::from_utf8_lossy(&r.stderr));
+    let diffs = compare_trees(&read_tree(&out), &expected, true);
+    assert!(diffs.is_empty(), "{name} runtime container: {}", diffs.join("\n"));
+}
+
+macro_rules! cases {
+    ($($name:ident $(: $pending:literal)?),* $(,)?) => {
+        $(
+            #[test]
+            $(#[ignore = $pending])?
+            fn $name() {
+                check(stringify!($name));
+            }
+        )*
+    };
+}
+
+cases! {
+    empty_snapshot,
+    ddb_hash_only: "pending: dynamodb adapter",
+    ddb_hash_range: "pending: dynamodb adapter",
+    ddb_binary_keys: "pending: dynamodb adapter",
+    ddb_gsi: "pending: dynamodb adapter",
+    s3_basic: "pending: s3 adapter",
+    s3_multichunk: "pending: s3 adapter",
+    s3_user_meta_suffix_key: "pending: s3 adapter",
+    redis_strings: "pending: redis adapter",
+    redis_collections: "pending: redis adapter",
+    redis_zsets: "pending: redis adapter",
+    redis_streams_hll: "pending: redis adapter",
+    sqs_standard: "pending: sqs adapter",
+    sqs_fifo: "pending: sqs adapter",
+    sqs_message_states: "pending: sqs adapter",
+    sqs_preserve_visibility: "pending: sqs adapter",
+    sqs_side_records: "pending: sqs adapter",
+    mixed_all: "pending: all four adapters",
+    adapter_subset: "pending: redis and sqs adapters",
+}
+
+/// A corrupt runtime file (one flipped bit) is refused before anything is written.
+#[test]
+fn crc_mismatch_writes_nothing() {
+    let mut b = SnapshotBuilder::new(5 << 16);
+    b.put(b"!redis|str|k", 1, 0, b"v");
+    let mut rt = b.runtime_v1(1);
+    let mid = rt.len() / 2;
+    rt[mid] ^= 0x10;
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("0000000000000010.fsm");
+    std::fs::write(&f, &rt).unwrap();
+    let out = tmp.path().join("out");
+    let r = decode(tmp.path(), &[f.to_str().unwrap().to_string()], &out, "1", &[]);
+    assert_eq!(r.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(err.contains("CRC32C mismatch") && err.contains("0000000000000010.fsm"), "{err}");
+    assert!(!out.exists() || read_tree(&out).is_empty(), "files written despite CRC mismatch");
+}
+
+/// Truncation anywhere inside the entry stream fails with the file and offset named and
+/// never produces MANIFEST.json or CHECKSUMS.
+#[test]
+fn truncation_at_every_position_fails_cleanly() {
+    let mut b = SnapshotBuilder::new(5 << 16);
+    b.put(b"!zz|unrouted|a", 1, 0, b"value-a").put(b"!zz|unrouted|b", 1, 0, b"value-b");
+    let full = b.bytes();
+    let tmp = tempfile::tempdir().unwrap();
+    for cut in 1..full.len() {
+        let f = tmp.path().join("t.fsm");
+        std::fs::write(&f, &full[..cut]).unwrap();
+        let out = tmp.path().join(format!("out-{cut}"));
+        let r = decode(tmp.path(), &[f.to_str().unwrap().to_string()], &out, "1", &[]);
+        let boundary = cut == 16 || cut == 16 + 8 + 22 + 8 + 16;
+        if boundary {
+            assert!(r.status.success(), "cut at entry boundary {cut} should decode");
+            continue;
+        }
+        assert_eq!(r.status.code(), Some(1), "cut {cut}");
+        let err = String::from_utf8_lossy(&r.stderr);
+        assert!(err.contains("t.fsm"), "cut {cut}: {err}");
+        assert!(!out.join("MANIFEST.json").exists(), "cut {cut}: MANIFEST written");
+        assert!(!out.join("CHECKSUMS").exists(), "cut {cut}: CHECKSUMS written");
+    }
+}
