@@ -20,6 +20,8 @@ pub mod encode;
 pub mod error;
 pub mod options;
 pub mod pipeline;
+pub mod progress;
+pub mod server;
 pub mod sinks;
 pub mod sources;
 

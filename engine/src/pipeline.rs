@@ -17,7 +17,9 @@ use crate::sinks::Sink;
 use crate::sources::merge::Merged;
 use crate::sources::visibility::{Hidden, Visible};
 use crate::sources::{Entry, Shard};
+use crate::progress::{Reporter, ReporterConfig, Snapshot};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// What a run did, for the final log line.
 #[derive(Debug, Default, Clone)]
@@ -28,6 +30,10 @@ pub struct DataSummary {
     pub counters: Counters,
     /// What visibility hid.
     pub hidden: Hidden,
+    /// Records, bytes and files of the run.
+    pub progress: Snapshot,
+    /// Wall time of the data phase.
+    pub elapsed: Duration,
 }
 
 /// The enabled adapters, in upstream's order.
@@ -52,6 +58,7 @@ pub fn visible_stream(
     shards: &[Arc<dyn Shard>],
     prefixes: &[&'static [u8]],
     include_expired: bool,
+    count_progress: bool,
 ) -> Result<Visible<Merged>, Error> {
     let mut streams = Vec::with_capacity(shards.len());
     let mut read_ts = Vec::with_capacity(shards.len());
@@ -59,7 +66,11 @@ pub fn visible_stream(
         streams.push(s.scan(prefixes)?);
         read_ts.push(s.read_ts());
     }
-    Ok(Visible::new(Merged::new(streams, read_ts), include_expired))
+    let mut merged = Merged::new(streams, read_ts);
+    if count_progress {
+        merged = merged.with_progress();
+    }
+    Ok(Visible::new(merged, include_expired))
 }
 
 /// Prefers a real failure over the "cancelled" it caused elsewhere.
@@ -87,19 +98,27 @@ pub fn write_data(
     let mut disp = Dispatcher::new(build_adapters(opts));
     let prefixes = disp.index_prefixes();
     if !prefixes.is_empty() {
-        for e in visible_stream(&shards, &prefixes, opts.include_expired)? {
+        for e in visible_stream(&shards, &prefixes, opts.include_expired, false)? {
             disp.index(&e?)?;
         }
     }
+    let reporter = Reporter::start(ReporterConfig {
+        label: "progress",
+        total_input: shards.iter().map(|s| s.size_hint()).sum(),
+        log_every: Duration::from_secs(10),
+    });
     let fail = Arc::new(FailState::default());
     let pool = WorkerPool::start(threads, sink.clone(), fail.clone());
     let emitter = Emitter::new(sink, &pool, fail, Arc::new(opts.clone()))?;
     let mut summary = DataSummary::default();
     let main = (|| -> Result<(), Error> {
-        let mut stream = visible_stream(&shards, &[], opts.include_expired)?;
+        let mut stream = visible_stream(&shards, &[], opts.include_expired, true)?;
         for e in stream.by_ref() {
             let e: Entry = e?;
             summary.visible += 1;
+            crate::progress::counters()
+                .records
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             disp.dispatch(&e, &emitter)?;
         }
         summary.hidden = stream.hidden;
@@ -107,6 +126,9 @@ pub fn write_data(
     })();
     drop(emitter);
     let joined = pool.join();
+    let (done, elapsed) = reporter.finish();
+    summary.progress = done;
+    summary.elapsed = elapsed;
     first_real([main, joined])?;
     summary.counters = disp.counters;
     Ok(summary)

@@ -196,6 +196,7 @@ impl Sink for DirSink {
         let mut f = self.create_file(path, 0o600, true)?;
         f.write_all(data).map_err(|e| Error::io(path, e))?;
         self.log.record(path.clone(), Sha256::digest(data).into());
+        crate::progress::file_written(data.len() as u64);
         Ok(())
     }
 
@@ -217,6 +218,10 @@ impl Sink for DirSink {
             self.log.record(path, Sha256::digest(data).into());
         }
         Ok(())
+    }
+
+    fn create_dir(&self, path: &RelPath) -> Result<(), Error> {
+        self.dir_fd(path).map(|_| ())
     }
 
     fn digests(&self) -> Result<Vec<FileDigest>, Error> {

@@ -60,6 +60,14 @@ pub trait Sink: Send + Sync {
 
     /// Digests of every file in the dump so far (for CHECKSUMS), sorted by path.
     fn digests(&self) -> Result<Vec<FileDigest>, Error>;
+
+    /// Creates directory `path` (and its parents) even if no file is ever written in it:
+    /// upstream's tree has such directories (a DynamoDB table without items still has an
+    /// empty `items/`). Sinks that cannot hold empty directories may ignore it.
+    fn create_dir(&self, path: &RelPath) -> Result<(), Error> {
+        let _ = path;
+        Ok(())
+    }
 }
 
 /// A file written front to back, hashed as it goes.
@@ -114,6 +122,7 @@ impl StreamFile {
             .flush()
             .map_err(|e| Error::io(self.path.as_str(), e))?;
         let digest: [u8; 32] = self.hasher.finalize().into();
+        crate::progress::file_written(self.written);
         self.log.record(self.path, digest);
         Ok(())
     }

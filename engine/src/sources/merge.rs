@@ -57,6 +57,8 @@ pub struct Merged {
     heap: BinaryHeap<Head>,
     started: bool,
     failed: bool,
+    /// Count consumed input bytes in the process-wide progress counters.
+    count_progress: bool,
 }
 
 impl Merged {
@@ -68,7 +70,14 @@ impl Merged {
             read_ts,
             started: false,
             failed: false,
+            count_progress: false,
         }
+    }
+
+    /// Makes this stream report consumed input bytes to [`crate::progress`].
+    pub fn with_progress(mut self) -> Self {
+        self.count_progress = true;
+        self
     }
 
     fn pull(&mut self, shard: usize) -> Result<(), Error> {
@@ -102,6 +111,13 @@ impl Iterator for Merged {
         if let Err(e) = self.pull(head.shard) {
             self.failed = true;
             return Some(Err(e));
+        }
+        if self.count_progress {
+            // Stored size: two length fields, timestamp suffix, value header.
+            let n = head.entry.user_key.len() + head.entry.value.len() + 33;
+            crate::progress::counters()
+                .input_bytes
+                .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
         }
         Some(Ok((head.entry, self.read_ts[head.shard])))
     }
