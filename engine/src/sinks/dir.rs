@@ -117,7 +117,9 @@ impl DirSink {
         if exclusive && !self.overwrite {
             flags |= OFlags::EXCL;
         } else {
-            flags |= OFlags::TRUNC | OFlags::NONBLOCK;
+            // No O_TRUNC: an existing file is checked (regular, single link) before it is
+            // emptied, so a planted hard link to a file elsewhere is never clobbered.
+            flags |= OFlags::NONBLOCK;
         }
         let fd = rfs::openat(&*dfd, name, flags, Mode::from_raw_mode(mode)).map_err(|e| match e {
             Errno::EXIST => Error::UnsafeOutput {
@@ -148,6 +150,7 @@ impl DirSink {
             });
         }
         if !exclusive || self.overwrite {
+            rfs::ftruncate(&fd, 0).map_err(|e| Error::io(path, errno_to_io(e)))?;
             let _ = rfs::fchmod(&fd, Mode::from_raw_mode(mode));
         }
         Ok(File::from(fd))
