@@ -14,8 +14,14 @@ fn case(name: &str) -> std::path::PathBuf {
 }
 
 fn assert_no_dump(out: &Path) {
-    assert!(!out.join("MANIFEST.json").exists(), "MANIFEST.json written after a failure");
-    assert!(!out.join("CHECKSUMS").exists(), "CHECKSUMS written after a failure");
+    assert!(
+        !out.join("MANIFEST.json").exists(),
+        "MANIFEST.json written after a failure"
+    );
+    assert!(
+        !out.join("CHECKSUMS").exists(),
+        "CHECKSUMS written after a failure"
+    );
 }
 
 /// A real full filesystem: a 512 KiB tmpfs (needs root, which CI has). The 2 MiB object of
@@ -40,7 +46,13 @@ fn disk_full_fails_cleanly() {
     let out = mnt.join("out");
     let r = run(
         &case("s3_multichunk"),
-        &["decode", "--input", "input.fsm", "--output", out.to_str().unwrap()],
+        &[
+            "decode",
+            "--input",
+            "input.fsm",
+            "--output",
+            out.to_str().unwrap(),
+        ],
     );
     let _ = Command::new("umount").arg(&mnt).status();
     let err = String::from_utf8_lossy(&r.stderr);
@@ -55,8 +67,13 @@ fn file_size_limit_fails_cleanly() {
     let t = tempfile::tempdir().unwrap();
     let out = t.path().join("out");
     let mut cmd = Command::new(bin());
-    cmd.current_dir(case("s3_multichunk"))
-        .args(["decode", "--input", "input.fsm", "--output", out.to_str().unwrap()]);
+    cmd.current_dir(case("s3_multichunk")).args([
+        "decode",
+        "--input",
+        "input.fsm",
+        "--output",
+        out.to_str().unwrap(),
+    ]);
     // SAFETY: only async-signal-safe calls between fork and exec.
     unsafe {
         cmd.pre_exec(|| {
@@ -74,7 +91,10 @@ fn file_size_limit_fails_cleanly() {
     let r = cmd.output().unwrap();
     let err = String::from_utf8_lossy(&r.stderr);
     assert_eq!(r.status.code(), Some(1), "{err}");
-    assert!(err.contains("File too large") && err.contains("s3/"), "{err}");
+    assert!(
+        err.contains("File too large") && err.contains("s3/"),
+        "{err}"
+    );
     assert_no_dump(&out);
 }
 
@@ -89,12 +109,22 @@ fn planted_symlink_directory_is_not_followed() {
     std::os::unix::fs::symlink(&outside, out.join("redis")).unwrap();
     let r = run(
         &case("redis_strings"),
-        &["decode", "--input", "input.fsm", "--output", out.to_str().unwrap(), "--force"],
+        &[
+            "decode",
+            "--input",
+            "input.fsm",
+            "--output",
+            out.to_str().unwrap(),
+            "--force",
+        ],
     );
     let err = String::from_utf8_lossy(&r.stderr);
     assert_eq!(r.status.code(), Some(1), "{err}");
     assert!(err.contains("symlink") && err.contains("redis"), "{err}");
-    assert!(std::fs::read_dir(&outside).unwrap().next().is_none(), "wrote through the symlink");
+    assert!(
+        std::fs::read_dir(&outside).unwrap().next().is_none(),
+        "wrote through the symlink"
+    );
     assert_no_dump(&out);
 }
 
@@ -116,12 +146,23 @@ fn planted_file_links_are_not_followed() {
         }
         let r = run(
             &case("mixed_all"),
-            &["decode", "--input", "input.fsm", "--output", out.to_str().unwrap(), "--force"],
+            &[
+                "decode",
+                "--input",
+                "input.fsm",
+                "--output",
+                out.to_str().unwrap(),
+                "--force",
+            ],
         );
         let err = String::from_utf8_lossy(&r.stderr);
         assert_eq!(r.status.code(), Some(1), "{kind}: {err}");
         assert!(err.contains("s.bin"), "{kind}: {err}");
-        assert_eq!(std::fs::read(&victim).unwrap(), b"precious", "{kind}: victim overwritten");
+        assert_eq!(
+            std::fs::read(&victim).unwrap(),
+            b"precious",
+            "{kind}: victim overwritten"
+        );
         assert_no_dump(&out);
     }
 }
@@ -135,10 +176,19 @@ fn non_empty_output_is_refused() {
     std::fs::write(out.join("old-file"), b"x").unwrap();
     let r = run(
         &case("mixed_all"),
-        &["decode", "--input", "input.fsm", "--output", out.to_str().unwrap()],
+        &[
+            "decode",
+            "--input",
+            "input.fsm",
+            "--output",
+            out.to_str().unwrap(),
+        ],
     );
     let err = String::from_utf8_lossy(&r.stderr);
     assert_eq!(r.status.code(), Some(1), "{err}");
-    assert!(err.contains("not empty") && err.contains("--force"), "{err}");
+    assert!(
+        err.contains("not empty") && err.contains("--force"),
+        "{err}"
+    );
     assert_eq!(read_tree(&out).len(), 1);
 }

@@ -27,18 +27,33 @@ fn check_case(name: &str) {
             .find(|l| l.starts_with("elastickv-snapshot-decode: "))
             .expect("message line");
         let core = msg.split_once("decode input.fsm: ").map_or(msg, |x| x.1);
-        assert_eq!(res.status.code(), Some(code), "{name}: exit status; stderr: {stderr}");
+        assert_eq!(
+            res.status.code(),
+            Some(code),
+            "{name}: exit status; stderr: {stderr}"
+        );
         assert!(
             stderr.contains(&format!("decode input.fsm: {core}")),
             "{name}: stderr lacks upstream's message {core:?}\nstderr: {stderr}"
         );
-        assert!(!out.join("MANIFEST.json").exists(), "{name}: a refused run wrote MANIFEST.json");
-        assert!(!out.join("CHECKSUMS").exists(), "{name}: a refused run wrote CHECKSUMS");
+        assert!(
+            !out.join("MANIFEST.json").exists(),
+            "{name}: a refused run wrote MANIFEST.json"
+        );
+        assert!(
+            !out.join("CHECKSUMS").exists(),
+            "{name}: a refused run wrote CHECKSUMS"
+        );
         return;
     }
     assert!(res.status.success(), "{name}: decode failed: {stderr}");
     let diffs = compare_trees(&read_tree(&out), &read_tree(&case.join("expected")), false);
-    assert!(diffs.is_empty(), "{name}: {} difference(s):\n{}", diffs.len(), diffs.join("\n"));
+    assert!(
+        diffs.is_empty(),
+        "{name}: {} difference(s):\n{}",
+        diffs.len(),
+        diffs.join("\n")
+    );
 }
 
 macro_rules! golden {

@@ -7,7 +7,13 @@ mod common;
 use common::*;
 use std::path::Path;
 
-fn decode(cwd: &Path, inputs: &[String], out: &Path, threads: &str, extra: &[String]) -> std::process::Output {
+fn decode(
+    cwd: &Path,
+    inputs: &[String],
+    out: &Path,
+    threads: &str,
+    extra: &[String],
+) -> std::process::Output {
     let out_s = out.to_str().unwrap().to_string();
     let mut args: Vec<String> = vec!["decode".into()];
     for i in inputs {
@@ -38,7 +44,11 @@ fn check(name: &str) {
     }
     let out = tmp.path().join("split");
     let r = decode(tmp.path(), &names, &out, "1", &extra);
-    assert!(r.status.success(), "{name}: split decode failed: {}", String::from_utf8_lossy(&r.stderr));
+    assert!(
+        r.status.success(),
+        "{name}: split decode failed: {}",
+        String::from_utf8_lossy(&r.stderr)
+    );
     let diffs = compare_trees(&read_tree(&out), &expected, true);
     assert!(diffs.is_empty(), "{name} split in 3: {}", diffs.join("\n"));
 
@@ -53,9 +63,17 @@ fn check(name: &str) {
         }
         let out = tmp.path().join("per-entry");
         let r = decode(tmp.path(), &names, &out, "2", &extra);
-        assert!(r.status.success(), "{name}: per-entry decode failed: {}", String::from_utf8_lossy(&r.stderr));
+        assert!(
+            r.status.success(),
+            "{name}: per-entry decode failed: {}",
+            String::from_utf8_lossy(&r.stderr)
+        );
         let diffs = compare_trees(&read_tree(&out), &expected, true);
-        assert!(diffs.is_empty(), "{name} one shard per entry: {}", diffs.join("\n"));
+        assert!(
+            diffs.is_empty(),
+            "{name} one shard per entry: {}",
+            diffs.join("\n")
+        );
     }
 
     // 3. The runtime container (EKVTHLC1 header + payload + CRC32C footer).
@@ -67,10 +85,24 @@ fn check(name: &str) {
     let f = tmp.path().join("runtime.fsm");
     std::fs::write(&f, &rt).unwrap();
     let out = tmp.path().join("runtime");
-    let r = decode(tmp.path(), &[f.to_str().unwrap().to_string()], &out, "2", &extra);
-    assert!(r.status.success(), "{name}: runtime decode failed: {}", String::from_utf8_lossy(&r.stderr));
+    let r = decode(
+        tmp.path(),
+        &[f.to_str().unwrap().to_string()],
+        &out,
+        "2",
+        &extra,
+    );
+    assert!(
+        r.status.success(),
+        "{name}: runtime decode failed: {}",
+        String::from_utf8_lossy(&r.stderr)
+    );
     let diffs = compare_trees(&read_tree(&out), &expected, true);
-    assert!(diffs.is_empty(), "{name} runtime container: {}", diffs.join("\n"));
+    assert!(
+        diffs.is_empty(),
+        "{name} runtime container: {}",
+        diffs.join("\n")
+    );
 }
 
 macro_rules! cases {
@@ -119,11 +151,23 @@ fn crc_mismatch_writes_nothing() {
     let f = tmp.path().join("0000000000000010.fsm");
     std::fs::write(&f, &rt).unwrap();
     let out = tmp.path().join("out");
-    let r = decode(tmp.path(), &[f.to_str().unwrap().to_string()], &out, "1", &[]);
+    let r = decode(
+        tmp.path(),
+        &[f.to_str().unwrap().to_string()],
+        &out,
+        "1",
+        &[],
+    );
     assert_eq!(r.status.code(), Some(1));
     let err = String::from_utf8_lossy(&r.stderr);
-    assert!(err.contains("CRC32C mismatch") && err.contains("0000000000000010.fsm"), "{err}");
-    assert!(!out.exists() || read_tree(&out).is_empty(), "files written despite CRC mismatch");
+    assert!(
+        err.contains("CRC32C mismatch") && err.contains("0000000000000010.fsm"),
+        "{err}"
+    );
+    assert!(
+        !out.exists() || read_tree(&out).is_empty(),
+        "files written despite CRC mismatch"
+    );
 }
 
 /// Truncation anywhere inside the entry stream fails with the file and offset named and
@@ -131,23 +175,39 @@ fn crc_mismatch_writes_nothing() {
 #[test]
 fn truncation_at_every_position_fails_cleanly() {
     let mut b = SnapshotBuilder::new(5 << 16);
-    b.put(b"!zz|unrouted|a", 1, 0, b"value-a").put(b"!zz|unrouted|b", 1, 0, b"value-b");
+    b.put(b"!zz|unrouted|a", 1, 0, b"value-a")
+        .put(b"!zz|unrouted|b", 1, 0, b"value-b");
     let full = b.bytes();
     let tmp = tempfile::tempdir().unwrap();
     for cut in 1..full.len() {
         let f = tmp.path().join("t.fsm");
         std::fs::write(&f, &full[..cut]).unwrap();
         let out = tmp.path().join(format!("out-{cut}"));
-        let r = decode(tmp.path(), &[f.to_str().unwrap().to_string()], &out, "1", &[]);
+        let r = decode(
+            tmp.path(),
+            &[f.to_str().unwrap().to_string()],
+            &out,
+            "1",
+            &[],
+        );
         let boundary = cut == 16 || cut == 16 + 8 + 22 + 8 + 16;
         if boundary {
-            assert!(r.status.success(), "cut at entry boundary {cut} should decode");
+            assert!(
+                r.status.success(),
+                "cut at entry boundary {cut} should decode"
+            );
             continue;
         }
         assert_eq!(r.status.code(), Some(1), "cut {cut}");
         let err = String::from_utf8_lossy(&r.stderr);
         assert!(err.contains("t.fsm"), "cut {cut}: {err}");
-        assert!(!out.join("MANIFEST.json").exists(), "cut {cut}: MANIFEST written");
-        assert!(!out.join("CHECKSUMS").exists(), "cut {cut}: CHECKSUMS written");
+        assert!(
+            !out.join("MANIFEST.json").exists(),
+            "cut {cut}: MANIFEST written"
+        );
+        assert!(
+            !out.join("CHECKSUMS").exists(),
+            "cut {cut}: CHECKSUMS written"
+        );
     }
 }

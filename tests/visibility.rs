@@ -13,7 +13,11 @@ const MS: u64 = 1 << 16;
 /// Read timestamp: physical 1_000_000 ms.
 const READ_TS: u64 = 1_000_000 * MS;
 
-fn decode(dir: &Path, files: &[(&str, Vec<u8>)], extra: &[&str]) -> (bool, String, BTreeMap<String, Vec<u8>>) {
+fn decode(
+    dir: &Path,
+    files: &[(&str, Vec<u8>)],
+    extra: &[&str],
+) -> (bool, String, BTreeMap<String, Vec<u8>>) {
     let mut args: Vec<String> = vec!["decode".into()];
     for (name, bytes) in files {
         std::fs::write(dir.join(name), bytes).unwrap();
@@ -28,7 +32,11 @@ fn decode(dir: &Path, files: &[(&str, Vec<u8>)], extra: &[&str]) -> (bool, Strin
     let a: Vec<&str> = args.iter().map(String::as_str).collect();
     let r = run(dir, &a);
     let err = String::from_utf8_lossy(&r.stderr).into_owned();
-    let tree = if r.status.success() { read_tree(&out) } else { BTreeMap::new() };
+    let tree = if r.status.success() {
+        read_tree(&out)
+    } else {
+        BTreeMap::new()
+    };
     (r.status.success(), err, tree)
 }
 
@@ -63,13 +71,21 @@ fn scenario() -> SnapshotBuilder {
 #[test]
 fn newest_visible_version_tombstones_expiry() {
     let t = tempfile::tempdir().unwrap();
-    let (ok, err, tree) = decode(t.path(), &[("s.fsm", scenario().bytes())], &["--adapter", "redis"]);
+    let (ok, err, tree) = decode(
+        t.path(),
+        &[("s.fsm", scenario().bytes())],
+        &["--adapter", "redis"],
+    );
     assert!(ok, "{err}");
     let got = strings(&tree);
-    let want: BTreeMap<String, String> = [("a.bin", "a-new"), ("c.bin", "c-current"), ("e.bin", "e-live")]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+    let want: BTreeMap<String, String> = [
+        ("a.bin", "a-new"),
+        ("c.bin", "c-current"),
+        ("e.bin", "e-live"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
     assert_eq!(got, want);
 }
 
@@ -92,7 +108,11 @@ fn include_expired_restores_expired_values_only() {
 fn versions_split_across_shards_give_the_same_tree() {
     let payload = scenario().bytes();
     let t = tempfile::tempdir().unwrap();
-    let (ok, err, whole) = decode(t.path(), &[("w.fsm", payload.clone())], &["--adapter", "redis"]);
+    let (ok, err, whole) = decode(
+        t.path(),
+        &[("w.fsm", payload.clone())],
+        &["--adapter", "redis"],
+    );
     assert!(ok, "{err}");
     let n = entry_count(&payload);
     for cut in 1..n {
@@ -118,12 +138,17 @@ fn prefix_key_between_versions_keeps_the_shorter_keys_decision() {
     let read = 0x0100_0000_0001_0000u64;
     let long = [&s("k")[..], b"\xfe\xff\xff\xff\xff\xff\xfe\x80"].concat();
     let mut b = SnapshotBuilder::new(read);
-    b.delete(&s("k"), t2).put(&long, 7, 0, b"long").put(&s("k"), t1, 0, b"k-old");
+    b.delete(&s("k"), t2)
+        .put(&long, 7, 0, b"long")
+        .put(&s("k"), t1, 0, b"k-old");
     let t = tempfile::tempdir().unwrap();
     let (ok, err, tree) = decode(t.path(), &[("p.fsm", b.bytes())], &["--adapter", "redis"]);
     assert!(ok, "{err}");
     let got = strings(&tree);
-    assert!(!got.contains_key("k.bin"), "deleted key resurrected: {got:?}");
+    assert!(
+        !got.contains_key("k.bin"),
+        "deleted key resurrected: {got:?}"
+    );
     assert_eq!(got.len(), 1, "{got:?}");
 }
 

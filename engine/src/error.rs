@@ -74,6 +74,9 @@ pub enum Error {
     /// A live-cluster failure (RPC, pin, baseline).
     #[error("{0}")]
     Live(String),
+    /// `verify` found the dump incomplete, altered or unsafe (its report lists each problem).
+    #[error("{0}")]
+    Verify(#[from] crate::verify::VerifyError),
     /// A broken internal invariant; a bug, please report it.
     #[error("internal error: {0}")]
     Internal(String),

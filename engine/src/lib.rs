@@ -18,11 +18,13 @@ pub mod cli;
 pub mod decode;
 pub mod encode;
 pub mod error;
+pub mod gen;
 pub mod options;
 pub mod pipeline;
 pub mod progress;
 pub mod server;
 pub mod sinks;
 pub mod sources;
+pub mod verify;
 
 pub use error::Error;

@@ -13,11 +13,11 @@ use crate::encode::manifest::Manifest;
 use crate::encode::{checksums, Emitter, WorkerPool};
 use crate::error::Error;
 use crate::options::DecodeOptions;
+use crate::progress::{Reporter, ReporterConfig, Snapshot};
 use crate::sinks::Sink;
 use crate::sources::merge::Merged;
 use crate::sources::visibility::{Hidden, Visible};
 use crate::sources::{Entry, Shard};
-use crate::progress::{Reporter, ReporterConfig, Snapshot};
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -176,7 +176,11 @@ impl Reporter {
             std::thread::Builder::new()
                 .name("ekvb-progress".into())
                 .spawn(move || {
-                    let tick = if tty { Duration::from_millis(250) } else { Duration::from_millis(200) };
+                    let tick = if tty {
+                        Duration::from_millis(250)
+                    } else {
+                        Duration::from_millis(200)
+                    };
                     let mut last_log = Instant::now();
                     while !stop.load(Ordering::Relaxed) {
                         std::thread::sleep(tick);
@@ -185,7 +189,11 @@ impl Reporter {
                             let _ = write!(std::io::stderr(), "\r\x1b[2K{}: {l}", cfg.label);
                         } else if last_log.elapsed() >= cfg.log_every {
                             last_log = Instant::now();
-                            eprintln!("elastickv-backup: {}: {}", cfg.label, line(&cfg, base, started, false));
+                            eprintln!(
+                                "elastickv-backup: {}: {}",
+                                cfg.label,
+                                line(&cfg, base, started, false)
+                            );
                         }
                     }
                 })

@@ -50,7 +50,11 @@ pub fn read_tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
         for e in std::fs::read_dir(&dir).unwrap() {
             let e = e.unwrap();
             let name = e.file_name().to_string_lossy().into_owned();
-            let r = if rel.is_empty() { name } else { format!("{rel}/{name}") };
+            let r = if rel.is_empty() {
+                name
+            } else {
+                format!("{rel}/{name}")
+            };
             let ft = e.file_type().unwrap();
             if ft.is_dir() {
                 stack.push((e.path(), r));
@@ -103,7 +107,9 @@ pub fn compare_trees(
     for (p, w) in want {
         let Some(o) = ours.get(p) else { continue };
         let same = match p.as_str() {
-            "MANIFEST.json" => normalize_manifest(o, drop_fsm_path) == normalize_manifest(w, drop_fsm_path),
+            "MANIFEST.json" => {
+                normalize_manifest(o, drop_fsm_path) == normalize_manifest(w, drop_fsm_path)
+            }
             "CHECKSUMS" => {
                 let keep = |b: &[u8]| -> Vec<String> {
                     String::from_utf8_lossy(b)
@@ -139,8 +145,12 @@ pub fn checksums_match_files(checksums: &[u8], tree: &BTreeMap<String, Vec<u8>>)
             listed += 1;
             continue;
         }
-        let Some((h, p)) = l.split_once("  ") else { return false };
-        let Some(content) = tree.get(p) else { return false };
+        let Some((h, p)) = l.split_once("  ") else {
+            return false;
+        };
+        let Some(content) = tree.get(p) else {
+            return false;
+        };
         if hex::encode(Sha256::digest(content)) != h {
             return false;
         }
@@ -177,9 +187,11 @@ impl SnapshotBuilder {
 
     /// Appends a raw framed entry.
     pub fn raw(&mut self, key: &[u8], value: &[u8]) -> &mut Self {
-        self.buf.extend_from_slice(&(key.len() as u64).to_le_bytes());
+        self.buf
+            .extend_from_slice(&(key.len() as u64).to_le_bytes());
         self.buf.extend_from_slice(key);
-        self.buf.extend_from_slice(&(value.len() as u64).to_le_bytes());
+        self.buf
+            .extend_from_slice(&(value.len() as u64).to_le_bytes());
         self.buf.extend_from_slice(value);
         self
     }

@@ -3,7 +3,11 @@
 use crate::decode::AdapterKind;
 use crate::error::Error;
 use crate::options::{DdbLayout, DecodeOptions, Scope, DEFAULT_BUNDLE_BYTES};
+use crate::sinks::archive::{self, ArchiveSink, Compression, Destination};
+use crate::sinks::{DirSink, Sink};
 use clap::Args;
+use std::path::Path;
+use std::sync::Arc;
 
 /// Output-shaping flags (upstream's decoder flags plus ours).
 #[derive(Args, Debug, Clone)]
@@ -67,9 +71,21 @@ pub struct OutputFlags {
     pub threads: Option<usize>,
 
     /// Write into a non-empty output directory (files of the same name are overwritten,
-    /// other files stay and are listed in CHECKSUMS).
+    /// other files stay and are listed in CHECKSUMS); with --archive, replace an existing
+    /// archive file.
     #[arg(long)]
     pub force: bool,
+
+    /// Write the dump as one archive instead of a directory, streamed while the dump runs:
+    /// tar or tar.zst. --output is then the archive file, or - for standard output.
+    /// MANIFEST.json and CHECKSUMS are its last two entries; unpacked, it is the directory
+    /// output exactly. A failed run leaves no archive file.
+    #[arg(long, value_name = "FORMAT", value_parser = ["tar", "tar.zst"])]
+    pub archive: Option<String>,
+
+    /// zstd level for --archive tar.zst, 1 (fastest) to 22 (smallest). Default 3.
+    #[arg(long, value_name = "N")]
+    pub zstd_level: Option<i32>,
 }
 
 /// Parses `64M`, `1G`, `4096`.
@@ -82,7 +98,11 @@ pub fn parse_size(s: &str) -> Result<u64, Error> {
                 'M' => 1 << 20,
                 'G' => 1 << 30,
                 'B' => 1,
-                _ => return Err(Error::Usage(format!("{s}: invalid size (use e.g. 4096, 512K, 64M, 1G)"))),
+                _ => {
+                    return Err(Error::Usage(format!(
+                        "{s}: invalid size (use e.g. 4096, 512K, 64M, 1G)"
+                    )))
+                }
             };
             (&t[..i], mul)
         }
@@ -102,8 +122,11 @@ pub fn parse_adapters(s: &str) -> Result<Vec<AdapterKind>, Error> {
     }
     let mut v = Vec::new();
     for item in s.split(',').map(str::trim).filter(|x| !x.is_empty()) {
-        let a = AdapterKind::from_name(item)
-            .ok_or_else(|| Error::Usage(format!("{item}: unknown adapter name (expected dynamodb, s3, redis, sqs)")))?;
+        let a = AdapterKind::from_name(item).ok_or_else(|| {
+            Error::Usage(format!(
+                "{item}: unknown adapter name (expected dynamodb, s3, redis, sqs)"
+            ))
+        })?;
         if !v.contains(&a) {
             v.push(a);
         }
@@ -126,7 +149,9 @@ impl OutputFlags {
             let adapter = AdapterKind::from_name(a)
                 .ok_or_else(|| Error::Usage(format!("--scope {s}: unknown adapter {a:?}")))?;
             if !adapters.contains(&adapter) {
-                return Err(Error::Usage(format!("--scope {s}: adapter {a} is not enabled by --adapter")));
+                return Err(Error::Usage(format!(
+                    "--scope {s}: adapter {a} is not enabled by --adapter"
+                )));
             }
             scopes.push(Scope {
                 adapter,
@@ -136,7 +161,9 @@ impl OutputFlags {
         let dynamodb_layout = match self.dynamodb_bundle_mode.as_str() {
             "" | "per-item" => {
                 if self.dynamodb_bundle_size.is_some() {
-                    return Err(Error::Usage("--dynamodb-bundle-size needs --dynamodb-bundle-mode jsonl".into()));
+                    return Err(Error::Usage(
+                        "--dynamodb-bundle-size needs --dynamodb-bundle-mode jsonl".into(),
+                    ));
                 }
                 DdbLayout::PerItem
             }
@@ -153,7 +180,10 @@ impl OutputFlags {
             }
         };
         if self.checksums != "sha256" {
-            return Err(Error::Usage(format!("--checksums {}: only sha256 is supported", self.checksums)));
+            return Err(Error::Usage(format!(
+                "--checksums {}: only sha256 is supported",
+                self.checksums
+            )));
         }
         Ok(DecodeOptions {
             adapters,
@@ -166,6 +196,47 @@ impl OutputFlags {
             dynamodb_layout,
             include_expired: self.include_expired,
             cluster_id: self.cluster_id.clone(),
+        })
+    }
+
+    /// The archive compression these flags ask for; `None` for directory output.
+    pub fn archive(&self) -> Result<Option<Compression>, Error> {
+        match (self.archive.as_deref(), self.zstd_level) {
+            (None, None) => Ok(None),
+            (None, Some(_)) => Err(Error::Usage("--zstd-level needs --archive tar.zst".into())),
+            (Some("tar"), None) => Ok(Some(Compression::None)),
+            (Some("tar"), Some(_)) => Err(Error::Usage(
+                "--zstd-level applies to --archive tar.zst, not tar".into(),
+            )),
+            (Some("tar.zst"), level) => {
+                let level = level.unwrap_or(archive::DEFAULT_ZSTD_LEVEL);
+                if !(1..=archive::MAX_ZSTD_LEVEL).contains(&level) {
+                    return Err(Error::Usage(format!(
+                        "--zstd-level {level}: expected 1 to {}",
+                        archive::MAX_ZSTD_LEVEL
+                    )));
+                }
+                Ok(Some(Compression::Zstd {
+                    level,
+                    workers: archive::default_zstd_workers(),
+                }))
+            }
+            (Some(other), _) => Err(Error::Usage(format!(
+                "--archive {other}: expected tar or tar.zst"
+            ))),
+        }
+    }
+
+    /// The sink for `output`: a directory tree, or an archive file / standard output with
+    /// `--archive`.
+    pub fn open_sink(&self, output: &Path) -> Result<Arc<dyn Sink>, Error> {
+        Ok(match self.archive()? {
+            None => Arc::new(DirSink::create(output, self.force)?),
+            Some(c) => Arc::new(ArchiveSink::create(
+                &Destination::from_arg(output),
+                c,
+                self.force,
+            )?),
         })
     }
 
@@ -184,7 +255,10 @@ mod tests {
     #[test]
     fn adapters_and_sizes() {
         assert_eq!(parse_adapters("all").unwrap().len(), 4);
-        assert_eq!(parse_adapters(" redis , sqs,").unwrap(), vec![AdapterKind::Redis, AdapterKind::Sqs]);
+        assert_eq!(
+            parse_adapters(" redis , sqs,").unwrap(),
+            vec![AdapterKind::Redis, AdapterKind::Sqs]
+        );
         assert!(parse_adapters("Redis").is_err());
         assert!(parse_adapters(",").is_err());
         assert_eq!(parse_size("64M").unwrap(), 64 << 20);

@@ -4,7 +4,7 @@ use super::common::OutputFlags;
 use crate::encode::manifest::{InputInfo, Manifest, PHASE_SNAPSHOT};
 use crate::error::Error;
 use crate::pipeline;
-use crate::sinks::{DirSink, Sink};
+use crate::sinks::Sink;
 use crate::sources::snapshot::SnapshotShard;
 use crate::sources::Shard;
 use clap::Args;
@@ -25,8 +25,9 @@ pub struct DecodeArgs {
     #[arg(long, value_name = "DIR")]
     pub input_snap_dir: Option<PathBuf>,
 
-    /// Output directory (created if missing; must be empty unless --force).
-    #[arg(long, value_name = "DIR")]
+    /// Output directory (created if missing; must be empty unless --force). With
+    /// --archive: the archive file (must not exist unless --force), or - for standard output.
+    #[arg(long, value_name = "DIR|FILE")]
     pub output: PathBuf,
 
     /// Output-shaping flags.
@@ -47,12 +48,17 @@ pub fn input_files(input: &[String], dir: Option<&PathBuf>) -> Result<Vec<String
             .collect();
         found.sort();
         if found.is_empty() {
-            return Err(Error::Usage(format!("--input-snap-dir {}: no *.fsm files there", d.display())));
+            return Err(Error::Usage(format!(
+                "--input-snap-dir {}: no *.fsm files there",
+                d.display()
+            )));
         }
         files.extend(found);
     }
     if files.is_empty() {
-        return Err(Error::Usage("--input is required (or --input-snap-dir)".into()));
+        return Err(Error::Usage(
+            "--input is required (or --input-snap-dir)".into(),
+        ));
     }
     Ok(files)
 }
@@ -61,6 +67,7 @@ pub fn input_files(input: &[String], dir: Option<&PathBuf>) -> Result<Vec<String
 pub fn run(args: DecodeArgs) -> Result<(), Error> {
     let started = Instant::now();
     let opts = args.flags.options()?;
+    args.flags.archive()?; // flag errors before any input is read
     let files = input_files(&args.input, args.input_snap_dir.as_ref())?;
     // Open (and verify runtime footers of) every shard in parallel before writing anything.
     let opened: Vec<Result<SnapshotShard, Error>> = std::thread::scope(|s| {
@@ -69,7 +76,10 @@ pub fn run(args: DecodeArgs) -> Result<(), Error> {
             .map(|f| s.spawn(move || SnapshotShard::open(f)))
             .collect();
         hs.into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| Err(Error::Internal("shard open panicked".into()))))
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(Error::Internal("shard open panicked".into())))
+            })
             .collect()
     });
     let shards: Vec<SnapshotShard> = opened.into_iter().collect::<Result<_, _>>()?;
@@ -88,8 +98,11 @@ pub fn run(args: DecodeArgs) -> Result<(), Error> {
     } else {
         0
     };
-    let sink = Arc::new(DirSink::create(&args.output, args.flags.force)?);
-    let dyn_shards: Vec<Arc<dyn Shard>> = shards.into_iter().map(|s| Arc::new(s) as Arc<dyn Shard>).collect();
+    let sink: Arc<dyn Sink> = args.flags.open_sink(&args.output)?;
+    let dyn_shards: Vec<Arc<dyn Shard>> = shards
+        .into_iter()
+        .map(|s| Arc::new(s) as Arc<dyn Shard>)
+        .collect();
     let summary = pipeline::write_data(dyn_shards, sink.clone(), &opts, args.flags.threads())
         .map_err(|e| with_input(e, &files))?;
     let manifest = Manifest {
@@ -106,7 +119,7 @@ pub fn run(args: DecodeArgs) -> Result<(), Error> {
         consistency: None,
         inputs: if files.len() > 1 { inputs } else { vec![] },
     };
-    pipeline::finalize(sink.as_ref() as &dyn Sink, &manifest)?;
+    pipeline::finalize(sink.as_ref(), &manifest)?;
     let c = summary.counters;
     eprintln!(
         "elastickv-backup: snapshot decoded: inputs={} output={} visible={} dynamodb={} s3={} redis={} sqs={} internal={} unknown={} hidden(future={} shadowed={} deleted={} expired={}) last_commit_ts={} elapsed={:.2?}",

@@ -2,6 +2,9 @@
 
 pub mod common;
 pub mod decode;
+pub mod dump;
+pub mod serve;
+pub mod verify;
 
 use crate::error::Error;
 use clap::{Parser, Subcommand};
@@ -25,12 +28,22 @@ pub struct Cli {
 pub enum Command {
     /// Decode .fsm snapshot files (one per Raft group) into a dump tree.
     Decode(decode::DecodeArgs),
+    /// Check that a dump directory or archive is complete and untampered (exit 0 only then).
+    Verify(verify::VerifyArgs),
+    /// Dump a running cluster at one pinned read timestamp (no --address: an embedded
+    /// loopback cluster with sample data).
+    Dump(dump::DumpArgs),
+    /// Serve a loopback cluster (an elastickv stand-in) over gRPC until interrupted.
+    Serve(serve::ServeArgs),
 }
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<(), Error> {
     match cli.command {
         Command::Decode(a) => decode::run(a),
+        Command::Verify(a) => verify::run(a),
+        Command::Dump(a) => dump::run_dump(a),
+        Command::Serve(a) => serve::run_serve(a),
     }
 }
 

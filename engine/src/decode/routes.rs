@@ -161,16 +161,25 @@ mod tests {
 
     #[test]
     fn tv12() {
-        assert_eq!(route(b"!hs|meta|d|h1").unwrap().family, Family::RedisHashMetaDelta);
+        assert_eq!(
+            route(b"!hs|meta|d|h1").unwrap().family,
+            Family::RedisHashMetaDelta
+        );
         assert_eq!(route(b"!s3|bucket|gen|b").unwrap().adapter, None);
         assert_eq!(route(b"!txn|lock|x").unwrap().family, Family::Txn);
         assert_eq!(route(b"!dist|route|1").unwrap().family, Family::Dist);
-        assert_eq!(route(b"!encryption|writers").unwrap().family, Family::Encryption);
+        assert_eq!(
+            route(b"!encryption|writers").unwrap().family,
+            Family::Encryption
+        );
         assert!(route(b"!fs|ino|1").is_none());
         assert!(route(b"!redis|hash|k").is_none());
         assert!(route(b"plain").is_none());
         assert!(route(b"").is_none());
-        assert_eq!(route(b"!redis|zset|k").unwrap().family, Family::RedisLegacyZset);
+        assert_eq!(
+            route(b"!redis|zset|k").unwrap().family,
+            Family::RedisLegacyZset
+        );
         assert_eq!(route(b"!redis|str|k").unwrap().family, Family::RedisString);
     }
 }

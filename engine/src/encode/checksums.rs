@@ -66,7 +66,8 @@ mod tests {
             d("a-c", b""),
             d("CHECKSUMS", b"stale"),
         ]);
-        let want = "ca3d163bab055381827226140568f3bef7eaac187cebd76878e0b63e9e442356  MANIFEST.json\n\
+        let want =
+            "ca3d163bab055381827226140568f3bef7eaac187cebd76878e0b63e9e442356  MANIFEST.json\n\
 e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855  a-c\n\
 5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03  a/b\n\
 \\2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881  we\\\\ird\\nname\n";

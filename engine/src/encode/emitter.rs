@@ -104,7 +104,8 @@ impl WorkerPool {
         self.tx = None;
         for h in self.handles.drain(..) {
             if h.join().is_err() {
-                self.fail.fail(Error::Internal("a write worker panicked".into()));
+                self.fail
+                    .fail(Error::Internal("a write worker panicked".into()));
             }
         }
         match self.fail.take() {
@@ -185,6 +186,12 @@ impl Emitter {
     pub fn stream(&self, path: &RelPath) -> Result<StreamFile, Error> {
         self.check()?;
         self.sink.open_stream(path)
+    }
+
+    /// Creates a directory that must exist even when empty (e.g. a DynamoDB `items/`).
+    pub fn dir(&self, path: &RelPath) -> Result<(), Error> {
+        self.check()?;
+        self.sink.create_dir(path)
     }
 
     /// Reports a non-fatal oddity (upstream logs these as "encoder warning").

@@ -196,7 +196,13 @@ mod tests {
 
     #[test]
     fn decode_inverts_encode() {
-        for raw in [&b"orders"[..], b"session:abc 123", b"\x00\xff/", b"a~b", b""] {
+        for raw in [
+            &b"orders"[..],
+            b"session:abc 123",
+            b"\x00\xff/",
+            b"a~b",
+            b"",
+        ] {
             assert_eq!(
                 decode_segment(&encode_segment(raw)).unwrap(),
                 DecodedSegment::Bytes(raw.to_vec())
@@ -210,7 +216,10 @@ mod tests {
             decode_segment(&encode_segment(&[b'k'; 300])).unwrap(),
             DecodedSegment::NeedsKeymap
         );
-        assert_eq!(decode_segment("a/b"), Err(SegmentDecodeError::BadByte(b'/')));
+        assert_eq!(
+            decode_segment("a/b"),
+            Err(SegmentDecodeError::BadByte(b'/'))
+        );
         assert_eq!(decode_segment("%4"), Err(SegmentDecodeError::BadEscape));
     }
 }

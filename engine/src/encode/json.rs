@@ -341,7 +341,10 @@ mod tests {
     #[test]
     fn escaping_matches_go() {
         assert_eq!(s(b"a<b>&"), "\"a<b>&\"");
-        assert_eq!(s(b"\"\\\n\r\t\x08\x0c\x01\x1f"), r#""\"\\\n\r\t\b\f\u0001\u001f""#);
+        assert_eq!(
+            s(b"\"\\\n\r\t\x08\x0c\x01\x1f"),
+            r#""\"\\\n\r\t\b\f\u0001\u001f""#
+        );
         assert_eq!(s("\u{2028}x\u{2029}".as_bytes()), r#""\u2028x\u2029""#);
         assert_eq!(s(b"a\xffb"), "\"a\u{fffd}b\"");
         assert_eq!(s("é".as_bytes()), "\"é\"");
@@ -378,7 +381,14 @@ mod tests {
         w.begin_object();
         w.key("a").u64(1);
         w.key("b").begin_object().end_object();
-        w.key("c").begin_array().string("x").begin_object().key("k").null().end_object().end_array();
+        w.key("c")
+            .begin_array()
+            .string("x")
+            .begin_object()
+            .key("k")
+            .null()
+            .end_object()
+            .end_array();
         w.key("d").begin_array().end_array();
         w.end_object();
         assert_eq!(
@@ -387,7 +397,15 @@ mod tests {
         );
         let mut o = Vec::new();
         let mut w = JsonWriter::compact(&mut o);
-        w.begin_object().key("a").begin_array().i64(-3).bool(true).end_array().key("b").string("q").end_object();
+        w.begin_object()
+            .key("a")
+            .begin_array()
+            .i64(-3)
+            .bool(true)
+            .end_array()
+            .key("b")
+            .string("q")
+            .end_object();
         assert_eq!(String::from_utf8(o).unwrap(), r#"{"a":[-3,true],"b":"q"}"#);
     }
 }

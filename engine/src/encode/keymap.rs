@@ -81,6 +81,8 @@ mod tests {
             ),
             "{\"encoded\":\"a<b>&.elastickv-meta.json.user-data\",\"original\":\"YTxiPiYuZWxhc3RpY2t2LW1ldGEuanNvbg\",\"kind\":\"meta-suffix-rename\"}\n"
         );
-        assert!(line(b"x", &[0xfb, 0xff, 0], KeymapKind::ShaFallback).contains("\"original\":\"-_8A\""));
+        assert!(
+            line(b"x", &[0xfb, 0xff, 0], KeymapKind::ShaFallback).contains("\"original\":\"-_8A\"")
+        );
     }
 }

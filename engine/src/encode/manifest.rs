@@ -204,8 +204,14 @@ mod tests {
 
     #[test]
     fn wall_time_format() {
-        assert_eq!(rfc3339_nano(datetime!(2026-04-29 15:42:11.094 UTC)), "2026-04-29T15:42:11.094Z");
-        assert_eq!(rfc3339_nano(datetime!(2026-01-02 03:04:05 UTC)), "2026-01-02T03:04:05Z");
+        assert_eq!(
+            rfc3339_nano(datetime!(2026-04-29 15:42:11.094 UTC)),
+            "2026-04-29T15:42:11.094Z"
+        );
+        assert_eq!(
+            rfc3339_nano(datetime!(2026-01-02 03:04:05 UTC)),
+            "2026-01-02T03:04:05Z"
+        );
         assert_eq!(
             rfc3339_nano(datetime!(2026-01-02 03:04:05.123456789 UTC)),
             "2026-01-02T03:04:05.123456789Z"

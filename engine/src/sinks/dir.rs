@@ -171,22 +171,32 @@ impl DirSink {
                 } else {
                     format!("{rel}/{name}")
                 };
-                let ft = entry.file_type().map_err(|e| Error::io(entry.path().display(), e))?;
+                let ft = entry
+                    .file_type()
+                    .map_err(|e| Error::io(entry.path().display(), e))?;
                 if ft.is_dir() {
                     stack.push((entry.path(), child_rel));
                 } else if ft.is_file() && child_rel != "CHECKSUMS" && !ours.contains(&child_rel) {
-                    let Ok(path) = RelPath::parse(&child_rel) else { continue };
-                    let mut f = File::open(entry.path()).map_err(|e| Error::io(entry.path().display(), e))?;
+                    let Ok(path) = RelPath::parse(&child_rel) else {
+                        continue;
+                    };
+                    let mut f = File::open(entry.path())
+                        .map_err(|e| Error::io(entry.path().display(), e))?;
                     let mut h = Sha256::new();
                     let mut buf = vec![0u8; 1 << 16];
                     loop {
-                        let n = f.read(&mut buf).map_err(|e| Error::io(entry.path().display(), e))?;
+                        let n = f
+                            .read(&mut buf)
+                            .map_err(|e| Error::io(entry.path().display(), e))?;
                         if n == 0 {
                             break;
                         }
                         h.update(&buf[..n]);
                     }
-                    out.push(FileDigest { path, sha256: h.finalize().into() });
+                    out.push(FileDigest {
+                        path,
+                        sha256: h.finalize().into(),
+                    });
                 }
             }
         }
@@ -247,20 +257,27 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let root = t.path().join("out");
         let sink = DirSink::create(&root, false).unwrap();
-        sink.write_file(&RelPath::parse("a/b/c.txt").unwrap(), b"hi").unwrap();
+        sink.write_file(&RelPath::parse("a/b/c.txt").unwrap(), b"hi")
+            .unwrap();
         assert_eq!(std::fs::read(root.join("a/b/c.txt")).unwrap(), b"hi");
         // A second write of the same path is refused (O_EXCL).
-        assert!(sink.write_file(&RelPath::parse("a/b/c.txt").unwrap(), b"x").is_err());
+        assert!(sink
+            .write_file(&RelPath::parse("a/b/c.txt").unwrap(), b"x")
+            .is_err());
         // A planted symlink directory is not followed.
         let outside = t.path().join("outside");
         std::fs::create_dir(&outside).unwrap();
         std::os::unix::fs::symlink(&outside, root.join("evil")).unwrap();
-        let err = sink.write_file(&RelPath::parse("evil/x").unwrap(), b"x").unwrap_err();
+        let err = sink
+            .write_file(&RelPath::parse("evil/x").unwrap(), b"x")
+            .unwrap_err();
         assert!(err.to_string().contains("symlink"), "{err}");
         assert!(std::fs::read_dir(&outside).unwrap().next().is_none());
         // A planted symlink file is not followed either.
         std::os::unix::fs::symlink(outside.join("f"), root.join("a/link")).unwrap();
-        assert!(sink.write_file(&RelPath::parse("a/link").unwrap(), b"x").is_err());
+        assert!(sink
+            .write_file(&RelPath::parse("a/link").unwrap(), b"x")
+            .is_err());
         assert!(!outside.join("f").exists());
         let d = sink.digests().unwrap();
         assert_eq!(d.len(), 1);

@@ -3,9 +3,11 @@
 //! Every byte of the dump passes through a [`Sink`], which hashes while it writes so that
 //! `CHECKSUMS` is assembled from the recorded digests and the tree is never read back.
 
+pub mod archive;
 pub mod dir;
 pub mod path;
 
+pub use archive::ArchiveSink;
 pub use dir::DirSink;
 pub use path::{PathError, RelPath};
 

@@ -145,7 +145,10 @@ mod tests {
         // "k2" sorts before "k"'s versions: '2' < 0xff.. of an inverted small ts.
         assert_eq!(cmp_encoded(&e(b"k2", 1), &e(b"k", 5)), Ordering::Less);
         // A key extending with 0xff sorts after.
-        assert_eq!(cmp_encoded(&e(b"k\xff\xff\xff\xff\xff\xff\xff\xff", 1), &e(b"k", 5)), Ordering::Greater);
+        assert_eq!(
+            cmp_encoded(&e(b"k\xff\xff\xff\xff\xff\xff\xff\xff", 1), &e(b"k", 5)),
+            Ordering::Greater
+        );
     }
 
     #[test]

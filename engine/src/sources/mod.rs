@@ -4,6 +4,7 @@
 //! the shards into one ordered stream and [`visibility`] keeps, for each user key, only the
 //! version a reader at the read timestamp would see. Everything after that is shared.
 
+pub mod live;
 pub mod merge;
 pub mod snapshot;
 pub mod visibility;

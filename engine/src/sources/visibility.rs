@@ -124,20 +124,40 @@ mod tests {
 
     #[test]
     fn newest_visible_wins() {
-        let got = run(vec![e(b"k", 5, false, 0), e(b"k", 3, false, 0), e(b"k", 9, false, 0)], 6, false);
+        let got = run(
+            vec![
+                e(b"k", 5, false, 0),
+                e(b"k", 3, false, 0),
+                e(b"k", 9, false, 0),
+            ],
+            6,
+            false,
+        );
         assert_eq!(got, vec![(b"k".to_vec(), 5)]);
     }
 
     #[test]
     fn tombstone_hides_older_versions() {
-        let got = run(vec![e(b"k", 5, true, 0), e(b"k", 3, false, 0), e(b"j", 1, false, 0)], 6, false);
+        let got = run(
+            vec![
+                e(b"k", 5, true, 0),
+                e(b"k", 3, false, 0),
+                e(b"j", 1, false, 0),
+            ],
+            6,
+            false,
+        );
         assert_eq!(got, vec![(b"j".to_vec(), 1)]);
     }
 
     #[test]
     fn expiry_uses_physical_ms_of_read_ts() {
         let read_ts = 1000u64 << 16;
-        let v = vec![e(b"a", 1, false, 999), e(b"b", 1, false, 1000), e(b"c", 1, false, 1001)];
+        let v = vec![
+            e(b"a", 1, false, 999),
+            e(b"b", 1, false, 1000),
+            e(b"c", 1, false, 1001),
+        ];
         assert_eq!(run(v.clone(), read_ts, false), vec![(b"c".to_vec(), 1)]);
         assert_eq!(run(v, read_ts, true).len(), 3);
     }
@@ -155,6 +175,9 @@ mod tests {
         // The extension key really is in the middle.
         assert_eq!(sorted[1].commit_ts, 7);
         let got = run(v, u64::MAX >> 1, false);
-        assert_eq!(got, vec![(b"k\xfe\xff\xff\xff\xff\xff\xfe\x80".to_vec(), 7)]);
+        assert_eq!(
+            got,
+            vec![(b"k\xfe\xff\xff\xff\xff\xff\xfe\x80".to_vec(), 7)]
+        );
     }
 }

@@ -109,7 +109,9 @@ pub enum ContainerError {
         actual: u32,
     },
     /// The stream ends inside an entry.
-    #[error("backup: snapshot truncated mid-entry (entry at byte offset {offset}, file ends at {end})")]
+    #[error(
+        "backup: snapshot truncated mid-entry (entry at byte offset {offset}, file ends at {end})"
+    )]
     Truncated {
         /// Start of the incomplete entry.
         offset: u64,
@@ -206,7 +208,12 @@ pub fn locate(file: Bytes) -> Result<Payload, ContainerError> {
                 if data.len() < 16 {
                     return Err(ContainerError::UnexpectedEof { len: data.len() });
                 }
-                (16usize, ContainerFormat::RuntimeV1 { ceiling_ms: be64(&data[8..]) })
+                (
+                    16usize,
+                    ContainerFormat::RuntimeV1 {
+                        ceiling_ms: be64(&data[8..]),
+                    },
+                )
             }
             b'2' => {
                 if data.len() < 10 {
@@ -423,12 +430,18 @@ mod tests {
             Err(ContainerError::Truncated { .. })
         ));
         let e = frames("454b565042424c3101000000000000000900100000000000").unwrap_err();
-        assert!(e.to_string().starts_with("length 1048585 > 1048584: "), "{e}");
+        assert!(
+            e.to_string().starts_with("length 1048585 > 1048584: "),
+            "{e}"
+        );
         let e = frames(
             "454b565042424c3101000000000000000900000000000000616263646566676869 2c00001000000000",
         )
         .unwrap_err();
-        assert!(e.to_string().starts_with("length 268435500 > 268435499: "), "{e}");
+        assert!(
+            e.to_string().starts_with("length 268435500 > 268435499: "),
+            "{e}"
+        );
     }
 
     const TV2: &str = "454b565042424c31 6400000000000000 1400000000000000 2172656469737c7374727c6bfffffffffffffffa 0a00000000000000 000000000000000000 76";
@@ -459,7 +472,10 @@ mod tests {
         // Flip one payload bit: CRC mismatch, nothing decoded.
         let mut bad = v1.clone();
         bad[30] ^= 1;
-        assert!(matches!(locate(Bytes::from(bad)), Err(ContainerError::CrcMismatch { .. })));
+        assert!(matches!(
+            locate(Bytes::from(bad)),
+            Err(ContainerError::CrcMismatch { .. })
+        ));
 
         let mut v2 = b"EKVTHLC2".to_vec();
         v2.extend_from_slice(&16u16.to_be_bytes());
@@ -471,7 +487,10 @@ mod tests {
         let p = locate(Bytes::from(v2)).unwrap();
         assert_eq!(
             p.format,
-            ContainerFormat::RuntimeV2 { ceiling_ms: 7, cutover_index: 9 }
+            ContainerFormat::RuntimeV2 {
+                ceiling_ms: 7,
+                cutover_index: 9
+            }
         );
         assert_eq!(FrameReader::new(&p).count(), 1);
     }
@@ -479,7 +498,12 @@ mod tests {
     #[test]
     fn bad_magic_names_what_it_saw() {
         let e = locate(hex("454b565353544931 0000000000000000")).unwrap_err();
-        assert!(e.to_string().starts_with("got \"EKVSSTI1\": backup: snapshot magic header does not match \"EKVPBBL1\""), "{e}");
+        assert!(
+            e.to_string().starts_with(
+                "got \"EKVSSTI1\": backup: snapshot magic header does not match \"EKVPBBL1\""
+            ),
+            "{e}"
+        );
         let e = locate(hex("454b5654484c4333 0000000000000000")).unwrap_err();
         assert!(matches!(e, ContainerError::BadHlcHeader { .. }));
     }

@@ -16,6 +16,48 @@ use std::path::Path;
 
 /// Entries per batch sent from a scanner thread.
 const BATCH: usize = 512;
+/// A batch is also sent once its values reach this many bytes (big S3 chunks).
+const BATCH_BYTES: usize = 4 << 20;
+
+/// Drops the scanner's already-consumed part of the mapping from the process's resident
+/// set. The pages stay in the page cache and fault back in (same bytes — the mapping is a
+/// read-only file mapping) if a straggling reference still reads them, so this only keeps
+/// RSS proportional to the in-flight window instead of to the snapshot size.
+struct PageReleaser {
+    base: usize,
+    len: usize,
+    released: usize,
+}
+
+impl PageReleaser {
+    fn new(file: &Bytes) -> Self {
+        PageReleaser {
+            base: file.as_ptr() as usize,
+            len: file.len(),
+            released: 0,
+        }
+    }
+
+    fn release_to(&mut self, offset: usize) {
+        const PAGE: usize = 4096;
+        let start = self.released.div_ceil(PAGE) * PAGE;
+        let end = (offset.min(self.len) / PAGE) * PAGE;
+        if end <= start || self.base % PAGE != 0 || end - start < (1 << 20) {
+            return;
+        }
+        // SAFETY: [start, end) lies inside the live read-only file mapping owned by the
+        // payload's `Bytes` (kept alive by the caller); MADV_DONTNEED on a file mapping
+        // only discards this process's page-table entries, never the file's contents.
+        unsafe {
+            libc::madvise(
+                (self.base + start) as *mut libc::c_void,
+                end - start,
+                libc::MADV_DONTNEED,
+            );
+        }
+        self.released = end;
+    }
+}
 /// Batches in flight per shard.
 const BATCHES_IN_FLIGHT: usize = 8;
 
@@ -124,7 +166,12 @@ impl Shard for SnapshotShard {
             .name("ekvb-scan".into())
             .spawn(move || {
                 let mut batch = Vec::with_capacity(BATCH);
-                for f in FrameReader::new(&payload) {
+                let mut batch_bytes = 0usize;
+                let mut releaser = PageReleaser::new(&payload.file);
+                // End offsets of sent batches; pages are released a few batches behind.
+                let mut sent_ends = std::collections::VecDeque::new();
+                let mut frames = FrameReader::new(&payload);
+                while let Some(f) = frames.next() {
                     let row = f.and_then(|f| {
                         if !prefixes.is_empty() && !prefixes.iter().any(|p| f.key.starts_with(p)) {
                             return Ok(Row::Operational);
@@ -133,11 +180,19 @@ impl Shard for SnapshotShard {
                     });
                     match row {
                         Ok(Row::Version(e)) => {
+                            batch_bytes += e.value.len();
                             batch.push(e);
-                            if batch.len() == BATCH {
+                            if batch.len() == BATCH || batch_bytes >= BATCH_BYTES {
                                 let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                                batch_bytes = 0;
                                 if tx.send(Ok(full)).is_err() {
                                     return;
+                                }
+                                sent_ends.push_back(frames.position());
+                                if sent_ends.len() > BATCHES_IN_FLIGHT + 2 {
+                                    if let Some(off) = sent_ends.pop_front() {
+                                        releaser.release_to(off);
+                                    }
                                 }
                             }
                         }
@@ -170,7 +225,10 @@ mod tests {
 
     #[test]
     fn tv17_snapshot_index() {
-        assert_eq!(snapshot_index_from_path("/data/fsm-snap/0000000000000064.fsm"), Some(100));
+        assert_eq!(
+            snapshot_index_from_path("/data/fsm-snap/0000000000000064.fsm"),
+            Some(100)
+        );
         assert_eq!(snapshot_index_from_path("00000000000000ff.fsm"), Some(255));
         assert_eq!(snapshot_index_from_path("42.fsm"), Some(42));
         assert_eq!(snapshot_index_from_path("007.fsm"), Some(7));
@@ -178,7 +236,15 @@ mod tests {
             snapshot_index_from_path("18446744073709551615.fsm"),
             Some(u64::MAX)
         );
-        for none in ["x.FSM", ".fsm", "+5.fsm", "0xff.fsm", "18446744073709551616.fsm", "snapshot.bin", "input.fsm"] {
+        for none in [
+            "x.FSM",
+            ".fsm",
+            "+5.fsm",
+            "0xff.fsm",
+            "18446744073709551616.fsm",
+            "snapshot.bin",
+            "input.fsm",
+        ] {
             assert_eq!(snapshot_index_from_path(none), None, "{none}");
         }
     }

@@ -105,16 +105,29 @@ mod tests {
     fn tv7_to_tv10_errors() {
         let mut s = "454b565042424c31 0100000000000000 1400000000000000 2172656469737c7374727c6bfffffffffffffffe 2b00000000000000 020000000000000000".to_string();
         s.push_str(&"aa".repeat(34));
-        assert!(matches!(rows(&s)[0], Err(ContainerError::EncryptedEntry { offset: 16 })));
+        assert!(matches!(
+            rows(&s)[0],
+            Err(ContainerError::EncryptedEntry { offset: 16 })
+        ));
         let s = "454b565042424c31 0100000000000000 1400000000000000 2172656469737c7374727c6bfffffffffffffffe 0900000000000000 030000000000000000";
-        assert!(matches!(rows(s)[0], Err(ContainerError::EncryptedEntry { .. })));
-        for (flag, text) in [("08", "value header byte 0b00001000"), ("04", "encryption_state=0x2 is reserved"), ("06", "encryption_state=0x3 is reserved")] {
+        assert!(matches!(
+            rows(s)[0],
+            Err(ContainerError::EncryptedEntry { .. })
+        ));
+        for (flag, text) in [
+            ("08", "value header byte 0b00001000"),
+            ("04", "encryption_state=0x2 is reserved"),
+            ("06", "encryption_state=0x3 is reserved"),
+        ] {
             let s = format!("454b565042424c31 0100000000000000 1400000000000000 2172656469737c7374727c6bfffffffffffffffe 0900000000000000 {flag}0000000000000000");
             let e = rows(&s).remove(0).unwrap_err();
             assert!(e.to_string().starts_with(text), "{e}");
         }
         let e = rows("454b565042424c31 0100000000000000 0400000000000000 61626364 0900000000000000 000000000000000000").remove(0).unwrap_err();
-        assert!(e.to_string().starts_with("encoded key length 4 < 8: "), "{e}");
+        assert!(
+            e.to_string().starts_with("encoded key length 4 < 8: "),
+            "{e}"
+        );
     }
 
     #[test]

@@ -1,0 +1,108 @@
+//! `elastickv-backup serve`: the loopback cluster as a standalone process — a stand-in for an
+//! elastickv node that speaks the same gRPC surface (RawKV, Distribution, RaftAdmin, Admin with
+//! the Phase 1 backup RPCs), for trying `dump` and for integration tests of other tools.
+
+use super::dump::{admin_token, parse_duration};
+use crate::error::Error;
+use crate::server::{load, LoopbackServer, ServerConfig};
+use clap::Args;
+use std::io::Write;
+use std::path::PathBuf;
+
+/// Serve a multi-group loopback cluster over gRPC until SIGINT/SIGTERM.
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Listen address; port 0 picks a free port (the chosen address is printed on stdout).
+    #[arg(long, default_value = "127.0.0.1:0", value_name = "HOST:PORT")]
+    pub listen: String,
+
+    /// Load the cluster from these snapshot files (every version, as stored).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["input_snap_dir", "generate"])]
+    pub input: Vec<String>,
+
+    /// Load every `*.fsm` file of this directory.
+    #[arg(long, value_name = "DIR", conflicts_with = "generate")]
+    pub input_snap_dir: Option<String>,
+
+    /// Serve the deterministic sample dataset at this scale (default when no input is given).
+    #[arg(long, value_name = "SCALE", num_args = 0..=1, default_missing_value = "1")]
+    pub generate: Option<usize>,
+
+    /// Raft groups; the data is split over them by route ranges.
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    pub groups: u64,
+
+    /// Require `authorization: Bearer <T>` on Admin calls.
+    #[arg(long, value_name = "T", conflicts_with = "admin_token_file")]
+    pub admin_token: Option<String>,
+
+    /// File holding the Admin token.
+    #[arg(long, value_name = "FILE")]
+    pub admin_token_file: Option<PathBuf>,
+
+    /// Behave like a node without the Phase 1 backup RPCs (they answer UNIMPLEMENTED).
+    #[arg(long)]
+    pub no_backup_rpcs: bool,
+
+    /// Largest pin TTL granted (backup_max_ttl_ms).
+    #[arg(long, default_value_t = 3_600_000, value_name = "MS")]
+    pub backup_max_ttl_ms: u64,
+
+    /// Pins held at once before RESOURCE_EXHAUSTED (max_active_backup_pins).
+    #[arg(long, default_value_t = 4, value_name = "N")]
+    pub max_active_pins: usize,
+
+    /// BeginBackup catch-up deadline.
+    #[arg(long, default_value = "5s", value_name = "DURATION")]
+    pub begin_backup_deadline: String,
+
+    /// Raft entries between snapshots.
+    #[arg(long, default_value_t = 10_000, value_name = "N")]
+    pub snapshot_every: u64,
+
+    /// Minimum snapshot headroom for BeginBackup.
+    #[arg(long, default_value_t = 1000, value_name = "N")]
+    pub snapshot_headroom_entries: u64,
+
+    /// MVCC history kept by the compactor.
+    #[arg(long, default_value = "30m", value_name = "DURATION")]
+    pub compaction_retention: String,
+}
+
+/// Runs the serve command.
+pub fn run_serve(args: ServeArgs) -> Result<(), Error> {
+    let entries = if !args.input.is_empty() {
+        load::from_snapshots(&args.input)?
+    } else if let Some(dir) = &args.input_snap_dir {
+        load::from_snapshots(&load::snapshot_dir_files(dir)?)?
+    } else {
+        load::from_pairs(
+            crate::gen::sample(args.generate.unwrap_or(1)),
+            crate::gen::EPOCH_MS << 16,
+        )
+    };
+    let cfg = ServerConfig {
+        groups: args.groups.max(1),
+        admin_token: admin_token(&args.admin_token, &args.admin_token_file)?,
+        phase1: !args.no_backup_rpcs,
+        backup_max_ttl_ms: args.backup_max_ttl_ms,
+        max_active_pins: args.max_active_pins,
+        begin_backup_deadline: parse_duration(&args.begin_backup_deadline)?,
+        snapshot_every: args.snapshot_every,
+        snapshot_headroom_entries: args.snapshot_headroom_entries,
+        compaction_retention: parse_duration(&args.compaction_retention)?,
+        ..ServerConfig::default()
+    };
+    let n = entries.len();
+    let server = LoopbackServer::start(cfg, &args.listen, entries)?;
+    println!("{}", server.addr());
+    let _ = std::io::stdout().flush();
+    eprintln!(
+        "elastickv-backup: serving {n} entries in {} group(s) on {} (Ctrl-C to stop)",
+        args.groups.max(1),
+        server.addr()
+    );
+    server.wait_for_signal();
+    server.shutdown();
+    Ok(())
+}

@@ -1,0 +1,183 @@
+//! Collection rows during the main pass: elements go to the scratch body spill in chunks,
+//! metas and chunk locations to one sorter per type, keyed by user key.
+//!
+//! Within one collection the rows arrive already in output order (hash fields and set and
+//! zset members by name bytes, list items by sequence, stream entries by ID), so a
+//! collection's elements are a concatenation of its chunks in arrival order. Only one
+//! chunk is open at a time: a different key (even a list whose items interleave with
+//! another's) closes it, and a later chunk of the same key sorts after it.
+
+use super::envelope::Meta;
+use super::error::RedisError;
+use super::raw::{put_bytes, put_u64};
+use super::render::CollKind;
+use super::scratch::{BodyReader, BodySpill};
+use super::sort::{Item, Sorted, Sorter};
+
+/// Scratch bytes per chunk before it is closed.
+pub const CHUNK_BYTES: usize = 128 << 10;
+
+/// Collections with at most this many scratch bytes are rendered on a worker thread (the
+/// bytes travel in the bounded job queue); larger ones are streamed from the decode thread.
+pub const WORKER_RENDER_MAX: u64 = 64 << 10;
+
+/// In-memory budget of each sorter before it spills a run.
+const SORTER_BYTES: usize = 4 << 20;
+
+struct Open {
+    kind: CollKind,
+    uk: Vec<u8>,
+    buf: Vec<u8>,
+    count: u64,
+}
+
+/// Everything the main pass collected.
+pub struct Collected {
+    /// Per type (in [`CollKind::ALL`] order), metas and chunks sorted by user key.
+    pub sorted: Vec<Sorted>,
+    /// `!redis|ttl|` values not taken by strings or HLLs, by user key.
+    pub ttls: Sorted,
+    /// The element bytes.
+    pub body: BodyReader,
+}
+
+/// Main-pass state of the collection types.
+pub struct Collector {
+    sorters: Vec<Sorter>,
+    ttls: Sorter,
+    body: BodySpill,
+    open: Option<Open>,
+}
+
+impl Collector {
+    /// Nothing collected yet.
+    pub fn new() -> Self {
+        Collector {
+            sorters: CollKind::ALL
+                .iter()
+                .map(|k| Sorter::new(k.dir(), SORTER_BYTES))
+                .collect(),
+            ttls: Sorter::new("collection TTLs", SORTER_BYTES),
+            body: BodySpill::new(),
+            open: None,
+        }
+    }
+
+    fn sorter(&mut self, kind: CollKind) -> Result<&mut Sorter, RedisError> {
+        self.sorters
+            .get_mut(kind.index())
+            .ok_or_else(|| RedisError::Internal("collection kind out of range".into()))
+    }
+
+    fn close(&mut self) -> Result<(), RedisError> {
+        let Some(mut o) = self.open.take() else {
+            return Ok(());
+        };
+        if !o.buf.is_empty() {
+            let c = self.body.append(&o.buf, o.count)?;
+            self.sorter(o.kind)?.push(&o.uk, Item::Chunk(c))?;
+        }
+        o.buf.clear();
+        o.count = 0;
+        self.open = Some(o); // keep the allocation for the next chunk
+        Ok(())
+    }
+
+    /// Appends one element of collection `uk`, written by `put` in scratch encoding.
+    pub fn element(
+        &mut self,
+        kind: CollKind,
+        uk: &[u8],
+        put: impl FnOnce(&mut Vec<u8>),
+    ) -> Result<(), RedisError> {
+        let same = self
+            .open
+            .as_ref()
+            .is_some_and(|o| o.kind == kind && o.uk == uk && !o.buf.is_empty());
+        if !same {
+            self.close()?;
+            let o = self.open.get_or_insert_with(|| Open {
+                kind,
+                uk: Vec::new(),
+                buf: Vec::new(),
+                count: 0,
+            });
+            o.kind = kind;
+            o.uk.clear();
+            o.uk.extend_from_slice(uk);
+        }
+        let full = match self.open.as_mut() {
+            Some(o) => {
+                put(&mut o.buf);
+                o.count += 1;
+                o.buf.len() >= CHUNK_BYTES
+            }
+            None => false,
+        };
+        if full {
+            self.close()?;
+        }
+        Ok(())
+    }
+
+    /// A hash field.
+    pub fn hash_field(&mut self, uk: &[u8], name: &[u8], value: &[u8]) -> Result<(), RedisError> {
+        self.element(CollKind::Hash, uk, |b| {
+            put_bytes(b, name);
+            put_bytes(b, value);
+        })
+    }
+
+    /// A list item, set member or (with its score) zset member.
+    pub fn member(
+        &mut self,
+        kind: CollKind,
+        uk: &[u8],
+        m: &[u8],
+        score: Option<f64>,
+    ) -> Result<(), RedisError> {
+        self.element(kind, uk, |b| {
+            put_bytes(b, m);
+            if let Some(s) = score {
+                put_u64(b, s.to_bits());
+            }
+        })
+    }
+
+    /// A meta row.
+    pub fn meta(&mut self, kind: CollKind, uk: &[u8], meta: Meta) -> Result<(), RedisError> {
+        self.sorter(kind)?.push(uk, Item::Meta(meta))
+    }
+
+    /// A legacy whole-value zset, already in scratch encoding (sorted, deduplicated).
+    pub fn legacy_zset(&mut self, uk: &[u8], raw: &[u8], count: u64) -> Result<(), RedisError> {
+        let c = self.body.append(raw, count)?;
+        self.sorter(CollKind::Zset)?.push(uk, Item::Legacy(c))
+    }
+
+    /// A `!redis|ttl|` value for a key that is not a string or HLL.
+    pub fn ttl(&mut self, uk: &[u8], v: u64) -> Result<(), RedisError> {
+        self.ttls.push(uk, Item::Ttl(v))
+    }
+
+    /// Closes the open chunk and sorts everything.
+    pub fn finish(mut self) -> Result<Collected, RedisError> {
+        self.close()?;
+        let sorted = self
+            .sorters
+            .into_iter()
+            .map(Sorter::finish)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Collected {
+            sorted,
+            ttls: self.ttls.finish()?,
+            body: self.body.into_reader()?,
+        })
+    }
+}
+
+impl Default for Collector {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -1,0 +1,183 @@
+//! The end of the input: one walk over every collection in user-key order — upstream's
+//! finalisation order — resolving TTLs and writing the files.
+//!
+//! TTL resolution follows upstream's effective rules (spec 40 §5.3–5.6) for one visible
+//! version per key. A `!redis|ttl|` value not taken by a string or HLL goes to the first
+//! type present for the key in this order: list, then hash (their rows precede the TTL
+//! row and upstream's kind map names the last state created: `!lst|` rows sort after
+//! `!hs|` rows), then a legacy `!redis|zset|` blob, stream, set, wide zset (the order in
+//! which those states claim the parked TTL: `!redis|zset|` < `!stream|` < `!st|` <
+//! `!zs|`). A collection whose meta has an inline TTL slot keeps its own value (0 = none)
+//! whatever the index says.
+
+use super::collect::{Collected, CHUNK_BYTES, WORKER_RENDER_MAX};
+use super::envelope::Meta;
+use super::error::RedisError;
+use super::outputs::Outputs;
+use super::render::{self, CollKind};
+use super::scratch::BodyReader;
+use super::sort::{Chunk, Cursor, Item};
+use crate::encode::Emitter;
+use crate::error::Error;
+
+/// What one type holds for one user key.
+#[derive(Default)]
+struct Group {
+    meta: Option<Meta>,
+    legacy: Option<Chunk>,
+    chunks: Vec<Chunk>,
+}
+
+impl Group {
+    fn present(&self) -> bool {
+        self.meta.is_some() || self.legacy.is_some() || !self.chunks.is_empty()
+    }
+}
+
+/// Takes every record of `uk` from `c`.
+fn group(c: &mut Cursor, uk: &[u8]) -> Result<Group, RedisError> {
+    let mut g = Group::default();
+    while c.peek_uk() == Some(uk) {
+        match c.take()?.map(|r| r.item) {
+            Some(Item::Meta(m)) => g.meta = Some(m),
+            Some(Item::Legacy(ch)) => g.legacy = Some(ch),
+            Some(Item::Chunk(ch)) => g.chunks.push(ch),
+            _ => {}
+        }
+    }
+    Ok(g)
+}
+
+/// Writes every collection file; returns the number of orphan TTL rows.
+pub fn write_collections(col: Collected, outs: &mut Outputs, out: &Emitter) -> Result<u64, Error> {
+    let mut cursors = col
+        .sorted
+        .into_iter()
+        .map(Cursor::new)
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut ttls = Cursor::new(col.ttls)?;
+    let mut orphans = 0u64;
+    loop {
+        let next = cursors
+            .iter()
+            .chain(std::iter::once(&ttls))
+            .filter_map(Cursor::peek_uk)
+            .min()
+            .map(<[u8]>::to_vec);
+        let Some(uk) = next else { break };
+        let mut ttl = None;
+        while ttls.peek_uk() == Some(uk.as_slice()) {
+            if let Some(Item::Ttl(v)) = ttls.take()?.map(|r| r.item) {
+                ttl = Some(v);
+            }
+        }
+        let mut groups = Vec::with_capacity(cursors.len());
+        for c in cursors.iter_mut() {
+            groups.push(group(c, &uk)?);
+        }
+        let has = |k: CollKind| groups.get(k.index()).is_some_and(Group::present);
+        let legacy = groups
+            .get(CollKind::Zset.index())
+            .is_some_and(|g| g.legacy.is_some());
+        let target = if has(CollKind::List) {
+            Some(CollKind::List)
+        } else if has(CollKind::Hash) {
+            Some(CollKind::Hash)
+        } else if legacy {
+            Some(CollKind::Zset)
+        } else if has(CollKind::Stream) {
+            Some(CollKind::Stream)
+        } else if has(CollKind::Set) {
+            Some(CollKind::Set)
+        } else if has(CollKind::Zset) {
+            Some(CollKind::Zset)
+        } else {
+            None
+        };
+        if ttl.is_some() && target.is_none() {
+            orphans += 1;
+        }
+        for (kind, g) in CollKind::ALL.into_iter().zip(groups) {
+            if !g.present() {
+                continue;
+            }
+            let expire = match g.meta.and_then(|m| m.slot) {
+                Some(slot) => (slot != 0).then_some(slot),
+                None if target == Some(kind) => ttl,
+                None => None,
+            };
+            write_one(kind, &uk, g, expire, &col.body, outs, out)?;
+        }
+    }
+    Ok(orphans)
+}
+
+fn write_one(
+    kind: CollKind,
+    uk: &[u8],
+    g: Group,
+    expire: Option<u64>,
+    body: &BodyReader,
+    outs: &mut Outputs,
+    out: &Emitter,
+) -> Result<(), Error> {
+    // Wide member rows win over a legacy blob (upstream discards blob members on the
+    // first wide row).
+    let chunks = match (kind, g.legacy) {
+        (CollKind::Zset, Some(l)) if g.chunks.is_empty() => vec![l],
+        _ => g.chunks,
+    };
+    let count: u64 = chunks.iter().map(|c| c.count).sum();
+    let Some(meta) = g.meta.or((kind != CollKind::Stream).then(Meta::default)) else {
+        out.warn(
+            "redis_stream_orphan_entries_without_meta",
+            &format!(
+                "user_key_len={} observed_entries={count} hint=!stream|entry| rows without a !stream|meta| row; no file is written",
+                uk.len()
+            ),
+        );
+        return Ok(());
+    };
+    if g.meta.is_some() && i64::try_from(count).ok() != Some(meta.declared) {
+        out.warn(
+            &format!("redis_{}_length_mismatch", kind.name()),
+            &format!(
+                "user_key_len={} declared_len={} observed={count}",
+                uk.len(),
+                meta.declared
+            ),
+        );
+    }
+    let seg = outs.seg_coll(kind, uk)?;
+    let path = outs.path(kind.dir(), &seg, kind.ext())?;
+    let total: u64 = chunks.iter().map(|c| c.len).sum();
+    if total <= WORKER_RENDER_MAX {
+        let mut raw = Vec::with_capacity(total as usize);
+        for c in &chunks {
+            body.read(*c, &mut raw)?;
+        }
+        return out.file_with(path, move |buf| {
+            render::header(kind, buf);
+            let mut first = true;
+            render::chunk(kind, &raw, &mut first, buf)?;
+            render::tail(kind, !first, &meta, expire, buf);
+            Ok(())
+        });
+    }
+    // A large collection: rendered here chunk by chunk, streamed to its file.
+    let mut f = out.stream(&path)?;
+    let mut raw = Vec::with_capacity(CHUNK_BYTES);
+    let mut text = Vec::with_capacity(CHUNK_BYTES * 2);
+    render::header(kind, &mut text);
+    let mut first = true;
+    for c in &chunks {
+        raw.clear();
+        body.read(*c, &mut raw)?;
+        render::chunk(kind, &raw, &mut first, &mut text)?;
+        f.write_all(&text)?;
+        text.clear();
+    }
+    render::tail(kind, !first, &meta, expire, &mut text);
+    f.write_all(&text)?;
+    f.finish()
+}

@@ -1,0 +1,392 @@
+//! A stable external sort of `(key, payload)` records in bounded memory.
+//!
+//! Why: a queue's messages must come out in (send time, sequence, message id) order,
+//! which is not key order, and a queue may hold millions of messages. Records collect
+//! in one in-memory arena up to a byte budget; a full arena is sorted and spilled as a
+//! run to a private temp directory (in the system temp dir, never inside the output
+//! tree, removed on drop); at the end the runs are k-way merged. Equal keys keep their
+//! insertion order: runs are merged in creation order and each run is sorted stably.
+
+use super::SqsError;
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Read, Write};
+use std::path::PathBuf;
+
+/// Default in-memory budget of the sorter (bytes of records plus their index).
+pub const DEFAULT_SORT_BUDGET: usize = 64 << 20;
+
+/// Runs merged at once; more runs are first merged in groups of this many.
+const MAX_FAN_IN: usize = 64;
+
+/// Read/write buffer per run file.
+const RUN_BUF: usize = 64 << 10;
+
+/// One record's place in the arena: `arena[off..off+klen]` is the key, the payload
+/// follows it.
+#[derive(Clone, Copy)]
+struct Slot {
+    off: usize,
+    klen: u32,
+    plen: u32,
+}
+
+/// Bytes of index per record, counted against the budget.
+const SLOT_BYTES: usize = std::mem::size_of::<Slot>();
+
+/// Collects records, spilling sorted runs to disk when the budget is reached.
+pub struct ExternalSorter {
+    budget: usize,
+    arena: Vec<u8>,
+    slots: Vec<Slot>,
+    runs: Vec<PathBuf>,
+    dir: Option<tempfile::TempDir>,
+    next_run: u64,
+    /// Total records pushed.
+    count: u64,
+}
+
+fn scratch_err(path: &std::path::Path, e: std::io::Error) -> SqsError {
+    SqsError::Scratch {
+        path: path.display().to_string(),
+        source: e,
+    }
+}
+
+impl ExternalSorter {
+    /// A sorter that keeps at most about `budget` bytes in memory (at least 64 KiB).
+    pub fn new(budget: usize) -> Self {
+        ExternalSorter {
+            budget: budget.max(64 << 10),
+            arena: Vec::new(),
+            slots: Vec::new(),
+            runs: Vec::new(),
+            dir: None,
+            next_run: 0,
+            count: 0,
+        }
+    }
+
+    /// Records pushed so far.
+    pub fn len(&self) -> u64 {
+        self.count
+    }
+
+    /// True before the first push.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Runs spilled to disk so far (for tests and diagnostics).
+    pub fn spilled_runs(&self) -> usize {
+        self.runs.len()
+    }
+
+    fn used(&self) -> usize {
+        self.arena.len() + self.slots.capacity() * SLOT_BYTES
+    }
+
+    /// Adds one record.
+    pub fn push(&mut self, key: &[u8], payload: &[u8]) -> Result<(), SqsError> {
+        let (Ok(klen), Ok(plen)) = (u32::try_from(key.len()), u32::try_from(payload.len())) else {
+            return Err(SqsError::RecordTooLarge {
+                bytes: key.len() + payload.len(),
+            });
+        };
+        let need = key.len() + payload.len() + SLOT_BYTES;
+        if !self.slots.is_empty() && self.used() + need > self.budget {
+            self.spill()?;
+        }
+        if self.arena.capacity() == 0 {
+            // Reserved once: untouched pages cost no resident memory, and the arena never
+            // reallocates (which would briefly need twice the budget).
+            self.arena.reserve_exact(self.budget);
+        }
+        let off = self.arena.len();
+        self.arena.extend_from_slice(key);
+        self.arena.extend_from_slice(payload);
+        self.slots.push(Slot { off, klen, plen });
+        self.count += 1;
+        Ok(())
+    }
+
+    fn key_of(arena: &[u8], s: Slot) -> &[u8] {
+        arena.get(s.off..s.off + s.klen as usize).unwrap_or(&[])
+    }
+
+    fn sort_slots(&mut self) {
+        let arena = &self.arena;
+        // Offsets grow with insertion order, so they make the unstable sort stable.
+        self.slots.sort_unstable_by(|a, b| {
+            Self::key_of(arena, *a)
+                .cmp(Self::key_of(arena, *b))
+                .then(a.off.cmp(&b.off))
+        });
+    }
+
+    fn new_run_path(&mut self) -> Result<PathBuf, SqsError> {
+        if self.dir.is_none() {
+            let d = tempfile::Builder::new()
+                .prefix("elastickv-backup-sqs-")
+                .tempdir()
+                .map_err(|e| scratch_err(&std::env::temp_dir(), e))?;
+            self.dir = Some(d);
+        }
+        let dir = self
+            .dir
+            .as_ref()
+            .ok_or_else(|| SqsError::Internal("scratch directory vanished".into()))?;
+        self.next_run += 1;
+        Ok(dir.path().join(format!("run-{:06}", self.next_run)))
+    }
+
+    /// Sorts the arena and writes it as a new run.
+    fn spill(&mut self) -> Result<(), SqsError> {
+        self.sort_slots();
+        let path = self.new_run_path()?;
+        let f = File::create(&path).map_err(|e| scratch_err(&path, e))?;
+        let mut w = BufWriter::with_capacity(RUN_BUF, f);
+        for &s in &self.slots {
+            let rec = self
+                .arena
+                .get(s.off..s.off + s.klen as usize + s.plen as usize)
+                .ok_or_else(|| SqsError::Internal("sort arena slot out of range".into()))?;
+            write_record(&mut w, s.klen, s.plen, rec).map_err(|e| scratch_err(&path, e))?;
+        }
+        w.flush().map_err(|e| scratch_err(&path, e))?;
+        self.runs.push(path);
+        self.arena.clear();
+        self.slots.clear();
+        self.slots.shrink_to(1 << 10);
+        Ok(())
+    }
+
+    /// Delivers every record in key order (insertion order among equal keys) to `f`,
+    /// stopping at the first error (its own or the consumer's).
+    pub fn drain<E, F>(mut self, mut f: F) -> Result<(), E>
+    where
+        E: From<SqsError>,
+        F: FnMut(&[u8], &[u8]) -> Result<(), E>,
+    {
+        if self.runs.is_empty() {
+            self.sort_slots();
+            for &s in &self.slots {
+                let k = s.klen as usize;
+                let rec = self
+                    .arena
+                    .get(s.off..s.off + k + s.plen as usize)
+                    .ok_or_else(|| SqsError::Internal("sort arena slot out of range".into()))?;
+                f(&rec[..k], &rec[k..])?;
+            }
+            return Ok(());
+        }
+        if !self.slots.is_empty() {
+            self.spill()?;
+        }
+        self.arena = Vec::new();
+        self.slots = Vec::new();
+        // Reduce the run count to what can be merged at once, merging consecutive runs
+        // so insertion order among equal keys survives.
+        while self.runs.len() > MAX_FAN_IN {
+            let group: Vec<PathBuf> = self.runs.drain(..MAX_FAN_IN).collect();
+            let path = self.new_run_path()?;
+            let file = File::create(&path).map_err(|e| scratch_err(&path, e))?;
+            let mut w = BufWriter::with_capacity(RUN_BUF, file);
+            merge_runs(&group, |k, p| {
+                let klen = k.len() as u32;
+                let plen = p.len() as u32;
+                write_parts(&mut w, klen, plen, k, p).map_err(|e| scratch_err(&path, e))
+            })?;
+            w.flush().map_err(|e| scratch_err(&path, e))?;
+            for g in &group {
+                let _ = std::fs::remove_file(g);
+            }
+            self.runs.insert(0, path);
+        }
+        merge_runs(&self.runs, &mut f)
+    }
+}
+
+fn write_record<W: Write>(w: &mut W, klen: u32, plen: u32, rec: &[u8]) -> std::io::Result<()> {
+    w.write_all(&klen.to_le_bytes())?;
+    w.write_all(&plen.to_le_bytes())?;
+    w.write_all(rec)
+}
+
+fn write_parts<W: Write>(
+    w: &mut W,
+    klen: u32,
+    plen: u32,
+    k: &[u8],
+    p: &[u8],
+) -> std::io::Result<()> {
+    w.write_all(&klen.to_le_bytes())?;
+    w.write_all(&plen.to_le_bytes())?;
+    w.write_all(k)?;
+    w.write_all(p)
+}
+
+/// A run being read back.
+struct RunReader {
+    r: BufReader<File>,
+    path: PathBuf,
+}
+
+impl RunReader {
+    /// Reads the next record into `key`/`payload`; false at the end of the run.
+    fn next(&mut self, key: &mut Vec<u8>, payload: &mut Vec<u8>) -> Result<bool, SqsError> {
+        let mut hdr = [0u8; 8];
+        match self.r.read_exact(&mut hdr[..1]) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(false),
+            Err(e) => return Err(scratch_err(&self.path, e)),
+        }
+        self.r
+            .read_exact(&mut hdr[1..])
+            .map_err(|e| scratch_err(&self.path, e))?;
+        let [a, b, c, d, e, f, g, h] = hdr;
+        let klen = u32::from_le_bytes([a, b, c, d]) as usize;
+        let plen = u32::from_le_bytes([e, f, g, h]) as usize;
+        key.resize(klen, 0);
+        payload.resize(plen, 0);
+        self.r
+            .read_exact(key)
+            .and_then(|()| self.r.read_exact(payload))
+            .map_err(|e| scratch_err(&self.path, e))?;
+        Ok(true)
+    }
+}
+
+/// The head record of one run in the merge heap (ordered so the heap pops the smallest
+/// key, earliest run first).
+struct Head {
+    key: Vec<u8>,
+    payload: Vec<u8>,
+    run: usize,
+}
+
+impl PartialEq for Head {
+    fn eq(&self, o: &Self) -> bool {
+        self.cmp(o) == Ordering::Equal
+    }
+}
+impl Eq for Head {}
+impl PartialOrd for Head {
+    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Head {
+    fn cmp(&self, o: &Self) -> Ordering {
+        // Reversed: BinaryHeap is a max-heap.
+        o.key.cmp(&self.key).then(o.run.cmp(&self.run))
+    }
+}
+
+fn merge_runs<E, F>(runs: &[PathBuf], mut f: F) -> Result<(), E>
+where
+    E: From<SqsError>,
+    F: FnMut(&[u8], &[u8]) -> Result<(), E>,
+{
+    let mut readers = Vec::with_capacity(runs.len());
+    for p in runs {
+        let file = File::open(p).map_err(|e| scratch_err(p, e))?;
+        readers.push(RunReader {
+            r: BufReader::with_capacity(RUN_BUF, file),
+            path: p.clone(),
+        });
+    }
+    let mut heap = BinaryHeap::with_capacity(readers.len());
+    for (run, r) in readers.iter_mut().enumerate() {
+        let (mut key, mut payload) = (Vec::new(), Vec::new());
+        if r.next(&mut key, &mut payload)? {
+            heap.push(Head { key, payload, run });
+        }
+    }
+    while let Some(mut head) = heap.pop() {
+        f(&head.key, &head.payload)?;
+        let Some(r) = readers.get_mut(head.run) else {
+            return Err(SqsError::Internal("merge run index out of range".into()).into());
+        };
+        if r.next(&mut head.key, &mut head.payload)? {
+            heap.push(head);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn collect(s: ExternalSorter) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let mut out = Vec::new();
+        s.drain(|k, p| -> Result<(), SqsError> {
+            out.push((k.to_vec(), p.to_vec()));
+            Ok(())
+        })
+        .unwrap();
+        out
+    }
+
+    /// Pseudo-random keys with many duplicates; payload = insertion index.
+    fn records(n: u32) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let mut x: u32 = 12345;
+        (0..n)
+            .map(|i| {
+                x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                let k = format!("{:03}", (x >> 8) % 500).into_bytes();
+                (k, i.to_be_bytes().to_vec())
+            })
+            .collect()
+    }
+
+    fn expected(mut v: Vec<(Vec<u8>, Vec<u8>)>) -> Vec<(Vec<u8>, Vec<u8>)> {
+        v.sort_by(|a, b| a.0.cmp(&b.0)); // stable
+        v
+    }
+
+    #[test]
+    fn in_memory_sort_is_stable() {
+        let recs = records(5_000);
+        let mut s = ExternalSorter::new(DEFAULT_SORT_BUDGET);
+        for (k, p) in &recs {
+            s.push(k, p).unwrap();
+        }
+        assert_eq!(s.spilled_runs(), 0);
+        assert_eq!(collect(s), expected(recs));
+    }
+
+    #[test]
+    fn tiny_budget_spills_and_merges_stably() {
+        // 64 KiB budget, ~23 bytes per record → a run every ~2800 records; 300k records
+        // make >100 runs, so the multi-level merge (fan-in 64) runs too.
+        let recs = records(300_000);
+        let mut s = ExternalSorter::new(0);
+        for (k, p) in &recs {
+            s.push(k, p).unwrap();
+        }
+        assert!(s.spilled_runs() > MAX_FAN_IN, "{} runs", s.spilled_runs());
+        let dir = s.dir.as_ref().unwrap().path().to_path_buf();
+        assert!(dir.starts_with(std::env::temp_dir()));
+        assert_eq!(collect(s), expected(recs));
+        assert!(!dir.exists(), "scratch directory removed after the merge");
+    }
+
+    #[test]
+    fn empty_and_oversized_records() {
+        let s = ExternalSorter::new(0);
+        assert!(collect(s).is_empty());
+        let mut s = ExternalSorter::new(0);
+        let big = vec![7u8; 200 << 10]; // larger than the budget: a run of its own
+        s.push(b"b", &big).unwrap();
+        s.push(b"a", b"x").unwrap();
+        s.push(b"c", b"").unwrap();
+        let got = collect(s);
+        assert_eq!(got.len(), 3);
+        assert_eq!(got[0], (b"a".to_vec(), b"x".to_vec()));
+        assert_eq!(got[1].1.len(), big.len());
+        assert_eq!(got[2], (b"c".to_vec(), Vec::new()));
+    }
+}

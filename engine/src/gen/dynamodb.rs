@@ -1,0 +1,115 @@
+//! DynamoDB sample tables (spec 10 §2–4): `orders` (hash `id` S + range `line` N) and
+//! `users` (hash `id` S), schema, generation counter and items.
+
+use super::enc::{b64url, cat, seg, Pb};
+use super::Pair;
+
+const SCHEMA_MAGIC: &[u8] = b"\x00DS\x01";
+const ITEM_MAGIC: &[u8] = b"\x00DI\x01";
+
+/// Order-preserving raw key bytes of a positive integer `N` (spec 10 §3.3).
+fn number_raw(n: u64) -> Vec<u8> {
+    let text = n.to_string();
+    let digits = text.trim_end_matches('0');
+    let e = text.len() as u64;
+    let mut out = vec![0x02, 0x02, 0x01, e as u8, 0x00];
+    out.extend_from_slice(digits.as_bytes());
+    out
+}
+
+fn schema(table: &str, hash: &str, range: Option<&str>) -> Vec<u8> {
+    let mut defs: Vec<(&str, &str)> = vec![(hash, "S")];
+    if let Some(r) = range {
+        defs.push((r, "N"));
+    }
+    defs.sort();
+    let mut pk = Pb::default().bytes(1, hash.as_bytes());
+    if let Some(r) = range {
+        pk = pk.bytes(2, r.as_bytes());
+    }
+    let mut m = Pb::default().bytes(1, table.as_bytes());
+    for (name, ty) in defs {
+        m = m.entry(2, name, ty.as_bytes());
+    }
+    let m = m.bytes(3, &pk.0).uint(5, 2).uint(7, 1);
+    cat(&[SCHEMA_MAGIC, &m.0])
+}
+
+fn s(v: &str) -> Vec<u8> {
+    Pb::default().bytes(1, v.as_bytes()).0
+}
+
+fn n(v: &str) -> Vec<u8> {
+    Pb::default().bytes(2, v.as_bytes()).0
+}
+
+fn item(attrs: &mut [(&str, Vec<u8>)]) -> Vec<u8> {
+    attrs.sort_by(|a, b| a.0.cmp(b.0));
+    let mut m = Pb::default();
+    for (name, v) in attrs.iter() {
+        m = m.entry(1, name, v);
+    }
+    cat(&[ITEM_MAGIC, &m.0])
+}
+
+fn table_keys(out: &mut Vec<Pair>, table: &str, schema_value: Vec<u8>) -> String {
+    let t = b64url(table.as_bytes());
+    out.push((format!("!ddb|meta|table|{t}").into_bytes(), schema_value));
+    out.push((format!("!ddb|meta|gen|{t}").into_bytes(), b"1".to_vec()));
+    t
+}
+
+/// Appends both tables with `count` items each.
+pub fn generate(count: usize, out: &mut Vec<Pair>) {
+    let t = table_keys(out, "orders", schema("orders", "id", Some("line")));
+    for i in 0..count {
+        let id = format!("order-{:03}", i / 2);
+        let line = (i % 2 + 1) as u64;
+        let key = cat(&[
+            format!("!ddb|item|{t}|1|").as_bytes(),
+            &seg(id.as_bytes()),
+            &seg(&number_raw(line)),
+        ]);
+        let tags = Pb::default()
+            .bytes(1, b"sample")
+            .bytes(1, format!("batch-{}", i % 3).as_bytes());
+        let value = item(&mut [
+            ("id", s(&id)),
+            ("line", n(&line.to_string())),
+            ("amount", n(&format!("{}.{:02}", 10 + i, i % 100))),
+            ("paid", Pb::default().uint(4, (i % 2) as u64).0),
+            ("tags", Pb::default().bytes(6, &tags.0).0),
+        ]);
+        out.push((key, value));
+    }
+    let t = table_keys(out, "users", schema("users", "id", None));
+    for i in 0..count {
+        let id = format!("user {i}/ü");
+        let key = cat(&[format!("!ddb|item|{t}|1|").as_bytes(), &seg(id.as_bytes())]);
+        let value = item(&mut [("id", s(&id)), ("email", s(&format!("u{i}@example.com")))]);
+        out.push((key, value));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spec_vectors() {
+        // Spec 10 V1: table "users", {id: S}, hash id, version 2, generation 1.
+        assert_eq!(
+            hex::encode(schema("users", "id", None)),
+            "004453010a05757365727312070a0269641201531a040a02696428023801"
+        );
+        // Spec 10 §3.3: 1 → 0202010100 31, 10 → 0202010200 31, 100 → 0202010300 31.
+        assert_eq!(hex::encode(number_raw(1)), "020201010031");
+        assert_eq!(hex::encode(number_raw(10)), "020201020031");
+        assert_eq!(hex::encode(number_raw(100)), "020201030031");
+        // Spec 10 V2: {age: N "42", id: S "u1"}.
+        assert_eq!(
+            hex::encode(item(&mut [("id", s("u1")), ("age", n("42"))])),
+            "004449010a0b0a036167651204120234320a0a0a02696412040a027531"
+        );
+    }
+}

@@ -1,0 +1,87 @@
+//! S3 sample buckets (spec 20 §3–4, §11): bucket metadata and generation, single-part
+//! objects (manifest + one blob chunk each, real MD5 ETags), a nested key, an empty object,
+//! and an empty bucket.
+
+use super::enc::{cat, md5_hex, seg};
+use super::{Pair, EPOCH_MS};
+
+const UPLOAD_ID: &str = "sample-upload";
+
+fn be(v: u64) -> [u8; 8] {
+    v.to_be_bytes()
+}
+
+/// Appends bucket `name` (generation 1): its generation counter and metadata.
+pub fn bucket(out: &mut Vec<Pair>, name: &str) {
+    out.push((
+        cat(&[b"!s3|bucket|gen|", &seg(name.as_bytes())]),
+        be(1).to_vec(),
+    ));
+    out.push((
+        cat(&[b"!s3|bucket|meta|", &seg(name.as_bytes())]),
+        format!(
+            r#"{{"bucket_name":"{name}","generation":1,"created_at_hlc":{},"owner":"sample","region":"us-east-1","acl":"private"}}"#,
+            EPOCH_MS << 16
+        )
+        .into_bytes(),
+    ));
+}
+
+/// Appends a single-part object: manifest and (for a non-empty body) one blob chunk.
+pub fn object(out: &mut Vec<Pair>, bucket: &str, key: &str, body: &[u8], content_type: &str) {
+    let etag = format!(r#"\"{}\""#, md5_hex(body));
+    let scope = cat(&[&seg(bucket.as_bytes()), &be(1), &seg(key.as_bytes())]);
+    let parts = if body.is_empty() {
+        String::new()
+    } else {
+        format!(
+            r#","parts":[{{"part_no":1,"etag":"{etag}","size_bytes":{n},"chunk_count":1,"chunk_sizes":[{n}]}}]"#,
+            n = body.len()
+        )
+    };
+    out.push((
+        cat(&[b"!s3|obj|head|", &scope]),
+        format!(
+            r#"{{"upload_id":"{UPLOAD_ID}","etag":"{etag}","size_bytes":{},"last_modified_hlc":{},"content_type":"{content_type}","user_metadata":{{"origin":"gen"}}{parts}}}"#,
+            body.len(),
+            (EPOCH_MS << 16) + 1
+        )
+        .into_bytes(),
+    ));
+    if !body.is_empty() {
+        out.push((
+            cat(&[
+                b"!s3|blob|",
+                &scope,
+                &seg(UPLOAD_ID.as_bytes()),
+                &be(1),
+                &be(0),
+            ]),
+            body.to_vec(),
+        ));
+    }
+}
+
+/// Appends bucket `photos` with `count` objects and the empty bucket `archive`.
+pub fn generate(count: usize, out: &mut Vec<Pair>) {
+    bucket(out, "photos");
+    for i in 0..count {
+        let body = format!("object {i} body\n").repeat(i % 5 + 1);
+        object(
+            out,
+            "photos",
+            &format!("img/{i:04}.txt"),
+            body.as_bytes(),
+            "text/plain",
+        );
+    }
+    object(
+        out,
+        "photos",
+        "dir/sub/deep.json",
+        br#"{"deep":true}"#,
+        "application/json",
+    );
+    object(out, "photos", "empty.bin", b"", "application/octet-stream");
+    bucket(out, "archive");
+}

@@ -1,0 +1,727 @@
+//! The loopback cluster: groups, the route catalog, the clock, and the Phase 1 backup
+//! protocol (spec 50 §5.4) as plain Rust, independent of gRPC (the services in
+//! [`super::service`] translate). Tests drive faults and writes through this type.
+
+use super::config::ServerConfig;
+use super::group::Group;
+use super::hlc::Hlc;
+use super::pins::{effective_ttl, new_pin_id, now_ms, Pin, PinId, PinToken};
+use super::store::Version;
+use crate::sources::live::route_key::is_explicit_group_key;
+use crate::sources::live::routes::RouteTable;
+use crate::sources::live::scopes::{counted_scope, declared_scope, ScopeId, SCOPE_META_PREFIXES};
+use crate::sources::RawEntry;
+use bytes::Bytes;
+use elastickv_backup_proto::wire::{
+    BeginBackupResponse, ListAdaptersAndScopesResponse, ScopeKeyCount, ShardApplied,
+};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use tonic::Code;
+
+/// A failed call: the gRPC status code and message a real node would send.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code:?}: {message}")]
+pub struct ServerError {
+    /// Status code.
+    pub code: Code,
+    /// Status message.
+    pub message: String,
+}
+
+impl ServerError {
+    /// A status with `code` and `message`.
+    pub fn new(code: Code, message: impl Into<String>) -> Self {
+        ServerError {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<ServerError> for tonic::Status {
+    fn from(e: ServerError) -> Self {
+        tonic::Status::new(e.code, e.message)
+    }
+}
+
+/// Cluster-wide fault switches (per-group ones live on [`Group`]).
+#[derive(Debug, Default)]
+pub struct Faults {
+    /// `RenewBackup` fails `UNAVAILABLE` on every group (after the server's own retries).
+    pub renew_unavailable: AtomicBool,
+    /// Extra latency per RawKV page, in milliseconds.
+    pub scan_delay_ms: AtomicU64,
+    /// Value-bearing scans skip a key that is a proper prefix of the next key in the page
+    /// (upstream's value-scan hazard, §2.1), so only keys-only enumeration finds it.
+    pub prefix_hazard: AtomicBool,
+    /// Version gate failure message (`None` = every member is new enough).
+    pub version_gate: Mutex<Option<String>>,
+}
+
+/// Call counters tests assert on.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// `BeginBackup` calls that passed authentication.
+    pub begin_calls: AtomicU64,
+    /// `RenewBackup` calls.
+    pub renew_calls: AtomicU64,
+    /// `EndBackup` calls.
+    pub end_calls: AtomicU64,
+    /// RawKV pages served.
+    pub pages: AtomicU64,
+}
+
+/// The in-process cluster.
+#[derive(Debug)]
+pub struct Cluster {
+    /// Configuration.
+    pub config: ServerConfig,
+    /// The clock for commits and read timestamps.
+    pub hlc: Hlc,
+    routes: RwLock<RouteTable>,
+    groups: Vec<Arc<Group>>,
+    begin_lock: tokio::sync::Mutex<()>,
+    /// Cluster-wide faults.
+    pub faults: Faults,
+    /// Counters.
+    pub stats: Stats,
+    phase1: AtomicBool,
+    ts_counter: AtomicU64,
+}
+
+/// `key` as `Bytes`.
+fn b(key: &[u8]) -> Bytes {
+    Bytes::copy_from_slice(key)
+}
+
+impl Cluster {
+    /// A cluster with `config.groups` groups holding `entries` (every version as given),
+    /// with routes split so the data spreads over the groups.
+    pub fn new(config: ServerConfig, entries: Vec<RawEntry>) -> Self {
+        let groups_n = config.groups.max(1);
+        let route_keys: Vec<Vec<u8>> = entries
+            .iter()
+            .map(|e| crate::sources::live::route_key::route_key(&e.user_key).into_owned())
+            .collect();
+        let table = RouteTable::split(&RouteTable::quantiles(route_keys, groups_n), groups_n);
+        let groups: Vec<Arc<Group>> = (1..=groups_n).map(|id| Arc::new(Group::new(id))).collect();
+        let mut max_ts = 0;
+        for e in entries {
+            max_ts = max_ts.max(e.commit_ts);
+            let owner = table.owner(&e.user_key).unwrap_or(1);
+            if let Some(g) = groups.get(owner as usize - 1) {
+                g.write().apply(
+                    e.user_key,
+                    Version {
+                        ts: e.commit_ts,
+                        tombstone: e.tombstone,
+                        expire_at_ms: e.expire_at_ms,
+                        value: e.value,
+                    },
+                );
+                g.log_entry();
+            }
+        }
+        for g in &groups {
+            g.snapshot_now();
+        }
+        Cluster {
+            phase1: AtomicBool::new(config.phase1),
+            config,
+            hlc: Hlc::starting_at(max_ts),
+            routes: RwLock::new(table),
+            groups,
+            begin_lock: tokio::sync::Mutex::new(()),
+            faults: Faults::default(),
+            stats: Stats::default(),
+            ts_counter: AtomicU64::new(0),
+        }
+    }
+
+    /// Group `id`, if the cluster has it.
+    pub fn group(&self, id: u64) -> Option<&Arc<Group>> {
+        self.groups.get(usize::try_from(id).ok()?.checked_sub(1)?)
+    }
+
+    /// All groups.
+    pub fn groups(&self) -> &[Arc<Group>] {
+        &self.groups
+    }
+
+    /// A copy of the route catalog.
+    pub fn routes(&self) -> RouteTable {
+        self.routes
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Whether the Phase 1 RPCs are served.
+    pub fn phase1(&self) -> bool {
+        self.phase1.load(Ordering::Acquire)
+    }
+
+    /// Turns the Phase 1 RPCs on or off (off = an upstream node of today).
+    pub fn set_phase1(&self, on: bool) {
+        self.phase1.store(on, Ordering::Release);
+    }
+
+    /// Fault: a catalog change (split/merge) — bumps `catalog_version`.
+    pub fn bump_catalog_version(&self) {
+        self.routes
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .version += 1;
+    }
+
+    /// `Distribution.GetTimestamp`: a per-process counter, NOT an HLC (spec §2.4).
+    pub fn next_counter(&self) -> u64 {
+        self.ts_counter.fetch_add(1, Ordering::AcqRel) + 1
+    }
+
+    fn commit(&self, key: &[u8], tombstone: bool, value: &[u8], expire_at_ms: u64) -> u64 {
+        let owner = self.routes().owner(key).unwrap_or(1);
+        let ts = self.hlc.next();
+        if let Some(g) = self.group(owner) {
+            g.write().apply(
+                b(key),
+                Version {
+                    ts,
+                    tombstone,
+                    expire_at_ms,
+                    value: b(value),
+                },
+            );
+            g.log_entry();
+            g.maybe_snapshot(self.config.snapshot_every);
+        }
+        ts
+    }
+
+    /// Writes `key = value` now; returns its commit timestamp.
+    pub fn put(&self, key: &[u8], value: &[u8]) -> u64 {
+        self.commit(key, false, value, 0)
+    }
+
+    /// Writes `key = value` expiring at Unix ms `expire_at_ms`.
+    pub fn put_expiring(&self, key: &[u8], value: &[u8], expire_at_ms: u64) -> u64 {
+        self.commit(key, false, value, expire_at_ms)
+    }
+
+    /// Deletes `key` now (a tombstone); returns its commit timestamp.
+    pub fn delete(&self, key: &[u8]) -> u64 {
+        self.commit(key, true, b"", 0)
+    }
+
+    /// The timestamp a read with `ts = 0` uses: the newest commit of any group, or
+    /// `u64::MAX` ("latest") when nothing was committed.
+    pub fn default_read_ts(&self) -> u64 {
+        match self.latest_commit_ts() {
+            0 => u64::MAX,
+            ts => ts,
+        }
+    }
+
+    /// `RawLatestCommitTS` with an empty key: the node-wide watermark.
+    pub fn latest_commit_ts(&self) -> u64 {
+        self.groups
+            .iter()
+            .map(|g| g.read().last_commit_ts())
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Whether group `g` owns `key` (or `key` is exempt from route ownership).
+    pub fn owns(&self, routes: &RouteTable, g: u64, key: &[u8]) -> bool {
+        is_explicit_group_key(key) || routes.owner(key) == Some(g)
+    }
+
+    /// Per-scope baseline counts at `ts` (spec §5.7), after the ownership filter.
+    pub fn count_scopes(&self, ts: u64) -> Result<BTreeMap<ScopeId, (u64, u64)>, ServerError> {
+        let routes = self.routes();
+        let mut out: BTreeMap<ScopeId, (u64, u64)> = BTreeMap::new();
+        for g in &self.groups {
+            let applied = g.applied_index();
+            g.read()
+                .for_each_visible(b"", ts, |k, _| {
+                    if !self.owns(&routes, g.id, k) {
+                        return;
+                    }
+                    if let Some(s) = counted_scope(k) {
+                        let e = out.entry(s).or_default();
+                        e.0 += 1;
+                        e.1 = e.1.max(applied);
+                    }
+                })
+                .map_err(compacted)?;
+        }
+        Ok(out)
+    }
+
+    /// Scopes declared by metadata keys visible at `ts` (plus Redis db 0).
+    pub fn declared_scopes(&self, ts: u64) -> Result<BTreeSet<ScopeId>, ServerError> {
+        let routes = self.routes();
+        let mut out = BTreeSet::new();
+        for g in &self.groups {
+            for p in SCOPE_META_PREFIXES {
+                g.read()
+                    .for_each_visible(p, ts, |k, _| {
+                        if self.owns(&routes, g.id, k) {
+                            if let Some(s) = declared_scope(k) {
+                                out.insert(s);
+                            }
+                        }
+                    })
+                    .map_err(compacted)?;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Distinct pins held on any group.
+    pub fn active_pins(&self) -> usize {
+        let mut ids: BTreeSet<PinId> = BTreeSet::new();
+        for g in &self.groups {
+            ids.extend(g.pins().keys().copied());
+        }
+        ids.len()
+    }
+
+    /// Pins past their deadline are dropped on every replica (the per-second sweeper).
+    pub fn sweep(&self) -> usize {
+        let now = now_ms();
+        let mut n = 0;
+        for g in &self.groups {
+            for id in g.sweep(now) {
+                eprintln!(
+                    "loopback: backup_pin_expired group={} pin={}",
+                    g.id,
+                    hex::encode(id)
+                );
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// Compacts every group up to `now − retention`, but never past a pin held on that
+    /// group. Returns the versions removed.
+    pub fn compact(&self, retention_ms: u64) -> usize {
+        let horizon = self.hlc.current().saturating_sub(retention_ms << 16);
+        self.groups
+            .iter()
+            .map(|g| {
+                let safe = g.oldest_pin().map_or(horizon, |p| p.min(horizon));
+                g.write().compact(safe)
+            })
+            .sum()
+    }
+
+    /// Fault: compaction up to `ts` on group `g`, ignoring pins (a replica that lost them).
+    pub fn force_compact_group(&self, g: u64, ts: u64) {
+        if let Some(g) = self.group(g) {
+            g.write().compact(ts);
+        }
+    }
+
+    /// Fault: a snapshot install on group `g` — its replica forgets every pin.
+    pub fn drop_pins(&self, g: u64) {
+        if let Some(g) = self.group(g) {
+            g.pins().clear();
+            g.snapshot_now();
+        }
+    }
+
+    /// `BeginBackup` (§5.4 steps 2–9; authentication is the service's job).
+    pub async fn begin_backup(&self, ttl_ms: u64) -> Result<BeginBackupResponse, ServerError> {
+        self.require_phase1()?;
+        self.stats.begin_calls.fetch_add(1, Ordering::AcqRel);
+        let ttl = effective_ttl(ttl_ms, self.config.backup_max_ttl_ms)
+            .map_err(|e| ServerError::new(Code::InvalidArgument, e.to_string()))?;
+        let _serial = self.begin_lock.lock().await;
+        self.sweep();
+        if self.active_pins() >= self.config.max_active_pins {
+            return Err(ServerError::new(
+                Code::ResourceExhausted,
+                format!(
+                    "too many active backup pins (max_active_backup_pins = {})",
+                    self.config.max_active_pins
+                ),
+            ));
+        }
+        let gate = self
+            .faults
+            .version_gate
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if let Some(msg) = gate {
+            return Err(ServerError::new(Code::FailedPrecondition, msg));
+        }
+        for g in &self.groups {
+            let used = g.applied_index() - g.last_snapshot_index().min(g.applied_index());
+            let remaining = self.config.snapshot_every.saturating_sub(used);
+            if remaining < self.config.snapshot_headroom_entries {
+                return Err(ServerError::new(
+                    Code::FailedPrecondition,
+                    format!(
+                        "group {}: snapshot headroom {remaining} entries is below {}; retry after the next snapshot",
+                        g.id, self.config.snapshot_headroom_entries
+                    ),
+                ));
+            }
+        }
+        let read_ts = self.hlc.next();
+        let fence: Vec<(Arc<Group>, u64)> = self
+            .groups
+            .iter()
+            .map(|g| (g.clone(), g.commit_index()))
+            .collect();
+        let deadline = tokio::time::Instant::now() + self.config.begin_backup_deadline;
+        loop {
+            let behind: Vec<u64> = fence
+                .iter()
+                .filter(|(g, c)| g.applied_index() < *c)
+                .map(|(g, _)| g.id)
+                .collect();
+            if behind.is_empty() {
+                break;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(ServerError::new(
+                    Code::FailedPrecondition,
+                    format!("shard catch-up timed out: groups {behind:?} have not applied up to read_ts"),
+                ));
+            }
+            tokio::time::sleep(self.config.catch_up_tick).await;
+        }
+        let counts = self.count_scopes(read_ts)?;
+        let pin_id = new_pin_id();
+        let pin = Pin {
+            read_ts,
+            deadline_ms: now_ms() + ttl,
+        };
+        let mut committed: Vec<&Arc<Group>> = Vec::new();
+        for g in &self.groups {
+            if g.pin_commit_fails.load(Ordering::Acquire) {
+                for c in &committed {
+                    c.pins().remove(&pin_id);
+                    c.log_entry();
+                }
+                return Err(ServerError::new(
+                    Code::Unavailable,
+                    format!("group {}: backup pin could not be committed", g.id),
+                ));
+            }
+            g.pins().insert(pin_id, pin);
+            g.log_entry();
+            committed.push(g);
+        }
+        let token = PinToken {
+            pin_id,
+            groups: self.groups.iter().map(|g| g.id).collect(),
+        };
+        Ok(BeginBackupResponse {
+            read_ts,
+            pin_token: token.encode(),
+            ttl_ms_effective: ttl,
+            shards: fence
+                .iter()
+                .map(|(g, _)| ShardApplied {
+                    group_id: g.id.to_string(),
+                    applied_index: g.applied_index(),
+                })
+                .collect(),
+            expected_keys: counts
+                .into_iter()
+                .map(|(s, (n, applied))| ScopeKeyCount {
+                    scope_id: s.wire(),
+                    key_count: n,
+                    applied_index_at_count: applied,
+                })
+                .collect(),
+        })
+    }
+
+    fn require_phase1(&self) -> Result<(), ServerError> {
+        if self.phase1() {
+            Ok(())
+        } else {
+            Err(ServerError::new(Code::Unimplemented, "unknown method"))
+        }
+    }
+
+    /// The pin a token names and its groups, if any replica still holds it.
+    fn lookup(&self, token: &[u8]) -> Result<(PinToken, Pin), ServerError> {
+        let not_found = || ServerError::new(Code::NotFound, "backup pin not found or expired");
+        let t = PinToken::decode(token).ok_or_else(not_found)?;
+        let now = now_ms();
+        let pin = t
+            .groups
+            .iter()
+            .filter_map(|id| self.group(*id))
+            .find_map(|g| g.pins().get(&t.pin_id).copied())
+            .filter(|p| p.deadline_ms > now)
+            .ok_or_else(not_found)?;
+        Ok((t, pin))
+    }
+
+    /// `RenewBackup`: extends the pin on every group of the token.
+    pub async fn renew_backup(&self, token: &[u8], ttl_ms: u64) -> Result<u64, ServerError> {
+        self.require_phase1()?;
+        self.stats.renew_calls.fetch_add(1, Ordering::AcqRel);
+        let ttl = effective_ttl(ttl_ms, self.config.backup_max_ttl_ms)
+            .map_err(|e| ServerError::new(Code::InvalidArgument, e.to_string()))?;
+        let (t, _) = self.lookup(token)?;
+        let deadline_ms = now_ms() + ttl;
+        for id in &t.groups {
+            let Some(g) = self.group(*id) else { continue };
+            let mut attempt = 0;
+            while self.faults.renew_unavailable.load(Ordering::Acquire) {
+                attempt += 1;
+                if attempt >= self.config.renew_attempts {
+                    return Err(ServerError::new(
+                        Code::Unavailable,
+                        format!(
+                            "group {}: backup pin extension could not be committed",
+                            g.id
+                        ),
+                    ));
+                }
+                tokio::time::sleep(self.config.renew_backoff).await;
+            }
+            if let Some(p) = g.pins().get_mut(&t.pin_id) {
+                p.deadline_ms = deadline_ms;
+            }
+            g.log_entry();
+        }
+        Ok(ttl)
+    }
+
+    /// `EndBackup`: releases the pin everywhere; unknown or expired pins are a no-op.
+    pub fn end_backup(&self, token: &[u8]) -> Result<(), ServerError> {
+        self.require_phase1()?;
+        self.stats.end_calls.fetch_add(1, Ordering::AcqRel);
+        if let Some(t) = PinToken::decode(token) {
+            for g in t.groups.iter().filter_map(|id| self.group(*id)) {
+                if g.pins().remove(&t.pin_id).is_some() {
+                    g.log_entry();
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `ListAdaptersAndScopes` at the pin's `read_ts`.
+    pub fn list_scopes(&self, token: &[u8]) -> Result<ListAdaptersAndScopesResponse, ServerError> {
+        self.require_phase1()?;
+        let (_, pin) = self.lookup(token)?;
+        let mut resp = ListAdaptersAndScopesResponse {
+            redis_databases: vec![0],
+            ..Default::default()
+        };
+        for s in self.declared_scopes(pin.read_ts)? {
+            let name = String::from_utf8_lossy(&s.name).into_owned();
+            match s.adapter {
+                crate::decode::AdapterKind::DynamoDb => resp.dynamodb_tables.push(name),
+                crate::decode::AdapterKind::S3 => resp.s3_buckets.push(name),
+                crate::decode::AdapterKind::Sqs => resp.sqs_queues.push(name),
+                crate::decode::AdapterKind::Redis => {}
+            }
+        }
+        Ok(resp)
+    }
+}
+
+/// The status a compacted read gets.
+pub fn compacted(_: super::store::Compacted) -> ServerError {
+    ServerError::new(
+        Code::FailedPrecondition,
+        "read timestamp has been compacted",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn entry(k: &[u8], ts: u64) -> RawEntry {
+        RawEntry {
+            user_key: b(k),
+            commit_ts: ts,
+            expire_at_ms: 0,
+            tombstone: false,
+            value: Bytes::from_static(b"v"),
+        }
+    }
+
+    fn cluster(cfg: ServerConfig) -> Cluster {
+        let entries = (0..50u32)
+            .map(|i| entry(format!("!ddb|item|dDE|1|k{i:03}").as_bytes(), 10))
+            .chain((0..50u32).map(|i| entry(format!("!redis|str|k{i:03}").as_bytes(), 10)))
+            .chain([entry(b"!ddb|meta|table|dDE", 10)])
+            .collect();
+        Cluster::new(cfg, entries)
+    }
+
+    fn rt() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn data_spreads_and_begin_counts_scopes() {
+        let c = cluster(ServerConfig::default());
+        let sizes: Vec<usize> = c.groups().iter().map(|g| g.read().key_count()).collect();
+        assert_eq!(sizes.iter().sum::<usize>(), 101);
+        assert!(sizes.iter().filter(|&&n| n > 0).count() >= 2, "{sizes:?}");
+        let resp = rt().block_on(c.begin_backup(0)).unwrap();
+        assert!(resp.read_ts > 10);
+        assert_eq!(resp.ttl_ms_effective, 1_800_000);
+        let counts: Vec<(String, u64)> = resp
+            .expected_keys
+            .iter()
+            .map(|s| (s.scope_id.clone(), s.key_count))
+            .collect();
+        assert_eq!(
+            counts,
+            vec![
+                ("dynamodb/t1".to_string(), 50),
+                ("redis/db_0".to_string(), 50)
+            ]
+        );
+        assert_eq!(c.active_pins(), 1);
+        let scopes = c.list_scopes(&resp.pin_token).unwrap();
+        assert_eq!(scopes.dynamodb_tables, vec!["t1".to_string()]);
+        c.end_backup(&resp.pin_token).unwrap();
+        c.end_backup(&resp.pin_token).unwrap();
+        assert_eq!(c.active_pins(), 0);
+        assert_eq!(
+            c.list_scopes(&resp.pin_token).unwrap_err().code,
+            Code::NotFound
+        );
+    }
+
+    #[test]
+    fn pin_cap_ttl_and_commit_failure() {
+        let c = cluster(ServerConfig::default());
+        let rt = rt();
+        assert_eq!(
+            rt.block_on(c.begin_backup(59_999)).unwrap_err().code,
+            Code::InvalidArgument
+        );
+        let tokens: Vec<Vec<u8>> = (0..4)
+            .map(|_| rt.block_on(c.begin_backup(0)).unwrap().pin_token)
+            .collect();
+        assert_eq!(
+            rt.block_on(c.begin_backup(0)).unwrap_err().code,
+            Code::ResourceExhausted
+        );
+        c.end_backup(&tokens[0]).unwrap();
+        let t = rt.block_on(c.begin_backup(0)).unwrap().pin_token;
+        for t in tokens.iter().skip(1).chain([&t]) {
+            c.end_backup(t).unwrap();
+        }
+        c.group(2)
+            .unwrap()
+            .pin_commit_fails
+            .store(true, Ordering::Release);
+        assert_eq!(
+            rt.block_on(c.begin_backup(0)).unwrap_err().code,
+            Code::Unavailable
+        );
+        assert_eq!(c.active_pins(), 0);
+    }
+
+    #[test]
+    fn lagging_group_fails_the_fence() {
+        let cfg = ServerConfig {
+            begin_backup_deadline: Duration::from_millis(50),
+            catch_up_tick: Duration::from_millis(10),
+            ..ServerConfig::default()
+        };
+        let c = cluster(cfg);
+        c.group(3).unwrap().set_lagging(true);
+        let e = rt().block_on(c.begin_backup(0)).unwrap_err();
+        assert_eq!(e.code, Code::FailedPrecondition);
+        assert!(e.message.contains("[3]"), "{}", e.message);
+        assert_eq!(c.active_pins(), 0);
+    }
+
+    #[test]
+    fn compaction_respects_pins_and_writes_after_read_ts_are_invisible() {
+        let c = cluster(ServerConfig::default());
+        let rt = rt();
+        let resp = rt.block_on(c.begin_backup(0)).unwrap();
+        c.put(b"!redis|str|k000", b"new");
+        c.delete(b"!redis|str|k001");
+        assert_eq!(c.compact(0), 0, "the pin holds history");
+        let counts = c.count_scopes(resp.read_ts).unwrap();
+        assert_eq!(counts[&crate::sources::live::scopes::redis_db0()].0, 50);
+        c.end_backup(&resp.pin_token).unwrap();
+        assert!(c.compact(0) > 0);
+        assert!(c.count_scopes(resp.read_ts).is_err());
+    }
+
+    #[test]
+    fn headroom_and_version_gate_refuse_before_pinning() {
+        let cfg = ServerConfig {
+            snapshot_every: 100,
+            snapshot_headroom_entries: 60,
+            ..ServerConfig::default()
+        };
+        let c = cluster(cfg);
+        let rt = rt();
+        // 50 entries since the last snapshot leave 50 < 60 of headroom.
+        for _ in 0..50 {
+            c.group(1).unwrap().log_entry();
+        }
+        let e = rt.block_on(c.begin_backup(0)).unwrap_err();
+        assert_eq!(e.code, Code::FailedPrecondition);
+        assert!(
+            e.message.contains("group 1") && e.message.contains("headroom"),
+            "{}",
+            e.message
+        );
+        // A freshly snapshotted group passes.
+        c.group(1).unwrap().snapshot_now();
+        *c.faults.version_gate.lock().unwrap() = Some("node n2: no response".into());
+        let e = rt.block_on(c.begin_backup(0)).unwrap_err();
+        assert_eq!(
+            (e.code, e.message.as_str()),
+            (Code::FailedPrecondition, "node n2: no response")
+        );
+        *c.faults.version_gate.lock().unwrap() = None;
+        let t = rt.block_on(c.begin_backup(0)).unwrap().pin_token;
+        c.end_backup(&t).unwrap();
+        assert_eq!(c.active_pins(), 0);
+    }
+
+    #[test]
+    fn renew_extends_and_fails_when_told() {
+        let cfg = ServerConfig {
+            renew_backoff: Duration::from_millis(1),
+            ..ServerConfig::default()
+        };
+        let c = cluster(cfg);
+        let rt = rt();
+        let resp = rt.block_on(c.begin_backup(60_000)).unwrap();
+        assert_eq!(
+            rt.block_on(c.renew_backup(&resp.pin_token, 120_000)),
+            Ok(120_000)
+        );
+        c.faults.renew_unavailable.store(true, Ordering::Release);
+        let e = rt.block_on(c.renew_backup(&resp.pin_token, 0)).unwrap_err();
+        assert_eq!(e.code, Code::Unavailable);
+        assert_eq!(
+            rt.block_on(c.renew_backup(b"junk", 0)).unwrap_err().code,
+            Code::NotFound
+        );
+        c.end_backup(&resp.pin_token).unwrap();
+    }
+}

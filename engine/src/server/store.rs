@@ -1,0 +1,301 @@
+//! One group's MVCC store: every version of every key, newest first, with reads at a
+//! timestamp, deletes as tombstones, store-level expiry and compaction below a safe point.
+
+use super::hlc::physical_ms;
+use bytes::Bytes;
+use std::collections::BTreeMap;
+use std::ops::Bound;
+
+/// One version of one key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Version {
+    /// Commit timestamp (HLC).
+    pub ts: u64,
+    /// Delete marker.
+    pub tombstone: bool,
+    /// Store-level expiry, Unix ms; 0 = none.
+    pub expire_at_ms: u64,
+    /// The value (adapter-encoded payload).
+    pub value: Bytes,
+}
+
+/// A read below the retained window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("read timestamp has been compacted")]
+pub struct Compacted;
+
+/// Keys the store never returns to readers (transaction-internal families).
+const HIDDEN: [&[u8]; 5] = [
+    b"!txn|lock|",
+    b"!txn|int|",
+    b"!txn|cmt|",
+    b"!txn|rb|",
+    b"!txn|meta|",
+];
+
+fn hidden(key: &[u8]) -> bool {
+    HIDDEN.iter().any(|p| key.starts_with(p))
+}
+
+/// The MVCC map of one group.
+#[derive(Debug, Default)]
+pub struct GroupStore {
+    data: BTreeMap<Bytes, Vec<Version>>,
+    min_retained_ts: u64,
+    last_commit_ts: u64,
+}
+
+fn visible(versions: &[Version], ts: u64) -> Option<&Version> {
+    let v = versions.iter().find(|v| v.ts <= ts)?;
+    if v.tombstone || (v.expire_at_ms != 0 && v.expire_at_ms <= physical_ms(ts)) {
+        return None;
+    }
+    Some(v)
+}
+
+impl GroupStore {
+    /// Adds a version (any order; versions are kept newest first).
+    pub fn apply(&mut self, key: Bytes, v: Version) {
+        self.last_commit_ts = self.last_commit_ts.max(v.ts);
+        let versions = self.data.entry(key).or_default();
+        let at = versions.partition_point(|x| x.ts > v.ts);
+        if versions.get(at).map(|x| x.ts) == Some(v.ts) {
+            versions[at] = v;
+        } else {
+            versions.insert(at, v);
+        }
+    }
+
+    /// Newest commit timestamp applied.
+    pub fn last_commit_ts(&self) -> u64 {
+        self.last_commit_ts
+    }
+
+    /// Reads below this fail with [`Compacted`].
+    pub fn min_retained_ts(&self) -> u64 {
+        self.min_retained_ts
+    }
+
+    fn check(&self, ts: u64) -> Result<(), Compacted> {
+        if ts < self.min_retained_ts {
+            Err(Compacted)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// The value visible at `ts`.
+    pub fn get(&self, key: &[u8], ts: u64) -> Result<Option<Bytes>, Compacted> {
+        self.check(ts)?;
+        if hidden(key) {
+            return Ok(None);
+        }
+        Ok(self
+            .data
+            .get(key)
+            .and_then(|vs| visible(vs, ts))
+            .map(|v| v.value.clone()))
+    }
+
+    /// Up to `limit` visible pairs in `[start, end)` (empty `end` = unbounded), in key order
+    /// (descending when `reverse`). `keys_only` returns empty values.
+    pub fn scan(
+        &self,
+        start: &[u8],
+        end: &[u8],
+        ts: u64,
+        limit: usize,
+        reverse: bool,
+        keys_only: bool,
+    ) -> Result<Vec<(Bytes, Bytes)>, Compacted> {
+        self.check(ts)?;
+        let upper = if end.is_empty() {
+            Bound::Unbounded
+        } else {
+            Bound::Excluded(end)
+        };
+        if !end.is_empty() && start >= end {
+            return Ok(Vec::new());
+        }
+        let range = self.data.range::<[u8], _>((Bound::Included(start), upper));
+        let pick = |(k, vs): (&Bytes, &Vec<Version>)| {
+            if hidden(k) {
+                return None;
+            }
+            let v = visible(vs, ts)?;
+            Some((
+                k.clone(),
+                if keys_only {
+                    Bytes::new()
+                } else {
+                    v.value.clone()
+                },
+            ))
+        };
+        let out = if reverse {
+            range.rev().filter_map(pick).take(limit).collect()
+        } else {
+            range.filter_map(pick).take(limit).collect()
+        };
+        Ok(out)
+    }
+
+    /// Visits every key visible at `ts` whose key starts with `prefix` (empty = all).
+    pub fn for_each_visible(
+        &self,
+        prefix: &[u8],
+        ts: u64,
+        mut f: impl FnMut(&[u8], &Bytes),
+    ) -> Result<(), Compacted> {
+        self.check(ts)?;
+        for (k, vs) in self
+            .data
+            .range::<[u8], _>((Bound::Included(prefix), Bound::Unbounded))
+        {
+            if !k.starts_with(prefix) {
+                break;
+            }
+            if hidden(k) {
+                continue;
+            }
+            if let Some(v) = visible(vs, ts) {
+                f(k, &v.value);
+            }
+        }
+        Ok(())
+    }
+
+    /// Retires versions no reader at or above `safe_ts` can see; later reads below `safe_ts`
+    /// fail. Returns the number of versions removed.
+    pub fn compact(&mut self, safe_ts: u64) -> usize {
+        if safe_ts <= self.min_retained_ts {
+            return 0;
+        }
+        self.min_retained_ts = safe_ts;
+        let mut removed = 0;
+        self.data.retain(|_, vs| {
+            if let Some(i) = vs.iter().position(|v| v.ts <= safe_ts) {
+                let keep = if vs[i].tombstone { i } else { i + 1 };
+                removed += vs.len() - keep;
+                vs.truncate(keep);
+            }
+            !vs.is_empty()
+        });
+        removed
+    }
+
+    /// Physically removes every `nth` key (1-based stride) under `prefix`, all versions — the
+    /// effect of a replica that lost data (a test fault). Returns the number removed.
+    pub fn drop_keys(&mut self, prefix: &[u8], nth: usize) -> usize {
+        let victims: Vec<Bytes> = self
+            .data
+            .range::<[u8], _>((Bound::Included(prefix), Bound::Unbounded))
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .map(|(k, _)| k.clone())
+            .enumerate()
+            .filter(|(i, _)| nth > 0 && (i + 1) % nth == 0)
+            .map(|(_, k)| k)
+            .collect();
+        for k in &victims {
+            self.data.remove(k);
+        }
+        victims.len()
+    }
+
+    /// Number of distinct keys held (any version).
+    pub fn key_count(&self) -> usize {
+        self.data.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn put(s: &mut GroupStore, k: &str, ts: u64, v: &str) {
+        s.apply(
+            Bytes::copy_from_slice(k.as_bytes()),
+            Version {
+                ts,
+                tombstone: false,
+                expire_at_ms: 0,
+                value: Bytes::copy_from_slice(v.as_bytes()),
+            },
+        );
+    }
+
+    fn del(s: &mut GroupStore, k: &str, ts: u64) {
+        s.apply(
+            Bytes::copy_from_slice(k.as_bytes()),
+            Version {
+                ts,
+                tombstone: true,
+                expire_at_ms: 0,
+                value: Bytes::new(),
+            },
+        );
+    }
+
+    #[test]
+    fn reads_see_the_newest_version_at_ts() {
+        let mut s = GroupStore::default();
+        put(&mut s, "a", 10, "a10");
+        put(&mut s, "a", 20, "a20");
+        del(&mut s, "b", 15);
+        put(&mut s, "b", 5, "b5");
+        put(&mut s, "!txn|lock|a", 5, "x");
+        assert_eq!(s.get(b"a", 15).unwrap().unwrap(), "a10");
+        assert_eq!(s.get(b"a", 25).unwrap().unwrap(), "a20");
+        assert_eq!(s.get(b"a", 5).unwrap(), None);
+        assert_eq!(s.get(b"b", 10).unwrap().unwrap(), "b5");
+        assert_eq!(s.get(b"b", 20).unwrap(), None);
+        let page = s.scan(b"", b"", 12, 10, false, false).unwrap();
+        assert_eq!(page.len(), 2);
+        let page = s.scan(b"", b"", 30, 10, false, true).unwrap();
+        assert_eq!(page, vec![(Bytes::from_static(b"a"), Bytes::new())]);
+        let page = s.scan(b"a\0", b"", 12, 10, true, false).unwrap();
+        assert_eq!(page[0].0, "b");
+    }
+
+    #[test]
+    fn expiry_uses_the_physical_part_of_ts() {
+        let mut s = GroupStore::default();
+        s.apply(
+            Bytes::from_static(b"k"),
+            Version {
+                ts: 1,
+                tombstone: false,
+                expire_at_ms: 1000,
+                value: Bytes::from_static(b"v"),
+            },
+        );
+        assert!(s.get(b"k", 999 << 16).unwrap().is_some());
+        assert!(s.get(b"k", 1000 << 16).unwrap().is_none());
+    }
+
+    #[test]
+    fn compaction_keeps_what_readers_above_the_safe_point_see() {
+        let mut s = GroupStore::default();
+        put(&mut s, "a", 10, "a10");
+        put(&mut s, "a", 20, "a20");
+        put(&mut s, "a", 30, "a30");
+        put(&mut s, "b", 10, "b10");
+        del(&mut s, "b", 20);
+        assert_eq!(s.compact(25), 3);
+        assert_eq!(s.get(b"a", 25).unwrap().unwrap(), "a20");
+        assert_eq!(s.get(b"a", 24), Err(Compacted));
+        assert_eq!(s.key_count(), 1);
+        assert_eq!(s.compact(20), 0);
+    }
+
+    #[test]
+    fn drop_keys_removes_a_stride() {
+        let mut s = GroupStore::default();
+        for i in 0..10 {
+            put(&mut s, &format!("p{i}"), 1, "v");
+        }
+        put(&mut s, "q", 1, "v");
+        assert_eq!(s.drop_keys(b"p", 5), 2);
+        assert_eq!(s.key_count(), 9);
+    }
+}

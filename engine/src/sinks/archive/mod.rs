@@ -1,0 +1,375 @@
+//! The archive sink: the whole dump as one `tar` or `tar.zst` stream, written while the dump
+//! runs (no tree on disk first), to a file or to standard output.
+//!
+//! Contract (spec README §3): unpacking the archive yields exactly the tree the directory
+//! sink writes — same paths, same bytes, empty directories included — on which
+//! `sha256sum -c CHECKSUMS` passes; `MANIFEST.json` then `CHECKSUMS` are the last two
+//! entries, so a reader of the stream knows the dump is complete when it sees them.
+//!
+//! * Files written whole ([`Sink::write_file`], from the worker threads) go into the
+//!   archive at once, under a lock: header, content, padding. They are hashed before the
+//!   lock is taken.
+//! * Streams ([`Sink::open_stream`]) spill to an anonymous temp file and are appended as
+//!   one entry when finished (see [`spill`]).
+//! * The first time a directory is seen, an entry for it (and for each parent not seen
+//!   yet) precedes the file: mode 0755. Files are 0600, `MANIFEST.json`/`CHECKSUMS` 0644;
+//!   every mtime is the run's start; the owner is the user running the dump, as for the
+//!   directory output.
+//! * A failed run never leaves a complete-looking archive: a file output is written under
+//!   a hidden temporary name in the same directory and renamed into place only after
+//!   `CHECKSUMS` and the end-of-archive marker; on failure it is deleted. On standard
+//!   output a failed run stops mid-stream, without `MANIFEST.json`/`CHECKSUMS` or the
+//!   end-of-archive marker (and, for zstd, without the end of the frame), which `tar` and
+//!   `zstd -d` report as a truncated archive.
+
+pub mod header;
+pub mod output;
+pub mod spill;
+
+pub use output::{Compression, Destination};
+
+use super::{DigestLog, FileDigest, RelPath, Sink, StreamFile};
+use crate::error::Error;
+use header::{EntryHeader, EntryKind, BLOCK};
+use output::Output;
+use sha2::{Digest, Sha256};
+use std::collections::HashSet;
+use std::fs::File;
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Default zstd level for `--archive tar.zst`.
+///
+/// Chosen by measurement (see the project README, "Archives"): on a generated 64 MiB
+/// sample of dump-shaped content (DynamoDB item JSON, SQS/Redis JSONL, Redis binary
+/// values, S3 text and incompressible bodies) packed as tar, `zstd -b` on this 2-core
+/// machine gave (single thread, ratio / compression speed):
+/// level 1: 3.62 / 520 MB/s, level 3: 3.79 / 330 MB/s, level 6: 4.06 / 120 MB/s,
+/// level 9: 4.15 / 78 MB/s, level 19: 4.63 / 4 MB/s. Level 3 keeps compression
+/// well ahead of what the decode pipeline produces (tens to a couple of hundred MB/s of
+/// output on 2 cores), so it costs the dump almost no wall time while shrinking it ~3.8×;
+/// level 6 and above become the bottleneck for a few percent of size. Operators who
+/// archive for long-term storage can raise it with `--zstd-level`.
+pub const DEFAULT_ZSTD_LEVEL: i32 = 3;
+
+/// Highest zstd level.
+pub const MAX_ZSTD_LEVEL: i32 = 22;
+
+/// zstd worker threads for `tar.zst`: with `zstdmt` even one worker moves compression off
+/// the threads that render and write files, so it overlaps with them; more than one
+/// worker only pays when a core is free, so one per two cores beyond the first two.
+pub fn default_zstd_workers() -> u32 {
+    if let Some(w) = std::env::var("EKVB_TMP_ZW")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        return w;
+    } // TEMP-MEASURE
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (cores.saturating_sub(2) / 2 + 1) as u32
+}
+
+/// Directory entries remembered before the memory is cleared (a huge per-item table has
+/// one directory per partition key). A directory seen again after a clear gets a second
+/// entry, which is harmless: unpacking gives the same tree.
+const DIR_SET_MAX: usize = 1 << 16;
+
+/// A dump written as one tar / tar.zst stream.
+pub struct ArchiveSink {
+    shared: Arc<Shared>,
+    log: DigestLog,
+    spill_dir: PathBuf,
+}
+
+/// State shared by the sink and its streams' spill writers.
+pub(crate) struct Shared {
+    state: Mutex<State>,
+    mtime: u64,
+    uid: u32,
+    gid: u32,
+    name: String,
+}
+
+struct State {
+    /// `None` once finished, or after a failure (the partial file is deleted then).
+    out: Option<Output>,
+    finished: bool,
+    failed: Option<String>,
+    dirs_seen: HashSet<String>,
+    /// Directories created explicitly (they may hold no file), for the end checks.
+    explicit_dirs: Vec<RelPath>,
+    header: Vec<u8>,
+}
+
+impl ArchiveSink {
+    /// Opens the destination (refusing an existing file unless `force`) and starts the
+    /// archive. The run's start time is taken now, for every entry's mtime.
+    pub fn create(
+        dest: &Destination,
+        compression: Compression,
+        force: bool,
+    ) -> Result<Self, Error> {
+        let out = Output::open(dest, compression, force)?;
+        let mtime = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        // SAFETY: geteuid/getegid cannot fail and touch no memory.
+        let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+        Ok(ArchiveSink {
+            shared: Arc::new(Shared {
+                state: Mutex::new(State {
+                    out: Some(out),
+                    finished: false,
+                    failed: None,
+                    dirs_seen: HashSet::new(),
+                    explicit_dirs: Vec::new(),
+                    header: Vec::with_capacity(4 * BLOCK),
+                }),
+                mtime,
+                uid,
+                gid,
+                name: dest.display(),
+            }),
+            log: DigestLog::default(),
+            spill_dir: dest.spill_dir(),
+        })
+    }
+
+    /// Refuses a dump in which two files share a path or a path is both a file and a
+    /// directory: the directory sink refuses those at once (`O_EXCL`, `ENOTDIR`); here they
+    /// are caught before `MANIFEST.json`, so such an archive is never completed.
+    fn check_paths(&self) -> Result<(), Error> {
+        let digests = self.log.sorted();
+        let mut dirs: HashSet<&str> = HashSet::new();
+        for w in digests.windows(2) {
+            if w[0].path == w[1].path {
+                return Err(Error::UnsafeOutput {
+                    path: w[0].path.to_string(),
+                    why: "already exists; two records map to the same file",
+                });
+            }
+        }
+        let explicit = self
+            .shared
+            .lock()
+            .map(|s| s.explicit_dirs.clone())
+            .unwrap_or_default();
+        for p in digests.iter().map(|d| &d.path).chain(explicit.iter()) {
+            let s = p.as_str();
+            let mut end = s.len();
+            while let Some(i) = s[..end].rfind('/') {
+                if !dirs.insert(&s[..i]) {
+                    break;
+                }
+                end = i;
+            }
+        }
+        for d in explicit.iter() {
+            dirs.insert(d.as_str());
+        }
+        if let Some(d) = digests.iter().find(|d| dirs.contains(d.path.as_str())) {
+            return Err(Error::UnsafeOutput {
+                path: d.path.to_string(),
+                why: "is needed both as a file and as a directory",
+            });
+        }
+        Ok(())
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> Result<MutexGuard<'_, State>, Error> {
+        self.state
+            .lock()
+            .map_err(|_| Error::Internal("archive sink lock poisoned".into()))
+    }
+
+    /// Runs `f` on the open output; a failure poisons the archive (later writes fail with
+    /// the same message) and deletes a partial output file.
+    fn with_output<T>(
+        &self,
+        f: impl FnOnce(&Self, &mut State) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        let mut st = self.lock()?;
+        if let Some(m) = &st.failed {
+            return Err(Error::Cancelled(format!("archive {}: {m}", self.name)));
+        }
+        if st.finished {
+            return Err(Error::Internal(format!(
+                "archive {}: write after CHECKSUMS",
+                self.name
+            )));
+        }
+        let r = f(self, &mut st);
+        if let Err(e) = &r {
+            st.failed = Some(e.to_string());
+            st.out = None;
+        }
+        r
+    }
+
+    fn header(
+        &self,
+        st: &mut State,
+        path: &str,
+        kind: EntryKind,
+        mode: u32,
+        size: u64,
+    ) -> Result<(), Error> {
+        let mut buf = std::mem::take(&mut st.header);
+        buf.clear();
+        header::encode(
+            &EntryHeader {
+                path,
+                kind,
+                mode,
+                size,
+                mtime: self.mtime,
+                uid: self.uid,
+                gid: self.gid,
+            },
+            &mut buf,
+        );
+        let r = out(st)?.write_all(&buf);
+        st.header = buf;
+        r
+    }
+
+    /// Directory entries for `dir` and every ancestor not seen yet, outermost first.
+    fn ensure_dirs(&self, st: &mut State, dir: &RelPath) -> Result<(), Error> {
+        let s = dir.as_str();
+        if s.is_empty() || st.dirs_seen.contains(s) {
+            return Ok(());
+        }
+        if st.dirs_seen.len() >= DIR_SET_MAX {
+            st.dirs_seen.clear();
+        }
+        let mut prefix_ends: Vec<usize> = s.match_indices('/').map(|(i, _)| i).collect();
+        prefix_ends.push(s.len());
+        for end in prefix_ends {
+            let d = &s[..end];
+            if !st.dirs_seen.contains(d) {
+                self.header(st, d, EntryKind::Dir, 0o755, 0)?;
+                st.dirs_seen.insert(d.to_string());
+            }
+        }
+        Ok(())
+    }
+
+    /// One whole file entry.
+    fn write_entry(&self, path: &RelPath, mode: u32, data: &[u8]) -> Result<(), Error> {
+        self.with_output(|me, st| {
+            if let Some((dir, _)) = path.split_last() {
+                me.ensure_dirs(st, &dir)?;
+            }
+            me.header(st, path.as_str(), EntryKind::File, mode, data.len() as u64)?;
+            let o = out(st)?;
+            o.write_all(data)?;
+            o.write_all(&[0u8; BLOCK][..header::padding(data.len() as u64)])
+        })
+    }
+
+    /// Copies a finished stream's spill (`len` bytes from the start of `src`) in as one
+    /// entry.
+    pub(crate) fn append_stream(
+        &self,
+        path: &RelPath,
+        src: &mut File,
+        len: u64,
+    ) -> Result<(), Error> {
+        self.with_output(|me, st| {
+            if let Some((dir, _)) = path.split_last() {
+                me.ensure_dirs(st, &dir)?;
+            }
+            me.header(st, path.as_str(), EntryKind::File, 0o600, len)?;
+            let o = out(st)?;
+            let mut buf = vec![0u8; 1 << 16];
+            let mut left = len;
+            while left > 0 {
+                let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+                let n = src
+                    .read(&mut buf[..want])
+                    .map_err(|e| Error::io(format!("{path} (spill file)"), e))?;
+                if n == 0 {
+                    return Err(Error::Internal(format!(
+                        "{path}: spill file shorter than its stream"
+                    )));
+                }
+                o.write_all(&buf[..n])?;
+                left -= n as u64;
+            }
+            o.write_all(&[0u8; BLOCK][..header::padding(len)])
+        })
+    }
+}
+
+fn out(st: &mut State) -> Result<&mut Output, Error> {
+    st.out
+        .as_mut()
+        .ok_or_else(|| Error::Internal("archive output already closed".into()))
+}
+
+impl Sink for ArchiveSink {
+    fn write_file(&self, path: &RelPath, data: &[u8]) -> Result<(), Error> {
+        let digest: [u8; 32] = Sha256::digest(data).into();
+        self.shared.write_entry(path, 0o600, data)?;
+        self.log.record(path.clone(), digest);
+        Ok(())
+    }
+
+    fn open_stream(&self, path: &RelPath) -> Result<StreamFile, Error> {
+        let file = tempfile::tempfile_in(&self.spill_dir).map_err(|e| {
+            Error::io(
+                format!("{} (spill file for {path})", self.spill_dir.display()),
+                e,
+            )
+        })?;
+        let w = spill::SpillWriter::new(path.clone(), file, self.shared.clone());
+        Ok(StreamFile::new(path.clone(), Box::new(w), self.log.clone()))
+    }
+
+    fn write_control(&self, name: &str, data: &[u8]) -> Result<(), Error> {
+        let path = RelPath::root().join(name)?;
+        if name == "MANIFEST.json" {
+            if let Err(e) = self.check_paths() {
+                // Nothing may complete this archive now.
+                if let Ok(mut st) = self.shared.lock() {
+                    st.failed = Some(e.to_string());
+                    st.out = None;
+                }
+                return Err(e);
+            }
+        }
+        self.shared.write_entry(&path, 0o644, data)?;
+        if name != "CHECKSUMS" {
+            self.log.record(path, Sha256::digest(data).into());
+            return Ok(());
+        }
+        // CHECKSUMS is the last entry: end the archive and put it in place.
+        self.shared.with_output(|_, st| {
+            out(st)?.write_all(&header::END_OF_ARCHIVE)?;
+            let o = st
+                .out
+                .take()
+                .ok_or_else(|| Error::Internal("archive output already closed".into()))?;
+            st.finished = true;
+            o.finish()
+        })
+    }
+
+    fn create_dir(&self, path: &RelPath) -> Result<(), Error> {
+        self.shared.with_output(|me, st| {
+            st.explicit_dirs.push(path.clone());
+            me.ensure_dirs(st, path)
+        })
+    }
+
+    fn digests(&self) -> Result<Vec<FileDigest>, Error> {
+        Ok(self.log.sorted())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,212 @@
+//! Where the archive's bytes go: a file (written under a temporary name beside it and
+//! renamed into place only once complete) or standard output; optionally through zstd.
+
+use crate::error::Error;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+/// Compression of the archive stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    /// Plain tar.
+    None,
+    /// tar inside one zstd frame.
+    Zstd {
+        /// zstd level (1–22).
+        level: i32,
+        /// zstd worker threads (`zstdmt`); 0 compresses on the writing thread.
+        workers: u32,
+    },
+}
+
+/// Where the archive is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    /// A file path.
+    File(PathBuf),
+    /// Standard output (`--output -`).
+    Stdout,
+}
+
+impl Destination {
+    /// `-` is standard output; anything else a file path.
+    pub fn from_arg(p: &Path) -> Self {
+        if p.as_os_str() == "-" {
+            Destination::Stdout
+        } else {
+            Destination::File(p.to_path_buf())
+        }
+    }
+
+    /// For messages.
+    pub fn display(&self) -> String {
+        match self {
+            Destination::File(p) => p.display().to_string(),
+            Destination::Stdout => "<stdout>".to_string(),
+        }
+    }
+
+    /// Directory for spill files of streamed entries: beside the output file (same
+    /// filesystem, which has room for the archive anyway), else the system temp dir.
+    pub fn spill_dir(&self) -> PathBuf {
+        match self {
+            Destination::File(p) => match p.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+                _ => PathBuf::from("."),
+            },
+            Destination::Stdout => std::env::temp_dir(),
+        }
+    }
+}
+
+/// The raw byte target.
+enum Target {
+    /// Hidden temporary file beside the destination; renamed over it on success and
+    /// deleted on drop otherwise.
+    File {
+        tmp: tempfile::NamedTempFile,
+        dest: PathBuf,
+        force: bool,
+    },
+    Stdout(io::Stdout),
+}
+
+impl Write for Target {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Target::File { tmp, .. } => tmp.write(buf),
+            Target::Stdout(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Target::File { tmp, .. } => tmp.flush(),
+            Target::Stdout(s) => s.flush(),
+        }
+    }
+}
+
+/// Output buffer size: large writes keep syscalls (and pipe wake-ups) few.
+const BUF_BYTES: usize = 1 << 20;
+
+/// The byte stream an archive is written into, compressed or not.
+pub struct Output {
+    enc: Encoder,
+    name: String,
+    written: u64,
+}
+
+enum Encoder {
+    Plain(BufWriter<Target>),
+    Zstd(zstd::stream::write::Encoder<'static, BufWriter<Target>>),
+}
+
+impl Output {
+    /// Opens the destination. A file that exists is refused unless `force`; a terminal as
+    /// standard output is refused (an archive is binary).
+    pub fn open(dest: &Destination, compression: Compression, force: bool) -> Result<Self, Error> {
+        let name = dest.display();
+        let target = match dest {
+            Destination::Stdout => {
+                // SAFETY: isatty only inspects the descriptor.
+                if unsafe { libc::isatty(1) } == 1 {
+                    return Err(Error::Usage(
+                        "--output -: standard output is a terminal; redirect it to a file or a pipe".into(),
+                    ));
+                }
+                Target::Stdout(io::stdout())
+            }
+            Destination::File(p) => {
+                match std::fs::symlink_metadata(p) {
+                    Ok(m) if m.is_dir() => {
+                        return Err(Error::UnsafeOutput {
+                            path: name,
+                            why: "is a directory; --archive writes one file (give a file name, or - for standard output)",
+                        })
+                    }
+                    Ok(_) if !force => {
+                        return Err(Error::UnsafeOutput {
+                            path: name,
+                            why: "already exists; pass --force to replace it",
+                        })
+                    }
+                    _ => {}
+                }
+                let dir = dest.spill_dir();
+                let base = p
+                    .file_name()
+                    .map(|f| f.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let tmp = tempfile::Builder::new()
+                    .prefix(&format!(".{base}."))
+                    .suffix(".partial")
+                    .tempfile_in(&dir)
+                    .map_err(|e| Error::io(dir.display(), e))?;
+                Target::File {
+                    tmp,
+                    dest: p.clone(),
+                    force,
+                }
+            }
+        };
+        let buffered = BufWriter::with_capacity(BUF_BYTES, target);
+        let enc = match compression {
+            Compression::None => Encoder::Plain(buffered),
+            Compression::Zstd { level, workers } => {
+                let io_err = |e| Error::io(&name, e);
+                let mut z = zstd::stream::write::Encoder::new(buffered, level).map_err(io_err)?;
+                z.include_checksum(true).map_err(io_err)?;
+                if workers > 0 {
+                    z.multithread(workers).map_err(io_err)?;
+                }
+                Encoder::Zstd(z)
+            }
+        };
+        Ok(Output {
+            enc,
+            name,
+            written: 0,
+        })
+    }
+
+    /// Appends bytes.
+    pub fn write_all(&mut self, data: &[u8]) -> Result<(), Error> {
+        let r = match &mut self.enc {
+            Encoder::Plain(w) => w.write_all(data),
+            Encoder::Zstd(z) => z.write_all(data),
+        };
+        self.written += data.len() as u64;
+        r.map_err(|e| Error::io(&self.name, e))
+    }
+
+    /// Uncompressed bytes written so far.
+    pub fn position(&self) -> u64 {
+        self.written
+    }
+
+    /// Ends the zstd frame, flushes, and (for a file) syncs it and renames it into place.
+    pub fn finish(self) -> Result<(), Error> {
+        let name = self.name;
+        let io_err = |e| Error::io(&name, e);
+        let mut buffered = match self.enc {
+            Encoder::Plain(w) => w,
+            Encoder::Zstd(z) => z.finish().map_err(io_err)?,
+        };
+        buffered.flush().map_err(io_err)?;
+        let target = buffered.into_inner().map_err(|e| io_err(e.into_error()))?;
+        match target {
+            Target::Stdout(mut s) => s.flush().map_err(io_err),
+            Target::File { tmp, dest, force } => {
+                tmp.as_file().sync_all().map_err(io_err)?;
+                let res = if force {
+                    tmp.persist(&dest)
+                } else {
+                    tmp.persist_noclobber(&dest)
+                };
+                res.map_err(|e| io_err(e.error))?;
+                Ok(())
+            }
+        }
+    }
+}

@@ -1,0 +1,93 @@
+//! One dump-wide stop signal: a renewal failure, a lost pin or SIGINT/SIGTERM stops every
+//! scanner at its next await point, and the first reason given is the one reported.
+
+use std::sync::Arc;
+use tokio::sync::watch;
+
+/// Why the dump stopped early.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AbortReason {
+    /// The operator interrupted the dump.
+    Cancelled(String),
+    /// Something made the dump's result untrustworthy (lost pin, failed renewal).
+    Failed(String),
+}
+
+impl AbortReason {
+    /// The engine error this reason surfaces as.
+    pub fn to_error(&self) -> crate::error::Error {
+        match self {
+            AbortReason::Cancelled(m) => crate::error::Error::Cancelled(m.clone()),
+            AbortReason::Failed(m) => crate::error::Error::Live(m.clone()),
+        }
+    }
+}
+
+/// A cloneable handle on the stop signal.
+#[derive(Clone, Debug)]
+pub struct Abort {
+    tx: Arc<watch::Sender<Option<AbortReason>>>,
+}
+
+impl Default for Abort {
+    fn default() -> Self {
+        Abort {
+            tx: Arc::new(watch::channel(None).0),
+        }
+    }
+}
+
+impl Abort {
+    /// Stops the dump (the first reason wins).
+    pub fn trigger(&self, reason: AbortReason) {
+        self.tx.send_if_modified(|cur| {
+            if cur.is_none() {
+                *cur = Some(reason);
+                true
+            } else {
+                false
+            }
+        });
+    }
+
+    /// The reason, once stopped.
+    pub fn reason(&self) -> Option<AbortReason> {
+        self.tx.borrow().clone()
+    }
+
+    /// Resolves when the dump is stopped.
+    pub async fn wait(&self) -> AbortReason {
+        let mut rx = self.tx.subscribe();
+        loop {
+            if let Some(r) = rx.borrow_and_update().clone() {
+                return r;
+            }
+            if rx.changed().await.is_err() {
+                // The sender lives as long as any handle; unreachable in practice.
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_reason_wins_and_wakes_waiters() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let a = Abort::default();
+        let b = a.clone();
+        let waiter = rt.spawn(async move { b.wait().await });
+        a.trigger(AbortReason::Failed("x".into()));
+        a.trigger(AbortReason::Cancelled("y".into()));
+        assert_eq!(
+            rt.block_on(waiter).unwrap(),
+            AbortReason::Failed("x".into())
+        );
+        assert_eq!(a.reason(), Some(AbortReason::Failed("x".into())));
+    }
+}

@@ -1,0 +1,82 @@
+//! The connection to a node: one HTTP/2 channel, clients with the 64 MiB message limit, and
+//! the bearer header on every call when a token is configured (spec 50 §1.2, §2.6).
+
+use super::error::LiveError;
+use elastickv_backup_proto::{AdminClient, DistributionClient, RawKvClient, MAX_MESSAGE_BYTES};
+use std::time::Duration;
+use tonic::metadata::MetadataValue;
+use tonic::transport::{Channel, Endpoint};
+use tonic::Request;
+
+/// A connected node.
+#[derive(Clone)]
+pub struct Conn {
+    /// `host:port` as given.
+    pub address: String,
+    channel: Channel,
+    auth: Option<MetadataValue<tonic::metadata::Ascii>>,
+}
+
+impl Conn {
+    /// Connects to `address` (`host:port`, or a full `http://` URI).
+    pub async fn connect(address: &str, admin_token: Option<&str>) -> Result<Conn, LiveError> {
+        let err = |m: String| LiveError::Connect {
+            address: address.to_string(),
+            message: m,
+        };
+        let uri = if address.contains("://") {
+            address.to_string()
+        } else {
+            format!("http://{address}")
+        };
+        let channel = Endpoint::from_shared(uri)
+            .map_err(|e| err(e.to_string()))?
+            .connect_timeout(Duration::from_secs(5))
+            .tcp_nodelay(true)
+            .connect()
+            .await
+            .map_err(|e| err(format!("{e} ({e:?})")))?;
+        let auth = match admin_token {
+            Some(t) => Some(format!("Bearer {t}").parse().map_err(|_| {
+                err("the admin token contains characters not allowed in a header".into())
+            })?),
+            None => None,
+        };
+        Ok(Conn {
+            address: address.to_string(),
+            channel,
+            auth,
+        })
+    }
+
+    /// A request carrying `msg`, the bearer header and a deadline.
+    pub fn req<T>(&self, msg: T, timeout: Duration) -> Request<T> {
+        let mut r = Request::new(msg);
+        if let Some(a) = &self.auth {
+            r.metadata_mut().insert("authorization", a.clone());
+        }
+        r.set_timeout(timeout);
+        r
+    }
+
+    /// RawKV client.
+    pub fn raw(&self) -> RawKvClient<Channel> {
+        RawKvClient::new(self.channel.clone())
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES)
+    }
+
+    /// Admin client.
+    pub fn admin(&self) -> AdminClient<Channel> {
+        AdminClient::new(self.channel.clone())
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES)
+    }
+
+    /// Distribution client.
+    pub fn dist(&self) -> DistributionClient<Channel> {
+        DistributionClient::new(self.channel.clone())
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES)
+    }
+}

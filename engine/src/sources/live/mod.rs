@@ -1,0 +1,23 @@
+//! A live cluster as a source: a point-in-time dump over gRPC (spec 50).
+//!
+//! One [`Shard`](crate::sources::Shard) per Raft group. Each shard pages through its group
+//! with keys-only scans at the pinned `read_ts` (the authoritative enumeration), fetches
+//! values, drops stale copies the group does not own, and reorders the keys into encoded-key
+//! order, so everything downstream (merge, visibility, adapters, sinks) is shared with the
+//! snapshot path.
+
+pub mod abort;
+pub mod client;
+pub mod error;
+pub mod pin;
+pub mod reorder;
+pub mod route_key;
+pub mod routes;
+pub mod scan;
+pub mod scopes;
+pub mod session;
+pub mod shard;
+pub mod signals;
+
+pub use error::LiveError;
+pub use session::{LiveConfig, LiveSession};

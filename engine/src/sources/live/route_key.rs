@@ -1,0 +1,199 @@
+//! Route-key normalisation (spec 50 §3.3): the key a storage key is *routed by*.
+//!
+//! A group owns the storage keys whose route key falls in one of its route ranges, not the
+//! keys whose raw bytes do. The producer needs this to drop stale copies a group still holds
+//! (migration leftovers), and the loopback server uses the same function to place keys, so
+//! the two sides can never disagree.
+
+use std::borrow::Cow;
+
+const DDB_ROUTE: &[u8] = b"!ddb|route|table|";
+const SQS_ROUTE_GLOBAL: &[u8] = b"!sqs|route|global";
+const S3_ROUTE: &[u8] = b"!s3route|";
+
+/// The families whose keys are owned through a `|p|` partition map outside the route table
+/// (SQS high-throughput FIFO partitions). The producer keeps them from whichever group
+/// returns them.
+pub fn is_explicit_group_key(key: &[u8]) -> bool {
+    const FAMILIES: [&[u8]; 5] = [
+        b"!sqs|msg|data|p|",
+        b"!sqs|msg|vis|p|",
+        b"!sqs|msg|byage|p|",
+        b"!sqs|msg|dedup|p|",
+        b"!sqs|msg|group|p|",
+    ];
+    FAMILIES.iter().any(|f| key.starts_with(f))
+}
+
+/// The route key of storage key `key`; the key itself when no rule applies.
+pub fn route_key(key: &[u8]) -> Cow<'_, [u8]> {
+    if let Some(k) = list_route_key(key) {
+        return Cow::Borrowed(k);
+    }
+    if let Some(rest) = key.strip_prefix(b"!redis|".as_slice()) {
+        // `!redis|<family>|<rest>` routes by `<rest>`; a missing or empty family keeps `key`.
+        if let Some(sep) = rest.iter().position(|&b| b == b'|') {
+            if sep > 0 {
+                return Cow::Borrowed(&rest[sep + 1..]);
+            }
+        }
+        return Cow::Borrowed(key);
+    }
+    if let Some(table) = ddb_table_segment(key) {
+        let mut out = Vec::with_capacity(DDB_ROUTE.len() + table.len());
+        out.extend_from_slice(DDB_ROUTE);
+        out.extend_from_slice(table);
+        return Cow::Owned(out);
+    }
+    if key.starts_with(b"!sqs|") {
+        return Cow::Borrowed(SQS_ROUTE_GLOBAL);
+    }
+    if let Some(k) = s3_route_key(key) {
+        return Cow::Owned(k);
+    }
+    Cow::Borrowed(key)
+}
+
+/// Lists: meta `!lst|meta|<k>`, item `!lst|itm|<k><8-byte seq>`, delta
+/// `!lst|meta|d|<BE32 len><k><ts 8><seq 4>`, claim `!lst|claim|<BE32 len><k><seq 8>`.
+fn list_route_key(key: &[u8]) -> Option<&[u8]> {
+    if let Some(rest) = key.strip_prefix(b"!lst|meta|d|".as_slice()) {
+        return len_prefixed(rest).or(Some(key));
+    }
+    if let Some(rest) = key.strip_prefix(b"!lst|claim|".as_slice()) {
+        return len_prefixed(rest).or(Some(key));
+    }
+    if let Some(rest) = key.strip_prefix(b"!lst|meta|".as_slice()) {
+        return Some(rest);
+    }
+    if let Some(rest) = key.strip_prefix(b"!lst|itm|".as_slice()) {
+        return rest.len().checked_sub(8).map(|n| &rest[..n]);
+    }
+    None
+}
+
+fn len_prefixed(rest: &[u8]) -> Option<&[u8]> {
+    let len = u32::from_be_bytes(rest.get(..4)?.try_into().ok()?) as usize;
+    rest.get(4..4usize.checked_add(len)?)
+}
+
+/// DynamoDB: the encoded table segment of a meta/gen/item/GSI key.
+fn ddb_table_segment(key: &[u8]) -> Option<&[u8]> {
+    let whole = |p: &[u8]| key.strip_prefix(p).filter(|t| !t.is_empty());
+    let up_to_bar = |p: &[u8]| {
+        let rest = key.strip_prefix(p)?;
+        let sep = rest.iter().position(|&b| b == b'|')?;
+        (sep > 0).then(|| &rest[..sep])
+    };
+    whole(b"!ddb|meta|table|")
+        .or_else(|| whole(b"!ddb|meta|gen|"))
+        .or_else(|| up_to_bar(b"!ddb|item|"))
+        .or_else(|| up_to_bar(b"!ddb|gsi|"))
+}
+
+/// S3 object-scoped families: `!s3route|` ‖ seg(bucket) ‖ u64(gen) ‖ seg(object).
+fn s3_route_key(key: &[u8]) -> Option<Vec<u8>> {
+    const SCOPED: [&[u8]; 6] = [
+        b"!s3|obj|head|",
+        b"!s3|upload|meta|",
+        b"!s3|upload|part|",
+        b"!s3|blob|",
+        b"!s3|chunkref|",
+        b"!s3|gc|upload|",
+    ];
+    let prefix = SCOPED.iter().find(|p| key.starts_with(p))?;
+    let start = prefix.len();
+    let bucket_end = s3_segment_end(key, start)?;
+    let gen_end = bucket_end.checked_add(8).filter(|&e| e <= key.len())?;
+    let object_end = s3_segment_end(key, gen_end)?;
+    let mut out = Vec::with_capacity(S3_ROUTE.len() + object_end - start);
+    out.extend_from_slice(S3_ROUTE);
+    out.extend_from_slice(&key[start..object_end]);
+    Some(out)
+}
+
+/// End (exclusive, after the `00 01` terminator) of an S3 segment starting at `from`.
+pub(crate) fn s3_segment_end(key: &[u8], from: usize) -> Option<usize> {
+    let mut i = from;
+    while i < key.len() {
+        if key[i] == 0 {
+            match key.get(i + 1)? {
+                0xFF => i += 2,
+                0x01 => return Some(i + 2),
+                _ => return None,
+            }
+        } else {
+            i += 1;
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rk(k: &[u8]) -> Vec<u8> {
+        route_key(k).into_owned()
+    }
+
+    #[test]
+    fn ddb_families_share_the_table_route() {
+        let want = b"!ddb|route|table|dXNlcnM".to_vec();
+        assert_eq!(rk(b"!ddb|meta|table|dXNlcnM"), want);
+        assert_eq!(rk(b"!ddb|meta|gen|dXNlcnM"), want);
+        assert_eq!(rk(b"!ddb|item|dXNlcnM|1|u0\x00\x01"), want);
+        assert_eq!(rk(b"!ddb|gsi|dXNlcnM|1|YnlfZW1haWw|x\x00\x01"), want);
+        // Malformed: no table segment → the key itself.
+        assert_eq!(rk(b"!ddb|item||1|x"), b"!ddb|item||1|x".to_vec());
+    }
+
+    #[test]
+    fn sqs_is_one_route() {
+        assert_eq!(rk(b"!sqs|queue|meta|cTE"), SQS_ROUTE_GLOBAL.to_vec());
+        assert_eq!(
+            rk(b"!sqs|msg|data|p|cQ|\0\0\0\x01"),
+            SQS_ROUTE_GLOBAL.to_vec()
+        );
+        assert!(is_explicit_group_key(b"!sqs|msg|data|p|cQ|\0\0\0\x01"));
+        assert!(!is_explicit_group_key(b"!sqs|msg|data|cQ"));
+    }
+
+    #[test]
+    fn redis_and_lists() {
+        assert_eq!(rk(b"!redis|str|s"), b"s".to_vec());
+        assert_eq!(rk(b"!redis|ttl|queue:ttl"), b"queue:ttl".to_vec());
+        assert_eq!(rk(b"!redis||x"), b"!redis||x".to_vec());
+        assert_eq!(rk(b"!lst|meta|queue"), b"queue".to_vec());
+        assert_eq!(rk(b"!lst|itm|queue\x80\0\0\0\0\0\0\x01"), b"queue".to_vec());
+        assert_eq!(
+            rk(b"!lst|meta|d|\0\0\0\x05queue\0\0\0\0\0\0\0\x09\0\0\0\0"),
+            b"queue".to_vec()
+        );
+        assert_eq!(
+            rk(b"!lst|claim|\0\0\0\x01q\x80\0\0\0\0\0\0\0"),
+            b"q".to_vec()
+        );
+        // Wide-column hashes are routed by their raw key.
+        assert_eq!(
+            rk(b"!hs|fld|\0\0\0\x01hf"),
+            b"!hs|fld|\0\0\0\x01hf".to_vec()
+        );
+    }
+
+    #[test]
+    fn s3_object_scoped() {
+        let head = b"!s3|obj|head|b1\x00\x01\0\0\0\0\0\0\0\x01o.txt\x00\x01";
+        let want = b"!s3route|b1\x00\x01\0\0\0\0\0\0\0\x01o.txt\x00\x01".to_vec();
+        assert_eq!(rk(head), want);
+        let blob = b"!s3|blob|b1\x00\x01\0\0\0\0\0\0\0\x01o.txt\x00\x01up\x00\x01\0\0\0\0\0\0\0\x01\0\0\0\0\0\0\0\0";
+        assert_eq!(rk(blob), want);
+        // Bucket metadata routes by its raw key.
+        assert_eq!(
+            rk(b"!s3|bucket|meta|b1\x00\x01"),
+            b"!s3|bucket|meta|b1\x00\x01".to_vec()
+        );
+        assert_eq!(s3_segment_end(b"a\x00\xffb\x00\x01z", 0), Some(6));
+        assert_eq!(s3_segment_end(b"a\x00\x02", 0), None);
+    }
+}

@@ -1,0 +1,367 @@
+//! The per-group scanner (spec 50 §3.5): keys-only pages are the authoritative enumeration;
+//! values come from value-bearing scans over each page's key span (halved on
+//! `RESOURCE_EXHAUSTED`) with a `RawGet` backfill for any key the value scan skipped; keys the
+//! group does not own are dropped; transient failures are retried with exponential backoff
+//! (100 ms doubling to 2 s) until the group's retry budget is spent.
+
+use super::abort::Abort;
+use super::client::Conn;
+use super::error::LiveError;
+use super::reorder::Reorder;
+use super::route_key::is_explicit_group_key;
+use super::routes::RouteTable;
+use super::scopes::{counted_scope, ScopeId};
+use crate::error::Error;
+use crate::sources::RawEntry;
+use bytes::Bytes;
+use elastickv_backup_proto::wire::{RawGetRequest, RawScanAtRequest};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use tonic::{Code, Status};
+
+/// Value-scan batch for families whose values are up to 1 MiB (S3 chunks): 16 values stay
+/// well under the default 32 MiB value-page budget.
+const BLOB_VALUE_BATCH: usize = 16;
+const BLOB_FAMILIES: [&[u8]; 2] = [b"!s3|blob|", b"!s3|chunkblob|"];
+
+/// What every scan of one group shares.
+pub struct ScanParams {
+    /// The node to ask (explicit `group_id` on every call).
+    pub conn: Conn,
+    /// Raft group id.
+    pub group: u64,
+    /// The pinned read timestamp (never 0).
+    pub read_ts: u64,
+    /// Keys per keys-only page (1..=1025).
+    pub page_size: usize,
+    /// The catalog snapshot taken at dump start (ownership filter).
+    pub routes: Arc<RouteTable>,
+    /// How long one group may keep failing before the dump gives up.
+    pub retry_budget: Duration,
+    /// Deadline of one RPC.
+    pub call_timeout: Duration,
+    /// The dump-wide stop signal.
+    pub abort: Abort,
+}
+
+/// One message from a scanner task to its stream.
+pub enum Msg {
+    /// Entries in encoded-key order.
+    Batch(Vec<RawEntry>),
+    /// The scan ended; per-scope counts of the keys read (ownership-filtered).
+    Done(BTreeMap<ScopeId, u64>),
+    /// The scan failed.
+    Fail(Error),
+}
+
+enum CallFail {
+    /// A status that is not retried here (the caller decides).
+    Status(Status),
+    /// The dump stopped, or the group ran out of retries.
+    Fatal(Error),
+}
+
+fn retryable(s: &Status) -> bool {
+    matches!(
+        s.code(),
+        Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled
+    ) || (s.code() == Code::Unknown && s.message().contains("leader not found"))
+}
+
+/// `key ‖ 0x00`: the smallest key above `key`.
+fn successor(key: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(key.len() + 1);
+    k.extend_from_slice(key);
+    k.push(0);
+    k
+}
+
+/// The exclusive end of the range of keys starting with `prefix` (empty = unbounded).
+pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last != 0xFF {
+            end.push(last + 1);
+            return end;
+        }
+    }
+    Vec::new()
+}
+
+/// Disjoint ascending `[start, end)` ranges covering `prefixes` (everything when empty).
+pub fn prefix_ranges(prefixes: &[&[u8]]) -> Vec<(Vec<u8>, Vec<u8>)> {
+    if prefixes.is_empty() || prefixes.iter().any(|p| p.is_empty()) {
+        return vec![(Vec::new(), Vec::new())];
+    }
+    let mut ps: Vec<&[u8]> = prefixes.to_vec();
+    ps.sort();
+    ps.dedup();
+    let mut kept: Vec<&[u8]> = Vec::new();
+    for p in ps {
+        if !kept.last().is_some_and(|k| p.starts_with(k)) {
+            kept.push(p);
+        }
+    }
+    kept.into_iter()
+        .map(|p| (p.to_vec(), prefix_end(p)))
+        .collect()
+}
+
+impl ScanParams {
+    fn owns(&self, key: &[u8]) -> bool {
+        is_explicit_group_key(key) || self.routes.owner(key) == Some(self.group)
+    }
+
+    fn status_error(&self, rpc: &str, s: Status) -> Error {
+        if s.code() == Code::FailedPrecondition && s.message().contains("compacted") {
+            return LiveError::ReadTsCompacted { group: self.group }.into();
+        }
+        LiveError::rpc(format!("{rpc} group {}", self.group), &s).into()
+    }
+
+    /// Runs `f` until it succeeds, fails with a non-retryable status, the dump stops, or the
+    /// retry budget is spent.
+    async fn call<T, F, Fut>(&self, mut f: F) -> Result<T, CallFail>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, Status>>,
+    {
+        let started = Instant::now();
+        let mut backoff = Duration::from_millis(100);
+        let mut attempts = 0u32;
+        loop {
+            attempts += 1;
+            let res = tokio::select! {
+                r = f() => r,
+                reason = self.abort.wait() => return Err(CallFail::Fatal(reason.to_error())),
+            };
+            let s = match res {
+                Ok(v) => return Ok(v),
+                Err(s) if retryable(&s) => s,
+                Err(s) => return Err(CallFail::Status(s)),
+            };
+            if started.elapsed() + backoff > self.retry_budget {
+                return Err(CallFail::Fatal(
+                    LiveError::GroupUnavailable {
+                        group: self.group,
+                        attempts,
+                        secs: started.elapsed().as_secs_f64(),
+                        code: s.code(),
+                        message: s.message().to_string(),
+                    }
+                    .into(),
+                ));
+            }
+            eprintln!(
+                "elastickv-backup: group {}: {:?} {} — retrying in {:?}",
+                self.group,
+                s.code(),
+                s.message(),
+                backoff
+            );
+            tokio::select! {
+                _ = tokio::time::sleep(backoff) => {}
+                reason = self.abort.wait() => return Err(CallFail::Fatal(reason.to_error())),
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(2));
+        }
+    }
+
+    async fn scan_page(
+        &self,
+        start: &[u8],
+        end: &[u8],
+        limit: usize,
+        keys_only: bool,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, CallFail> {
+        let msg = RawScanAtRequest {
+            start_key: start.to_vec(),
+            end_key: end.to_vec(),
+            limit: limit as i64,
+            ts: self.read_ts,
+            reverse: false,
+            group_id: self.group,
+            keys_only,
+        };
+        let resp = self
+            .call(|| {
+                let mut c = self.conn.raw();
+                let r = self.conn.req(msg.clone(), self.call_timeout);
+                async move { c.raw_scan_at(r).await }
+            })
+            .await?;
+        Ok(resp
+            .into_inner()
+            .kv
+            .into_iter()
+            .map(|p| (p.key, p.value))
+            .collect())
+    }
+
+    async fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, Error> {
+        let msg = RawGetRequest {
+            key: key.to_vec(),
+            ts: self.read_ts,
+            group_id: self.group,
+        };
+        let resp = self
+            .call(|| {
+                let mut c = self.conn.raw();
+                let r = self.conn.req(msg.clone(), self.call_timeout);
+                async move { c.raw_get(r).await }
+            })
+            .await
+            .map_err(|f| match f {
+                CallFail::Status(s) => self.status_error("RawGet", s),
+                CallFail::Fatal(e) => e,
+            })?
+            .into_inner();
+        // Old nodes may leave `exists` unset: a non-empty value counts as found.
+        Ok((resp.exists || !resp.value.is_empty()).then_some(resp.value))
+    }
+
+    /// Values of `keys` (ascending) at `read_ts`; `None` = resolved away since enumeration.
+    async fn values(
+        &self,
+        keys: &[Vec<u8>],
+        batch: &mut usize,
+    ) -> Result<Vec<Option<Vec<u8>>>, Error> {
+        let mut out: Vec<Option<Vec<u8>>> = Vec::with_capacity(keys.len());
+        let mut i = 0;
+        while i < keys.len() {
+            let n = (*batch).clamp(1, keys.len() - i);
+            let chunk = &keys[i..i + n];
+            let first = &chunk[0];
+            let end = successor(&chunk[n - 1]);
+            match self.scan_page(first, &end, n, false).await {
+                Ok(page) => {
+                    let mut it = page.into_iter().peekable();
+                    for k in chunk {
+                        while it.peek().is_some_and(|(pk, _)| pk < k) {
+                            it.next();
+                        }
+                        match it.peek() {
+                            Some((pk, _)) if pk == k => out.push(it.next().map(|(_, v)| v)),
+                            _ => out.push(self.get(k).await?),
+                        }
+                    }
+                    i += n;
+                    *batch = (*batch * 2).min(self.page_size);
+                }
+                Err(CallFail::Status(s)) if s.code() == Code::ResourceExhausted => {
+                    if n == 1 {
+                        out.push(self.get(first).await?);
+                        i += 1;
+                    } else {
+                        *batch = n / 2;
+                    }
+                }
+                Err(CallFail::Status(s)) => return Err(self.status_error("RawScanAt", s)),
+                Err(CallFail::Fatal(e)) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Scans `ranges` in order, sending batches to `tx`. Returns per-scope key counts.
+    async fn run(
+        &self,
+        ranges: Vec<(Vec<u8>, Vec<u8>)>,
+        tx: &mpsc::Sender<Msg>,
+    ) -> Result<BTreeMap<ScopeId, u64>, Error> {
+        let mut counts: BTreeMap<ScopeId, u64> = BTreeMap::new();
+        let mut reorder = Reorder::default();
+        let mut batch_size = self.page_size;
+        for (start, end) in ranges {
+            let mut cursor = start;
+            loop {
+                let keys: Vec<Vec<u8>> =
+                    match self.scan_page(&cursor, &end, self.page_size, true).await {
+                        Ok(page) => page.into_iter().map(|(k, _)| k).collect(),
+                        Err(CallFail::Status(s)) => return Err(self.status_error("RawScanAt", s)),
+                        Err(CallFail::Fatal(e)) => return Err(e),
+                    };
+                let Some(last) = keys.last() else { break };
+                cursor = successor(last);
+                let keys: Vec<Vec<u8>> = keys.into_iter().filter(|k| self.owns(k)).collect();
+                if keys.is_empty() {
+                    continue;
+                }
+                let mut vb = if BLOB_FAMILIES.iter().any(|f| keys[0].starts_with(f)) {
+                    BLOB_VALUE_BATCH.min(batch_size)
+                } else {
+                    batch_size
+                };
+                let values = self.values(&keys, &mut vb).await?;
+                batch_size = vb.max(1);
+                let mut out = Vec::with_capacity(keys.len());
+                for (k, v) in keys.into_iter().zip(values) {
+                    let Some(v) = v else { continue };
+                    if let Some(s) = counted_scope(&k) {
+                        *counts.entry(s).or_default() += 1;
+                    }
+                    reorder.push(
+                        RawEntry {
+                            user_key: Bytes::from(k),
+                            commit_ts: self.read_ts,
+                            expire_at_ms: 0,
+                            tombstone: false,
+                            value: Bytes::from(v),
+                        },
+                        &mut out,
+                    );
+                }
+                if !out.is_empty() && tx.send(Msg::Batch(out)).await.is_err() {
+                    return Ok(counts); // the consumer went away
+                }
+            }
+        }
+        let mut rest = Vec::new();
+        reorder.finish(&mut rest);
+        if !rest.is_empty() {
+            let _ = tx.send(Msg::Batch(rest)).await;
+        }
+        Ok(counts)
+    }
+}
+
+/// The task body: scans and reports the outcome as the last message.
+pub async fn scan_task(p: Arc<ScanParams>, ranges: Vec<(Vec<u8>, Vec<u8>)>, tx: mpsc::Sender<Msg>) {
+    let last = match p.run(ranges, &tx).await {
+        Ok(counts) => Msg::Done(counts),
+        Err(e) => Msg::Fail(e),
+    };
+    let _ = tx.send(last).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_from_prefixes() {
+        assert_eq!(prefix_end(b"ab"), b"ac".to_vec());
+        assert_eq!(prefix_end(b"a\xff"), b"b".to_vec());
+        assert_eq!(prefix_end(b"\xff\xff"), Vec::<u8>::new());
+        assert_eq!(prefix_ranges(&[]), vec![(vec![], vec![])]);
+        let r = prefix_ranges(&[b"!s3|", b"!ddb|meta|", b"!ddb|", b"!s3|"]);
+        assert_eq!(
+            r,
+            vec![
+                (b"!ddb|".to_vec(), b"!ddb}".to_vec()),
+                (b"!s3|".to_vec(), b"!s3}".to_vec())
+            ]
+        );
+    }
+
+    #[test]
+    fn retry_classes() {
+        assert!(retryable(&Status::unavailable("x")));
+        assert!(retryable(&Status::unknown("raft: leader not found")));
+        assert!(!retryable(&Status::unknown("invalid request")));
+        assert!(!retryable(&Status::resource_exhausted("big")));
+    }
+}

@@ -1,0 +1,220 @@
+//! The scope → key-family mapping of the expected-keys baseline (spec 50 §5.7).
+//!
+//! The design leaves the unit of counting open; this project fixes it here, once, and both the
+//! loopback server (which counts inside `BeginBackup`) and the producer (which counts what it
+//! read) call these functions, so the two counts are comparable by construction:
+//!
+//! | scope | counted keys |
+//! |---|---|
+//! | `dynamodb/<table>` | item keys `!ddb\|item\|<b64url(table)>\|…` |
+//! | `s3/<bucket>` | object manifests `!s3\|obj\|head\|<seg(bucket)>…` |
+//! | `redis/db_0` | every key of a Redis family (route table) |
+//! | `sqs/<queue>` | message records `!sqs\|msg\|data\|[p\|]<b64url(queue)>…` |
+
+use super::route_key::s3_segment_end;
+use crate::decode::routes::route;
+use crate::decode::AdapterKind;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
+use base64::engine::DecodePaddingMode;
+use base64::Engine;
+
+/// Go's non-strict unpadded base64url decoder: trailing bits tolerated.
+const B64URL: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::URL_SAFE,
+    GeneralPurposeConfig::new()
+        .with_decode_allow_trailing_bits(true)
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+/// One adapter scope: the adapter and its table/bucket/queue name (Redis: the db number).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ScopeId {
+    /// Owning adapter.
+    pub adapter: AdapterKind,
+    /// Decoded name bytes (`b"0"` for Redis db 0).
+    pub name: Vec<u8>,
+}
+
+impl ScopeId {
+    /// The wire form used in `ScopeKeyCount.scope_id`: `dynamodb/<table>` etc.
+    pub fn wire(&self) -> String {
+        let name = String::from_utf8_lossy(&self.name);
+        match self.adapter {
+            AdapterKind::DynamoDb => format!("dynamodb/{name}"),
+            AdapterKind::S3 => format!("s3/{name}"),
+            AdapterKind::Redis => format!("redis/db_{name}"),
+            AdapterKind::Sqs => format!("sqs/{name}"),
+        }
+    }
+}
+
+fn b64_name(seg: &[u8]) -> Option<Vec<u8>> {
+    let clean: Vec<u8> = seg
+        .iter()
+        .copied()
+        .filter(|b| !matches!(b, b'\r' | b'\n'))
+        .collect();
+    B64URL.decode(clean).ok()
+}
+
+fn is_b64url(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'-' || b == b'_'
+}
+
+/// Decodes an S3 segment (`00 FF` → `00`, ends at `00 01`) starting at `from`.
+fn s3_segment(key: &[u8], from: usize) -> Option<Vec<u8>> {
+    let end = s3_segment_end(key, from)?;
+    let raw = key.get(from..end - 2)?;
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        out.push(raw[i]);
+        i += if raw[i] == 0 { 2 } else { 1 };
+    }
+    Some(out)
+}
+
+/// The scope whose baseline counts `key`, if it is a counted key.
+pub fn counted_scope(key: &[u8]) -> Option<ScopeId> {
+    if let Some(rest) = key.strip_prefix(b"!ddb|item|".as_slice()) {
+        let sep = rest.iter().position(|&b| b == b'|')?;
+        return Some(ScopeId {
+            adapter: AdapterKind::DynamoDb,
+            name: b64_name(rest.get(..sep)?)?,
+        });
+    }
+    if let Some(rest) = key.strip_prefix(b"!s3|obj|head|".as_slice()) {
+        return Some(ScopeId {
+            adapter: AdapterKind::S3,
+            name: s3_segment(rest, 0)?,
+        });
+    }
+    if let Some(rest) = key.strip_prefix(b"!sqs|msg|data|".as_slice()) {
+        let seg = match rest.strip_prefix(b"p|".as_slice()) {
+            Some(p) => &p[..p.iter().position(|&b| b == b'|')?],
+            None => &rest[..rest.iter().position(|&b| !is_b64url(b))?],
+        };
+        return Some(ScopeId {
+            adapter: AdapterKind::Sqs,
+            name: b64_name(seg)?,
+        });
+    }
+    match route(key) {
+        Some(r) if r.adapter == Some(AdapterKind::Redis) => Some(redis_db0()),
+        _ => None,
+    }
+}
+
+/// The only Redis database until multi-db exists.
+pub fn redis_db0() -> ScopeId {
+    ScopeId {
+        adapter: AdapterKind::Redis,
+        name: b"0".to_vec(),
+    }
+}
+
+/// Metadata prefixes listed by `ListAdaptersAndScopes`, in wire-field order.
+pub const SCOPE_META_PREFIXES: [&[u8]; 3] = [
+    b"!ddb|meta|table|",
+    b"!s3|bucket|meta|",
+    b"!sqs|queue|meta|",
+];
+
+/// The scope a metadata key (one of [`SCOPE_META_PREFIXES`]) declares.
+pub fn declared_scope(key: &[u8]) -> Option<ScopeId> {
+    if let Some(seg) = key.strip_prefix(SCOPE_META_PREFIXES[0]) {
+        return Some(ScopeId {
+            adapter: AdapterKind::DynamoDb,
+            name: b64_name(seg)?,
+        });
+    }
+    if let Some(rest) = key.strip_prefix(SCOPE_META_PREFIXES[1]) {
+        return Some(ScopeId {
+            adapter: AdapterKind::S3,
+            name: s3_segment(rest, 0)?,
+        });
+    }
+    if let Some(seg) = key.strip_prefix(SCOPE_META_PREFIXES[2]) {
+        return Some(ScopeId {
+            adapter: AdapterKind::Sqs,
+            name: b64_name(seg)?,
+        });
+    }
+    None
+}
+
+/// The scope a wire `scope_id` names, or `None` when it is not one of the four forms.
+pub fn parse_wire(scope_id: &str) -> Option<ScopeId> {
+    let (adapter, name) = scope_id.split_once('/')?;
+    let (adapter, name) = match adapter {
+        "dynamodb" => (AdapterKind::DynamoDb, name),
+        "s3" => (AdapterKind::S3, name),
+        "sqs" => (AdapterKind::Sqs, name),
+        "redis" => (AdapterKind::Redis, name.strip_prefix("db_")?),
+        _ => return None,
+    };
+    Some(ScopeId {
+        adapter,
+        name: name.as_bytes().to_vec(),
+    })
+}
+
+/// §5.7: the smallest actual count that passes for baseline `b` (`A < 0.99·B − √B` fails).
+pub fn baseline_threshold(b: u64) -> f64 {
+    let b = b as f64;
+    0.99 * b - b.sqrt()
+}
+
+/// Whether an actual count `a` falls short of baseline `b`.
+pub fn is_shortfall(a: u64, b: u64) -> bool {
+    b != 0 && (a as f64) < baseline_threshold(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counted_keys() {
+        let s = counted_scope(b"!ddb|item|dXNlcnM|1|u0\x00\x01").unwrap();
+        assert_eq!(s.wire(), "dynamodb/users");
+        let s =
+            counted_scope(b"!s3|obj|head|ph\x00\xffx\x00\x01\0\0\0\0\0\0\0\x01o\x00\x01").unwrap();
+        assert_eq!(s.name, b"ph\x00x".to_vec());
+        let s = counted_scope(b"!sqs|msg|data|cTE\0\0\0\0\0\0\0\x01bS0").unwrap();
+        assert_eq!(s.wire(), "sqs/q1");
+        let s =
+            counted_scope(b"!sqs|msg|data|p|cGFydC5maWZv|\0\0\0\x01\0\0\0\0\0\0\0\x01bS0").unwrap();
+        assert_eq!(s.wire(), "sqs/part.fifo");
+        assert_eq!(
+            counted_scope(b"!hs|fld|\0\0\0\x01hf").unwrap().wire(),
+            "redis/db_0"
+        );
+        assert_eq!(counted_scope(b"!ddb|meta|table|dXNlcnM"), None);
+        assert_eq!(counted_scope(b"!sqs|msg|vis|cTE\0"), None);
+    }
+
+    #[test]
+    fn declared_scopes_and_wire_round_trip() {
+        let s = declared_scope(b"!s3|bucket|meta|photos\x00\x01").unwrap();
+        assert_eq!(s.wire(), "s3/photos");
+        assert_eq!(parse_wire(&s.wire()), Some(s));
+        assert_eq!(parse_wire("redis/db_0"), Some(redis_db0()));
+        assert_eq!(
+            declared_scope(b"!sqs|queue|meta|cTE").unwrap().wire(),
+            "sqs/q1"
+        );
+        assert_eq!(parse_wire("nope"), None);
+    }
+
+    #[test]
+    fn tolerance_matches_the_spec_tests() {
+        // 10 000 keys: threshold 9 800; 1 % missing passes, 5 % fails; B = 0 never fails.
+        assert_eq!(baseline_threshold(10_000), 9_800.0);
+        assert!(!is_shortfall(9_900, 10_000));
+        assert!(!is_shortfall(9_800, 10_000));
+        assert!(is_shortfall(9_799, 10_000));
+        assert!(is_shortfall(9_500, 10_000));
+        assert!(!is_shortfall(0, 0));
+    }
+}

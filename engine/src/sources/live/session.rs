@@ -1,0 +1,467 @@
+//! One live dump from BeginBackup to EndBackup (spec 50 §5.5), or the unpinned fallback of
+//! §8. The session owns the pin: dropping it — on success, error, panic or cancellation —
+//! releases the pin, so no exit path leaves one behind.
+
+use super::abort::{Abort, AbortReason};
+use super::client::Conn;
+use super::error::LiveError;
+use super::pin;
+use super::routes::RouteTable;
+use super::scan::ScanParams;
+use super::scopes::{baseline_threshold, is_shortfall, parse_wire, redis_db0, ScopeId};
+use super::shard::LiveShard;
+use crate::decode::AdapterKind;
+use crate::encode::manifest::{InputInfo, LiveInfo};
+use crate::error::Error;
+use crate::options::DecodeOptions;
+use crate::pipeline::{self, DataSummary};
+use crate::sinks::Sink;
+use crate::sources::Shard;
+use elastickv_backup_proto::wire::{
+    ListAdaptersAndScopesRequest, ListAdaptersAndScopesResponse, ListRoutesRequest,
+    RawLatestCommitTsRequest, ScopeKeyCount,
+};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tonic::Code;
+
+/// Producer settings (the `dump` flags that concern the cluster).
+#[derive(Debug, Clone)]
+pub struct LiveConfig {
+    /// Seed node `host:port`.
+    pub address: String,
+    /// Bearer token for `/Admin/` calls.
+    pub admin_token: Option<String>,
+    /// Requested pin TTL (0 = server default).
+    pub ttl_ms: u64,
+    /// `--begin-backup-deadline` (sizes the BeginBackup call deadline).
+    pub begin_backup_deadline: Duration,
+    /// Keys per page (1..=1025).
+    pub page_size: usize,
+    /// Dump without a pin when the cluster lacks the Phase 1 RPCs.
+    pub allow_unpinned: bool,
+    /// How long one group may keep failing before the dump gives up.
+    pub group_retry_budget: Duration,
+    /// Deadline of one scan/get RPC.
+    pub call_timeout: Duration,
+    /// Turn SIGINT/SIGTERM into a clean cancellation (the CLI; not in-process tests).
+    pub handle_signals: bool,
+}
+
+impl Default for LiveConfig {
+    fn default() -> Self {
+        LiveConfig {
+            address: String::new(),
+            admin_token: None,
+            ttl_ms: 1_800_000,
+            begin_backup_deadline: Duration::from_secs(5),
+            page_size: 1024,
+            allow_unpinned: false,
+            group_retry_budget: Duration::from_secs(60),
+            call_timeout: Duration::from_secs(30),
+            handle_signals: false,
+        }
+    }
+}
+
+struct PinState {
+    token: Vec<u8>,
+    expected: Vec<ScopeKeyCount>,
+    scopes: ListAdaptersAndScopesResponse,
+    renewal: Option<tokio::task::JoinHandle<()>>,
+    released: bool,
+}
+
+/// A dump in progress.
+pub struct LiveSession {
+    rt: tokio::runtime::Runtime,
+    conn: Conn,
+    routes: Arc<RouteTable>,
+    cfg: LiveConfig,
+    /// The read timestamp every request carries.
+    pub read_ts: u64,
+    pin: Option<PinState>,
+    abort: Abort,
+    renewals: Arc<AtomicU64>,
+    started: Instant,
+    groups: Vec<u64>,
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("live-dump")
+        .enable_all()
+        .build()
+        .map_err(|e| Error::io("tokio runtime", e))
+}
+
+const UNPINNED_WARNING: &str = "WARNING: unpinned best-effort dump: no compaction pin, no cross-shard fence; groups are read at the same timestamp but cross-group atomicity is not guaranteed, and compaction may abort the dump after its retention window";
+
+impl LiveSession {
+    /// Connects, reads the catalog, pins a read timestamp and lists the scopes. Nothing is
+    /// written; on error no pin stays behind.
+    pub fn begin(cfg: LiveConfig) -> Result<Self, Error> {
+        if !(1..=1025).contains(&cfg.page_size) {
+            return Err(Error::Usage(format!(
+                "--scan-page-size {}: must be within 1..=1025 (a node refuses larger pages)",
+                cfg.page_size
+            )));
+        }
+        let rt = runtime()?;
+        let abort = Abort::default();
+        if cfg.handle_signals {
+            let a = abort.clone();
+            rt.spawn(async move {
+                super::signals::wait_for_signal().await;
+                eprintln!("elastickv-backup: signal received, stopping the dump");
+                a.trigger(AbortReason::Cancelled(
+                    "interrupted by signal; no MANIFEST written".into(),
+                ));
+            });
+        }
+        let conn = rt.block_on(Conn::connect(&cfg.address, cfg.admin_token.as_deref()))?;
+        let routes = rt
+            .block_on(async {
+                conn.dist()
+                    .list_routes(conn.req(ListRoutesRequest {}, cfg.call_timeout))
+                    .await
+            })
+            .map_err(|s| LiveError::rpc("ListRoutes", &s))?
+            .into_inner();
+        let routes = Arc::new(RouteTable::from_wire(&routes));
+        let groups = routes.groups();
+        let begun = rt.block_on(async {
+            tokio::select! {
+                r = pin::begin(&conn, cfg.ttl_ms, cfg.begin_backup_deadline) => Ok(r),
+                reason = abort.wait() => Err(reason.to_error()),
+            }
+        })?;
+        let mut session = LiveSession {
+            rt,
+            conn,
+            routes,
+            read_ts: 0,
+            pin: None,
+            abort,
+            renewals: Arc::new(AtomicU64::new(0)),
+            started: Instant::now(),
+            groups,
+            cfg,
+        };
+        match begun {
+            Ok(resp) => {
+                session.read_ts = resp.read_ts;
+                session.pin = Some(PinState {
+                    token: resp.pin_token.clone(),
+                    expected: resp.expected_keys,
+                    scopes: ListAdaptersAndScopesResponse::default(),
+                    renewal: None,
+                    released: false,
+                });
+                if resp.read_ts == 0 {
+                    return Err(LiveError::Rpc {
+                        rpc: "BeginBackup".into(),
+                        code: Code::Internal,
+                        message: "server returned read_ts 0".into(),
+                    }
+                    .into());
+                }
+                let renewal = session.rt.spawn(pin::renewal_loop(
+                    session.conn.clone(),
+                    resp.pin_token.clone(),
+                    resp.ttl_ms_effective,
+                    session.abort.clone(),
+                    session.renewals.clone(),
+                ));
+                let scopes = session
+                    .rt
+                    .block_on(async {
+                        let c = &session.conn;
+                        c.admin()
+                            .list_adapters_and_scopes(c.req(
+                                ListAdaptersAndScopesRequest {
+                                    pin_token: resp.pin_token.clone(),
+                                },
+                                session.cfg.call_timeout,
+                            ))
+                            .await
+                    })
+                    .map_err(|s| LiveError::rpc("ListAdaptersAndScopes", &s));
+                if let Some(p) = session.pin.as_mut() {
+                    p.renewal = Some(renewal);
+                }
+                let scopes = scopes?.into_inner();
+                if let Some(p) = session.pin.as_mut() {
+                    p.scopes = scopes;
+                }
+                eprintln!(
+                    "elastickv-backup: pinned read_ts={} (ttl {} ms) on {} group(s) via {}",
+                    session.read_ts,
+                    resp.ttl_ms_effective,
+                    session.groups.len(),
+                    session.conn.address
+                );
+            }
+            Err(s) if s.code() == Code::Unimplemented && session.cfg.allow_unpinned => {
+                eprintln!("elastickv-backup: {UNPINNED_WARNING}");
+                let ts = session
+                    .rt
+                    .block_on(async {
+                        let c = &session.conn;
+                        c.raw()
+                            .raw_latest_commit_ts(c.req(
+                                RawLatestCommitTsRequest { key: Vec::new() },
+                                session.cfg.call_timeout,
+                            ))
+                            .await
+                    })
+                    .map_err(|s| LiveError::rpc("RawLatestCommitTS", &s))?
+                    .into_inner()
+                    .ts;
+                if ts == 0 {
+                    return Err(LiveError::NoReadTs.into());
+                }
+                session.read_ts = ts;
+            }
+            Err(s) if s.code() == Code::Unimplemented => {
+                return Err(
+                    LiveError::PinUnsupported(format!("{:?}: {}", s.code(), s.message())).into(),
+                )
+            }
+            Err(s) => return Err(LiveError::rpc("BeginBackup", &s).into()),
+        }
+        Ok(session)
+    }
+
+    /// Whether a pin protects this dump.
+    pub fn pinned(&self) -> bool {
+        self.pin.is_some()
+    }
+
+    /// The groups being dumped.
+    pub fn groups(&self) -> &[u64] {
+        &self.groups
+    }
+
+    /// Renewals made so far (`pin_renewals_total`).
+    pub fn renewals(&self) -> u64 {
+        self.renewals.load(Ordering::Acquire)
+    }
+
+    /// The stop signal (tests cancel through it).
+    pub fn abort_handle(&self) -> Abort {
+        self.abort.clone()
+    }
+
+    /// Scans every group at `read_ts` into `sink` through the shared pipeline, then checks
+    /// the baseline, the catalog version and the pin's health.
+    pub fn write(
+        &self,
+        sink: Arc<dyn Sink>,
+        opts: &DecodeOptions,
+        threads: usize,
+    ) -> Result<DataSummary, Error> {
+        let shards: Vec<Arc<LiveShard>> = self
+            .groups
+            .iter()
+            .map(|&g| {
+                Arc::new(LiveShard::new(
+                    ScanParams {
+                        conn: self.conn.clone(),
+                        group: g,
+                        read_ts: self.read_ts,
+                        page_size: self.cfg.page_size,
+                        routes: self.routes.clone(),
+                        retry_budget: self.cfg.group_retry_budget,
+                        call_timeout: self.cfg.call_timeout,
+                        abort: self.abort.clone(),
+                    },
+                    self.rt.handle().clone(),
+                ))
+            })
+            .collect();
+        let dyn_shards: Vec<Arc<dyn Shard>> =
+            shards.iter().map(|s| s.clone() as Arc<dyn Shard>).collect();
+        let written = pipeline::write_data(dyn_shards, sink, opts, threads);
+        if let Some(reason) = self.abort.reason() {
+            return Err(reason.to_error());
+        }
+        let summary = written?;
+        if self.pin.is_some() {
+            self.check_baseline(&shards, opts)?;
+        }
+        self.check_catalog()?;
+        if let Some(reason) = self.abort.reason() {
+            return Err(reason.to_error());
+        }
+        if !self.pinned() && self.started.elapsed() > Duration::from_secs(20 * 60) {
+            eprintln!("elastickv-backup: WARNING: the unpinned dump took over 20 minutes; compaction may have removed versions it needed");
+        }
+        Ok(summary)
+    }
+
+    fn check_baseline(&self, shards: &[Arc<LiveShard>], opts: &DecodeOptions) -> Result<(), Error> {
+        let Some(pin) = &self.pin else { return Ok(()) };
+        let mut actual: BTreeMap<String, u64> = BTreeMap::new();
+        for s in shards {
+            let counts = s.full_counts().ok_or_else(|| {
+                Error::Internal(format!(
+                    "group {}: full scan did not report its counts",
+                    s.group()
+                ))
+            })?;
+            for (scope, n) in counts {
+                *actual.entry(scope.wire()).or_default() += n;
+            }
+        }
+        let listed = listed_scopes(&pin.scopes);
+        let selected =
+            |s: &ScopeId| opts.enabled(s.adapter) && opts.scope_allows(s.adapter, &s.name);
+        let mut checked = BTreeSet::new();
+        for e in &pin.expected {
+            let Some(scope) = parse_wire(&e.scope_id) else {
+                eprintln!(
+                    "elastickv-backup: baseline scope {:?} not understood; skipped",
+                    e.scope_id
+                );
+                continue;
+            };
+            if !selected(&scope) {
+                continue;
+            }
+            checked.insert(e.scope_id.clone());
+            let a = actual.get(&e.scope_id).copied().unwrap_or(0);
+            if is_shortfall(a, e.key_count) {
+                return Err(LiveError::CompactionDuringDump {
+                    scope: e.scope_id.clone(),
+                    actual: a,
+                    baseline: e.key_count,
+                    threshold: baseline_threshold(e.key_count),
+                }
+                .into());
+            }
+        }
+        for s in listed.iter().filter(|s| selected(s)) {
+            if !checked.contains(&s.wire()) && actual.contains_key(&s.wire()) {
+                eprintln!(
+                    "elastickv-backup: scope {} has no baseline; dumped without a count check",
+                    s.wire()
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn check_catalog(&self) -> Result<(), Error> {
+        let now = self
+            .rt
+            .block_on(async {
+                self.conn
+                    .dist()
+                    .list_routes(self.conn.req(ListRoutesRequest {}, self.cfg.call_timeout))
+                    .await
+            })
+            .map_err(|s| LiveError::rpc("ListRoutes", &s))?
+            .into_inner();
+        if now.catalog_version != self.routes.version {
+            return Err(LiveError::CatalogChanged {
+                before: self.routes.version,
+                after: now.catalog_version,
+            }
+            .into());
+        }
+        Ok(())
+    }
+
+    /// The manifest's `live` object.
+    pub fn live_info(&self) -> LiveInfo {
+        match &self.pin {
+            Some(p) => LiveInfo {
+                read_ts: self.read_ts,
+                pin_token_sha256: Some(hex::encode(Sha256::digest(&p.token))),
+                pinned: None,
+            },
+            None => LiveInfo {
+                read_ts: self.read_ts,
+                pin_token_sha256: None,
+                pinned: Some(false),
+            },
+        }
+    }
+
+    /// The manifest's top-level `consistency` marker (unpinned dumps only).
+    pub fn consistency(&self) -> Option<String> {
+        (!self.pinned()).then(|| "unpinned-best-effort".to_string())
+    }
+
+    /// One `producer.inputs` row per group.
+    pub fn inputs(&self) -> Vec<InputInfo> {
+        self.groups
+            .iter()
+            .map(|g| InputInfo {
+                name: format!("group {g} via {}", self.conn.address),
+                format: "grpc".into(),
+                read_ts: self.read_ts,
+                snapshot_index: None,
+            })
+            .collect()
+    }
+
+    /// Stops the renewal task and releases the pin (also done on drop).
+    pub fn end(mut self) {
+        self.release();
+        if !self.pinned() {
+            eprintln!("elastickv-backup: {UNPINNED_WARNING}");
+        }
+    }
+
+    fn release(&mut self) {
+        let Some(p) = self.pin.as_mut() else { return };
+        if p.released {
+            return;
+        }
+        p.released = true;
+        if let Some(h) = p.renewal.take() {
+            h.abort();
+        }
+        let conn = self.conn.clone();
+        let token = p.token.clone();
+        let work = async move { pin::end(&conn, &token).await };
+        if tokio::runtime::Handle::try_current().is_ok() {
+            // Dropped inside some runtime: release from a plain thread to avoid nesting.
+            let handle = self.rt.handle().clone();
+            let _ = std::thread::spawn(move || handle.block_on(work)).join();
+        } else {
+            self.rt.block_on(work);
+        }
+    }
+}
+
+impl Drop for LiveSession {
+    fn drop(&mut self) {
+        self.release();
+    }
+}
+
+fn listed_scopes(r: &ListAdaptersAndScopesResponse) -> BTreeSet<ScopeId> {
+    let mut out = BTreeSet::new();
+    let mut add = |adapter, names: &[String]| {
+        for n in names {
+            out.insert(ScopeId {
+                adapter,
+                name: n.as_bytes().to_vec(),
+            });
+        }
+    };
+    add(AdapterKind::DynamoDb, &r.dynamodb_tables);
+    add(AdapterKind::S3, &r.s3_buckets);
+    add(AdapterKind::Sqs, &r.sqs_queues);
+    if r.redis_databases.contains(&0) {
+        out.insert(redis_db0());
+    }
+    out
+}

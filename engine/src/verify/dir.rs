@@ -1,0 +1,173 @@
+//! Reading a dump directory: walk it without following any symlink (a symlink, FIFO,
+//! socket or device inside a dump is an error: a dump holds only regular files and
+//! directories), then hash every regular file on all cores.
+
+use super::report::Report;
+use super::tree::{Tree, CHECKSUMS, MANIFEST};
+use sha2::{Digest, Sha256};
+use std::fs::{File, OpenOptions};
+use std::io::Read;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Largest MANIFEST.json read (a real one is about 1 KiB).
+const MANIFEST_MAX: u64 = 16 << 20;
+
+/// Opens a file for reading without following a symlink or blocking on a FIFO, and
+/// checks it is a regular file.
+fn open_regular(p: &Path) -> std::io::Result<File> {
+    let f = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(p)?;
+    if !f.metadata()?.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    Ok(f)
+}
+
+fn hash_file(p: &Path, buf: &mut [u8]) -> std::io::Result<([u8; 32], u64)> {
+    let mut f = open_regular(p)?;
+    let mut h = Sha256::new();
+    let mut n_total = 0u64;
+    loop {
+        let n = match f.read(buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        h.update(&buf[..n]);
+        n_total += n as u64;
+    }
+    Ok((h.finalize().into(), n_total))
+}
+
+fn rel_join(rel: &[u8], name: &[u8]) -> Vec<u8> {
+    if rel.is_empty() {
+        return name.to_vec();
+    }
+    let mut v = rel.to_vec();
+    v.push(b'/');
+    v.extend_from_slice(name);
+    v
+}
+
+/// Walks `root` and hashes its files with `threads` threads.
+pub fn collect(root: &Path, threads: usize, r: &mut Report) -> Tree {
+    let mut tree = Tree::default();
+    let mut files: Vec<(Vec<u8>, PathBuf)> = Vec::new();
+    let mut stack: Vec<(PathBuf, Vec<u8>)> = vec![(root.to_path_buf(), Vec::new())];
+    while let Some((dir, rel)) = stack.pop() {
+        let rd = match std::fs::read_dir(&dir) {
+            Ok(rd) => rd,
+            Err(e) => {
+                r.error(&rel, format!("cannot read directory: {e}"));
+                continue;
+            }
+        };
+        for entry in rd {
+            let entry = match entry {
+                Ok(e) => e,
+                Err(e) => {
+                    r.error(&rel, format!("cannot read directory: {e}"));
+                    break;
+                }
+            };
+            let child = rel_join(&rel, entry.file_name().as_bytes());
+            let meta = match entry.metadata() {
+                Ok(m) => m,
+                Err(e) => {
+                    r.error(&child, format!("cannot stat: {e}"));
+                    tree.unreadable.insert(child);
+                    continue;
+                }
+            };
+            let ft = meta.file_type();
+            if ft.is_dir() {
+                tree.dirs.insert(child.clone());
+                stack.push((entry.path(), child));
+            } else if ft.is_file() {
+                if meta.nlink() > 1 {
+                    r.warn(
+                        &child,
+                        format!("has {} hard links: a change made through another link changes the dump", meta.nlink()),
+                    );
+                }
+                files.push((child, entry.path()));
+            } else {
+                let what = if ft.is_symlink() {
+                    "is a symlink"
+                } else {
+                    "is not a regular file or directory (FIFO, socket or device)"
+                };
+                r.error(
+                    &child,
+                    format!("{what}; a dump holds only regular files and directories"),
+                );
+                tree.others.insert(child);
+            }
+        }
+    }
+
+    let next = AtomicUsize::new(0);
+    let results: Vec<Vec<(usize, std::io::Result<([u8; 32], u64)>)>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads.max(1))
+            .map(|_| {
+                s.spawn(|| {
+                    let mut out = Vec::new();
+                    let mut buf = vec![0u8; 256 << 10];
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some((_, p)) = files.get(i) else { break };
+                        out.push((i, hash_file(p, &mut buf)));
+                    }
+                    out
+                })
+            })
+            .collect();
+        handles.into_iter().filter_map(|h| h.join().ok()).collect()
+    });
+    let mut done = vec![false; files.len()];
+    for (i, res) in results.into_iter().flatten() {
+        let Some((rel, _)) = files.get(i) else {
+            continue;
+        };
+        done[i] = true;
+        match res {
+            Ok((digest, n)) => {
+                r.files += 1;
+                r.bytes += n;
+                tree.files.insert(rel.clone(), digest);
+            }
+            Err(e) => {
+                r.error(rel, format!("cannot read: {e}"));
+                tree.unreadable.insert(rel.clone());
+            }
+        }
+    }
+    for (i, (rel, _)) in files.iter().enumerate() {
+        if !done[i] {
+            r.error(rel, "not hashed (a hashing thread failed)");
+            tree.unreadable.insert(rel.clone());
+        }
+    }
+
+    for (name, slot, max) in [
+        (MANIFEST, &mut tree.manifest, MANIFEST_MAX),
+        (CHECKSUMS, &mut tree.checksums, u64::MAX),
+    ] {
+        if !tree.files.contains_key(name) {
+            continue;
+        }
+        let p = root.join(std::ffi::OsStr::from_bytes(name));
+        let mut v = Vec::new();
+        match open_regular(&p).and_then(|f| f.take(max).read_to_end(&mut v)) {
+            Ok(_) => *slot = Some(v),
+            Err(e) => r.error(name, format!("cannot read: {e}")),
+        }
+    }
+    tree
+}

@@ -1,0 +1,167 @@
+//! Peak memory of decoding one very large S3 object.
+//!
+//! Builds an EKVPBBL1 snapshot holding one bucket with one object of
+//! `EKVB_S3_MEMORY_MIB` MiB (default 2048 = 2 GiB) in 1 MiB blob chunks, decodes it
+//! with the built binary, and checks from the OS (`wait4` → `ru_maxrss`) that the
+//! process stayed under 256 MiB, that the body is exactly the chunks in order, that no
+//! scratch directory appears in the dump, and that no scratch file stayed behind in the
+//! temp dir.
+
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Read, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+const RSS_LIMIT_KIB: i64 = 256 * 1024;
+const CHUNK: usize = 1 << 20;
+
+fn put_entry(w: &mut impl Write, user_key: &[u8], body: &[u8]) -> std::io::Result<()> {
+    let commit_ts: u64 = 1;
+    w.write_all(&((user_key.len() + 8) as u64).to_le_bytes())?;
+    w.write_all(user_key)?;
+    w.write_all(&(!commit_ts).to_be_bytes())?;
+    w.write_all(&((body.len() + 9) as u64).to_le_bytes())?;
+    w.write_all(&[0u8])?; // flags: not a tombstone
+    w.write_all(&0u64.to_le_bytes())?; // no expiry
+    w.write_all(body)
+}
+
+/// Escaped, terminated key segment (spec 20 §2.1; the names here hold no NUL).
+fn seg(s: &[u8]) -> Vec<u8> {
+    let mut v = s.to_vec();
+    v.extend_from_slice(&[0, 1]);
+    v
+}
+
+/// Chunk `i`'s bytes: distinct per chunk and per position, cheap to regenerate.
+fn fill_chunk(buf: &mut [u8], i: u64) {
+    for (j, w) in buf.chunks_exact_mut(8).enumerate() {
+        w.copy_from_slice(&((i << 32) | j as u64).to_le_bytes());
+    }
+}
+
+fn build_snapshot(path: &Path, chunks: u64) -> std::io::Result<()> {
+    let mut w = BufWriter::with_capacity(1 << 20, File::create(path)?);
+    w.write_all(b"EKVPBBL1")?;
+    w.write_all(&2u64.to_le_bytes())?; // last_commit_ts ≥ every commit_ts
+    let head = [seg(b"big"), 1u64.to_be_bytes().to_vec(), seg(b"huge.bin")].concat();
+    // Key order: "!s3|blob|" < "!s3|bucket|meta|" < "!s3|obj|head|".
+    let mut buf = vec![0u8; CHUNK];
+    for i in 0..chunks {
+        let key = [
+            &b"!s3|blob|"[..],
+            &head,
+            &seg(b"upload-1"),
+            &1u64.to_be_bytes(),
+            &i.to_be_bytes(),
+        ]
+        .concat();
+        fill_chunk(&mut buf, i);
+        put_entry(&mut w, &key, &buf)?;
+    }
+    put_entry(
+        &mut w,
+        &[&b"!s3|bucket|meta|"[..], &seg(b"big")].concat(),
+        br#"{"bucket_name":"big","generation":1,"created_at_hlc":0,"owner":"alice"}"#,
+    )?;
+    let sizes = vec![CHUNK.to_string(); chunks as usize].join(",");
+    let total = chunks * CHUNK as u64;
+    let manifest = format!(
+        r#"{{"upload_id":"upload-1","etag":"\"big\"","size_bytes":{total},"last_modified_hlc":111820040892416000,"parts":[{{"part_no":1,"etag":"\"big\"","size_bytes":{total},"chunk_count":{chunks},"chunk_sizes":[{sizes}]}}]}}"#
+    );
+    put_entry(
+        &mut w,
+        &[&b"!s3|obj|head|"[..], &head].concat(),
+        manifest.as_bytes(),
+    )?;
+    w.flush()
+}
+
+/// Runs the binary and returns (exit status, peak RSS in KiB).
+#[allow(clippy::zombie_processes)] // the child is reaped by wait4, which also yields its rusage
+fn run_measured(cmd: &mut Command) -> (i32, i64) {
+    let child = cmd.spawn().expect("spawning elastickv-backup");
+    let pid = child.id() as libc::pid_t;
+    let mut status: libc::c_int = 0;
+    // SAFETY: rusage is plain data; wait4 fills it for our own child.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
+    assert_eq!(r, pid, "wait4 failed: {}", std::io::Error::last_os_error());
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        -1
+    };
+    (code, ru.ru_maxrss)
+}
+
+fn has_entry_named(dir: &Path, needle: &str) -> bool {
+    std::fs::read_dir(dir).unwrap().any(|e| {
+        let e = e.unwrap();
+        e.file_name().to_string_lossy().contains(needle)
+            || (e.file_type().unwrap().is_dir() && has_entry_named(&e.path(), needle))
+    })
+}
+
+#[test]
+fn s3_large_object_peak_rss_is_bounded() {
+    let mib: u64 = std::env::var("EKVB_S3_MEMORY_MIB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2048);
+    assert!(mib > 0);
+    let work = tempfile::tempdir().expect("temp dir");
+    let input = work.path().join("input.fsm");
+    let output = work.path().join("out");
+    let scratch = work.path().join("tmp");
+    std::fs::create_dir(&scratch).unwrap();
+    build_snapshot(&input, mib).expect("writing the snapshot");
+
+    let stderr_path = work.path().join("stderr.txt");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_elastickv-backup"));
+    cmd.arg("decode")
+        .arg("--input")
+        .arg(&input)
+        .arg("--output")
+        .arg(&output)
+        .arg("--adapter")
+        .arg("s3")
+        .env("TMPDIR", &scratch)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(File::create(&stderr_path).unwrap());
+    let (code, maxrss_kib) = run_measured(&mut cmd);
+    let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+    assert_eq!(code, 0, "decode failed: {stderr}");
+    eprintln!(
+        "s3_memory: {mib} MiB object, peak RSS {} MiB",
+        maxrss_kib / 1024
+    );
+    // The input file is no longer needed; free the disk before reading the output.
+    std::fs::remove_file(&input).unwrap();
+
+    let body = output.join("s3/big/huge.bin");
+    assert_eq!(std::fs::metadata(&body).unwrap().len(), mib * CHUNK as u64);
+    let mut r = BufReader::with_capacity(1 << 20, File::open(&body).unwrap());
+    let (mut got, mut want) = (vec![0u8; CHUNK], vec![0u8; CHUNK]);
+    for i in 0..mib {
+        r.read_exact(&mut got).unwrap();
+        fill_chunk(&mut want, i);
+        assert!(got == want, "chunk {i} differs");
+    }
+    assert!(output.join("s3/big/huge.bin.elastickv-meta.json").is_file());
+    assert!(output.join("s3/big/_bucket.json").is_file());
+    assert!(
+        !has_entry_named(&output, "scratch"),
+        "scratch inside the dump"
+    );
+    assert!(
+        std::fs::read_dir(&scratch).unwrap().next().is_none(),
+        "scratch left behind in TMPDIR"
+    );
+    assert!(
+        maxrss_kib < RSS_LIMIT_KIB,
+        "peak RSS {} MiB exceeds 256 MiB",
+        maxrss_kib / 1024
+    );
+}
