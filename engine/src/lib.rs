@@ -22,6 +22,7 @@ pub mod gen;
 pub mod options;
 pub mod pipeline;
 pub mod progress;
+pub mod reverse;
 pub mod server;
 pub mod sinks;
 pub mod sources;

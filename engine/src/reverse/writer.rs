@@ -1,0 +1,1 @@
+//! Frames entries as an `EKVPBBL1` payload (not yet implemented).
