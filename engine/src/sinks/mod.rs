@@ -5,10 +5,12 @@
 
 pub mod archive;
 pub mod dir;
+pub mod null;
 pub mod path;
 
 pub use archive::ArchiveSink;
 pub use dir::DirSink;
+pub use null::NullSink;
 pub use path::{PathError, RelPath};
 
 use crate::error::Error;

@@ -2,7 +2,7 @@
 //! renamed into place only once complete) or standard output; optionally through zstd.
 
 use crate::error::Error;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 /// Compression of the archive stream.
@@ -109,8 +109,7 @@ impl Output {
         let name = dest.display();
         let target = match dest {
             Destination::Stdout => {
-                // SAFETY: isatty only inspects the descriptor.
-                if unsafe { libc::isatty(1) } == 1 {
+                if io::stdout().is_terminal() {
                     return Err(Error::Usage(
                         "--output -: standard output is a terminal; redirect it to a file or a pipe".into(),
                     ));

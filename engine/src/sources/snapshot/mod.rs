@@ -95,6 +95,18 @@ impl SnapshotShard {
         })
     }
 
+    /// A shard over bytes already in memory (tests, fuzzing, piped input).
+    pub fn from_bytes(name: &str, bytes: Bytes) -> Result<Self, Error> {
+        let payload = locate(bytes).map_err(|source| Error::Snapshot {
+            file: name.to_string(),
+            source,
+        })?;
+        Ok(SnapshotShard {
+            path: name.to_string(),
+            payload,
+        })
+    }
+
     /// `last_commit_ts` from the payload header.
     pub fn last_commit_ts(&self) -> u64 {
         self.payload.last_commit_ts
