@@ -259,11 +259,13 @@ fn tampered_archives() {
         "ERROR sqs/q1/messages.jsonl: content differs from CHECKSUMS",
     );
 
-    // An entry that escapes the root, and a symlink, appended before the end marker.
+    // An entry that escapes the root, an added file and a second copy of a file,
+    // appended before the end marker.
     let mut evil = bytes[..bytes.len() - END_OF_ARCHIVE.len()].to_vec();
     for (path, kind) in [
         ("../evil", EntryKind::File),
         ("redis/db_0/extra.bin", EntryKind::File),
+        ("redis/db_0/strings/s.bin", EntryKind::File),
     ] {
         encode(
             &EntryHeader {
@@ -287,6 +289,10 @@ fn tampered_archives() {
     assert_fails_naming(
         &p,
         "ERROR redis/db_0/extra.bin: present but not listed in CHECKSUMS",
+    );
+    assert_fails_naming(
+        &p,
+        "ERROR redis/db_0/strings/s.bin: appears more than once in the archive",
     );
 
     // A removed entry and a symlink entry: repack an unpacked copy with the system tar.

@@ -77,6 +77,12 @@ pub enum Error {
     /// `verify` found the dump incomplete, altered or unsafe (its report lists each problem).
     #[error("{0}")]
     Verify(#[from] crate::verify::VerifyError),
+    /// `restore` could not run or finished with keys not restored.
+    #[error("{0}")]
+    Restore(#[from] crate::restore::redis::RestoreError),
+    /// `encode` could not turn the dump tree back into a snapshot (names the file or key).
+    #[error("encode: {0}")]
+    Reverse(#[from] crate::reverse::ReverseError),
     /// A broken internal invariant; a bug, please report it.
     #[error("internal error: {0}")]
     Internal(String),

@@ -14,6 +14,7 @@
 
 #![warn(missing_docs)]
 
+pub mod bench;
 pub mod cli;
 pub mod decode;
 pub mod encode;
@@ -22,6 +23,7 @@ pub mod gen;
 pub mod options;
 pub mod pipeline;
 pub mod progress;
+pub mod restore;
 pub mod reverse;
 pub mod server;
 pub mod sinks;

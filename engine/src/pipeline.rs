@@ -113,16 +113,26 @@ pub fn write_data(
     let mut summary = DataSummary::default();
     let main = (|| -> Result<(), Error> {
         let mut stream = visible_stream(&shards, &[], opts.include_expired, true)?;
-        for e in stream.by_ref() {
+        let st = crate::progress::stages();
+        loop {
+            let t = crate::progress::stage_start();
+            let Some(e) = stream.next() else { break };
+            crate::progress::stage_end(&st.scan, t, 1, 0);
             let e: Entry = e?;
             summary.visible += 1;
             crate::progress::counters()
                 .records
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let t = crate::progress::stage_start();
             disp.dispatch(&e, &emitter)?;
+            let n = (e.user_key.len() + e.value.len()) as u64;
+            crate::progress::stage_end(&st.decode, t, 1, n);
         }
         summary.hidden = stream.hidden;
-        disp.finish(&emitter)
+        let t = crate::progress::stage_start();
+        let r = disp.finish(&emitter);
+        crate::progress::stage_end(&st.decode, t, 0, 0);
+        r
     })();
     drop(emitter);
     let joined = pool.join();

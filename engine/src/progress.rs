@@ -66,6 +66,121 @@ impl Counters {
     }
 }
 
+/// Per-stage busy time, for `bench`: how many items and bytes each pipeline stage handled
+/// and how long it was busy doing so (summed over the threads that run it). Off by default
+/// (one relaxed load per stage boundary); `bench` turns it on in the process it measures,
+/// so the stage that limits a run can be named from one run's numbers.
+#[derive(Default)]
+pub struct StageCounter {
+    /// Items handled (entries, files, writes).
+    pub items: AtomicU64,
+    /// Bytes handled.
+    pub bytes: AtomicU64,
+    /// Nanoseconds busy.
+    pub busy_ns: AtomicU64,
+}
+
+impl StageCounter {
+    const fn new() -> Self {
+        StageCounter {
+            items: AtomicU64::new(0),
+            bytes: AtomicU64::new(0),
+            busy_ns: AtomicU64::new(0),
+        }
+    }
+
+    /// Reads the counter.
+    pub fn snapshot(&self) -> StageSnapshot {
+        StageSnapshot {
+            items: self.items.load(Ordering::Relaxed),
+            bytes: self.bytes.load(Ordering::Relaxed),
+            busy_ns: self.busy_ns.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// A [`StageCounter`] reading.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StageSnapshot {
+    /// See [`StageCounter`].
+    pub items: u64,
+    /// See [`StageCounter`].
+    pub bytes: u64,
+    /// See [`StageCounter`].
+    pub busy_ns: u64,
+}
+
+/// The stage boundaries the pipeline times. Stages on the decode thread (scan, decode,
+/// send_wait, stream_*) are sequential; the others are summed over the worker threads.
+pub struct Stages {
+    /// Decode thread waiting for the next visible entry: merge, visibility and any wait
+    /// for the shard readers.
+    pub scan: StageCounter,
+    /// Decode thread inside the adapters (dispatch and finish), including the time counted
+    /// in `send_wait`, `stream_hash` and `stream_write`.
+    pub decode: StageCounter,
+    /// Decode thread blocked handing a file to the full worker queue.
+    pub send_wait: StageCounter,
+    /// Workers rendering file bytes.
+    pub encode: StageCounter,
+    /// Workers inside `Sink::write_file` (hashing and writing, whatever the sink).
+    pub sink: StageCounter,
+    /// SHA-256 of whole files (directory sink).
+    pub file_hash: StageCounter,
+    /// Creating and writing whole files (directory sink).
+    pub file_write: StageCounter,
+    /// SHA-256 of streamed files (decode thread).
+    pub stream_hash: StageCounter,
+    /// Writing streamed files to disk (directory sink).
+    pub stream_write: StageCounter,
+}
+
+static STAGES: Stages = Stages {
+    scan: StageCounter::new(),
+    decode: StageCounter::new(),
+    send_wait: StageCounter::new(),
+    encode: StageCounter::new(),
+    sink: StageCounter::new(),
+    file_hash: StageCounter::new(),
+    file_write: StageCounter::new(),
+    stream_hash: StageCounter::new(),
+    stream_write: StageCounter::new(),
+};
+
+static STAGE_TIMING: AtomicBool = AtomicBool::new(false);
+
+/// The process-wide stage counters.
+pub fn stages() -> &'static Stages {
+    &STAGES
+}
+
+/// Turns stage timing on for this process (bench only).
+pub fn enable_stage_timing() {
+    STAGE_TIMING.store(true, Ordering::Relaxed);
+}
+
+/// The start of a timed stage section: `None` (no clock read) unless timing is on.
+#[inline]
+pub fn stage_start() -> Option<Instant> {
+    if STAGE_TIMING.load(Ordering::Relaxed) {
+        Some(Instant::now())
+    } else {
+        None
+    }
+}
+
+/// Ends a section started by [`stage_start`], adding `items`, `bytes` and the elapsed time.
+#[inline]
+pub fn stage_end(stage: &StageCounter, start: Option<Instant>, items: u64, bytes: u64) {
+    if let Some(t) = start {
+        stage
+            .busy_ns
+            .fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        stage.items.fetch_add(items, Ordering::Relaxed);
+        stage.bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+}
+
 /// Human-readable byte count.
 pub fn human_bytes(n: u64) -> String {
     const U: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
@@ -183,7 +298,10 @@ impl Reporter {
                     };
                     let mut last_log = Instant::now();
                     while !stop.load(Ordering::Relaxed) {
-                        std::thread::sleep(tick);
+                        std::thread::park_timeout(tick);
+                        if stop.load(Ordering::Relaxed) {
+                            break;
+                        }
                         if tty {
                             let l = line(&cfg, base, started, true);
                             let _ = write!(std::io::stderr(), "\r\x1b[2K{}: {l}", cfg.label);
@@ -212,6 +330,7 @@ impl Reporter {
     pub fn finish(mut self) -> (Snapshot, Duration) {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(h) = self.handle.take() {
+            h.thread().unpark();
             let _ = h.join();
         }
         if self.tty {
@@ -234,6 +353,7 @@ impl Drop for Reporter {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(h) = self.handle.take() {
+            h.thread().unpark();
             let _ = h.join();
         }
     }

@@ -6,11 +6,13 @@ use crate::encode::manifest::{Manifest, PHASE_LIVE};
 use crate::error::Error;
 use crate::pipeline;
 use crate::server::{LoopbackServer, ServerConfig};
-use crate::sinks::{DirSink, Sink};
+use crate::sinks::Sink;
+use crate::options::DecodeOptions;
+use crate::sources::live::resume::journal::OptionsRecord;
+use crate::sources::live::resume::Runner;
 use crate::sources::live::{LiveConfig, LiveSession};
 use clap::Args;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Dump a running cluster at one pinned read timestamp.
@@ -22,8 +24,29 @@ pub struct DumpArgs {
     pub address: Option<String>,
 
     /// Output directory (created if missing; must be empty unless --force).
-    #[arg(long, visible_alias = "output-dir", value_name = "DIR")]
-    pub output: PathBuf,
+    #[arg(
+        long,
+        visible_alias = "output-dir",
+        value_name = "DIR",
+        required_unless_present = "resume"
+    )]
+    pub output: Option<PathBuf>,
+
+    /// Make the dump resumable: write it adapter by adapter with a journal in
+    /// DIR/.elastickv-backup-resume/, and on a failure that a retry can repair (a group
+    /// still down after --group-retry-budget, SIGINT/SIGTERM, a full disk, a lost
+    /// connection) keep the pin instead of releasing it, so `--resume DIR` can finish the
+    /// dump at the same read timestamp. The pin then expires by its TTL unless resumed.
+    /// Needs --address and an empty output directory.
+    #[arg(long, requires = "address")]
+    pub resumable: bool,
+
+    /// Finish an interrupted --resumable dump in DIR under its still-held pin: adapters it
+    /// finished are kept and not read again, the others are written from scratch. Output
+    /// options come from the journal; --address defaults to the recorded one; give the
+    /// admin token again.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["output", "resumable"])]
+    pub resume: Option<PathBuf>,
 
     /// Requested pin lifetime (BeginBackup ttl_ms; renewed every ttl/3).
     #[arg(long, default_value_t = 1_800_000, value_name = "MS")]
@@ -119,8 +142,97 @@ pub fn run_dump(args: DumpArgs) -> Result<(), Error> {
     run_dump_with(args, true)
 }
 
+/// MANIFEST.json of a finished live dump.
+pub fn live_manifest(session: &LiveSession, opts: &DecodeOptions) -> Manifest {
+    Manifest {
+        phase: PHASE_LIVE,
+        elastickv_version: "dev".into(),
+        cluster_id: opts.cluster_id.clone(),
+        snapshot_index: 0,
+        last_commit_ts: session.read_ts,
+        wall_time: time::OffsetDateTime::now_utc(),
+        fsm_path: None,
+        live: Some(session.live_info()),
+        adapters: opts.adapters.clone(),
+        opts: opts.clone(),
+        consistency: session.consistency(),
+        inputs: session.inputs(),
+    }
+}
+
+/// `--resumable` and `--resume DIR`.
+fn run_resumable(args: DumpArgs, handle_signals: bool) -> Result<(), Error> {
+    let started = Instant::now();
+    let opts = args.flags.options()?;
+    if args.flags.force {
+        return Err(Error::Usage(
+            "--force cannot be combined with --resumable/--resume: a resumable dump writes only into an empty directory".into(),
+        ));
+    }
+    if args.flags.archive.is_some() {
+        return Err(Error::Usage(
+            "--archive cannot be combined with --resumable/--resume: a streamed archive cannot be resumed; dump to a directory (it can be archived afterwards)".into(),
+        ));
+    }
+    let cfg = LiveConfig {
+        address: args.address.clone().unwrap_or_default(),
+        admin_token: admin_token(&args.admin_token, &args.admin_token_file)?,
+        ttl_ms: args.ttl_ms,
+        begin_backup_deadline: parse_duration(&args.begin_backup_deadline)?,
+        page_size: args.scan_page_size,
+        allow_unpinned: args.allow_unpinned,
+        group_retry_budget: parse_duration(&args.group_retry_budget)?,
+        handle_signals,
+        ..LiveConfig::default()
+    };
+    let (root, done) = match (&args.resume, &args.output) {
+        (Some(dir), _) => {
+            let runner = Runner {
+                root: dir,
+                threads: args.flags.threads(),
+                manifest: &live_manifest,
+            };
+            let defaults = OptionsRecord::from_options(&DecodeOptions::default());
+            let given = (OptionsRecord::from_options(&opts) != defaults).then_some(&opts);
+            (dir, runner.resume(cfg, given)?)
+        }
+        (None, Some(out)) => {
+            let runner = Runner {
+                root: out,
+                threads: args.flags.threads(),
+                manifest: &live_manifest,
+            };
+            (out, runner.start(cfg, &opts)?)
+        }
+        (None, None) => return Err(Error::Usage("--output is required".into())),
+    };
+    let names = |v: &[crate::decode::AdapterKind]| {
+        v.iter().map(|a| a.name()).collect::<Vec<_>>().join(",")
+    };
+    eprintln!(
+        "elastickv-backup: live dump complete: groups={} read_ts={} output={} runs={} written={} skipped={} visible={} pin_renewals_total={} elapsed={:.2?}",
+        done.groups,
+        done.read_ts,
+        root.display(),
+        done.attempts,
+        names(&done.written),
+        names(&done.skipped),
+        done.visible,
+        done.renewals,
+        started.elapsed()
+    );
+    Ok(())
+}
+
 /// The dump command; `handle_signals` = false for in-process callers (tests).
 pub fn run_dump_with(args: DumpArgs, handle_signals: bool) -> Result<(), Error> {
+    if args.resumable || args.resume.is_some() {
+        return run_resumable(args, handle_signals);
+    }
+    let output = args
+        .output
+        .clone()
+        .ok_or_else(|| Error::Usage("--output is required".into()))?;
     let started = Instant::now();
     let opts = args.flags.options()?;
     let token = admin_token(&args.admin_token, &args.admin_token_file)?;
@@ -164,23 +276,12 @@ pub fn run_dump_with(args: DumpArgs, handle_signals: bool) -> Result<(), Error> 
         handle_signals,
         ..LiveConfig::default()
     })?;
-    let sink = Arc::new(DirSink::create(&args.output, args.flags.force)?);
+    let sink = args.flags.open_sink(&output)?;
     let summary = session.write(sink.clone(), &opts, args.flags.threads())?;
-    let manifest = Manifest {
-        phase: PHASE_LIVE,
-        elastickv_version: "dev".into(),
-        cluster_id: opts.cluster_id.clone(),
-        snapshot_index: 0,
-        last_commit_ts: session.read_ts,
-        wall_time: time::OffsetDateTime::now_utc(),
-        fsm_path: None,
-        live: Some(session.live_info()),
-        adapters: opts.adapters.clone(),
-        opts: opts.clone(),
-        consistency: session.consistency(),
-        inputs: session.inputs(),
-    };
-    pipeline::finalize(sink.as_ref() as &dyn Sink, &manifest)?;
+    pipeline::finalize(
+        sink.as_ref() as &dyn Sink,
+        &live_manifest(&session, &opts),
+    )?;
     let read_ts = session.read_ts;
     let groups = session.groups().len();
     let renewals = session.renewals();
@@ -188,7 +289,7 @@ pub fn run_dump_with(args: DumpArgs, handle_signals: bool) -> Result<(), Error> 
     let c = summary.counters;
     eprintln!(
         "elastickv-backup: live dump complete: groups={groups} read_ts={read_ts} output={} visible={} dynamodb={} s3={} redis={} sqs={} internal={} unknown={} pin_renewals_total={renewals} elapsed={:.2?}",
-        args.output.display(),
+        output.display(),
         summary.visible,
         c.adapter[0],
         c.adapter[1],

@@ -1,8 +1,12 @@
 //! The `elastickv-backup` command line.
 
+pub mod bench;
 pub mod common;
 pub mod decode;
 pub mod dump;
+pub mod gen;
+pub mod encode;
+pub mod restore;
 pub mod serve;
 pub mod verify;
 
@@ -35,6 +39,19 @@ pub enum Command {
     Dump(dump::DumpArgs),
     /// Serve a loopback cluster (an elastickv stand-in) over gRPC until interrupted.
     Serve(serve::ServeArgs),
+    /// Generate deterministic synthetic cluster data as N .fsm shard files (decode them with
+    /// --input-snap-dir, serve them with serve --input-snap-dir).
+    Gen(gen::GenArgs),
+    /// Measure decode (and live dump) throughput per stage on generated data, against
+    /// ceilings measured in the same run.
+    Bench(bench::BenchArgs),
+    /// Internal: a measured child run of `bench`.
+    #[command(name = "__bench-child", hide = true)]
+    BenchChild(crate::bench::child::ChildArgs),
+    /// Replay a dump into a running service (Redis, or elastickv's Redis adapter).
+    Restore(restore::RestoreArgs),
+    /// Encode a dump directory back into an .fsm snapshot payload (the reverse of decode).
+    Encode(encode::EncodeArgs),
 }
 
 /// Runs a parsed command line.
@@ -44,6 +61,11 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Verify(a) => verify::run(a),
         Command::Dump(a) => dump::run_dump(a),
         Command::Serve(a) => serve::run_serve(a),
+        Command::Gen(a) => gen::run(a),
+        Command::Bench(a) => bench::run(a),
+        Command::BenchChild(a) => crate::bench::child::run_child(a),
+        Command::Encode(a) => encode::run(a),
+        Command::Restore(a) => restore::run(a),
     }
 }
 

@@ -79,8 +79,14 @@ impl WorkerPool {
                                 continue; // drain without work
                             }
                             buf.clear();
-                            let r = (job.encode)(&mut buf)
-                                .and_then(|()| sink.write_file(&job.path, &buf));
+                            let st = crate::progress::stages();
+                            let t = crate::progress::stage_start();
+                            let r = (job.encode)(&mut buf);
+                            let n = buf.len() as u64;
+                            crate::progress::stage_end(&st.encode, t, 1, n);
+                            let t = crate::progress::stage_start();
+                            let r = r.and_then(|()| sink.write_file(&job.path, &buf));
+                            crate::progress::stage_end(&st.sink, t, 1, n);
                             if let Err(e) = r {
                                 fail.fail(e);
                             }
@@ -166,12 +172,16 @@ impl Emitter {
         F: FnOnce(&mut Vec<u8>) -> Result<(), Error> + Send + 'static,
     {
         self.check()?;
-        self.tx
+        let t = crate::progress::stage_start();
+        let r = self
+            .tx
             .send(Job {
                 path,
                 encode: Box::new(encode),
             })
-            .map_err(|_| Error::Cancelled("write workers stopped".into()))
+            .map_err(|_| Error::Cancelled("write workers stopped".into()));
+        crate::progress::stage_end(&crate::progress::stages().send_wait, t, 1, 0);
+        r
     }
 
     /// Queues a file with ready bytes.

@@ -4,11 +4,13 @@
 use super::enc::{b64url, cat, seg, Pb};
 use super::Pair;
 
+pub mod synth;
+
 const SCHEMA_MAGIC: &[u8] = b"\x00DS\x01";
 const ITEM_MAGIC: &[u8] = b"\x00DI\x01";
 
 /// Order-preserving raw key bytes of a positive integer `N` (spec 10 §3.3).
-fn number_raw(n: u64) -> Vec<u8> {
+pub(crate) fn number_raw(n: u64) -> Vec<u8> {
     let text = n.to_string();
     let digits = text.trim_end_matches('0');
     let e = text.len() as u64;
@@ -22,28 +24,69 @@ fn schema(table: &str, hash: &str, range: Option<&str>) -> Vec<u8> {
     if let Some(r) = range {
         defs.push((r, "N"));
     }
-    defs.sort();
+    schema_with(&SchemaDef {
+        table,
+        defs: &defs,
+        hash,
+        range,
+        gsis: &[],
+        generation: 1,
+    })
+}
+
+/// A table schema (spec 10 §4.2) in Go's deterministic marshalling.
+pub(crate) struct SchemaDef<'a> {
+    /// Table name.
+    pub table: &'a str,
+    /// Attribute definitions (name, `S`/`N`/`B`), any order.
+    pub defs: &'a [(&'a str, &'a str)],
+    /// Hash key attribute.
+    pub hash: &'a str,
+    /// Range key attribute.
+    pub range: Option<&'a str>,
+    /// GSIs: (index name, hash attribute, range attribute), projection `ALL`.
+    pub gsis: &'a [(&'a str, &'a str, Option<&'a str>)],
+    /// Active generation.
+    pub generation: u64,
+}
+
+fn key_schema(hash: &str, range: Option<&str>) -> Vec<u8> {
     let mut pk = Pb::default().bytes(1, hash.as_bytes());
     if let Some(r) = range {
         pk = pk.bytes(2, r.as_bytes());
     }
-    let mut m = Pb::default().bytes(1, table.as_bytes());
+    pk.0
+}
+
+/// `\x00DS\x01` + `DynamoTableSchema` for `d`.
+pub(crate) fn schema_with(d: &SchemaDef) -> Vec<u8> {
+    let mut defs = d.defs.to_vec();
+    defs.sort();
+    let mut m = Pb::default().bytes(1, d.table.as_bytes());
     for (name, ty) in defs {
         m = m.entry(2, name, ty.as_bytes());
     }
-    let m = m.bytes(3, &pk.0).uint(5, 2).uint(7, 1);
+    m = m.bytes(3, &key_schema(d.hash, d.range));
+    let mut gsis = d.gsis.to_vec();
+    gsis.sort();
+    for (name, h, r) in gsis {
+        let proj = Pb::default().bytes(1, b"ALL");
+        let gsi = Pb::default().bytes(1, &key_schema(h, r)).bytes(2, &proj.0);
+        m = m.entry(4, name, &gsi.0);
+    }
+    let m = m.uint(5, 2).uint(7, d.generation);
     cat(&[SCHEMA_MAGIC, &m.0])
 }
 
-fn s(v: &str) -> Vec<u8> {
+pub(crate) fn s(v: &str) -> Vec<u8> {
     Pb::default().bytes(1, v.as_bytes()).0
 }
 
-fn n(v: &str) -> Vec<u8> {
+pub(crate) fn n(v: &str) -> Vec<u8> {
     Pb::default().bytes(2, v.as_bytes()).0
 }
 
-fn item(attrs: &mut [(&str, Vec<u8>)]) -> Vec<u8> {
+pub(crate) fn item(attrs: &mut [(&str, Vec<u8>)]) -> Vec<u8> {
     attrs.sort_by(|a, b| a.0.cmp(b.0));
     let mut m = Pb::default();
     for (name, v) in attrs.iter() {

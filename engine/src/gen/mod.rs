@@ -1,15 +1,23 @@
 //! Deterministic sample data: internal KV entries in each adapter's real storage layout
 //! (the keys and value encodings the live adapters write, per the adapter specs' key/value
 //! tables and "reverse direction" sections). `dump` without `--address` seeds its embedded
-//! cluster with it, `serve --generate` serves it, and it is the seed of a future `gen`
-//! command.
+//! cluster with it and `serve --generate` serves it.
+//!
+//! `gen` ([`plan`]) grows the same encodings into a synthetic cluster of any size: per
+//! adapter `synth` modules produce key families already in key order, [`version::Merge`]
+//! joins them, [`writer`] cuts the stream into N `.fsm` shard files.
 
 pub mod dynamodb;
+pub mod plan;
 pub mod redis;
+pub mod rng;
 pub mod s3;
 pub mod sqs;
+pub mod synth;
+pub mod version;
+pub mod writer;
 
-mod enc;
+pub(crate) mod enc;
 
 /// One storage key and its value (no MVCC header: the store adds versions).
 pub type Pair = (Vec<u8>, Vec<u8>);

@@ -4,6 +4,8 @@
 use super::enc::{cat, len_prefixed, Pb};
 use super::{Pair, EPOCH_MS};
 
+pub mod synth;
+
 fn be(v: u64) -> [u8; 8] {
     v.to_be_bytes()
 }

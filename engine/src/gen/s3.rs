@@ -11,6 +11,16 @@ fn be(v: u64) -> [u8; 8] {
     v.to_be_bytes()
 }
 
+pub mod synth;
+
+/// Bucket meta JSON (spec 20 §4.1) as the live writer marshals it.
+pub(crate) fn bucket_meta(name: &str, generation: u64, owner: &str, created_hlc: u64) -> Vec<u8> {
+    format!(
+        r#"{{"bucket_name":"{name}","generation":{generation},"created_at_hlc":{created_hlc},"owner":"{owner}","region":"us-east-1","acl":"private"}}"#
+    )
+    .into_bytes()
+}
+
 /// Appends bucket `name` (generation 1): its generation counter and metadata.
 pub fn bucket(out: &mut Vec<Pair>, name: &str) {
     out.push((
@@ -19,11 +29,7 @@ pub fn bucket(out: &mut Vec<Pair>, name: &str) {
     ));
     out.push((
         cat(&[b"!s3|bucket|meta|", &seg(name.as_bytes())]),
-        format!(
-            r#"{{"bucket_name":"{name}","generation":1,"created_at_hlc":{},"owner":"sample","region":"us-east-1","acl":"private"}}"#,
-            EPOCH_MS << 16
-        )
-        .into_bytes(),
+        bucket_meta(name, 1, "sample", EPOCH_MS << 16),
     ));
 }
 

@@ -6,7 +6,7 @@ use super::config::ServerConfig;
 use super::group::Group;
 use super::hlc::Hlc;
 use super::pins::{effective_ttl, new_pin_id, now_ms, Pin, PinId, PinToken};
-use super::store::Version;
+use super::store::{GroupStore, Version};
 use crate::sources::live::route_key::is_explicit_group_key;
 use crate::sources::live::routes::RouteTable;
 use crate::sources::live::scopes::{counted_scope, declared_scope, ScopeId, SCOPE_META_PREFIXES};
@@ -17,7 +17,7 @@ use elastickv_backup_proto::wire::{
 };
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock, RwLockWriteGuard};
 use tonic::Code;
 
 /// A failed call: the gRPC status code and message a real node would send.
@@ -182,22 +182,66 @@ impl Cluster {
     }
 
     fn commit(&self, key: &[u8], tombstone: bool, value: &[u8], expire_at_ms: u64) -> u64 {
-        let owner = self.routes().owner(key).unwrap_or(1);
+        self.commit_many(&[(key, tombstone, value, expire_at_ms)])
+    }
+
+    /// Applies `(key, tombstone, value, expire_at_ms)` writes at one commit timestamp.
+    ///
+    /// The timestamp is taken while every group written is write-locked (in group-id order,
+    /// so two batches never deadlock), and readers take a group's read lock: a write whose
+    /// timestamp is below a `read_ts` chosen by `BeginBackup` is therefore already applied
+    /// when any scan at that `read_ts` reads its group. Without this a write could get its
+    /// timestamp before `read_ts` and land in the store after the scan passed its key — the
+    /// point-in-time hole a real node closes with its apply fence. A batch is also atomic for
+    /// readers: every key of it is visible at its timestamp or none is (a transaction).
+    fn commit_many(&self, writes: &[(&[u8], bool, &[u8], u64)]) -> u64 {
+        let routes = self.routes();
+        let owners: Vec<u64> = writes
+            .iter()
+            .map(|w| routes.owner(w.0).unwrap_or(1))
+            .collect();
+        let mut ids = owners.clone();
+        ids.sort_unstable();
+        ids.dedup();
+        let groups: Vec<&Arc<Group>> = ids.iter().filter_map(|id| self.group(*id)).collect();
+        let mut locked: Vec<(u64, RwLockWriteGuard<'_, GroupStore>)> =
+            groups.iter().map(|g| (g.id, g.write())).collect();
         let ts = self.hlc.next();
-        if let Some(g) = self.group(owner) {
-            g.write().apply(
-                b(key),
-                Version {
-                    ts,
-                    tombstone,
-                    expire_at_ms,
-                    value: b(value),
-                },
-            );
+        for (w, owner) in writes.iter().zip(&owners) {
+            if let Some((_, store)) = locked.iter_mut().find(|(id, _)| id == owner) {
+                store.apply(
+                    b(w.0),
+                    Version {
+                        ts,
+                        tombstone: w.1,
+                        expire_at_ms: w.3,
+                        value: b(w.2),
+                    },
+                );
+            }
+        }
+        drop(locked);
+        for g in groups {
             g.log_entry();
             g.maybe_snapshot(self.config.snapshot_every);
         }
         ts
+    }
+
+    /// Commits a batch atomically at one timestamp (a transaction touching several keys,
+    /// possibly in several groups): `Some(value)` puts, `None` deletes. Returns the commit
+    /// timestamp. Adapters write a record's keys together (an S3 object's manifest and
+    /// chunks, an SQS message's data and index rows), so load tests use this to keep every
+    /// point in time a state a real cluster could be in.
+    pub fn commit_batch(&self, batch: &[(Vec<u8>, Option<Vec<u8>>)]) -> u64 {
+        let writes: Vec<(&[u8], bool, &[u8], u64)> = batch
+            .iter()
+            .map(|(k, v)| match v {
+                Some(v) => (k.as_slice(), false, v.as_slice(), 0),
+                None => (k.as_slice(), true, &b""[..], 0),
+            })
+            .collect();
+        self.commit_many(&writes)
     }
 
     /// Writes `key = value` now; returns its commit timestamp.

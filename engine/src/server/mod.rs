@@ -11,6 +11,7 @@
 
 pub mod cluster;
 pub mod config;
+pub mod export;
 pub mod group;
 pub mod hlc;
 pub mod load;

@@ -165,6 +165,17 @@ impl GroupStore {
         Ok(())
     }
 
+    /// Visits every stored version (hidden families, tombstones and expired values
+    /// included), keys ascending, each key's versions newest first — what a snapshot of
+    /// this group holds (the export test hook).
+    pub fn for_each_version(&self, mut f: impl FnMut(&Bytes, &Version)) {
+        for (k, vs) in &self.data {
+            for v in vs {
+                f(k, v);
+            }
+        }
+    }
+
     /// Retires versions no reader at or above `safe_ts` can see; later reads below `safe_ts`
     /// fail. Returns the number of versions removed.
     pub fn compact(&mut self, safe_ts: u64) -> usize {

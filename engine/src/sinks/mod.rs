@@ -97,7 +97,10 @@ impl StreamFile {
 
     /// Appends bytes.
     pub fn write_all(&mut self, data: &[u8]) -> Result<(), Error> {
+        let t = crate::progress::stage_start();
         self.hasher.update(data);
+        let stage = &crate::progress::stages().stream_hash;
+        crate::progress::stage_end(stage, t, 1, data.len() as u64);
         self.written += data.len() as u64;
         self.inner
             .write_all(data)

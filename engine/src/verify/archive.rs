@@ -9,7 +9,6 @@ use super::report::Report;
 use super::tar::{TarError, TarKind, TarReader};
 use super::tree::{Tree, CHECKSUMS, MANIFEST};
 use sha2::{Digest, Sha256};
-use std::collections::HashSet;
 use std::io::{self, Cursor, Read};
 
 /// Report path for problems of the archive as a whole.
@@ -70,7 +69,6 @@ pub fn collect<R: Read>(input: R, threads: usize, r: &mut Report) -> Tree {
     let mut tree = Tree::default();
     let mut tar = TarReader::new(input);
     let mut pool = HashPool::start(threads);
-    let mut seen: HashSet<Vec<u8>> = HashSet::new();
     let mut last_two: [Option<Vec<u8>>; 2] = [None, None];
     let mut buf = vec![0u8; CHUNK];
     let res = (|| -> Result<(), TarError> {
@@ -110,14 +108,14 @@ pub fn collect<R: Read>(input: R, threads: usize, r: &mut Report) -> Tree {
                     continue;
                 }
             }
-            if !seen.insert(name.clone()) {
-                r.error(&name, "appears more than once in the archive");
-                continue;
-            }
             r.files += 1;
             r.bytes += e.size;
             last_two = [last_two[1].take(), Some(name.clone())];
             if name == MANIFEST || name == CHECKSUMS {
+                if tree.files.contains_key(&name) {
+                    r.error(&name, "appears more than once in the archive");
+                    continue;
+                }
                 // Control files are needed whole; hash them here.
                 let mut v = Vec::new();
                 loop {
@@ -170,7 +168,11 @@ pub fn collect<R: Read>(input: R, threads: usize, r: &mut Report) -> Tree {
         );
     }
     for (path, d) in digests {
-        tree.files.insert(path, d);
+        // Duplicates are found here rather than with a set of names kept while reading,
+        // which would hold every path twice.
+        if tree.files.insert(path.clone(), d).is_some() {
+            r.error(&path, "appears more than once in the archive");
+        }
     }
     if tree.manifest.is_some()
         && tree.checksums.is_some()

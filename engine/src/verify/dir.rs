@@ -28,7 +28,10 @@ fn open_regular(p: &Path) -> std::io::Result<File> {
     Ok(f)
 }
 
-fn hash_file(p: &Path, buf: &mut [u8]) -> std::io::Result<([u8; 32], u64)> {
+/// A file's SHA-256 and length, or why it could not be read.
+type HashResult = std::io::Result<([u8; 32], u64)>;
+
+fn hash_file(p: &Path, buf: &mut [u8]) -> HashResult {
     let mut f = open_regular(p)?;
     let mut h = Sha256::new();
     let mut n_total = 0u64;
@@ -58,7 +61,8 @@ fn rel_join(rel: &[u8], name: &[u8]) -> Vec<u8> {
 /// Walks `root` and hashes its files with `threads` threads.
 pub fn collect(root: &Path, threads: usize, r: &mut Report) -> Tree {
     let mut tree = Tree::default();
-    let mut files: Vec<(Vec<u8>, PathBuf)> = Vec::new();
+    // Relative paths only (the absolute one is rebuilt when hashing): one per file.
+    let mut files: Vec<Vec<u8>> = Vec::new();
     let mut stack: Vec<(PathBuf, Vec<u8>)> = vec![(root.to_path_buf(), Vec::new())];
     while let Some((dir, rel)) = stack.pop() {
         let rd = match std::fs::read_dir(&dir) {
@@ -96,7 +100,7 @@ pub fn collect(root: &Path, threads: usize, r: &mut Report) -> Tree {
                         format!("has {} hard links: a change made through another link changes the dump", meta.nlink()),
                     );
                 }
-                files.push((child, entry.path()));
+                files.push(child);
             } else {
                 let what = if ft.is_symlink() {
                     "is a symlink"
@@ -113,7 +117,7 @@ pub fn collect(root: &Path, threads: usize, r: &mut Report) -> Tree {
     }
 
     let next = AtomicUsize::new(0);
-    let results: Vec<Vec<(usize, std::io::Result<([u8; 32], u64)>)>> = std::thread::scope(|s| {
+    let results: Vec<Vec<(usize, HashResult)>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads.max(1))
             .map(|_| {
                 s.spawn(|| {
@@ -121,8 +125,9 @@ pub fn collect(root: &Path, threads: usize, r: &mut Report) -> Tree {
                     let mut buf = vec![0u8; 256 << 10];
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some((_, p)) = files.get(i) else { break };
-                        out.push((i, hash_file(p, &mut buf)));
+                        let Some(rel) = files.get(i) else { break };
+                        let p = root.join(std::ffi::OsStr::from_bytes(rel));
+                        out.push((i, hash_file(&p, &mut buf)));
                     }
                     out
                 })
@@ -132,7 +137,7 @@ pub fn collect(root: &Path, threads: usize, r: &mut Report) -> Tree {
     });
     let mut done = vec![false; files.len()];
     for (i, res) in results.into_iter().flatten() {
-        let Some((rel, _)) = files.get(i) else {
+        let Some(rel) = files.get(i) else {
             continue;
         };
         done[i] = true;
@@ -148,7 +153,7 @@ pub fn collect(root: &Path, threads: usize, r: &mut Report) -> Tree {
             }
         }
     }
-    for (i, (rel, _)) in files.iter().enumerate() {
+    for (i, rel) in files.iter().enumerate() {
         if !done[i] {
             r.error(rel, "not hashed (a hashing thread failed)");
             tree.unreadable.insert(rel.clone());

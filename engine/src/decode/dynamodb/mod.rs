@@ -9,11 +9,11 @@
 //! worker pool. Generation counters and GSI rows carry no user data and are skipped.
 
 mod bundle;
-mod error;
+pub(crate) mod error;
 mod item_path;
 mod keys;
 mod number;
-mod proto;
+pub(crate) mod proto;
 mod render;
 mod spill;
 #[cfg(test)]

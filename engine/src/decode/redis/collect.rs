@@ -12,17 +12,23 @@ use super::error::RedisError;
 use super::raw::{put_bytes, put_u64};
 use super::render::CollKind;
 use super::scratch::{BodyReader, BodySpill};
-use super::sort::{Item, Sorted, Sorter};
+use super::sort::{Item, Sorted, SortedLog, Sorter};
+
+// Unit tests use tiny limits so that every spill, merge and chunk path runs.
 
 /// Scratch bytes per chunk before it is closed.
-pub const CHUNK_BYTES: usize = 128 << 10;
+pub const CHUNK_BYTES: usize = if cfg!(test) { 1 << 10 } else { 128 << 10 };
 
 /// Collections with at most this many scratch bytes are rendered on a worker thread (the
 /// bytes travel in the bounded job queue); larger ones are streamed from the decode thread.
-pub const WORKER_RENDER_MAX: u64 = 64 << 10;
+pub const WORKER_RENDER_MAX: u64 = if cfg!(test) { 512 } else { 64 << 10 };
 
-/// In-memory budget of each sorter before it spills a run.
-const SORTER_BYTES: usize = 4 << 20;
+/// In-memory budget of each sorter before it spills a run (one type fills at a time:
+/// the families arrive one after the other).
+const SORTER_BYTES: usize = if cfg!(test) { 4 << 10 } else { 8 << 20 };
+
+/// In-memory bytes of the TTL log before it moves to scratch.
+const TTL_LOG_BYTES: usize = if cfg!(test) { 256 } else { 1 << 20 };
 
 struct Open {
     kind: CollKind,
@@ -44,7 +50,7 @@ pub struct Collected {
 /// Main-pass state of the collection types.
 pub struct Collector {
     sorters: Vec<Sorter>,
-    ttls: Sorter,
+    ttls: SortedLog,
     body: BodySpill,
     open: Option<Open>,
 }
@@ -57,7 +63,7 @@ impl Collector {
                 .iter()
                 .map(|k| Sorter::new(k.dir(), SORTER_BYTES))
                 .collect(),
-            ttls: Sorter::new("collection TTLs", SORTER_BYTES),
+            ttls: SortedLog::new("collection TTLs", TTL_LOG_BYTES),
             body: BodySpill::new(),
             open: None,
         }

@@ -27,6 +27,8 @@ mod simple;
 mod sort;
 
 #[cfg(test)]
+mod model_tests;
+#[cfg(test)]
 mod tests;
 
 pub use error::RedisError;
@@ -66,10 +68,12 @@ impl RedisAdapter {
         }
     }
 
-    fn outs(&mut self) -> Result<&mut Outputs, Error> {
-        match self.outs {
-            Some(ref mut o) => Ok(o),
-            None => Ok(self.outs.insert(Outputs::new(DB_INDEX)?)),
+    /// The database directory's outputs, set up on first use (a borrow of the one field,
+    /// so the caller can use the others alongside).
+    fn outs(slot: &mut Option<Outputs>) -> Result<&mut Outputs, Error> {
+        match slot {
+            Some(o) => Ok(o),
+            None => Ok(slot.insert(Outputs::new(DB_INDEX)?)),
         }
     }
 
@@ -184,17 +188,11 @@ impl Adapter for RedisAdapter {
         match family {
             Family::RedisString | Family::RedisHll => {
                 let hll = family == Family::RedisHll;
-                let outs = match self.outs {
-                    Some(ref mut o) => o,
-                    None => self.outs.insert(Outputs::new(DB_INDEX)?),
-                };
+                let outs = Self::outs(&mut self.outs)?;
                 self.simple.blob(hll, key, entry, outs, out)?;
             }
             Family::RedisTtl => {
-                let outs = match self.outs {
-                    Some(ref mut o) => o,
-                    None => self.outs.insert(Outputs::new(DB_INDEX)?),
-                };
+                let outs = Self::outs(&mut self.outs)?;
                 if let Some(t) = self.simple.ttl(key, v, outs, out)? {
                     self.coll()?.ttl(key, t)?;
                 }
@@ -253,7 +251,7 @@ impl Adapter for RedisAdapter {
             .take()
             .ok_or_else(|| Error::from(RedisError::Internal("finish called twice".into())))?;
         let collected = coll.finish()?;
-        let outs = self.outs()?;
+        let outs = Self::outs(&mut self.outs)?;
         let orphans = finalize::write_collections(collected, outs, out)?;
         if orphans > 0 {
             out.warn(

@@ -25,7 +25,7 @@ pub enum Sidecar {
 }
 
 /// In-memory bytes of collection KEYMAP lines per type before they move to scratch.
-const KEYMAP_BUF: usize = 1 << 20;
+const KEYMAP_BUF: usize = if cfg!(test) { 64 } else { 1 << 20 };
 
 /// Open files and buffers of one `redis/db_<n>/` directory.
 pub struct Outputs {

@@ -13,8 +13,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-type Tree = BTreeMap<String, Vec<u8>>;
-type Row = (Vec<u8>, Vec<u8>);
+pub(super) type Tree = BTreeMap<String, Vec<u8>>;
+pub(super) type Row = (Vec<u8>, Vec<u8>);
 
 const MS1: &str = "000001941f297c00"; // 1735689600000
 const MS2: &str = "0000019b76daa800"; // 1767225600000
@@ -23,7 +23,7 @@ fn h(s: &str) -> Vec<u8> {
     hex::decode(s.replace(' ', "")).unwrap()
 }
 
-fn wide(prefix: &str, uk: &[u8], tail: &[u8]) -> Vec<u8> {
+pub(super) fn wide(prefix: &str, uk: &[u8], tail: &[u8]) -> Vec<u8> {
     let mut k = prefix.as_bytes().to_vec();
     k.extend_from_slice(&(uk.len() as u32).to_be_bytes());
     k.extend_from_slice(uk);
@@ -94,7 +94,7 @@ fn run_opts(rows: &[Row], opts: DecodeOptions) -> Result<Tree, Error> {
     Ok(read_tree(&root))
 }
 
-fn run(rows: &[Row]) -> Tree {
+pub(super) fn run(rows: &[Row]) -> Tree {
     run_opts(rows, DecodeOptions::default()).unwrap()
 }
 

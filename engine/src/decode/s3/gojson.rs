@@ -110,9 +110,54 @@ pub(crate) fn go_lossy(b: &[u8]) -> String {
     out
 }
 
+fn hex4(s: &[u8]) -> Option<u32> {
+    let h = std::str::from_utf8(s.get(..4)?).ok()?;
+    u32::from_str_radix(h, 16).ok()
+}
+
+/// Rewrites `\uXXXX` escapes of unpaired UTF-16 surrogates to `\ufffd`, as Go's decoder
+/// substitutes U+FFFD for them where serde_json would fail.
+fn fix_surrogates(s: String) -> String {
+    let b = s.as_bytes();
+    if !b.windows(2).any(|w| w == b"\\u") {
+        return s;
+    }
+    let mut out = String::with_capacity(s.len());
+    let (mut i, mut start) = (0, 0);
+    while i + 1 < b.len() {
+        if b[i] != b'\\' {
+            i += 1;
+            continue;
+        }
+        if b[i + 1] != b'u' {
+            i += 2; // another escape, e.g. `\\`: its second byte is not an escape start
+            continue;
+        }
+        let Some(v) = hex4(&b[i + 2..]) else {
+            i += 2;
+            continue;
+        };
+        let paired = (0xD800..0xDC00).contains(&v)
+            && b.get(i + 6..i + 8) == Some(b"\\u")
+            && hex4(&b[i + 8..]).is_some_and(|w| (0xDC00..0xE000).contains(&w));
+        if paired {
+            i += 12;
+        } else if (0xD800..0xE000).contains(&v) {
+            out.push_str(&s[start..i]);
+            out.push_str("\\ufffd");
+            i += 6;
+            start = i;
+        } else {
+            i += 6;
+        }
+    }
+    out.push_str(&s[start..]);
+    out
+}
+
 /// Parses one JSON document (the whole input; trailing non-space is an error).
 pub(crate) fn parse(b: &[u8]) -> Result<JVal, String> {
-    serde_json::from_str::<JVal>(&go_lossy(b)).map_err(|e| e.to_string())
+    serde_json::from_str::<JVal>(&fix_surrogates(go_lossy(b))).map_err(|e| e.to_string())
 }
 
 /// Go's key folding for matching struct fields: ASCII case plus the four non-ASCII
@@ -296,6 +341,20 @@ mod tests {
         assert!(parse(b"").is_err());
         assert!(parse(b"{} x").is_err());
         assert!(parse(b"not json").is_err());
+        // Lone surrogate escapes become U+FFFD (each escape on its own); pairs combine.
+        assert_eq!(
+            parse(br#""\ud800x""#).unwrap(),
+            JVal::Str("\u{fffd}x".into())
+        );
+        assert_eq!(
+            parse(br#""\udc00\ud800\u0041""#).unwrap(),
+            JVal::Str("\u{fffd}\u{fffd}A".into())
+        );
+        assert_eq!(
+            parse(br#""\ud83d\ude00""#).unwrap(),
+            JVal::Str("\u{1f600}".into())
+        );
+        assert_eq!(parse(br#""\\ud800""#).unwrap(), JVal::Str("\\ud800".into()));
         // Invalid UTF-8 inside a string becomes U+FFFD instead of failing.
         assert_eq!(
             parse(b"\"a\xffb\"").unwrap(),

@@ -13,15 +13,15 @@
 
 mod body;
 mod error;
-mod gojson;
-mod keys;
-mod naming;
+pub(crate) mod gojson;
+pub(crate) mod keys;
+pub(crate) mod naming;
 mod orphans;
 mod plan;
-mod render;
+pub(crate) mod render;
 mod scratch;
 mod uploads;
-mod values;
+pub(crate) mod values;
 
 #[cfg(test)]
 mod tests;

@@ -804,3 +804,45 @@ fn no_scratch_left_in_output() {
     let f = run(tv8_records(false, "[10,3]"), DecodeOptions::default()).unwrap();
     assert!(!f.keys().any(|k| k.contains("scratch")));
 }
+
+#[test]
+fn empty_upload_id_concatenates_uploads_deterministically() {
+    // Upstream hazard (body order undefined there): ours follows upload order.
+    let recs = vec![
+        (blob("r", 1, b"o", "u1", 1, 0, 0), b"A".to_vec()),
+        (blob("r", 1, b"o", "u2", 1, 0, 0), b"B".to_vec()),
+        (
+            head("r", 1, b"o"),
+            br#"{"upload_id":"","size_bytes":2,"parts":[{"part_no":1,"chunk_count":1}]}"#.to_vec(),
+        ),
+    ];
+    assert_eq!(
+        run(recs, DecodeOptions::default()).unwrap()["s3/r/o"],
+        b"AB"
+    );
+}
+
+#[test]
+fn orphans_with_dot_names_stay_inside_the_bucket() {
+    let recs = vec![
+        (blob("y", 1, b"..", "u", 1, 0, 0), b"dots".to_vec()),
+        (blob("y", 1, b"", "..", 1, 0, 0), b"empty".to_vec()),
+        (
+            blob("y", 1, b"../../x", &"u".repeat(230), 1, 0, 0),
+            b"long".to_vec(),
+        ),
+    ];
+    let t = run(recs, orphans_on()).unwrap();
+    let f = files(&t);
+    assert_eq!(f.len(), 3, "{f:?}");
+    for p in f.keys() {
+        assert!(p.starts_with("s3/y/_orphans/"), "{p}");
+        assert!(
+            !p.split('/').any(|s| s == ".." || s == "." || s.len() > 255),
+            "{p}"
+        );
+    }
+    assert!(f
+        .keys()
+        .any(|k| k.starts_with("s3/y/_orphans/..%2F..%2Fx/gen-1/")));
+}

@@ -679,6 +679,37 @@ pub(crate) fn compact_into(out: &mut Vec<u8>, raw: &[u8]) {
     }
 }
 
+/// Finds the JSON value that starts at or after `from` in `s` (white space skipped) and
+/// validates it as Go's scanner does: `Ok(Some((start, end)))`, or `Ok(None)` when only
+/// white space remains. Lets the reverse encoder read whole documents and value streams
+/// (`messages.jsonl`) with the same acceptance rules as the decoder.
+pub(crate) fn next_value(s: &[u8], from: usize) -> Result<Option<(usize, usize)>, JsonError> {
+    let mut d = Doc {
+        s,
+        pos: from,
+        type_err: None,
+    };
+    d.ws();
+    if d.pos >= s.len() {
+        return Ok(None);
+    }
+    let start = d.pos;
+    d.skip()?;
+    Ok(Some((start, d.pos)))
+}
+
+/// Go's unquoting of the string literal at the start of `lit` (which must begin with `"`):
+/// the decoded bytes (invalid UTF-8 and lone surrogates → U+FFFD) and the literal's
+/// length in bytes.
+pub(crate) fn unquote(lit: &[u8]) -> Result<(Vec<u8>, usize), JsonError> {
+    let mut d = Doc::new(lit);
+    if lit.first() != Some(&b'"') {
+        return d.syntax("looking for beginning of string");
+    }
+    let v = d.string()?;
+    Ok((v, d.pos))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,11 +16,11 @@
 
 mod extsort;
 mod flush;
-mod gob64;
-mod gojson;
+pub(crate) mod gob64;
+pub(crate) mod gojson;
 mod keys;
-mod records;
-mod render;
+pub(crate) mod records;
+pub(crate) mod render;
 #[cfg(test)]
 mod tests;
 

@@ -11,6 +11,7 @@ pub mod client;
 pub mod error;
 pub mod pin;
 pub mod reorder;
+pub mod resume;
 pub mod route_key;
 pub mod routes;
 pub mod scan;

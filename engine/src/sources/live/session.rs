@@ -19,7 +19,7 @@ use crate::sinks::Sink;
 use crate::sources::Shard;
 use elastickv_backup_proto::wire::{
     ListAdaptersAndScopesRequest, ListAdaptersAndScopesResponse, ListRoutesRequest,
-    RawLatestCommitTsRequest, ScopeKeyCount,
+    RawLatestCommitTsRequest, RenewBackupRequest, ScopeKeyCount,
 };
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
@@ -51,6 +51,20 @@ pub struct LiveConfig {
     pub handle_signals: bool,
 }
 
+/// A pin held by an interrupted dump, to attach to instead of calling `BeginBackup`
+/// (`dump --resume`).
+#[derive(Debug, Clone)]
+pub struct HeldPin {
+    /// The opaque token `BeginBackup` returned.
+    pub token: Vec<u8>,
+    /// The pinned read timestamp.
+    pub read_ts: u64,
+    /// The baseline `BeginBackup` returned (kept: it cannot be asked for again).
+    pub expected: Vec<ScopeKeyCount>,
+    /// `ListRoutes.catalog_version` when the dump started; a change aborts the resume.
+    pub catalog_version: u64,
+}
+
 impl Default for LiveConfig {
     fn default() -> Self {
         LiveConfig {
@@ -73,6 +87,9 @@ struct PinState {
     scopes: ListAdaptersAndScopesResponse,
     renewal: Option<tokio::task::JoinHandle<()>>,
     released: bool,
+    /// Dropping the session (a failed run) stops renewing but leaves the pin to its TTL
+    /// instead of calling `EndBackup`, so `dump --resume` can attach to it.
+    keep_on_drop: bool,
 }
 
 /// A dump in progress.
@@ -101,38 +118,51 @@ fn runtime() -> Result<tokio::runtime::Runtime, Error> {
 
 const UNPINNED_WARNING: &str = "WARNING: unpinned best-effort dump: no compaction pin, no cross-shard fence; groups are read at the same timestamp but cross-group atomicity is not guaranteed, and compaction may abort the dump after its retention window";
 
+type Connected = (tokio::runtime::Runtime, Abort, Conn, Arc<RouteTable>);
+
+fn check_page_size(cfg: &LiveConfig) -> Result<(), Error> {
+    if !(1..=1025).contains(&cfg.page_size) {
+        return Err(Error::Usage(format!(
+            "--scan-page-size {}: must be within 1..=1025 (a node refuses larger pages)",
+            cfg.page_size
+        )));
+    }
+    Ok(())
+}
+
+/// The runtime, the stop signal (wired to SIGINT/SIGTERM when asked), the connection and
+/// the catalog snapshot every dump starts with.
+fn connect(cfg: &LiveConfig) -> Result<Connected, Error> {
+    let rt = runtime()?;
+    let abort = Abort::default();
+    if cfg.handle_signals {
+        let a = abort.clone();
+        rt.spawn(async move {
+            super::signals::wait_for_signal().await;
+            eprintln!("elastickv-backup: signal received, stopping the dump");
+            a.trigger(AbortReason::Cancelled(
+                "interrupted by signal; no MANIFEST written".into(),
+            ));
+        });
+    }
+    let conn = rt.block_on(Conn::connect(&cfg.address, cfg.admin_token.as_deref()))?;
+    let routes = rt
+        .block_on(async {
+            conn.dist()
+                .list_routes(conn.req(ListRoutesRequest {}, cfg.call_timeout))
+                .await
+        })
+        .map_err(|s| LiveError::rpc("ListRoutes", &s))?
+        .into_inner();
+    Ok((rt, abort, conn, Arc::new(RouteTable::from_wire(&routes))))
+}
+
 impl LiveSession {
     /// Connects, reads the catalog, pins a read timestamp and lists the scopes. Nothing is
     /// written; on error no pin stays behind.
     pub fn begin(cfg: LiveConfig) -> Result<Self, Error> {
-        if !(1..=1025).contains(&cfg.page_size) {
-            return Err(Error::Usage(format!(
-                "--scan-page-size {}: must be within 1..=1025 (a node refuses larger pages)",
-                cfg.page_size
-            )));
-        }
-        let rt = runtime()?;
-        let abort = Abort::default();
-        if cfg.handle_signals {
-            let a = abort.clone();
-            rt.spawn(async move {
-                super::signals::wait_for_signal().await;
-                eprintln!("elastickv-backup: signal received, stopping the dump");
-                a.trigger(AbortReason::Cancelled(
-                    "interrupted by signal; no MANIFEST written".into(),
-                ));
-            });
-        }
-        let conn = rt.block_on(Conn::connect(&cfg.address, cfg.admin_token.as_deref()))?;
-        let routes = rt
-            .block_on(async {
-                conn.dist()
-                    .list_routes(conn.req(ListRoutesRequest {}, cfg.call_timeout))
-                    .await
-            })
-            .map_err(|s| LiveError::rpc("ListRoutes", &s))?
-            .into_inner();
-        let routes = Arc::new(RouteTable::from_wire(&routes));
+        check_page_size(&cfg)?;
+        let (rt, abort, conn, routes) = connect(&cfg)?;
         let groups = routes.groups();
         let begun = rt.block_on(async {
             tokio::select! {
@@ -161,6 +191,7 @@ impl LiveSession {
                     scopes: ListAdaptersAndScopesResponse::default(),
                     renewal: None,
                     released: false,
+                    keep_on_drop: false,
                 });
                 if resp.read_ts == 0 {
                     return Err(LiveError::Rpc {
@@ -237,6 +268,122 @@ impl LiveSession {
         Ok(session)
     }
 
+    /// Attaches to a pin an interrupted dump left held (`dump --resume`) instead of taking a
+    /// new one: checks that the catalog is unchanged, that the server still knows the pin
+    /// (`ListAdaptersAndScopes`, evaluated at the pin's `read_ts`), renews it at once and
+    /// keeps renewing. The session keeps the pin when dropped (see
+    /// [`LiveSession::keep_pin_on_drop`]); [`LiveSession::end`] releases it.
+    ///
+    /// Errors: a changed catalog releases the pin (the dump cannot be completed
+    /// consistently) and reports [`LiveError::CatalogChanged`]; an unknown or expired pin
+    /// reports [`LiveError::PinLost`].
+    pub fn attach(cfg: LiveConfig, held: HeldPin) -> Result<Self, Error> {
+        check_page_size(&cfg)?;
+        let (rt, abort, conn, routes) = connect(&cfg)?;
+        if routes.version != held.catalog_version {
+            rt.block_on(pin::end(&conn, &held.token));
+            return Err(LiveError::CatalogChanged {
+                before: held.catalog_version,
+                after: routes.version,
+            }
+            .into());
+        }
+        let lost = |rpc: &str, s: tonic::Status| -> Error {
+            if s.code() == Code::NotFound {
+                LiveError::PinLost(format!(
+                    "{rpc}: {:?}: {} (the interrupted dump's pin expired after its TTL or was released; start a new dump)",
+                    s.code(),
+                    s.message()
+                ))
+                .into()
+            } else {
+                LiveError::rpc(rpc, &s).into()
+            }
+        };
+        let scopes = rt
+            .block_on(async {
+                conn.admin()
+                    .list_adapters_and_scopes(conn.req(
+                        ListAdaptersAndScopesRequest {
+                            pin_token: held.token.clone(),
+                        },
+                        cfg.call_timeout,
+                    ))
+                    .await
+            })
+            .map_err(|s| lost("ListAdaptersAndScopes", s))?
+            .into_inner();
+        let ttl_eff = rt
+            .block_on(async {
+                conn.admin()
+                    .renew_backup(conn.req(
+                        RenewBackupRequest {
+                            pin_token: held.token.clone(),
+                            ttl_ms: cfg.ttl_ms,
+                        },
+                        cfg.call_timeout,
+                    ))
+                    .await
+            })
+            .map_err(|s| lost("RenewBackup", s))?
+            .into_inner()
+            .ttl_ms_effective;
+        let renewals = Arc::new(AtomicU64::new(1));
+        let renewal = rt.spawn(pin::renewal_loop(
+            conn.clone(),
+            held.token.clone(),
+            ttl_eff,
+            abort.clone(),
+            renewals.clone(),
+        ));
+        let groups = routes.groups();
+        eprintln!(
+            "elastickv-backup: attached to the held pin read_ts={} (renewed, ttl {} ms) on {} group(s) via {}",
+            held.read_ts,
+            ttl_eff,
+            groups.len(),
+            conn.address
+        );
+        Ok(LiveSession {
+            rt,
+            conn,
+            routes,
+            read_ts: held.read_ts,
+            pin: Some(PinState {
+                token: held.token,
+                expected: held.expected,
+                scopes,
+                renewal: Some(renewal),
+                released: false,
+                keep_on_drop: true,
+            }),
+            abort,
+            renewals,
+            started: Instant::now(),
+            groups,
+            cfg,
+        })
+    }
+
+    /// What `dump --resume` needs to attach to this session's pin later (`None` unpinned).
+    pub fn held_pin(&self) -> Option<HeldPin> {
+        self.pin.as_ref().map(|p| HeldPin {
+            token: p.token.clone(),
+            read_ts: self.read_ts,
+            expected: p.expected.clone(),
+            catalog_version: self.routes.version,
+        })
+    }
+
+    /// Chooses what dropping the session does with the pin: `true` = stop renewing and
+    /// leave it to expire by its TTL (a resumable failure: the journal names it); `false`
+    /// (the default after `begin`) = release it with `EndBackup`.
+    pub fn keep_pin_on_drop(&mut self, keep: bool) {
+        if let Some(p) = self.pin.as_mut() {
+            p.keep_on_drop = keep;
+        }
+    }
+
     /// Whether a pin protects this dump.
     pub fn pinned(&self) -> bool {
         self.pin.is_some()
@@ -265,6 +412,19 @@ impl LiveSession {
         opts: &DecodeOptions,
         threads: usize,
     ) -> Result<DataSummary, Error> {
+        self.write_restricted(sink, opts, threads, None)
+    }
+
+    /// [`LiveSession::write`] over only the keys under `restrict` (all keys when `None`):
+    /// a resumable dump writes one adapter at a time, scanning only its key families.
+    /// The baseline check covers the scopes `opts` selects.
+    pub fn write_restricted(
+        &self,
+        sink: Arc<dyn Sink>,
+        opts: &DecodeOptions,
+        threads: usize,
+        restrict: Option<&[&'static [u8]]>,
+    ) -> Result<DataSummary, Error> {
         let shards: Vec<Arc<LiveShard>> = self
             .groups
             .iter()
@@ -281,6 +441,7 @@ impl LiveSession {
                         abort: self.abort.clone(),
                     },
                     self.rt.handle().clone(),
+                    restrict.map(<[&'static [u8]]>::to_vec),
                 ))
             })
             .collect();
@@ -411,8 +572,10 @@ impl LiveSession {
             .collect()
     }
 
-    /// Stops the renewal task and releases the pin (also done on drop).
+    /// Stops the renewal task and releases the pin (also done on drop, unless
+    /// [`LiveSession::keep_pin_on_drop`]).
     pub fn end(mut self) {
+        self.keep_pin_on_drop(false);
         self.release();
         if !self.pinned() {
             eprintln!("elastickv-backup: {UNPINNED_WARNING}");
@@ -427,6 +590,13 @@ impl LiveSession {
         p.released = true;
         if let Some(h) = p.renewal.take() {
             h.abort();
+        }
+        if p.keep_on_drop {
+            eprintln!(
+                "elastickv-backup: keeping the backup pin (read_ts={}) for `dump --resume`; it expires by its TTL unless resumed",
+                self.read_ts
+            );
+            return;
         }
         let conn = self.conn.clone();
         let token = p.token.clone();

@@ -21,15 +21,23 @@ pub struct LiveShard {
     params: Arc<ScanParams>,
     rt: tokio::runtime::Handle,
     full_counts: CountSlot,
+    restrict: Option<Vec<&'static [u8]>>,
 }
 
 impl LiveShard {
-    /// A shard scanning with `params` on runtime `rt`.
-    pub fn new(params: ScanParams, rt: tokio::runtime::Handle) -> Self {
+    /// A shard scanning with `params` on runtime `rt`. With `restrict`, the full pass (a
+    /// scan with no prefixes) covers only keys under those prefixes — one adapter's families
+    /// when a resumable dump writes adapter by adapter — and its counts are the full counts.
+    pub fn new(
+        params: ScanParams,
+        rt: tokio::runtime::Handle,
+        restrict: Option<Vec<&'static [u8]>>,
+    ) -> Self {
         LiveShard {
             params: Arc::new(params),
             rt,
             full_counts: Arc::new(Mutex::new(None)),
+            restrict,
         }
     }
 
@@ -61,9 +69,12 @@ impl Shard for LiveShard {
 
     fn scan(&self, prefixes: &[&'static [u8]]) -> Result<ShardStream, Error> {
         let full = prefixes.is_empty();
+        let ranges = match (&self.restrict, full) {
+            (Some(r), true) => prefix_ranges(r),
+            _ => prefix_ranges(prefixes),
+        };
         let (tx, rx) = mpsc::channel(BATCHES_IN_FLIGHT);
-        self.rt
-            .spawn(scan_task(self.params.clone(), prefix_ranges(prefixes), tx));
+        self.rt.spawn(scan_task(self.params.clone(), ranges, tx));
         Ok(Box::new(LiveStream {
             rx,
             batch: Vec::new().into_iter(),

@@ -1,0 +1,173 @@
+//! Measured runs happen in a child process (the same binary, hidden `__bench-child`
+//! command): its peak RSS then comes from the OS (`wait4` → `ru_maxrss`) untouched by the
+//! generator or the embedded cluster, and its stage counters start from zero. The child
+//! runs an ordinary command line (`decode ...`, `dump ...`) with stage timing on and writes
+//! its counters as JSON for the parent.
+
+use crate::error::Error;
+use crate::progress::{self, StageSnapshot};
+use clap::Args;
+use serde::{Deserialize, Serialize};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Hidden: run a command with stage timing and write its counters (used by `bench`).
+#[derive(Args, Debug)]
+pub struct ChildArgs {
+    /// Where to write the counters (JSON).
+    #[arg(long, value_name = "FILE")]
+    pub stats: PathBuf,
+
+    /// The command line to run (e.g. `decode --input-snap-dir ...`).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 1..)]
+    pub command: Vec<String>,
+}
+
+/// Everything the child measured.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ChildStats {
+    /// Stage counters by name (see [`progress::Stages`]).
+    pub stages: Vec<(String, StageSnapshot)>,
+    /// Visible records dispatched.
+    pub records: u64,
+    /// Input bytes consumed.
+    pub input_bytes: u64,
+    /// Output files completed.
+    pub files: u64,
+    /// Output bytes written.
+    pub output_bytes: u64,
+    /// Wall time of the command inside the child, ns.
+    pub wall_ns: u64,
+}
+
+impl ChildStats {
+    /// A stage's counters (zero if absent).
+    pub fn stage(&self, name: &str) -> StageSnapshot {
+        self.stages
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, s)| *s)
+            .unwrap_or_default()
+    }
+}
+
+fn collect(wall: Duration) -> ChildStats {
+    let st = progress::stages();
+    let named = [
+        ("scan", &st.scan),
+        ("decode", &st.decode),
+        ("send_wait", &st.send_wait),
+        ("encode", &st.encode),
+        ("sink", &st.sink),
+        ("file_hash", &st.file_hash),
+        ("file_write", &st.file_write),
+        ("stream_hash", &st.stream_hash),
+        ("stream_write", &st.stream_write),
+    ];
+    let c = progress::counters().snapshot();
+    ChildStats {
+        stages: named
+            .iter()
+            .map(|(n, s)| (n.to_string(), s.snapshot()))
+            .collect(),
+        records: c.records,
+        input_bytes: c.input_bytes,
+        files: c.files,
+        output_bytes: c.output_bytes,
+        wall_ns: wall.as_nanos() as u64,
+    }
+}
+
+/// Runs the hidden child command (in the child process).
+pub fn run_child(args: ChildArgs) -> Result<(), Error> {
+    use clap::Parser;
+    progress::enable_stage_timing();
+    let argv = std::iter::once("elastickv-backup".to_string()).chain(args.command);
+    let cli = crate::cli::Cli::try_parse_from(argv)
+        .map_err(|e| Error::Usage(format!("bench child: {e}")))?;
+    let started = Instant::now();
+    crate::cli::run(cli)?;
+    let stats = collect(started.elapsed());
+    let json = serde_json::to_vec(&stats).map_err(|e| Error::Internal(e.to_string()))?;
+    std::fs::write(&args.stats, json).map_err(|e| Error::io(args.stats.display(), e))
+}
+
+/// A finished child run as the parent saw it.
+#[derive(Debug, Clone)]
+pub struct ChildRun {
+    /// Wall time from spawn to exit.
+    pub wall: Duration,
+    /// Peak resident set, KiB (`ru_maxrss`).
+    pub maxrss_kib: u64,
+    /// User + system CPU time.
+    pub cpu: Duration,
+    /// The child's counters.
+    pub stats: ChildStats,
+}
+
+fn tv(t: libc::timeval) -> Duration {
+    Duration::from_secs(t.tv_sec.max(0) as u64) + Duration::from_micros(t.tv_usec.max(0) as u64)
+}
+
+/// Spawns this binary with `__bench-child` around `command` and waits for it.
+pub fn spawn(command: &[String], scratch: &Path) -> Result<ChildRun, Error> {
+    let exe = std::env::current_exe().map_err(|e| Error::io("current executable", e))?;
+    let stats_path = scratch.join(format!("stats-{}.json", std::process::id()));
+    let _ = std::fs::remove_file(&stats_path);
+    let started = Instant::now();
+    let mut child = Command::new(&exe)
+        .arg("__bench-child")
+        .arg("--stats")
+        .arg(&stats_path)
+        .arg("--")
+        .args(command)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| Error::io(exe.display(), e))?;
+    let mut err = child.stderr.take();
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        if let Some(e) = err.as_mut() {
+            let _ = e.read_to_string(&mut s);
+        }
+        s
+    });
+    let pid = child.id() as libc::pid_t;
+    let mut status: libc::c_int = 0;
+    // SAFETY: an all-zero rusage is a valid value of this plain C struct.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `pid` is our own child, not yet reaped (std's handle never waited on it);
+    // `status` and `ru` are valid, writable and live for the call.
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
+    let wall = started.elapsed();
+    let stderr = reader.join().unwrap_or_default();
+    if r != pid {
+        return Err(Error::io(
+            "waiting for the bench child",
+            std::io::Error::last_os_error(),
+        ));
+    }
+    if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
+        let tail: Vec<&str> = stderr.lines().rev().take(8).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        return Err(Error::Internal(format!(
+            "bench child `{}` failed (status {status}):\n{}",
+            command.join(" "),
+            tail.join("\n")
+        )));
+    }
+    let raw = std::fs::read(&stats_path).map_err(|e| Error::io(stats_path.display(), e))?;
+    let _ = std::fs::remove_file(&stats_path);
+    let stats: ChildStats =
+        serde_json::from_slice(&raw).map_err(|e| Error::Internal(format!("bench stats: {e}")))?;
+    Ok(ChildRun {
+        wall,
+        maxrss_kib: ru.ru_maxrss.max(0) as u64,
+        cpu: tv(ru.ru_utime) + tv(ru.ru_stime),
+        stats,
+    })
+}

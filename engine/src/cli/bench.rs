@@ -1,0 +1,118 @@
+//! `elastickv-backup bench`: generate data in a scratch directory, decode it (and optionally
+//! dump it live) in measured child processes, and print per-stage tables, same-run
+//! ceilings and ratios. Speed claims of this project come from here (and from the
+//! criterion benches), never from tests.
+
+use super::common::parse_size;
+use crate::bench::{self, BenchConfig, Layout};
+use crate::error::Error;
+use crate::gen::plan::Mix;
+use clap::Args;
+use std::path::PathBuf;
+
+/// Measure decode throughput on generated data, per stage, against same-run ceilings.
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// Size of the generated dataset (K/M/G suffixes accepted).
+    #[arg(long, default_value = "256M", value_name = "BYTES")]
+    pub size: String,
+
+    /// Shard files of the dataset.
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    pub shards: usize,
+
+    /// DynamoDB layout of the measured runs: per-item or jsonl.
+    #[arg(long, default_value = "per-item", value_name = "MODE", value_parser = ["per-item", "jsonl"])]
+    pub layout: String,
+
+    /// Worker threads of the measured runs (default: the number of CPUs).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+
+    /// Measure archive output instead of a directory: tar or tar.zst.
+    #[arg(long, value_name = "FORMAT", value_parser = ["tar", "tar.zst"])]
+    pub archive: Option<String>,
+
+    /// Generator seed.
+    #[arg(long, default_value_t = 1, value_name = "S")]
+    pub seed: u64,
+
+    /// Adapter mix of the dataset (see `gen --mix`).
+    #[arg(long, value_name = "ADAPTER=WEIGHT,...")]
+    pub mix: Option<String>,
+
+    /// Also run with this many threads and print the speed-up.
+    #[arg(long, value_name = "N")]
+    pub vs_threads: Option<usize>,
+
+    /// Also run on the same data split into this many shards.
+    #[arg(long, value_name = "N")]
+    pub vs_shards: Option<usize>,
+
+    /// Also run on a dataset of this size and compare peak RSS.
+    #[arg(long, value_name = "BYTES")]
+    pub vs_size: Option<String>,
+
+    /// Also dump the same data live from the embedded loopback cluster.
+    #[arg(long)]
+    pub live: bool,
+
+    /// Skip the ceiling measurements.
+    #[arg(long)]
+    pub no_ceilings: bool,
+
+    /// Parent of the scratch directory (default: the system temp directory). Put it on
+    /// the disk you care about: ceilings and runs are measured there.
+    #[arg(long, value_name = "DIR")]
+    pub work_dir: Option<PathBuf>,
+
+    /// Keep the scratch directory (generated data) instead of removing it.
+    #[arg(long)]
+    pub keep: bool,
+}
+
+impl BenchArgs {
+    /// The benchmark these flags describe.
+    pub fn config(&self) -> Result<BenchConfig, Error> {
+        let threads = self
+            .threads
+            .filter(|n| *n > 0)
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+        if self.shards == 0 || self.vs_shards == Some(0) || self.vs_threads == Some(0) {
+            return Err(Error::Usage(
+                "--shards, --vs-shards and --vs-threads must be at least 1".into(),
+            ));
+        }
+        Ok(BenchConfig {
+            size: parse_size(&self.size)?,
+            shards: self.shards,
+            seed: self.seed,
+            mix: match &self.mix {
+                Some(m) => Mix::parse(m)?,
+                None => Mix::default(),
+            },
+            layout: if self.layout == "jsonl" {
+                Layout::Jsonl
+            } else {
+                Layout::PerItem
+            },
+            threads,
+            archive: self.archive.clone(),
+            work_dir: self.work_dir.clone(),
+            keep: self.keep,
+            ceilings: !self.no_ceilings,
+            vs_threads: self.vs_threads,
+            vs_shards: self.vs_shards,
+            vs_size: self.vs_size.as_deref().map(parse_size).transpose()?,
+            live: self.live,
+        })
+    }
+}
+
+/// Runs the bench command (tables on standard output).
+pub fn run(args: BenchArgs) -> Result<(), Error> {
+    let cfg = args.config()?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    bench::run(&cfg, &mut out)
+}

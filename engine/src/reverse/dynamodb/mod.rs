@@ -1,0 +1,187 @@
+//! `dynamodb/` subtree → internal records (spec 10 §10).
+//!
+//! Per table directory: the schema record and generation counter, then one item record
+//! per item file (per-item layout: `items/<hash>.json`, `items/<hash>/<range>.json`;
+//! bundle layout: every line of `items/*.jsonl`) and the GSI rows the item belongs to.
+//! Item keys come from the item bodies and the schema, never from file names (a SHA-
+//! fallback file name is not reversible). Files are read one at a time, so memory holds
+//! one item whatever the table size.
+
+mod item;
+mod marshal;
+mod number;
+mod schema;
+
+use super::fsutil::{list_dir, open_regular, read_regular, require_dir, shown_join};
+use super::json::{one_value, ValueStream};
+use super::{Entries, ReverseError, Stage};
+use crate::decode::dynamodb::proto::DynamoTableSchema;
+use crate::gen::enc::b64url;
+use std::io::BufReader;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+/// How the tree was written.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Items are bundled in `items/*.jsonl` parts (`--dynamodb-bundle-mode jsonl`)
+    /// rather than one file each.
+    pub jsonl: bool,
+}
+
+/// Appends the internal entries for `root/dynamodb/` (if present) to `out`
+/// (per-item layout).
+pub fn encode_tree(root: &Path, out: &mut Entries) -> Result<(), ReverseError> {
+    encode_into(root, &Options::default(), out)
+}
+
+/// Stages the records of `root/dynamodb/` (nothing when the directory is absent).
+pub fn encode_into(root: &Path, opts: &Options, out: &mut dyn Stage) -> Result<(), ReverseError> {
+    let dir = root.join("dynamodb");
+    if !require_dir(&dir, "dynamodb")? {
+        return Ok(());
+    }
+    for (name, ft) in list_dir(&dir, "dynamodb")? {
+        // Plain files beside the table directories are not part of the format.
+        if ft.is_dir() {
+            let shown = shown_join("dynamodb", name.as_bytes());
+            Table::open(&dir.join(&name), shown, name.as_bytes(), opts, &mut *out)?
+                .encode_items()?;
+        }
+    }
+    Ok(())
+}
+
+/// One table being encoded.
+struct Table<'a> {
+    dir: std::path::PathBuf,
+    shown: String,
+    schema: DynamoTableSchema,
+    opts: &'a Options,
+    out: &'a mut dyn Stage,
+}
+
+impl<'a> Table<'a> {
+    /// Reads `_schema.json` and stages the schema and generation records.
+    fn open(
+        dir: &Path,
+        shown: String,
+        dir_name: &[u8],
+        opts: &'a Options,
+        out: &'a mut dyn Stage,
+    ) -> Result<Self, ReverseError> {
+        let schema_shown = format!("{shown}/_schema.json");
+        let text = read_regular(&dir.join("_schema.json"), &schema_shown)?;
+        let schema = schema::parse(&text, dir_name).map_err(|why| {
+            ReverseError::invalid(&schema_shown, format!("invalid _schema.json: {why}"))
+        })?;
+        let t = b64url(schema.table_name.as_bytes());
+        out.add(
+            format!("!ddb|meta|table|{t}").into_bytes(),
+            marshal::schema_value(&schema),
+        )?;
+        out.add(
+            format!("!ddb|meta|gen|{t}").into_bytes(),
+            schema::RESTORE_GENERATION.to_string().into_bytes(),
+        )?;
+        Ok(Table {
+            dir: dir.to_path_buf(),
+            shown,
+            schema,
+            opts,
+            out,
+        })
+    }
+
+    /// Stages every item under `items/` (absent: a table without rows).
+    fn encode_items(&mut self) -> Result<(), ReverseError> {
+        let items = self.dir.join("items");
+        let shown = format!("{}/items", self.shown);
+        if !require_dir(&items, &shown)? {
+            return Ok(());
+        }
+        for (name, ft) in list_dir(&items, &shown)? {
+            let path = items.join(&name);
+            let entry = shown_join(&shown, name.as_bytes());
+            let n = name.as_bytes();
+            if self.opts.jsonl {
+                if ft.is_dir() {
+                    return Err(ReverseError::invalid(
+                        entry,
+                        "a directory in a dump with the jsonl DynamoDB layout",
+                    ));
+                }
+                if n.ends_with(b".jsonl") {
+                    self.bundle(&path, &entry)?;
+                }
+            } else if ft.is_dir() {
+                self.hash_dir(&path, &entry)?;
+            } else if n.ends_with(b".json") {
+                self.item_file(&path, &entry)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// `items/<hash>/`: every `*.json` file is an item; a nested directory cannot come
+    /// from a dump (at most two levels), so it is refused rather than skipped.
+    fn hash_dir(&mut self, dir: &Path, shown: &str) -> Result<(), ReverseError> {
+        for (name, ft) in list_dir(dir, shown)? {
+            let entry = shown_join(shown, name.as_bytes());
+            if ft.is_dir() {
+                return Err(ReverseError::invalid(
+                    entry,
+                    "unexpected nested directory (the items layout is at most two levels)",
+                ));
+            }
+            if name.as_bytes().ends_with(b".json") {
+                self.item_file(&dir.join(&name), &entry)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn item_file(&mut self, path: &Path, shown: &str) -> Result<(), ReverseError> {
+        let text = read_regular(path, shown)?;
+        let raw = one_value(&text).map_err(|e| invalid_item(shown, e))?;
+        self.item(raw, shown)
+    }
+
+    /// A JSONL part: one item per value.
+    fn bundle(&mut self, path: &Path, shown: &str) -> Result<(), ReverseError> {
+        let Some(f) = open_regular(path, shown)? else {
+            return Err(ReverseError::invalid(shown, "vanished while reading"));
+        };
+        let mut values = ValueStream::new(BufReader::with_capacity(1 << 16, f));
+        let mut n = 0u64;
+        loop {
+            n += 1;
+            let raw = match values.next_value() {
+                Ok(Some(v)) => v,
+                Ok(None) => return Ok(()),
+                Err(Ok(e)) => return Err(ReverseError::io(shown, e)),
+                Err(Err(e)) => return Err(invalid_item(shown, format!("item {n}: {e}"))),
+            };
+            self.item(&raw, &format!("{shown} (item {n})"))?;
+        }
+    }
+
+    /// Stages one item and its GSI rows.
+    fn item(&mut self, raw: &[u8], shown: &str) -> Result<(), ReverseError> {
+        let it = item::parse_item(raw).map_err(|e| invalid_item(shown, e))?;
+        let key = item::item_key(&self.schema, &it).map_err(|e| invalid_item(shown, e))?;
+        let rows = item::gsi_rows(&self.schema, &it, &key).map_err(|e| invalid_item(shown, e))?;
+        self.out.add(key, marshal::item_value(&it))?;
+        for (k, v) in rows {
+            self.out.add(k, v)?;
+        }
+        Ok(())
+    }
+}
+
+fn invalid_item(shown: &str, why: impl std::fmt::Display) -> ReverseError {
+    ReverseError::invalid(shown, format!("invalid item json: {why}"))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,105 @@
+//! S3 internal keys as the reverse encoder writes them (spec 20 §2–§3, §11): every
+//! restored object lives in generation 1 as one part of upload `elastickv-restore`,
+//! re-cut into 1 MiB chunks.
+
+/// The generation every restored bucket and object gets (the dump does not keep it).
+pub(crate) const GENERATION: u64 = 1;
+/// The upload ID of every restored object's single part.
+pub(crate) const UPLOAD_ID: &str = "elastickv-restore";
+/// The part number of that part.
+pub(crate) const PART_NO: u64 = 1;
+/// Body chunk size, as the live adapter cuts them.
+pub(crate) const CHUNK_SIZE: usize = 1 << 20;
+
+/// Appends `raw` as an escaped, terminated segment (`00` → `00 FF`, then `00 01`).
+fn seg(out: &mut Vec<u8>, raw: &[u8]) {
+    for &b in raw {
+        out.push(b);
+        if b == 0 {
+            out.push(0xFF);
+        }
+    }
+    out.extend_from_slice(&[0, 1]);
+}
+
+fn with_bucket(prefix: &[u8], bucket: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(prefix.len() + bucket.len() + 2);
+    k.extend_from_slice(prefix);
+    seg(&mut k, bucket);
+    k
+}
+
+/// K1 `!s3|bucket|meta|` ‖ seg(bucket).
+pub(crate) fn bucket_meta(bucket: &[u8]) -> Vec<u8> {
+    with_bucket(b"!s3|bucket|meta|", bucket)
+}
+
+/// K2 `!s3|bucket|gen|` ‖ seg(bucket).
+pub(crate) fn bucket_gen(bucket: &[u8]) -> Vec<u8> {
+    with_bucket(b"!s3|bucket|gen|", bucket)
+}
+
+fn object_head(prefix: &[u8], bucket: &[u8], object: &[u8]) -> Vec<u8> {
+    let mut k = with_bucket(prefix, bucket);
+    k.extend_from_slice(&GENERATION.to_be_bytes());
+    seg(&mut k, object);
+    k
+}
+
+/// K3 `!s3|obj|head|` ‖ seg(bucket) ‖ u64(1) ‖ seg(object).
+pub(crate) fn manifest(bucket: &[u8], object: &[u8]) -> Vec<u8> {
+    object_head(b"!s3|obj|head|", bucket, object)
+}
+
+/// K6 `!s3|blob|` ‖ seg(bucket) ‖ u64(1) ‖ seg(object) ‖ seg(upload) ‖ u64(1) ‖
+/// u64(chunk), unversioned.
+pub(crate) fn blob(bucket: &[u8], object: &[u8], chunk: u64) -> Vec<u8> {
+    let mut k = object_head(b"!s3|blob|", bucket, object);
+    seg(&mut k, UPLOAD_ID.as_bytes());
+    k.extend_from_slice(&PART_NO.to_be_bytes());
+    k.extend_from_slice(&chunk.to_be_bytes());
+    k
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::s3::keys::{build, parse_bucket_meta, parse_chunk, parse_manifest};
+
+    #[test]
+    fn tv15_keys() {
+        assert_eq!(
+            hex::encode(bucket_meta(b"photos")),
+            "2173337c6275636b65747c6d6574617c70686f746f730001"
+        );
+        assert_eq!(
+            hex::encode(bucket_gen(b"photos")),
+            "2173337c6275636b65747c67656e7c70686f746f730001"
+        );
+        assert_eq!(
+            hex::encode(blob(b"photos", b"2026/04/img.jpg", 0)),
+            "2173337c626c6f627c70686f746f7300010000000000000001323032362f30342f696d672e6a70670001656c61737469636b762d726573746f7265000100000000000000010000000000000000"
+        );
+        assert_eq!(
+            hex::encode(manifest(b"photos", b"2026/04/img.jpg")),
+            "2173337c6f626a7c686561647c70686f746f7300010000000000000001323032362f30342f696d672e6a70670001"
+        );
+    }
+
+    #[test]
+    fn the_decoder_reads_them_back() {
+        let (b, o) = (&b"b\x00k"[..], &b"a\x00/b"[..]);
+        let k = blob(b, o, 7);
+        assert_eq!(
+            k,
+            build::chunk(b"!s3|blob|", b, 1, o, UPLOAD_ID.as_bytes(), 1, 7, 0)
+        );
+        let c = parse_chunk(&k[b"!s3|blob|".len()..]).unwrap();
+        assert_eq!((c.obj.bucket.as_slice(), c.obj.object.as_slice()), (b, o));
+        assert_eq!((c.obj.gen, c.part, c.chunk, c.version), (1, 1, 7, 0));
+        let m = manifest(b, o);
+        assert_eq!(m, build::manifest(b, 1, o));
+        assert_eq!(parse_manifest(&m[13..]).unwrap().object, o);
+        assert_eq!(parse_bucket_meta(&bucket_meta(b)[16..]).unwrap(), b);
+    }
+}
