@@ -8,18 +8,9 @@
 //! encoded key is below the latest arrival's user key: what stays behind is a chain of
 //! prefixes of the current key — a small stack.
 
+pub use crate::sources::merge::cmp_encoded;
 use crate::sources::RawEntry;
 use std::cmp::Ordering;
-
-/// Compares `a.user_key ‖ BE64(!a.commit_ts)` with the same for `b` without allocating.
-pub fn cmp_encoded(a: &RawEntry, b: &RawEntry) -> Ordering {
-    let sa = (!a.commit_ts).to_be_bytes();
-    let sb = (!b.commit_ts).to_be_bytes();
-    a.user_key
-        .iter()
-        .chain(sa.iter())
-        .cmp(b.user_key.iter().chain(sb.iter()))
-}
 
 /// `entry`'s encoded key compared with raw bytes `key`.
 fn encoded_below(entry: &RawEntry, key: &[u8]) -> bool {
