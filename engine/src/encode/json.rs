@@ -14,6 +14,29 @@ pub fn write_str(out: &mut Vec<u8>, s: &[u8]) {
     out.push(b'"');
 }
 
+/// Appends `s` as a JSON string literal with Go's *default* escaping (`json.Marshal`
+/// without `SetEscapeHTML(false)`): as [`write_str`], plus `<`, `>`, `&` as `\u003c`,
+/// `\u003e`, `\u0026`. Upstream writes some files (S3 sidecars, SQS records, Redis
+/// collections) that way and others not, so both forms are needed byte for byte.
+pub fn write_str_html(out: &mut Vec<u8>, s: &[u8]) {
+    out.push(b'"');
+    let mut start = 0;
+    for (i, &b) in s.iter().enumerate() {
+        let esc: &[u8] = match b {
+            b'<' => b"\\u003c",
+            b'>' => b"\\u003e",
+            b'&' => b"\\u0026",
+            _ => continue,
+        };
+        // ASCII bytes never split a UTF-8 sequence, so the pieces escape independently.
+        write_str_body(out, &s[start..i]);
+        out.extend_from_slice(esc);
+        start = i + 1;
+    }
+    write_str_body(out, &s[start..]);
+    out.push(b'"');
+}
+
 /// The inside of a JSON string literal (no quotes): the escaping rules of [`write_str`].
 pub fn write_str_body(out: &mut Vec<u8>, s: &[u8]) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -358,6 +381,13 @@ mod tests {
         let mut o = Vec::new();
         assert!(write_f64(&mut o, v));
         String::from_utf8(o).unwrap()
+    }
+
+    #[test]
+    fn html_escaping_variant() {
+        let mut o = Vec::new();
+        write_str_html(&mut o, "a<b>&\u{2028}\n".as_bytes());
+        assert_eq!(String::from_utf8(o).unwrap(), r#""a\u003cb\u003e\u0026\u2028\n""#);
     }
 
     #[test]

@@ -11,7 +11,7 @@
 use super::envelope::Meta;
 use super::error::RedisError;
 use super::raw::Reader;
-use crate::encode::json::{write_f64, write_str_body, write_u64};
+use crate::encode::json::{write_f64, write_u64};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 
@@ -84,24 +84,8 @@ impl CollKind {
     }
 }
 
-/// A valid-UTF-8 string as Go's `json.Marshal` writes it (HTML escaping on).
-pub fn write_html_str(out: &mut Vec<u8>, s: &[u8]) {
-    out.push(b'"');
-    let mut start = 0;
-    for (i, &c) in s.iter().enumerate() {
-        let esc: &[u8] = match c {
-            b'<' => b"\\u003c",
-            b'>' => b"\\u003e",
-            b'&' => b"\\u0026",
-            _ => continue,
-        };
-        write_str_body(out, &s[start..i]);
-        out.extend_from_slice(esc);
-        start = i + 1;
-    }
-    write_str_body(out, &s[start..]);
-    out.push(b'"');
-}
+/// A string as Go's `json.Marshal` writes it (HTML escaping on).
+pub use crate::encode::json::write_str_html as write_html_str;
 
 fn indent(out: &mut Vec<u8>, depth: usize) {
     out.push(b'\n');

@@ -6,27 +6,8 @@
 //! and have no trailing newline.
 
 use super::values::{BucketMeta, Manifest};
-use crate::encode::json::write_str_body;
 
-/// Appends `s` as a JSON string literal with Go's default (HTML-safe) escaping.
-pub(crate) fn write_str_html(out: &mut Vec<u8>, s: &[u8]) {
-    out.push(b'"');
-    let mut start = 0;
-    for (i, &b) in s.iter().enumerate() {
-        let esc: &[u8] = match b {
-            b'<' => b"\\u003c",
-            b'>' => b"\\u003e",
-            b'&' => b"\\u0026",
-            _ => continue,
-        };
-        // These bytes are ASCII, so they never split a UTF-8 sequence.
-        write_str_body(out, &s[start..i]);
-        out.extend_from_slice(esc);
-        start = i + 1;
-    }
-    write_str_body(out, &s[start..]);
-    out.push(b'"');
-}
+pub(crate) use crate::encode::json::write_str_html;
 
 /// Writes one `  "key": ` member head (with the separating comma when not first).
 struct Members<'a> {
