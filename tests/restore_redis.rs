@@ -228,8 +228,7 @@ fn stem_key(db: &Path, stem: &str) -> Vec<u8> {
             let line = km
                 .lines()
                 .map(|l| serde_json::from_str::<Value>(l).unwrap())
-                .filter(|v| v["encoded"] == stem)
-                .last()
+                .rfind(|v| v["encoded"] == stem)
                 .unwrap();
             URL_SAFE_NO_PAD
                 .decode(line["original"].as_str().unwrap())

@@ -122,7 +122,10 @@ impl Ddb {
                 Some((k.clone(), id))
             })
             .collect::<Vec<_>>();
-        assert!(!users.is_empty(), "no users items found in the initial data");
+        assert!(
+            !users.is_empty(),
+            "no users items found in the initial data"
+        );
         Ddb {
             fresh,
             users,
@@ -144,7 +147,10 @@ impl Writer for Ddb {
             1 if !self.users.is_empty() => {
                 let (k, id) = &self.users[rng.below(self.users.len())];
                 let email = format!("changed-{}@example.org", self.n);
-                vec![(k.clone(), Some(ddb_string_item(&[("email", &email), ("id", id)])))]
+                vec![(
+                    k.clone(),
+                    Some(ddb_string_item(&[("email", &email), ("id", id)])),
+                )]
             }
             _ if !self.live.is_empty() => {
                 let k = self.live.swap_remove(rng.below(self.live.len()));
@@ -450,12 +456,7 @@ pub fn data_diffs(ours: &Path, reference: &Path) -> Vec<String> {
 /// Asserts two trees hold the same data.
 pub fn assert_same_data(ours: &Path, reference: &Path) {
     let d = data_diffs(ours, reference);
-    assert!(
-        d.is_empty(),
-        "{} difference(s):\n{}",
-        d.len(),
-        d.join("\n")
-    );
+    assert!(d.is_empty(), "{} difference(s):\n{}", d.len(), d.join("\n"));
 }
 
 /// `live.read_ts` of a dump's MANIFEST.json.

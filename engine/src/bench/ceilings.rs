@@ -38,7 +38,9 @@ pub fn shape(root: &Path) -> Result<Shape, Error> {
         let mut sizes = Vec::new();
         for e in std::fs::read_dir(&dir).map_err(|e| Error::io(dir.display(), e))? {
             let e = e.map_err(|e| Error::io(dir.display(), e))?;
-            let ft = e.file_type().map_err(|err| Error::io(e.path().display(), err))?;
+            let ft = e
+                .file_type()
+                .map_err(|err| Error::io(e.path().display(), err))?;
             if ft.is_dir() {
                 stack.push(rel.join(e.file_name()));
             } else if ft.is_file() {
@@ -181,8 +183,14 @@ mod tests {
         let dst = t.path().join("dst");
         create_files(&s, &dst, 2).unwrap();
         let d = shape(&dst).unwrap();
-        assert_eq!((d.files, d.bytes, d.dirs.len()), (s.files, s.bytes, s.dirs.len()));
+        assert_eq!(
+            (d.files, d.bytes, d.dirs.len()),
+            (s.files, s.bytes, s.dirs.len())
+        );
         sequential(&t.path().join("seq"), 1_500_000, true).unwrap();
-        assert_eq!(std::fs::metadata(t.path().join("seq")).unwrap().len(), 1_500_000);
+        assert_eq!(
+            std::fs::metadata(t.path().join("seq")).unwrap().len(),
+            1_500_000
+        );
     }
 }

@@ -3,11 +3,14 @@
 //!
 //! Every measured run is a child process (see [`child`]) so peak RSS is the run's own.
 //! Between measurements dirty pages are synced (untimed), so each measurement starts from
-//! a quiet disk. Everything lives in one scratch directory that is removed at the end
-//! unless `--keep`.
+//! a quiet disk. With `--repeat N` every variant (and every ceiling) is measured N times,
+//! interleaved (A, T, S, ..., A, T, S, ...) so that load from other processes drifts over
+//! all of them alike; tables and ratios use each variant's fastest run. Everything lives
+//! in one scratch directory that is removed at the end unless `--keep`.
 
 pub mod ceilings;
 pub mod child;
+pub mod cpu;
 pub mod report;
 
 use crate::error::Error;
@@ -52,6 +55,8 @@ pub struct BenchConfig {
     pub keep: bool,
     /// Measure the ceilings.
     pub ceilings: bool,
+    /// Measurements per variant (interleaved; the fastest counts).
+    pub repeat: usize,
     /// Also run with this many threads.
     pub vs_threads: Option<usize>,
     /// Also run on the same data split into this many shards.
@@ -62,13 +67,39 @@ pub struct BenchConfig {
     pub live: bool,
 }
 
+/// One configuration to measure.
+struct Variant {
+    label: &'static str,
+    title: String,
+    args: Vec<String>,
+    threads: usize,
+}
+
+/// The fastest run of a variant and every wall time seen.
+struct Best {
+    run: ChildRun,
+    archive_size: Option<u64>,
+    walls: Vec<f64>,
+}
+
+/// The fastest of each ceiling.
+#[derive(Default)]
+struct CeilingTimes {
+    seq: Option<Duration>,
+    seq_sha: Option<Duration>,
+    files: Option<Duration>,
+}
+
+fn keep_min(slot: &mut Option<Duration>, d: Duration) {
+    *slot = Some(slot.map_or(d, |s| s.min(d)));
+}
+
 struct Bench<'a> {
     cfg: &'a BenchConfig,
     work: PathBuf,
     out: &'a mut dyn Write,
-    /// Labels of the runs done.
-    runs: Vec<String>,
-    ratios: Vec<String>,
+    /// Outputs moved to the trash so far.
+    trashed: u64,
 }
 
 fn w(out: &mut dyn Write, s: &str) -> Result<(), Error> {
@@ -87,9 +118,25 @@ fn ratio_line(what: &str, value: f64, target: Option<f64>) -> String {
     }
 }
 
+fn secs(d: Duration) -> f64 {
+    d.as_secs_f64().max(1e-9)
+}
+
 impl Bench<'_> {
     fn say(&mut self, s: &str) -> Result<(), Error> {
         w(self.out, s)
+    }
+
+    /// Moves a finished output aside instead of deleting it: deleting hundreds of
+    /// thousands of files is slow (on a `discard`-mounted filesystem every unlink waits
+    /// for the device) and would run into the next measurement. The scratch directory,
+    /// trash included, is removed at the end.
+    fn trash(&mut self, p: &Path) -> Result<(), Error> {
+        let bin = self.work.join("trash");
+        std::fs::create_dir_all(&bin).map_err(|e| Error::io(bin.display(), e))?;
+        self.trashed += 1;
+        let to = bin.join(self.trashed.to_string());
+        std::fs::rename(p, &to).map_err(|e| Error::io(p.display(), e))
     }
 
     fn dataset(&mut self, size: u64, shards: usize) -> Result<(PathBuf, Vec<ShardInfo>), Error> {
@@ -118,11 +165,15 @@ impl Bench<'_> {
         Ok((dir, r.shards))
     }
 
-    fn layout_args(&self) -> Vec<String> {
-        match self.cfg.layout {
-            Layout::PerItem => vec![],
-            Layout::Jsonl => vec!["--dynamodb-bundle-mode".into(), "jsonl".into()],
+    fn common_args(&self) -> Vec<String> {
+        let mut v = Vec::new();
+        if self.cfg.layout == Layout::Jsonl {
+            v.extend(["--dynamodb-bundle-mode".into(), "jsonl".into()]);
         }
+        if let Some(a) = &self.cfg.archive {
+            v.extend(["--archive".into(), a.clone()]);
+        }
+        v
     }
 
     fn output_path(&self, label: &str) -> PathBuf {
@@ -134,42 +185,37 @@ impl Bench<'_> {
         self.work.join(format!("out-{label}{ext}"))
     }
 
-    /// Runs `args` (a decode or dump command line) in a child; prints its table; returns
-    /// the run and the output's shape (directory output) or archive size.
+    /// Runs one variant in a child; returns the run and the output's shape (directory
+    /// output, when `want_shape`) or archive size.
     fn measure(
         &mut self,
-        label: &str,
-        title: &str,
-        mut args: Vec<String>,
-        threads: usize,
-        archive: bool,
+        v: &Variant,
+        want_shape: bool,
     ) -> Result<(ChildRun, Option<ceilings::Shape>, Option<u64>), Error> {
-        let output = self.output_path(label);
+        let output = self.output_path(v.label);
+        let mut args = v.args.clone();
         args.extend(["--output".into(), output.display().to_string()]);
-        args.extend(["--threads".into(), threads.to_string()]);
-        args.extend(self.layout_args());
-        if archive {
-            if let Some(a) = &self.cfg.archive {
-                args.extend(["--archive".into(), a.clone()]);
-            }
-        }
-        eprintln!("elastickv-backup bench: run {label}: {}", args.join(" "));
+        args.extend(["--threads".into(), v.threads.to_string()]);
+        args.extend(self.common_args());
+        eprintln!(
+            "elastickv-backup bench: run {}: {}",
+            v.label,
+            args.join(" ")
+        );
         let run = child::spawn(&args, &self.work)?;
         let (shape, size) = if output.is_dir() {
-            (Some(ceilings::shape(&output)?), None)
+            (
+                want_shape.then(|| ceilings::shape(&output)).transpose()?,
+                None,
+            )
         } else {
             let len = std::fs::metadata(&output)
                 .map_err(|e| Error::io(output.display(), e))?
                 .len();
             (None, Some(len))
         };
-        let zst = archive && self.cfg.archive.as_deref() == Some("tar.zst");
-        let rows = report::rows(&run, archive && self.cfg.archive.is_some(), size.filter(|_| zst));
-        let text = report::render(title, &run, threads, &rows);
-        self.say(&text)?;
-        remove(&output);
+        self.trash(&output)?;
         ceilings::sync();
-        self.runs.push(label.to_string());
         Ok((run, shape, size))
     }
 
@@ -181,210 +227,342 @@ impl Bench<'_> {
         ]
     }
 
+    /// Measures every ceiling once, keeping the fastest of each in `c`.
     fn ceilings(
         &mut self,
-        run: &ChildRun,
+        bytes: u64,
         shape: Option<&ceilings::Shape>,
-        archive_size: Option<u64>,
+        c: &mut CeilingTimes,
     ) -> Result<(), Error> {
-        let threads = self.cfg.threads;
-        let ours = run.wall;
-        let mut text = String::from("ceilings (same machine, same run, no decoding):\n");
-        let seq_bytes = archive_size.unwrap_or(run.stats.output_bytes);
         let path = self.work.join("ceiling-seq.bin");
-        let seq = ceilings::sequential(&path, seq_bytes, false)?;
-        remove(&path);
+        keep_min(&mut c.seq, ceilings::sequential(&path, bytes, false)?);
+        self.trash(&path)?;
         ceilings::sync();
-        let seq_sha = ceilings::sequential(&path, seq_bytes, true)?;
-        remove(&path);
+        keep_min(&mut c.seq_sha, ceilings::sequential(&path, bytes, true)?);
+        self.trash(&path)?;
         ceilings::sync();
+        if let Some(s) = shape {
+            let root = self.work.join("ceiling-files");
+            keep_min(
+                &mut c.files,
+                ceilings::create_files(s, &root, self.cfg.threads)?,
+            );
+            self.trash(&root)?;
+            ceilings::sync();
+        }
+        Ok(())
+    }
+
+    fn ceiling_report(
+        &self,
+        ours: &Best,
+        shape: Option<&ceilings::Shape>,
+        c: &CeilingTimes,
+        ratios: &mut Vec<String>,
+    ) -> String {
+        let ours_wall = ours.run.wall;
+        let bytes = ours.archive_size.unwrap_or(ours.run.stats.output_bytes);
         let line = |what: String, d: Duration, bytes: u64| {
             format!(
                 "  {what}: {:.2} s ({}); ours/ceiling = {:.2}\n",
                 d.as_secs_f64(),
                 report::rate(bytes, d),
-                d.as_secs_f64() / ours.as_secs_f64().max(1e-9)
+                secs(d) / secs(ours_wall)
             )
         };
-        text.push_str(&line(
-            format!("sequential write of {} as one stream", human_bytes(seq_bytes)),
-            seq,
-            seq_bytes,
-        ));
-        text.push_str(&line(
-            "the same with SHA-256 on (one thread)".to_string(),
-            seq_sha,
-            seq_bytes,
-        ));
-        let seq_ratio = seq_sha.as_secs_f64() / ours.as_secs_f64().max(1e-9);
-        if let Some(s) = shape {
-            let root = self.work.join("ceiling-files");
-            let d = ceilings::create_files(s, &root, threads)?;
-            remove(&root);
-            ceilings::sync();
+        let mut text = String::from(
+            "ceilings (same machine, same run, no decoding; fastest of the repeats):\n",
+        );
+        if let Some(d) = c.seq {
+            text.push_str(&line(
+                format!("sequential write of {} as one stream", human_bytes(bytes)),
+                d,
+                bytes,
+            ));
+        }
+        if let Some(d) = c.seq_sha {
+            text.push_str(&line(
+                "the same with SHA-256 on (one thread)".to_string(),
+                d,
+                bytes,
+            ));
+            if self.cfg.layout == Layout::Jsonl {
+                ratios.push(ratio_line(
+                    "jsonl layout vs sequential-write ceiling with SHA-256",
+                    secs(d) / secs(ours_wall),
+                    Some(0.80),
+                ));
+            }
+        }
+        if let (Some(d), Some(s)) = (c.files, shape) {
             text.push_str(&line(
                 format!(
                     "create {} files in {} directories with the same sizes ({} threads)",
                     s.files,
                     s.dirs.len(),
-                    threads
+                    self.cfg.threads
                 ),
                 d,
                 s.bytes,
             ));
             if self.cfg.layout == Layout::PerItem {
-                self.ratios.push(ratio_line(
+                ratios.push(ratio_line(
                     "per-item layout vs file-creation ceiling",
-                    d.as_secs_f64() / ours.as_secs_f64().max(1e-9),
+                    secs(d) / secs(ours_wall),
                     Some(0.70),
                 ));
             }
         }
-        if self.cfg.layout == Layout::Jsonl {
-            self.ratios.push(ratio_line(
-                "jsonl layout vs sequential-write ceiling with SHA-256",
-                seq_ratio,
-                Some(0.80),
-            ));
-        }
-        self.say(&text)
+        text
     }
 
     fn run_all(&mut self) -> Result<(), Error> {
         let cfg = self.cfg.clone();
         let (data, shards) = self.dataset(cfg.size, cfg.shards)?;
-        let base_title = format!(
-            "run A: snapshot decode, {} shards, threads {}",
-            cfg.shards, cfg.threads
-        );
-        let (base, shape, archive_size) = self.measure(
-            "A",
-            &base_title,
-            Self::decode_args(&data),
-            cfg.threads,
-            true,
-        )?;
-        if cfg.ceilings {
-            self.ceilings(&base, shape.as_ref(), archive_size)?;
-        }
-        let wall = |r: &ChildRun| r.wall.as_secs_f64().max(1e-9);
+        let mut variants = vec![Variant {
+            label: "A",
+            title: format!(
+                "run A: snapshot decode, {} shards, threads {}",
+                cfg.shards, cfg.threads
+            ),
+            args: Self::decode_args(&data),
+            threads: cfg.threads,
+        }];
         if let Some(t) = cfg.vs_threads {
-            let title = format!("run T: snapshot decode, {} shards, threads {t}", cfg.shards);
-            let (r, _, _) = self.measure("T", &title, Self::decode_args(&data), t, true)?;
-            let (lo, hi) = if t < cfg.threads {
-                (&r, &base)
-            } else {
-                (&base, &r)
-            };
-            let (tlo, thi) = (t.min(cfg.threads), t.max(cfg.threads));
-            let target = (tlo == 1 && thi == 2).then_some(1.7);
-            self.ratios.push(ratio_line(
-                &format!("threads {thi} vs threads {tlo} (speed-up)"),
-                wall(lo) / wall(hi),
-                target,
-            ));
+            variants.push(Variant {
+                label: "T",
+                title: format!("run T: snapshot decode, {} shards, threads {t}", cfg.shards),
+                args: Self::decode_args(&data),
+                threads: t,
+            });
         }
+        let mut extra_data = Vec::new();
         if let Some(n) = cfg.vs_shards {
-            let (d2, _) = self.dataset(cfg.size, n)?;
-            let title = format!("run S: snapshot decode, {n} shards, threads {}", cfg.threads);
-            let (r, _, _) = self.measure("S", &title, Self::decode_args(&d2), cfg.threads, true)?;
-            remove(&d2);
-            let target = (n > cfg.shards).then_some(0.9);
-            self.ratios.push(ratio_line(
-                &format!("{n} shards vs {} shards (throughput)", cfg.shards),
-                wall(&base) / wall(&r),
-                target,
-            ));
+            let (d, _) = self.dataset(cfg.size, n)?;
+            variants.push(Variant {
+                label: "S",
+                title: format!(
+                    "run S: snapshot decode, {n} shards, threads {}",
+                    cfg.threads
+                ),
+                args: Self::decode_args(&d),
+                threads: cfg.threads,
+            });
+            extra_data.push(d);
         }
-        if cfg.live {
-            let files: Vec<String> = shards.iter().map(|s| s.path.display().to_string()).collect();
+        if let Some(size) = cfg.vs_size {
+            let (d, _) = self.dataset(size, cfg.shards)?;
+            variants.push(Variant {
+                label: "Z",
+                title: format!(
+                    "run Z: snapshot decode of {}, {} shards, threads {}",
+                    human_bytes(size),
+                    cfg.shards,
+                    cfg.threads
+                ),
+                args: Self::decode_args(&d),
+                threads: cfg.threads,
+            });
+            extra_data.push(d);
+        }
+        let server = if cfg.live {
+            let files: Vec<String> = shards
+                .iter()
+                .map(|s| s.path.display().to_string())
+                .collect();
             eprintln!("elastickv-backup bench: loading the embedded cluster...");
-            let entries = load::from_snapshots(&files)?;
+            let groups = cfg.shards.clamp(1, 16) as u64;
             let server = LoopbackServer::start(
                 ServerConfig {
-                    groups: cfg.shards.clamp(1, 16) as u64,
+                    groups,
                     compaction_interval: None,
                     ..ServerConfig::default()
                 },
                 "127.0.0.1:0",
-                entries,
+                load::from_snapshots(&files)?,
             )?;
-            let args = vec![
-                "dump".into(),
-                "--address".into(),
-                server.addr().to_string(),
-            ];
+            variants.push(Variant {
+                label: "L",
+                title: format!(
+                    "run L: live dump of the same data from the embedded cluster ({groups} groups, served by the bench process), threads {}",
+                    cfg.threads
+                ),
+                args: vec![
+                    "dump".into(),
+                    "--address".into(),
+                    server.addr().to_string(),
+                ],
+                threads: cfg.threads,
+            });
+            Some(server)
+        } else {
+            None
+        };
+        let measured = self.measure_all(&variants, cfg.repeat.max(1));
+        if let Some(s) = server {
+            s.shutdown();
+        }
+        for d in extra_data {
+            let _ = std::fs::remove_dir_all(d);
+        }
+        let (best, shape, c) = measured?;
+        self.report(&variants, &best, shape.as_ref(), &c)
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn measure_all(
+        &mut self,
+        variants: &[Variant],
+        repeat: usize,
+    ) -> Result<(Vec<Option<Best>>, Option<ceilings::Shape>, CeilingTimes), Error> {
+        let mut best: Vec<Option<Best>> = variants.iter().map(|_| None).collect();
+        let mut shape: Option<ceilings::Shape> = None;
+        let mut c = CeilingTimes::default();
+        for rep in 0..repeat {
+            for (i, v) in variants.iter().enumerate() {
+                let want_shape = i == 0 && shape.is_none();
+                let (run, sh, size) = self.measure(v, want_shape)?;
+                if sh.is_some() {
+                    shape = sh;
+                }
+                let wall = run.wall.as_secs_f64();
+                let slot = &mut best[i];
+                match slot {
+                    Some(b) => {
+                        b.walls.push(wall);
+                        if run.wall < b.run.wall {
+                            b.run = run;
+                            b.archive_size = size;
+                        }
+                    }
+                    None => {
+                        *slot = Some(Best {
+                            run,
+                            archive_size: size,
+                            walls: vec![wall],
+                        })
+                    }
+                }
+                if i == 0 && self.cfg.ceilings {
+                    let bytes = best[0]
+                        .as_ref()
+                        .map_or(0, |b| b.archive_size.unwrap_or(b.run.stats.output_bytes));
+                    self.ceilings(bytes, shape.as_ref(), &mut c)?;
+                }
+            }
+            eprintln!("elastickv-backup bench: round {} of {repeat} done", rep + 1);
+        }
+        Ok((best, shape, c))
+    }
+
+    fn report(
+        &mut self,
+        variants: &[Variant],
+        best: &[Option<Best>],
+        shape: Option<&ceilings::Shape>,
+        c: &CeilingTimes,
+    ) -> Result<(), Error> {
+        let mut ratios = Vec::new();
+        let mut text = String::new();
+        for (v, b) in variants.iter().zip(best) {
+            let Some(b) = b else { continue };
+            let walls: Vec<String> = b.walls.iter().map(|w| format!("{w:.2}")).collect();
             let title = format!(
-                "run L: live dump of the same data from the embedded cluster ({} groups, in this process), threads {}",
-                cfg.shards.clamp(1, 16),
-                cfg.threads
+                "{} — fastest of {} (walls {} s)",
+                v.title,
+                b.walls.len(),
+                walls.join(", ")
             );
-            let r = self.measure("L", &title, args, cfg.threads, false);
-            server.shutdown();
-            let (r, _, _) = r?;
-            if r.stats.files != base.stats.files {
-                self.ratios.push(format!(
-                    "  NOTE: live dump wrote {} files, snapshot decode {}",
-                    r.stats.files, base.stats.files
+            let zst = self.cfg.archive.as_deref() == Some("tar.zst");
+            let rows = report::rows(
+                &b.run,
+                self.cfg.archive.is_some(),
+                b.archive_size.filter(|_| zst),
+            );
+            text.push_str(&report::render(&title, &b.run, v.threads, &rows));
+        }
+        let get = |label: &str| -> Option<&Best> {
+            variants
+                .iter()
+                .zip(best)
+                .find(|(v, _)| v.label == label)
+                .and_then(|(_, b)| b.as_ref())
+        };
+        if let Some(a) = get("A") {
+            if self.cfg.ceilings {
+                text.push_str(&self.ceiling_report(a, shape, c, &mut ratios));
+            }
+            let wall = |b: &Best| secs(b.run.wall);
+            if let (Some(t), Some(tv)) = (get("T"), variants.iter().find(|v| v.label == "T")) {
+                let (lo, hi, tlo, thi) = if tv.threads < self.cfg.threads {
+                    (t, a, tv.threads, self.cfg.threads)
+                } else {
+                    (a, t, self.cfg.threads, tv.threads)
+                };
+                ratios.push(ratio_line(
+                    &format!("threads {thi} vs threads {tlo} (speed-up)"),
+                    wall(lo) / wall(hi),
+                    (tlo == 1 && thi == 2).then_some(1.7),
                 ));
             }
-            self.ratios.push(ratio_line(
-                "live dump vs snapshot decode (throughput)",
-                wall(&base) / wall(&r),
-                Some(0.7),
-            ));
+            if let (Some(s), Some(n)) = (get("S"), self.cfg.vs_shards) {
+                ratios.push(ratio_line(
+                    &format!("{n} shards vs {} shards (throughput)", self.cfg.shards),
+                    wall(a) / wall(s),
+                    (n > self.cfg.shards).then_some(0.9),
+                ));
+            }
+            if let Some(l) = get("L") {
+                if l.run.stats.files != a.run.stats.files {
+                    ratios.push(format!(
+                        "  NOTE: the live dump wrote {} files, the snapshot decode {}",
+                        l.run.stats.files, a.run.stats.files
+                    ));
+                }
+                ratios.push(ratio_line(
+                    "live dump vs snapshot decode (throughput)",
+                    wall(a) / wall(l),
+                    Some(0.7),
+                ));
+            }
+            if let (Some(z), Some(size)) = (get("Z"), self.cfg.vs_size) {
+                ratios.push(ratio_line(
+                    &format!(
+                        "peak RSS at {} vs at {} ({} vs {})",
+                        human_bytes(size),
+                        human_bytes(self.cfg.size),
+                        human_bytes(z.run.maxrss_kib * 1024),
+                        human_bytes(a.run.maxrss_kib * 1024)
+                    ),
+                    z.run.maxrss_kib as f64 / a.run.maxrss_kib.max(1) as f64,
+                    None,
+                ));
+                ratios.push(ratio_line(
+                    &format!(
+                        "throughput at {} vs at {}",
+                        human_bytes(size),
+                        human_bytes(self.cfg.size)
+                    ),
+                    (z.run.stats.input_bytes as f64 / wall(z))
+                        / (a.run.stats.input_bytes as f64 / wall(a)),
+                    None,
+                ));
+            }
         }
-        if let Some(size) = cfg.vs_size {
-            let (d3, _) = self.dataset(size, cfg.shards)?;
-            let title = format!(
-                "run Z: snapshot decode of {}, {} shards, threads {}",
-                human_bytes(size),
-                cfg.shards,
-                cfg.threads
-            );
-            let (r, _, _) = self.measure("Z", &title, Self::decode_args(&d3), cfg.threads, true)?;
-            remove(&d3);
-            self.ratios.push(ratio_line(
-                &format!(
-                    "peak RSS at {} vs at {} ({} vs {})",
-                    human_bytes(size),
-                    human_bytes(cfg.size),
-                    human_bytes(r.maxrss_kib * 1024),
-                    human_bytes(base.maxrss_kib * 1024)
-                ),
-                r.maxrss_kib as f64 / base.maxrss_kib.max(1) as f64,
-                None,
-            ));
-            self.ratios.push(ratio_line(
-                &format!(
-                    "throughput at {} vs at {}",
-                    human_bytes(size),
-                    human_bytes(cfg.size)
-                ),
-                (r.stats.input_bytes as f64 / wall(&r))
-                    / (base.stats.input_bytes as f64 / wall(&base)),
-                None,
-            ));
-        }
-        if !self.ratios.is_empty() {
-            let mut text = String::from("ratios (measured in this run):\n");
-            for r in &self.ratios {
+        if !ratios.is_empty() {
+            text.push_str("ratios (measured in this run, fastest against fastest):\n");
+            for r in &ratios {
                 text.push_str(r);
                 text.push('\n');
             }
-            self.say(&text)?;
         }
-        eprintln!("elastickv-backup bench: done (runs {})", self.runs.join(", "));
-        Ok(())
+        let cpu = cpu::available(std::time::Duration::from_millis(500));
+        text.push_str(&format!(
+            "CPU available at the end of the run: {cpu:.2} of {} cores\n",
+            cpu::cores()
+        ));
+        self.say(&text)
     }
-}
-
-fn remove(p: &Path) {
-    let _ = if p.is_dir() {
-        std::fs::remove_dir_all(p)
-    } else {
-        std::fs::remove_file(p)
-    };
 }
 
 /// Runs the benchmark, printing to `out`.
@@ -395,11 +573,11 @@ pub fn run(cfg: &BenchConfig, out: &mut dyn Write) -> Result<(), Error> {
         .prefix("ekvb-bench-")
         .tempdir_in(&base)
         .map_err(|e| Error::io(base.display(), e))?;
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let cpu = cpu::available(Duration::from_millis(500));
     w(
         out,
         &format!(
-            "elastickv-backup bench: {} in {} shards, layout {}, threads {}, {} output; {} CPU(s) visible (load from other processes is not controlled: figures from a shared machine are noisy)\n",
+            "elastickv-backup bench: {} in {} shards, layout {}, threads {}, {} output, repeat {}; {} CPU core(s), {cpu:.2} available at the start (the rest is used by other processes: figures from a shared machine are noisy)\n",
             human_bytes(cfg.size),
             cfg.shards,
             match cfg.layout {
@@ -408,20 +586,25 @@ pub fn run(cfg: &BenchConfig, out: &mut dyn Write) -> Result<(), Error> {
             },
             cfg.threads,
             cfg.archive.as_deref().unwrap_or("directory"),
-            cpus
+            cfg.repeat.max(1),
+            cpu::cores(),
         ),
     )?;
     let mut b = Bench {
         cfg,
         work: tmp.path().to_path_buf(),
         out,
-        runs: Vec::new(),
-        ratios: Vec::new(),
+        trashed: 0,
     };
     let r = b.run_all();
     if cfg.keep {
         let kept = tmp.keep();
         eprintln!("elastickv-backup bench: kept {}", kept.display());
+    } else {
+        eprintln!(
+            "elastickv-backup bench: removing the scratch directory {}...",
+            tmp.path().display()
+        );
     }
     r
 }

@@ -61,6 +61,11 @@ pub struct BenchArgs {
     #[arg(long)]
     pub no_ceilings: bool,
 
+    /// Measure every variant (and ceiling) this many times, interleaved; tables and
+    /// ratios use the fastest of each (the machine's other load is not controlled).
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub repeat: usize,
+
     /// Parent of the scratch directory (default: the system temp directory). Put it on
     /// the disk you care about: ceilings and runs are measured there.
     #[arg(long, value_name = "DIR")]
@@ -101,6 +106,7 @@ impl BenchArgs {
             work_dir: self.work_dir.clone(),
             keep: self.keep,
             ceilings: !self.no_ceilings,
+            repeat: self.repeat.max(1),
             vs_threads: self.vs_threads,
             vs_shards: self.vs_shards,
             vs_size: self.vs_size.as_deref().map(parse_size).transpose()?,

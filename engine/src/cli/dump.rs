@@ -4,10 +4,10 @@
 use super::common::OutputFlags;
 use crate::encode::manifest::{Manifest, PHASE_LIVE};
 use crate::error::Error;
+use crate::options::DecodeOptions;
 use crate::pipeline;
 use crate::server::{LoopbackServer, ServerConfig};
 use crate::sinks::Sink;
-use crate::options::DecodeOptions;
 use crate::sources::live::resume::journal::OptionsRecord;
 use crate::sources::live::resume::Runner;
 use crate::sources::live::{LiveConfig, LiveSession};
@@ -206,9 +206,8 @@ fn run_resumable(args: DumpArgs, handle_signals: bool) -> Result<(), Error> {
         }
         (None, None) => return Err(Error::Usage("--output is required".into())),
     };
-    let names = |v: &[crate::decode::AdapterKind]| {
-        v.iter().map(|a| a.name()).collect::<Vec<_>>().join(",")
-    };
+    let names =
+        |v: &[crate::decode::AdapterKind]| v.iter().map(|a| a.name()).collect::<Vec<_>>().join(",");
     eprintln!(
         "elastickv-backup: live dump complete: groups={} read_ts={} output={} runs={} written={} skipped={} visible={} pin_renewals_total={} elapsed={:.2?}",
         done.groups,
@@ -278,10 +277,7 @@ pub fn run_dump_with(args: DumpArgs, handle_signals: bool) -> Result<(), Error> 
     })?;
     let sink = args.flags.open_sink(&output)?;
     let summary = session.write(sink.clone(), &opts, args.flags.threads())?;
-    pipeline::finalize(
-        sink.as_ref() as &dyn Sink,
-        &live_manifest(&session, &opts),
-    )?;
+    pipeline::finalize(sink.as_ref() as &dyn Sink, &live_manifest(&session, &opts))?;
     let read_ts = session.read_ts;
     let groups = session.groups().len();
     let renewals = session.renewals();

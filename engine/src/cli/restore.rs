@@ -3,7 +3,7 @@
 use crate::error::Error;
 use crate::restore::redis::{self, Mode, RestoreError, RestoreOptions};
 use clap::{Args, Subcommand};
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -73,7 +73,7 @@ pub struct RedisArgs {
     #[arg(long, default_value_t = 60, value_name = "SECS")]
     pub timeout: u64,
 
-    /// No progress line on stderr.
+    /// No progress on stderr (a live line on a terminal, else a log line every 10 s).
     #[arg(long)]
     pub quiet: bool,
 }
@@ -98,7 +98,7 @@ fn run_redis(a: RedisArgs) -> Result<(), Error> {
     opts.preserve_ttl = a.preserve_ttl;
     opts.rate_limit = a.rate_limit;
     opts.timeout = Duration::from_secs(a.timeout.max(1));
-    opts.progress = !a.quiet && std::io::stderr().is_terminal();
+    opts.progress = !a.quiet;
     let summary = redis::restore(&opts)?;
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(summary.render().as_bytes());

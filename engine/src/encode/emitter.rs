@@ -9,6 +9,7 @@ use crate::error::Error;
 use crate::options::DecodeOptions;
 use crate::sinks::{RelPath, Sink, StreamFile};
 use crossbeam_channel::{bounded, Receiver, Sender};
+use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -52,19 +53,27 @@ impl FailState {
 
 /// Encode/write workers fed by a bounded queue.
 pub struct WorkerPool {
-    tx: Option<Sender<Job>>,
+    tx: Option<Sender<Vec<Job>>>,
     handles: Vec<JoinHandle<()>>,
     fail: Arc<FailState>,
 }
 
-/// Jobs queued per worker before the decode stage blocks.
-const QUEUE_PER_WORKER: usize = 64;
+/// Jobs handed to a worker at once: one channel operation (and at most one wake-up of a
+/// sleeping worker) per batch instead of per file. Measured with `bench` on tmpfs (per-item
+/// layout, 200k files): per-file sends cost ~0.3 context switches per file, which on this
+/// virtualised machine is a tenth of the run's CPU.
+const BATCH: usize = 16;
+
+/// Batches queued per worker before the decode stage blocks (× [`BATCH`] = 64 jobs per
+/// worker in flight, the bound memory is sized by).
+const QUEUE_PER_WORKER: usize = 4;
 
 impl WorkerPool {
     /// Starts `threads` workers (at least one) writing into `sink`.
     pub fn start(threads: usize, sink: Arc<dyn Sink>, fail: Arc<FailState>) -> Self {
         let threads = threads.max(1);
-        let (tx, rx): (Sender<Job>, Receiver<Job>) = bounded(threads * QUEUE_PER_WORKER);
+        let (tx, rx): (Sender<Vec<Job>>, Receiver<Vec<Job>>) =
+            bounded(threads * QUEUE_PER_WORKER);
         let handles = (0..threads)
             .map(|i| {
                 let rx = rx.clone();
@@ -74,7 +83,7 @@ impl WorkerPool {
                     .name(format!("ekvb-write-{i}"))
                     .spawn(move || {
                         let mut buf = Vec::with_capacity(1 << 16);
-                        for job in rx {
+                        for job in rx.into_iter().flatten() {
                             if fail.failed() {
                                 continue; // drain without work
                             }
@@ -124,9 +133,12 @@ impl WorkerPool {
 /// What adapters use to produce output.
 pub struct Emitter {
     sink: Arc<dyn Sink>,
-    tx: Sender<Job>,
+    tx: Sender<Vec<Job>>,
     fail: Arc<FailState>,
     opts: Arc<DecodeOptions>,
+    /// Jobs not yet handed to the workers (at most [`BATCH`]); flushed when full and on
+    /// drop.
+    pending: RefCell<Vec<Job>>,
 }
 
 impl Emitter {
@@ -146,6 +158,7 @@ impl Emitter {
             tx,
             fail,
             opts,
+            pending: RefCell::new(Vec::with_capacity(BATCH)),
         })
     }
 
@@ -172,15 +185,36 @@ impl Emitter {
         F: FnOnce(&mut Vec<u8>) -> Result<(), Error> + Send + 'static,
     {
         self.check()?;
+        let full = {
+            let mut p = self.pending.borrow_mut();
+            p.push(Job {
+                path,
+                encode: Box::new(encode),
+            });
+            p.len() >= BATCH
+        };
+        if full {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Hands the pending jobs to the workers (blocking while their queue is full).
+    fn flush(&self) -> Result<(), Error> {
+        let batch = std::mem::replace(
+            &mut *self.pending.borrow_mut(),
+            Vec::with_capacity(BATCH),
+        );
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let n = batch.len() as u64;
         let t = crate::progress::stage_start();
         let r = self
             .tx
-            .send(Job {
-                path,
-                encode: Box::new(encode),
-            })
+            .send(batch)
             .map_err(|_| Error::Cancelled("write workers stopped".into()));
-        crate::progress::stage_end(&crate::progress::stages().send_wait, t, 1, 0);
+        crate::progress::stage_end(&crate::progress::stages().send_wait, t, n, 0);
         r
     }
 
@@ -207,5 +241,17 @@ impl Emitter {
     /// Reports a non-fatal oddity (upstream logs these as "encoder warning").
     pub fn warn(&self, event: &str, detail: &str) {
         eprintln!("elastickv-backup: warning: {event}: {detail}");
+    }
+}
+
+impl Drop for Emitter {
+    /// Hands over the last partial batch, so dropping the emitter before joining the pool
+    /// (as every caller does) still writes every queued file.
+    fn drop(&mut self) {
+        if let Err(e) = self.flush() {
+            if !self.fail.failed() {
+                self.fail.fail(e);
+            }
+        }
     }
 }

@@ -206,7 +206,10 @@ mod tests {
     }
 
     fn all_bytes(r: &GenReport) -> Vec<Vec<u8>> {
-        r.shards.iter().map(|s| std::fs::read(&s.path).unwrap()).collect()
+        r.shards
+            .iter()
+            .map(|s| std::fs::read(&s.path).unwrap())
+            .collect()
     }
 
     fn entries(r: &GenReport) -> Vec<(bytes::Bytes, u64)> {

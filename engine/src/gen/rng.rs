@@ -20,12 +20,54 @@ pub fn mix(a: u64, b: u64) -> u64 {
 
 /// Words for text-like bodies (compressible like real logs and JSON).
 const WORDS: &[&str] = &[
-    "the", "order", "status", "shipped", "pending", "user", "request", "GET", "POST",
-    "/api/v1/items", "200", "404", "latency_ms", "region", "us-east-1", "eu-west-1",
-    "payload", "session", "token", "retry", "error", "warning", "info", "debug", "cache",
-    "miss", "hit", "ok", "true", "false", "null", "customer", "invoice", "amount", "EUR",
-    "USD", "quantity", "sku", "warehouse", "delivered", "click", "view", "cart", "checkout",
-    "zürich", "東京", "café", "naïve",
+    "the",
+    "order",
+    "status",
+    "shipped",
+    "pending",
+    "user",
+    "request",
+    "GET",
+    "POST",
+    "/api/v1/items",
+    "200",
+    "404",
+    "latency_ms",
+    "region",
+    "us-east-1",
+    "eu-west-1",
+    "payload",
+    "session",
+    "token",
+    "retry",
+    "error",
+    "warning",
+    "info",
+    "debug",
+    "cache",
+    "miss",
+    "hit",
+    "ok",
+    "true",
+    "false",
+    "null",
+    "customer",
+    "invoice",
+    "amount",
+    "EUR",
+    "USD",
+    "quantity",
+    "sku",
+    "warehouse",
+    "delivered",
+    "click",
+    "view",
+    "cart",
+    "checkout",
+    "zürich",
+    "東京",
+    "café",
+    "naïve",
 ];
 
 impl Rng {
@@ -134,8 +176,14 @@ mod tests {
         let mut r = Rng::new(0);
         assert_eq!(r.next_u64(), 0xe220_a839_7b1d_cdaf);
         assert_eq!(r.next_u64(), 0x6e78_9e6a_a1b9_65f4);
-        assert_eq!(Rng::derive(7, &[1, 2]).next_u64(), Rng::derive(7, &[1, 2]).next_u64());
-        assert_ne!(Rng::derive(7, &[1, 2]).next_u64(), Rng::derive(7, &[2, 1]).next_u64());
+        assert_eq!(
+            Rng::derive(7, &[1, 2]).next_u64(),
+            Rng::derive(7, &[1, 2]).next_u64()
+        );
+        assert_ne!(
+            Rng::derive(7, &[1, 2]).next_u64(),
+            Rng::derive(7, &[2, 1]).next_u64()
+        );
     }
 
     #[test]

@@ -92,7 +92,7 @@ pub fn count_for(budget: u64, mut unit_bytes: impl FnMut(u64) -> u64) -> u64 {
     if budget == 0 {
         return 0;
     }
-    const SAMPLE: u64 = 48;
+    const SAMPLE: u64 = 256;
     let total: u64 = (0..SAMPLE).map(&mut unit_bytes).sum();
     let avg = (total / SAMPLE).max(1);
     (budget / avg).max(1)
@@ -107,12 +107,7 @@ pub fn stored(v: &[Version]) -> u64 {
 pub fn day(ms: u64) -> String {
     let t = time::OffsetDateTime::from_unix_timestamp((ms / 1000) as i64)
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    format!(
-        "{:04}-{:02}-{:02}",
-        t.year(),
-        u8::from(t.month()),
-        t.day()
-    )
+    format!("{:04}-{:02}-{:02}", t.year(), u8::from(t.month()), t.day())
 }
 
 #[cfg(test)]

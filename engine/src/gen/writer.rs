@@ -148,7 +148,8 @@ impl ShardWriter {
             .as_mut()
             .ok_or_else(|| Error::Internal("shard writer already finished".into()))?;
         let io = |e| Error::io(info.path.display(), e);
-        w.write_all(&(v.key.len() as u64).to_le_bytes()).map_err(io)?;
+        w.write_all(&(v.key.len() as u64).to_le_bytes())
+            .map_err(io)?;
         w.write_all(&v.key).map_err(io)?;
         w.write_all(&(v.value.len() as u64).to_le_bytes())
             .map_err(io)?;

@@ -81,8 +81,11 @@ fn broken() -> String {
     "internal error: JSON value changed after validation".into()
 }
 
+/// An object's members: (unquoted name, raw value), in document order.
+pub(crate) type Members<'a> = Vec<(Vec<u8>, &'a [u8])>;
+
 /// The members of a validated object, in document order (duplicates kept).
-pub(crate) fn members(raw: &[u8]) -> Result<Vec<(Vec<u8>, &[u8])>, String> {
+pub(crate) fn members(raw: &[u8]) -> Result<Members<'_>, String> {
     if Kind::of(raw) != Kind::Obj {
         return Err(format!(
             "expected an object, found {}",
@@ -171,7 +174,7 @@ pub(crate) fn integer<T: std::str::FromStr>(raw: &[u8]) -> Option<T> {
 /// (Go's folding) and the last non-null occurrence of a field wins; unknown members are
 /// ignored.
 pub(crate) struct Record<'a> {
-    members: Vec<(Vec<u8>, &'a [u8])>,
+    members: Members<'a>,
 }
 
 impl<'a> Record<'a> {
@@ -308,8 +311,9 @@ impl<R: BufRead> ValueStream<R> {
         }
     }
 
-    /// The next value's bytes, `Ok(None)` at the end; `Err` carries an I/O error or the
-    /// JSON error text (as `Err(Err(text))`).
+    /// The next value's bytes, `Ok(None)` at the end. An error is `Err(Ok(io_error))`
+    /// when reading failed, `Err(Err(text))` when the text is not a stream of JSON values
+    /// (Go's scanner message).
     pub(crate) fn next_value(&mut self) -> Result<Option<Vec<u8>>, Result<std::io::Error, String>> {
         loop {
             match next_value(&self.buf, self.start) {

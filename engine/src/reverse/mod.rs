@@ -147,6 +147,7 @@ pub fn encode<W: Write>(
                 root,
                 &sqs::Options {
                     preserve_visibility: m.preserve_sqs_visibility,
+                    dedup_budget: (opts.sort_budget / 4).max(1 << 20),
                 },
                 &mut w,
             )?,

@@ -58,6 +58,24 @@ pub struct Faults {
     pub prefix_hazard: AtomicBool,
     /// Version gate failure message (`None` = every member is new enough).
     pub version_gate: Mutex<Option<String>>,
+    /// RawKV reads touching keys under this prefix fail `FAILED_PRECONDITION` (a test's
+    /// proof that a run never reads a key range, e.g. a finished adapter on resume).
+    pub refuse_prefix: Mutex<Option<Vec<u8>>>,
+}
+
+impl Faults {
+    /// Whether a read of `[start, end)` (empty `end` = unbounded) touches the refused
+    /// prefix.
+    pub fn refuses_range(&self, start: &[u8], end: &[u8]) -> bool {
+        let guard = self.refuse_prefix.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(p) = guard.as_deref() else {
+            return false;
+        };
+        let p_end = crate::sources::live::scan::prefix_end(p);
+        let starts_before_p_ends = p_end.is_empty() || start < p_end.as_slice();
+        let ends_after_p_starts = end.is_empty() || end > p;
+        starts_before_p_ends && ends_after_p_starts
+    }
 }
 
 /// Call counters tests assert on.
@@ -744,6 +762,53 @@ mod tests {
         let t = rt.block_on(c.begin_backup(0)).unwrap().pin_token;
         c.end_backup(&t).unwrap();
         assert_eq!(c.active_pins(), 0);
+    }
+
+    #[test]
+    fn a_write_never_gets_a_timestamp_below_a_read_ts_chosen_while_it_waits() {
+        // A scan holds the group's read lock; a write to that group is in flight; a
+        // read_ts is chosen. The write must not commit below that read_ts (it would land
+        // behind the scan's back), so it takes its timestamp only once it holds the lock.
+        let c = Arc::new(cluster(ServerConfig::default()));
+        let key = b"!redis|str|k007";
+        let g = c.group(c.routes().owner(key).unwrap()).unwrap().clone();
+        let scan = g.read();
+        let writer = {
+            let c = c.clone();
+            std::thread::spawn(move || c.put(key, b"new"))
+        };
+        std::thread::sleep(Duration::from_millis(50));
+        let read_ts = c.hlc.next();
+        let seen = scan.get(key, read_ts).unwrap();
+        drop(scan);
+        let ts = writer.join().unwrap();
+        assert!(
+            ts > read_ts,
+            "write committed at {ts} below read_ts {read_ts}"
+        );
+        assert_eq!(g.read().get(key, read_ts).unwrap(), seen);
+    }
+
+    #[test]
+    fn batches_are_atomic_across_groups() {
+        let c = cluster(ServerConfig::default());
+        let keys: Vec<Vec<u8>> = (0..50u32)
+            .map(|i| format!("!redis|str|k{i:03}").into_bytes())
+            .collect();
+        let owners: BTreeSet<u64> = keys.iter().filter_map(|k| c.routes().owner(k)).collect();
+        assert!(owners.len() > 1, "the batch should span groups");
+        let batch: Vec<(Vec<u8>, Option<Vec<u8>>)> = keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (k.clone(), (i % 2 == 0).then(|| b"v2".to_vec())))
+            .collect();
+        let ts = c.commit_batch(&batch);
+        for (i, k) in keys.iter().enumerate() {
+            let g = c.group(c.routes().owner(k).unwrap()).unwrap();
+            let now = g.read().get(k, ts).unwrap();
+            assert_eq!(now.as_deref(), (i % 2 == 0).then_some(&b"v2"[..]));
+            assert_eq!(g.read().get(k, ts - 1).unwrap().as_deref(), Some(&b"v"[..]));
+        }
     }
 
     #[test]

@@ -136,6 +136,11 @@ impl DirSink {
             },
             e => Error::io(path, errno_to_io(e)),
         })?;
+        if exclusive && !self.overwrite {
+            // O_CREAT|O_EXCL|O_NOFOLLOW succeeded: the file is new, so it is a regular
+            // file with one link; the checks below (one fstat per file) are for --force.
+            return Ok(File::from(fd));
+        }
         let st = rfs::fstat(&fd).map_err(|e| Error::io(path, errno_to_io(e)))?;
         if rfs::FileType::from_raw_mode(st.st_mode) != rfs::FileType::RegularFile {
             return Err(Error::UnsafeOutput {

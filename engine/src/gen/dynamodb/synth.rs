@@ -280,9 +280,27 @@ fn meta(table: &str, schema: Vec<u8>, generation: u64) -> Vec<Version> {
     ]
 }
 
+const LANGS: &[&str] = &["en", "de", "ja", "fr", "pt-BR"];
+
 const FIRST: &[&str] = &[
-    "Ana", "Björn", "Chloé", "Dmitri", "Eun-ji", "François", "Grace", "Hiroshi", "Ingrid",
-    "José", "Kwame", "Łucja", "Mía", "Nikolai", "Olu", "Priya", "Zoë", "王芳",
+    "Ana",
+    "Björn",
+    "Chloé",
+    "Dmitri",
+    "Eun-ji",
+    "François",
+    "Grace",
+    "Hiroshi",
+    "Ingrid",
+    "José",
+    "Kwame",
+    "Łucja",
+    "Mía",
+    "Nikolai",
+    "Olu",
+    "Priya",
+    "Zoë",
+    "王芳",
 ];
 
 fn user(seed: u64, t: &str, i: u64, out: &mut Vec<Version>) {
@@ -299,14 +317,17 @@ fn user(seed: u64, t: &str, i: u64, out: &mut Vec<Version>) {
         .collect();
     let mut attrs = vec![
         ("user_id", s(&id)),
-        ("email", s(&format!("{}.{i}@example.com", first.to_lowercase()))),
+        (
+            "email",
+            s(&format!("{}.{i}@example.com", first.to_lowercase())),
+        ),
         ("name", s(&name)),
         ("age", n(&rng.between(16, 90).to_string())),
         (
             "prefs",
             map_av(&mut [
                 ("theme", s(if rng.chance(500) { "dark" } else { "light" })),
-                ("lang", s(*rng.pick(&["en", "de", "ja", "fr", "pt-BR"]))),
+                ("lang", s(rng.pick::<&str>(LANGS))),
                 ("notifications", bool_av(rng.chance(700))),
             ]),
         ),
@@ -325,7 +346,15 @@ fn user(seed: u64, t: &str, i: u64, out: &mut Vec<Version>) {
     replace(&mut attrs, "age", n("0"));
     let old = item(&mut attrs);
     let ts = ts_ago(rng.below(180 * 86_400_000) + 1000, 0);
-    history(out, &item_key(t, 1, &[id.as_bytes()]), fate, ts, 0, &new, &old);
+    history(
+        out,
+        &item_key(t, 1, &[id.as_bytes()]),
+        fate,
+        ts,
+        0,
+        &new,
+        &old,
+    );
 }
 
 fn event(seed: u64, t: &str, i: u64, out: &mut Vec<Version>) {
@@ -379,14 +408,25 @@ fn session(seed: u64, t: &str, i: u64, out: &mut Vec<Version>) {
     let mut attrs = vec![
         ("session_id", s(&id)),
         ("user_id", s(&format!("usr_{:09}", rng.below(1_000_000)))),
-        ("expires_at", n(&((SNAP_MS / 1000) + rng.below(86_400)).to_string())),
+        (
+            "expires_at",
+            n(&((SNAP_MS / 1000) + rng.below(86_400)).to_string()),
+        ),
         ("data", bin_av(&blob)),
     ];
     let new = item(&mut attrs);
     replace(&mut attrs, "expires_at", n(&(SNAP_MS / 1000).to_string()));
     let old = item(&mut attrs);
     let ts = ts_ago(rng.below(3_600_000) + 1000, 0);
-    history(out, &item_key(t, 1, &[id.as_bytes()]), fate, ts, 0, &new, &old);
+    history(
+        out,
+        &item_key(t, 1, &[id.as_bytes()]),
+        fate,
+        ts,
+        0,
+        &new,
+        &old,
+    );
 }
 
 const WAREHOUSES: &[&str] = &["ams", "fra", "iad", "nrt", "sfo"];
@@ -409,6 +449,15 @@ fn stock(seed: u64, t: &str, generation: u64, i: u64, out: &mut Vec<Version>) {
 }
 
 type Unit = fn(u64, &str, u64, &mut Vec<Version>);
+
+/// A hash-only table: name, id, item generator, attribute definitions, hash key.
+type SimpleTable = (
+    &'static str,
+    u64,
+    Unit,
+    &'static [(&'static str, &'static str)],
+    &'static str,
+);
 
 fn simple(seed: u64, budget: u64, table: &str, f: Unit) -> Family {
     let t = b64url(table.as_bytes());
@@ -433,10 +482,16 @@ pub fn families(seed: u64, budget: u64) -> Vec<Family> {
     let (f, m) = orders_families(seed, share(ORDERS));
     out.extend(f);
     metas.extend(m);
-    let tables: [(&str, u64, Unit, &[(&str, &str)], &str); 3] = [
+    let tables: [SimpleTable; 3] = [
         ("users", USERS, user, &[("user_id", "S")], "user_id"),
         ("events", EVENTS, event, &[("event_id", "B")], "event_id"),
-        ("sessions", SESSIONS, session, &[("session_id", "S")], "session_id"),
+        (
+            "sessions",
+            SESSIONS,
+            session,
+            &[("session_id", "S")],
+            "session_id",
+        ),
     ];
     for (name, k, f, defs, hash) in tables {
         out.push(simple(seed, share(k), name, f));

@@ -83,7 +83,15 @@ fn string(seed: u64, ns: Ns, i: u64, out: &mut Vec<Version>) -> Option<(u64, Fat
     let ts = ts_ago(1000 + rng.below(30 * 86_400_000), 0);
     let new = envelope(1, ttl_ms, &body);
     let old = envelope(1, ttl_ms, b"0");
-    history(out, format!("!redis|str|{uk}").as_bytes(), fate, ts, ttl_ms, &new, &old);
+    history(
+        out,
+        format!("!redis|str|{uk}").as_bytes(),
+        fate,
+        ts,
+        ttl_ms,
+        &new,
+        &old,
+    );
     ttl.map(|t| (t, fate, ts))
 }
 
@@ -98,7 +106,12 @@ fn ttl_row(uk: &str, ttl: u64, fate: Fate, ts: u64, out: &mut Vec<Version>) {
 }
 
 fn string_families(seed: u64, budget: u64) -> Vec<Family> {
-    let shares = [(Ns::Cache, 40), (Ns::Counter, 10), (Ns::Session, 25), (Ns::User, 25)];
+    let shares = [
+        (Ns::Cache, 40),
+        (Ns::Counter, 10),
+        (Ns::Session, 25),
+        (Ns::User, 25),
+    ];
     let mut out = Vec::new();
     for (ns, p) in shares {
         let count = count_for(budget * p / 100, |i| {
@@ -222,13 +235,14 @@ fn member(seed: u64, kind: Kind, c: &Coll, j: u64, out: &mut Vec<Version>) {
             let mut v = Vec::new();
             let n = rng.log_uniform(20, 500) as usize;
             rng.text(&mut v, n);
-            (
-                cat(&[b"!lst|itm|", uk, &sortable_i64(head + j as i64)]),
-                v,
-            )
+            (cat(&[b"!lst|itm|", uk, &sortable_i64(head + j as i64)]), v)
         }
         Kind::Set => (
-            wide("!st|mem|", uk, format!("member:{j:08}:{}", rng.alnum(6)).as_bytes()),
+            wide(
+                "!st|mem|",
+                uk,
+                format!("member:{j:08}:{}", rng.alnum(6)).as_bytes(),
+            ),
             Vec::new(),
         ),
         Kind::ZSet => (
@@ -353,7 +367,9 @@ fn meta_family(seed: u64, kind: Kind, big: Coll, n_small: u64) -> Family {
     let mut big_rows = Vec::new();
     meta(kind, &big, &mut big_rows);
     let huge: Family = Box::new(big_rows.into_iter());
-    let smalls: Family = units(n_small, move |i, out| meta(kind, &small(seed, kind, i), out));
+    let smalls: Family = units(n_small, move |i, out| {
+        meta(kind, &small(seed, kind, i), out)
+    });
     if kind == Kind::List {
         Box::new(smalls.chain(huge))
     } else {
@@ -368,7 +384,10 @@ fn collection_families(seed: u64, small_budget: u64, huge_budget: u64) -> Vec<Fa
             coll_bytes(seed, kind, &small(seed, kind, i))
         });
         let per_member = coll_bytes(seed, kind, &huge(kind, 1024)) / 1024;
-        let big = huge(kind, (huge_budget / KINDS.len() as u64 / per_member.max(1)).max(1));
+        let big = huge(
+            kind,
+            (huge_budget / KINDS.len() as u64 / per_member.max(1)).max(1),
+        );
         out.push(members_family(seed, kind, big.clone(), n_small, false));
         if kind == Kind::ZSet {
             out.push(members_family(seed, kind, big.clone(), n_small, true));
@@ -393,13 +412,25 @@ fn hll(seed: u64, i: u64, out: &mut Vec<Version>) {
     rng.bytes(&mut body, n);
     let ts = ts_ago(1000 + rng.below(86_400_000), 0);
     let key = format!("!redis|hll|hll:{i:06}");
-    history(out, key.as_bytes(), Fate::Live, ts, 0, &envelope(2, 0, &body), b"");
+    history(
+        out,
+        key.as_bytes(),
+        Fate::Live,
+        ts,
+        0,
+        &envelope(2, 0, &body),
+        b"",
+    );
 }
 
 /// The Redis families for `budget` bytes.
 pub fn families(seed: u64, budget: u64) -> Vec<Family> {
     let mut out = string_families(seed, budget * 35 / 100);
-    out.extend(collection_families(seed, budget * 27 / 100, budget * 35 / 100));
+    out.extend(collection_families(
+        seed,
+        budget * 27 / 100,
+        budget * 35 / 100,
+    ));
     let n_hll = count_for(budget * 3 / 100, |i| {
         let mut v = Vec::new();
         hll(seed, i, &mut v);

@@ -126,7 +126,11 @@ fn object(seed: u64, b: usize, kind: Kind, i: u64, cap: u64) -> Obj {
         Kind::Logs => {
             let json = rng.chance(200);
             let ext = if json { "json" } else { "log" };
-            let ct = if json { "application/json" } else { "text/plain" };
+            let ct = if json {
+                "application/json"
+            } else {
+                "text/plain"
+            };
             (format!("app/{:05}/events-{i:09}.{ext}", i / 1000), ct)
         }
         Kind::Media => {
@@ -141,15 +145,9 @@ fn object(seed: u64, b: usize, kind: Kind, i: u64, cap: u64) -> Obj {
             } else {
                 ("jpg", "image/jpeg")
             };
-            (
-                format!("albums/{:06}/IMG_{i:08}{extra}.{ext}", i / 200),
-                ct,
-            )
+            (format!("albums/{:06}/IMG_{i:08}{extra}.{ext}", i / 200), ct)
         }
-        Kind::Backups => (
-            format!("db/{i:06}/dump.tar.zst"),
-            "application/zstd",
-        ),
+        Kind::Backups => (format!("db/{i:06}/dump.tar.zst"), "application/zstd"),
     };
     let ts = ts_ago(1000 + rng.below(90 * 86_400_000), (i % 1000) as u16);
     let mut uploads = Vec::new();
@@ -207,7 +205,15 @@ impl Walk {
     }
 }
 
-fn body_chunk(seed: u64, b: usize, i: u64, u: &Upload, part: u64, chunk: u64, size: u64, text: bool) -> Vec<u8> {
+/// The bytes of one chunk: object `(bucket, index)`, `(part, chunk)` of upload `u`.
+fn body_chunk(
+    seed: u64,
+    (b, i): (usize, u64),
+    u: &Upload,
+    (part, chunk): (u64, u64),
+    size: u64,
+    text: bool,
+) -> Vec<u8> {
     let mut rng = Rng::derive(seed, &[S3, 1, b as u64, i, u.body, part, chunk]);
     let mut out = Vec::with_capacity(size as usize);
     if text {
@@ -219,7 +225,11 @@ fn body_chunk(seed: u64, b: usize, i: u64, u: &Upload, part: u64, chunk: u64, si
 }
 
 fn scope(bucket: &str, name: &str) -> Vec<u8> {
-    cat(&[&seg(bucket.as_bytes()), &1u64.to_be_bytes(), &seg(name.as_bytes())])
+    cat(&[
+        &seg(bucket.as_bytes()),
+        &1u64.to_be_bytes(),
+        &seg(name.as_bytes()),
+    ])
 }
 
 /// Chunk keys of one object in key order: uploads by id, then part, chunk, version.
@@ -272,7 +282,7 @@ impl Iterator for Blobs {
                         key.extend_from_slice(&ver.to_be_bytes());
                     }
                     let i = self.i - 1;
-                    let body = body_chunk(self.seed, self.b, i, u, part, chunk, size, o.text);
+                    let body = body_chunk(self.seed, (self.b, i), u, (part, chunk), size, o.text);
                     let v = Version::put(&key, u.ts, 0, &body);
                     if o.fate == Fate::Deleted {
                         self.pending = Some(v);
@@ -297,7 +307,7 @@ fn etag(seed: u64, b: usize, i: u64, o: &Obj, u: &Upload) -> String {
     if u.size == 0 {
         md5_hex(b"")
     } else if single {
-        md5_hex(&body_chunk(seed, b, i, u, 1, 0, u.size, o.text))
+        md5_hex(&body_chunk(seed, (b, i), u, (1, 0), u.size, o.text))
     } else {
         let d = md5_hex(format!("{seed}/{b}/{i}/{}", u.id).as_bytes());
         if u.multipart {

@@ -198,7 +198,7 @@ fn record(seed: u64, q: &Queue, j: u64, l: &Light, received: bool) -> Vec<u8> {
         b64std(&b),
         md5_hex(&b)
     );
-    if j % 3 == 0 {
+    if j.is_multiple_of(3) {
         r.push_str(&format!(
             r#","md5_of_message_attributes":"{}","message_attributes":{{"source":{{"DataType":"String","StringValue":"svc-{}"}},"trace":{{"DataType":"Binary","BinaryValue":"{}"}}}}"#,
             md5_hex(l.id.as_bytes()),
@@ -318,7 +318,15 @@ fn rows(seed: u64, f: Fam, q: &Queue, j: u64, key: &[u8], out: &mut Vec<Version>
             } else {
                 ts
             };
-            history(out, key, l.fate, later(l.fate, ts), 0, l.id.as_bytes(), l.id.as_bytes());
+            history(
+                out,
+                key,
+                l.fate,
+                later(l.fate, ts),
+                0,
+                l.id.as_bytes(),
+                l.id.as_bytes(),
+            );
         }
         Fam::Dedup => {
             let v = format!(
@@ -378,9 +386,13 @@ impl Iterator for QueueRows {
             }
             let q = self.queues.pop_front()?;
             let mut keys: Vec<(Vec<u8>, u32)> = (0..q.n)
-                .filter_map(|j| row_key(self.fam, &q, &light(self.seed, &q, j)).map(|k| (k, j as u32)))
+                .filter_map(|j| {
+                    row_key(self.fam, &q, &light(self.seed, &q, j)).map(|k| (k, j as u32))
+                })
                 .collect();
             keys.sort();
+            // One group-lock row per group (the first in-flight message holds it).
+            keys.dedup_by(|a, b| a.0 == b.0);
             self.order = keys.into_iter();
             self.current = Some(q);
         }
@@ -390,11 +402,18 @@ impl Iterator for QueueRows {
 fn queue_meta(q: &Queue) -> Vec<u8> {
     let d = q.def;
     let mut m = format!(r#"{{"name":"{}","generation":{}"#, q.name, d.generation);
-    m.push_str(&format!(r#","created_at_hlc":{}"#, ts_ago(400 * 86_400_000, 0)));
+    m.push_str(&format!(
+        r#","created_at_hlc":{}"#,
+        ts_ago(400 * 86_400_000, 0)
+    ));
     if d.fifo {
         m.push_str(r#","is_fifo":true"#);
     }
-    let delay = if d.class == Class::Notifications { 60 } else { 0 };
+    let delay = if d.class == Class::Notifications {
+        60
+    } else {
+        0
+    };
     m.push_str(&format!(
         r#","visibility_timeout_seconds":30,"message_retention_seconds":1209600,"delay_seconds":{delay},"receive_message_wait_seconds":{},"maximum_message_size":262144"#,
         if d.class == Class::Orders { 20 } else { 0 }

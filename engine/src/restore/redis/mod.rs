@@ -118,7 +118,7 @@ impl RestoreOptions {
             preserve_ttl: false,
             rate_limit: None,
             timeout: Duration::from_secs(60),
-            sort_budget: 32 << 20,
+            sort_budget: 16 << 20,
             progress: false,
         }
     }

@@ -16,6 +16,7 @@ use crate::decode::dynamodb::proto::{
 use crate::decode::sqs::gob64::std_decode;
 use crate::gen::enc::{b64url, seg};
 use crate::reverse::json::{boolean, elements, members, text, Kind};
+use crate::reverse::Entries;
 use std::collections::BTreeMap;
 
 /// Deepest `L`/`M` nesting accepted: far beyond what DynamoDB allows (32) or the decoder
@@ -185,7 +186,7 @@ pub fn gsi_rows(
     schema: &DynamoTableSchema,
     item: &DynamoItem,
     item_key: &[u8],
-) -> Result<Vec<(Vec<u8>, Vec<u8>)>, String> {
+) -> Result<Entries, String> {
     let pk = schema.primary_key.clone().unwrap_or_default();
     let pk_segs = key_segments(item, &pk.hash_key, &pk.range_key, true)?.unwrap_or_default();
     let table = b64url(schema.table_name.as_bytes());

@@ -110,7 +110,8 @@ fn jsonl_layout_reads_bundles() {
 
 #[test]
 fn refusals_name_the_file() {
-    let cases: [(&str, fn(&Path)); 5] = [
+    type Breaker = fn(&Path);
+    let cases: [(&str, Breaker); 5] = [
         ("nested directory", |t| {
             std::fs::create_dir(t.join("items/c%2F7/deeper")).unwrap()
         }),

@@ -17,6 +17,9 @@ use std::io::Read;
 const MAX_VALUE_BYTES: usize = 512 << 20;
 /// Read size.
 const READ: usize = 64 << 10;
+/// How close to the end of the buffer a syntax error may be and still mean "read more"
+/// (longer than any literal or escape sequence).
+const NEAR_END: usize = 16;
 
 /// Why reading failed.
 #[derive(Debug)]
@@ -128,7 +131,10 @@ impl<R: Read> Incr<R> {
                     ))
                 }
                 Ok(None) => {}
-                Err(JsonError::Syntax { offset, .. }) if offset >= self.buf.len() && !self.eof => {}
+                // A value cut by the end of the buffer fails at or just before the end
+                // (a partial literal or escape is judged as soon as it starts).
+                Err(JsonError::Syntax { offset, .. })
+                    if offset + NEAR_END >= self.buf.len() && !self.eof => {}
                 Err(e) => return Err(e.into()),
             }
             if self.buf.len() - self.pos > MAX_VALUE_BYTES {

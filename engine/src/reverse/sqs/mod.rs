@@ -8,9 +8,10 @@
 //! side records belong to the source cluster's generations; the rows a restored queue
 //! needs are the ones regenerated here.
 //!
-//! `messages.jsonl` is streamed one message at a time; what is kept per queue is the
-//! dedup winner of each FIFO dedup id.
+//! `messages.jsonl` is streamed one message at a time; FIFO dedup candidates go through an
+//! external sorter, so no per-queue state grows with the queue.
 
+mod dedup;
 mod message;
 mod queue;
 mod rows;
@@ -19,19 +20,30 @@ use super::fsutil::{list_dir, open_regular, read_regular, require_dir, shown_joi
 use super::json::ValueStream;
 use super::{Entries, ReverseError, Stage};
 use crate::decode::sqs::records::{Message, QueueMeta};
+use dedup::Dedup;
 use rows::{partition_for, Layout};
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
 use std::io::BufReader;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-/// How the tree was written.
-#[derive(Debug, Clone, Default)]
+/// How the tree was written, and memory for dedup candidates.
+#[derive(Debug, Clone)]
 pub struct Options {
     /// The dump kept the messages' receive state (`--preserve-sqs-visibility`); restore
     /// it instead of restoring every message as never received.
     pub preserve_visibility: bool,
+    /// Memory for one queue's FIFO dedup candidates before they spill (bytes).
+    pub dedup_budget: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            preserve_visibility: false,
+            dedup_budget: dedup::DEDUP_SORT_BUDGET,
+        }
+    }
 }
 
 /// Appends the internal entries for `root/sqs/` (if present) to `out`.
@@ -52,13 +64,6 @@ pub fn encode_into(root: &Path, opts: &Options, out: &mut dyn Stage) -> Result<(
         }
     }
     Ok(())
-}
-
-/// The FIFO dedup row candidate kept for one dedup key.
-struct Winner {
-    send: i64,
-    seq: u64,
-    id: Vec<u8>,
 }
 
 fn encode_queue(
@@ -93,7 +98,7 @@ fn encode_queue(
         meta: &meta,
         layout: &layout,
         preserve: opts.preserve_visibility,
-        dedup: HashMap::new(),
+        dedup: Dedup::new(meta.partition_count > 1, opts.dedup_budget),
         max_seq: 0,
     };
     let mut values = ValueStream::new(BufReader::with_capacity(1 << 16, f));
@@ -112,9 +117,7 @@ fn encode_queue(
         })?;
     }
     let Queue { dedup, max_seq, .. } = q;
-    for (key, w) in dedup {
-        out.add(key, rows::dedup_value(&w.id, w.send, w.seq))?;
-    }
+    dedup.finish(out)?;
     if meta.is_fifo && max_seq > 0 {
         out.add(layout.queue_key("seq"), max_seq.to_string().into_bytes())?;
     }
@@ -140,7 +143,7 @@ struct Queue<'a> {
     meta: &'a QueueMeta,
     layout: &'a Layout,
     preserve: bool,
-    dedup: HashMap<Vec<u8>, Winner>,
+    dedup: Dedup,
     max_seq: u64,
 }
 
@@ -194,50 +197,28 @@ impl Queue<'_> {
         )?;
         if self.meta.is_fifo {
             self.max_seq = self.max_seq.max(m.sequence_number);
-            self.dedup_candidate(&m, p);
+            self.dedup_candidate(&m, p)?;
         }
         Ok(())
     }
 
-    /// Keeps `m` as its dedup id's row if it was sent last (ties: the first in the order
-    /// upstream processes messages — file order, or for a partitioned queue ascending
-    /// sequence number then message id).
-    fn dedup_candidate(&mut self, m: &Message, p: u32) {
+    /// Offers `m` for its dedup id's row (FIFO queues): the id given, or with
+    /// content-based deduplication the SHA-256 of the body; no id, no row.
+    fn dedup_candidate(&mut self, m: &Message, p: u32) -> Result<(), ReverseError> {
         let id = if !m.message_deduplication_id.is_empty() {
             m.message_deduplication_id.clone()
         } else if self.meta.content_based_dedup {
             hex::encode(Sha256::digest(&m.body)).into_bytes()
         } else {
-            return;
+            return Ok(());
         };
         let key = self.layout.dedup_key(m, p, &id);
-        let partitioned = self.meta.partition_count > 1;
-        let wins = |w: &Winner| {
-            m.send_timestamp_millis > w.send
-                || (partitioned
-                    && m.send_timestamp_millis == w.send
-                    && (m.sequence_number, m.message_id.as_slice()) < (w.seq, w.id.as_slice()))
-        };
-        match self.dedup.get_mut(&key) {
-            Some(w) if !wins(w) => {}
-            Some(w) => {
-                *w = Winner {
-                    send: m.send_timestamp_millis,
-                    seq: m.sequence_number,
-                    id: m.message_id.clone(),
-                }
-            }
-            None => {
-                self.dedup.insert(
-                    key,
-                    Winner {
-                        send: m.send_timestamp_millis,
-                        seq: m.sequence_number,
-                        id: m.message_id.clone(),
-                    },
-                );
-            }
-        }
+        self.dedup.offer(
+            &key,
+            m.send_timestamp_millis,
+            m.sequence_number,
+            &m.message_id,
+        )
     }
 }
 

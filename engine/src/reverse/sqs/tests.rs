@@ -17,7 +17,7 @@ fn tree(queue_json: &str, lines: &[&str]) -> tempfile::TempDir {
     d
 }
 
-fn staged(d: &tempfile::TempDir, opts: &Options) -> Result<Vec<(Vec<u8>, Vec<u8>)>, ReverseError> {
+fn staged(d: &tempfile::TempDir, opts: &Options) -> Result<Entries, ReverseError> {
     let mut out = Entries::new();
     encode_into(d.path(), opts, &mut out)?;
     out.sort();
@@ -115,6 +115,7 @@ fn preserved_visibility_is_restored() {
         &d,
         &Options {
             preserve_visibility: true,
+            ..Options::default()
         },
     )
     .unwrap();

@@ -53,6 +53,11 @@ impl RawKvService {
     }
 }
 
+/// The status of a read the `refuse_prefix` fault blocks.
+fn refused() -> Status {
+    Status::failed_precondition("test fault: reads of this key range are refused")
+}
+
 /// Drops a key that is a proper prefix of the next key (the value-scan hazard fault).
 fn apply_prefix_hazard(page: &mut Vec<(Bytes, Bytes)>) {
     let keep: Vec<bool> = (0..page.len())
@@ -82,6 +87,11 @@ impl RawKv for RawKvService {
         let Some(g) = c.group(gid) else {
             return Ok(Response::new(RawGetResponse::default()));
         };
+        let mut key_end = r.key.clone();
+        key_end.push(0);
+        if c.faults.refuses_range(&r.key, &key_end) {
+            return Err(refused());
+        }
         self.before_page(Some(g)).await?;
         let v = g
             .read()
@@ -106,6 +116,9 @@ impl RawKv for RawKvService {
             return Ok(Response::new(RawScanAtResponse::default()));
         }
         let c = &self.cluster;
+        if c.faults.refuses_range(&r.start_key, &r.end_key) {
+            return Err(refused());
+        }
         let ts = self.read_ts(r.ts);
         let limit = r.limit as usize;
         let mut page: Vec<(Bytes, Bytes)> = if r.group_id != 0 {
@@ -194,6 +207,19 @@ impl RawKv for RawKvService {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refused_ranges() {
+        let f = crate::server::cluster::Faults::default();
+        assert!(!f.refuses_range(b"", b""));
+        *f.refuse_prefix.lock().unwrap() = Some(b"!ddb|".to_vec());
+        assert!(f.refuses_range(b"", b""));
+        assert!(f.refuses_range(b"!ddb|item|x", b"!ddb|item|y"));
+        assert!(f.refuses_range(b"!a", b"!ddb|\x00"));
+        assert!(!f.refuses_range(b"!a", b"!ddb|"));
+        assert!(!f.refuses_range(b"!ddb}", b""));
+        assert!(!f.refuses_range(b"!s3|", b"!s3}"));
+    }
 
     #[test]
     fn hazard_drops_proper_prefixes_only() {

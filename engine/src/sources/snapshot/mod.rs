@@ -183,6 +183,20 @@ impl Shard for SnapshotShard {
                 // End offsets of sent batches; pages are released a few batches behind.
                 let mut sent_ends = std::collections::VecDeque::new();
                 let mut frames = FrameReader::new(&payload);
+                // Sends the batch and moves the page-release window; false once the
+                // consumer has gone away.
+                let mut send = |batch: Vec<RawEntry>, pos: usize, sent_ends: &mut std::collections::VecDeque<usize>| {
+                    if tx.send(Ok(batch)).is_err() {
+                        return false;
+                    }
+                    sent_ends.push_back(pos);
+                    if sent_ends.len() > BATCHES_IN_FLIGHT + 2 {
+                        if let Some(off) = sent_ends.pop_front() {
+                            releaser.release_to(off);
+                        }
+                    }
+                    true
+                };
                 while let Some(f) = frames.next() {
                     let row = f.and_then(|f| {
                         if !prefixes.is_empty() && !prefixes.iter().any(|p| f.key.starts_with(p)) {
@@ -190,31 +204,32 @@ impl Shard for SnapshotShard {
                         }
                         decode_row(f)
                     });
-                    match row {
+                    let pos = frames.position();
+                    let full = match row {
                         Ok(Row::Version(e)) => {
                             batch_bytes += e.value.len();
                             batch.push(e);
-                            if batch.len() == BATCH || batch_bytes >= BATCH_BYTES {
-                                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                                batch_bytes = 0;
-                                if tx.send(Ok(full)).is_err() {
-                                    return;
-                                }
-                                sent_ends.push_back(frames.position());
-                                if sent_ends.len() > BATCHES_IN_FLIGHT + 2 {
-                                    if let Some(off) = sent_ends.pop_front() {
-                                        releaser.release_to(off);
-                                    }
-                                }
-                            }
+                            batch.len() == BATCH || batch_bytes >= BATCH_BYTES
                         }
-                        Ok(Row::Operational) => {}
+                        // A prefix-filtered scan (the index pass) may skip most of the file:
+                        // every BATCH_BYTES of skipped input, send what is batched (possibly
+                        // nothing) so the release window still moves.
+                        Ok(Row::Operational) => {
+                            pos.saturating_sub(sent_ends.back().copied().unwrap_or(0)) >= BATCH_BYTES
+                        }
                         Err(source) => {
                             let _ = tx.send(Ok(std::mem::take(&mut batch)));
                             let _ = tx.send(Err(Error::Snapshot {
                                 file: path.clone(),
                                 source,
                             }));
+                            return;
+                        }
+                    };
+                    if full {
+                        batch_bytes = 0;
+                        let b = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                        if !send(b, pos, &mut sent_ends) {
                             return;
                         }
                     }

@@ -248,7 +248,10 @@ impl Journal {
             Err(e) => return Err(Error::io(path.display(), e)),
         };
         let j: Journal = serde_json::from_slice(&raw).map_err(|e| {
-            Error::Live(format!("{}: unreadable resume journal: {e}", path.display()))
+            Error::Live(format!(
+                "{}: unreadable resume journal: {e}",
+                path.display()
+            ))
         })?;
         if j.format != FORMAT {
             return Err(Error::Live(format!(

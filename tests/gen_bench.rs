@@ -1,0 +1,129 @@
+//! Smoke tests of `gen` and `bench` through the built binary: generated shards decode
+//! (every adapter present, deterministic, servable), and `bench` runs and prints its
+//! per-stage table with ceilings and ratios. Nothing here is timing-based: speed claims
+//! live in `bench` output and the criterion benches.
+
+use std::path::Path;
+use std::process::Command;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_elastickv-backup"))
+}
+
+fn run(cmd: &mut Command) -> (String, String) {
+    let out = cmd.output().expect("spawn elastickv-backup");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed:\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    (stdout, stderr)
+}
+
+fn fsm_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut v: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "fsm"))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn gen_output_decodes_and_is_deterministic() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("data");
+    let (_, err) = run(bin()
+        .args(["gen", "--size", "1500K", "--shards", "3", "--output"])
+        .arg(&data));
+    assert!(
+        err.contains("dynamodb") && err.contains("3 shard(s)"),
+        "{err}"
+    );
+    let shards = fsm_files(&data);
+    assert_eq!(shards.len(), 3);
+
+    // Same seed, same bytes.
+    let again = t.path().join("again");
+    run(bin()
+        .args(["gen", "--size", "1500K", "--shards", "3", "--output"])
+        .arg(&again));
+    for (a, b) in shards.iter().zip(fsm_files(&again)) {
+        assert_eq!(std::fs::read(a).unwrap(), std::fs::read(b).unwrap());
+    }
+    // A non-empty target is refused.
+    let out = bin()
+        .args(["gen", "--size", "1M", "--output"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+
+    let out = t.path().join("out");
+    let (_, err) = run(bin()
+        .args(["decode", "--input-snap-dir"])
+        .arg(&data)
+        .arg("--output")
+        .arg(&out));
+    assert!(err.contains("snapshot decoded"), "{err}");
+    for dir in [
+        "dynamodb/orders/items",
+        "dynamodb/events/items",
+        "s3/media",
+        "s3/empty-bucket",
+        "redis/db_0/hashes",
+        "redis/db_0/streams",
+        "sqs/payments.fifo",
+        "sqs/ht-orders.fifo",
+    ] {
+        assert!(out.join(dir).is_dir(), "{dir} missing");
+    }
+    assert!(out.join("MANIFEST.json").is_file() && out.join("CHECKSUMS").is_file());
+    // Deleted and expired versions were generated and hidden.
+    assert!(
+        !err.contains("deleted=0 ") && !err.contains("shadowed=0 "),
+        "{err}"
+    );
+    run(bin().arg("verify").arg(&out));
+}
+
+#[test]
+fn bench_prints_its_table() {
+    let t = tempfile::tempdir().unwrap();
+    let (out, _) = run(bin()
+        .args([
+            "bench",
+            "--size",
+            "2M",
+            "--shards",
+            "3",
+            "--threads",
+            "2",
+            "--vs-threads",
+            "1",
+            "--work-dir",
+        ])
+        .arg(t.path()));
+    for needle in [
+        "run A: snapshot decode",
+        "run T: snapshot decode",
+        "stage",
+        "scan",
+        "decode",
+        "encode",
+        "hash",
+        "compress",
+        "write",
+        "sequential write of",
+        "create ",
+        "ratios",
+        "threads 2 vs threads 1",
+        "per-item layout vs file-creation ceiling",
+    ] {
+        assert!(out.contains(needle), "missing {needle:?} in:\n{out}");
+    }
+    // The scratch directory is gone.
+    assert_eq!(std::fs::read_dir(t.path()).unwrap().count(), 0);
+}

@@ -1,0 +1,192 @@
+//! Peak memory of encoding large S3 and Redis subtrees.
+//!
+//! Builds a dump holding one S3 object of `EKVB_S3_ENCODE_MIB` MiB (default 256) and a
+//! Redis hash, list and stream of `EKVB_REDIS_ENCODE_RECORDS` elements each (default
+//! 200,000), encodes it with the built binary under a small sort budget, and checks from
+//! the OS (`wait4` → `ru_maxrss`) that the process stayed under 128 MiB — the body is
+//! read one 1 MiB chunk at a time and collection files element by element — that the
+//! payload holds every record once in ascending key order, and that no scratch file
+//! stayed behind in the temp dir.
+
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Read, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+const RSS_LIMIT_KIB: i64 = 128 * 1024;
+const SORT_MEMORY: &str = "8M";
+const CHUNK: usize = 1 << 20;
+
+fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn build_tree(root: &Path, mib: u64, n: u64) -> std::io::Result<()> {
+    std::fs::write(
+        root.join("MANIFEST.json"),
+        r#"{"format_version":1,"last_commit_ts":7}"#,
+    )?;
+    let b = root.join("s3/big");
+    std::fs::create_dir_all(&b)?;
+    std::fs::write(
+        b.join("_bucket.json"),
+        "{\n  \"format_version\": 1,\n  \"name\": \"big\"\n}",
+    )?;
+    let mut w = BufWriter::with_capacity(CHUNK, File::create(b.join("huge.bin"))?);
+    let mut buf = vec![0u8; CHUNK];
+    for i in 0..mib {
+        for (j, x) in buf.chunks_exact_mut(8).enumerate() {
+            x.copy_from_slice(&((i << 32) | j as u64).to_le_bytes());
+        }
+        w.write_all(&buf)?;
+    }
+    w.flush()?;
+    std::fs::write(
+        b.join("huge.bin.elastickv-meta.json"),
+        format!(
+            "{{\n  \"format_version\": 1,\n  \"size_bytes\": {}\n}}",
+            mib << 20
+        ),
+    )?;
+
+    let db = root.join("redis/db_0");
+    for d in ["hashes", "lists", "streams"] {
+        std::fs::create_dir_all(db.join(d))?;
+    }
+    let mut w = BufWriter::new(File::create(db.join("hashes/h.json"))?);
+    write!(w, "{{\n  \"format_version\": 1,\n  \"fields\": [")?;
+    for i in 0..n {
+        let sep = if i == 0 { "" } else { "," };
+        write!(
+            w,
+            "{sep}\n    {{\n      \"name\": \"field-{i:09}\",\n      \"value\": \"a value of some length for field {i}\"\n    }}"
+        )?;
+    }
+    write!(w, "\n  ],\n  \"expire_at_ms\": 1735689600000\n}}")?;
+    w.flush()?;
+    let mut w = BufWriter::new(File::create(db.join("lists/l.json"))?);
+    write!(w, "{{\n  \"format_version\": 1,\n  \"items\": [")?;
+    for i in 0..n {
+        let sep = if i == 0 { "" } else { "," };
+        write!(
+            w,
+            "{sep}\n    {{\n      \"base64\": \"AAECAwQFBgcICQ{:06}\"\n    }}",
+            i % 1_000_000
+        )?;
+    }
+    write!(w, "\n  ],\n  \"expire_at_ms\": null\n}}")?;
+    w.flush()?;
+    let mut w = BufWriter::new(File::create(db.join("streams/s.jsonl"))?);
+    for i in 0..n {
+        writeln!(
+            w,
+            r#"{{"id":"{}-0","fields":[{{"name":"event","value":"entry number {i}"}}]}}"#,
+            1_700_000_000_000 + i
+        )?;
+    }
+    writeln!(
+        w,
+        r#"{{"_meta":true,"length":{n},"last_ms":{},"last_seq":0,"expire_at_ms":null}}"#,
+        1_700_000_000_000 + n
+    )?;
+    w.flush()
+}
+
+/// Runs the binary and returns (exit status, peak RSS in KiB).
+#[allow(clippy::zombie_processes)] // the child is reaped by wait4, which also yields its rusage
+fn run_measured(cmd: &mut Command) -> (i32, i64) {
+    let child = cmd.spawn().expect("spawning elastickv-backup");
+    let pid = child.id() as libc::pid_t;
+    let mut status: libc::c_int = 0;
+    // SAFETY: rusage is plain data; wait4 fills it for our own child.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
+    assert_eq!(r, pid, "wait4 failed: {}", std::io::Error::last_os_error());
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        -1
+    };
+    (code, ru.ru_maxrss)
+}
+
+/// Counts the payload's entries, checking that keys strictly ascend.
+fn count_sorted_entries(path: &Path) -> u64 {
+    let mut r = BufReader::with_capacity(1 << 20, File::open(path).unwrap());
+    let mut header = [0u8; 16];
+    r.read_exact(&mut header).unwrap();
+    assert_eq!(&header[..8], b"EKVPBBL1");
+    assert_eq!(u64::from_le_bytes(header[8..].try_into().unwrap()), 7);
+    let (mut prev, mut key, mut val) = (Vec::new(), Vec::new(), Vec::new());
+    let mut n = 0u64;
+    let mut len = [0u8; 8];
+    loop {
+        match r.read_exact(&mut len) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return n,
+            Err(e) => panic!("{e}"),
+        }
+        key.resize(u64::from_le_bytes(len) as usize, 0);
+        r.read_exact(&mut key).unwrap();
+        r.read_exact(&mut len).unwrap();
+        val.resize(u64::from_le_bytes(len) as usize, 0);
+        r.read_exact(&mut val).unwrap();
+        assert!(n == 0 || key > prev, "entry {n} out of order");
+        std::mem::swap(&mut prev, &mut key);
+        n += 1;
+    }
+}
+
+#[test]
+fn encode_large_s3_and_redis_peak_rss_is_bounded() {
+    let mib = env_or("EKVB_S3_ENCODE_MIB", 256);
+    let n = env_or("EKVB_REDIS_ENCODE_RECORDS", 200_000);
+    let work = tempfile::tempdir().expect("temp dir");
+    let tree = work.path().join("dump");
+    std::fs::create_dir(&tree).unwrap();
+    build_tree(&tree, mib, n).expect("writing the dump tree");
+    let scratch = work.path().join("tmp");
+    std::fs::create_dir(&scratch).unwrap();
+    let output = work.path().join("out.fsm");
+    let stderr_path = work.path().join("stderr.txt");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_elastickv-backup"));
+    cmd.arg("encode")
+        .arg("--input")
+        .arg(&tree)
+        .arg("--output")
+        .arg(&output)
+        .arg("--sort-memory")
+        .arg(SORT_MEMORY)
+        .env("TMPDIR", &scratch)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(File::create(&stderr_path).unwrap());
+    let (code, maxrss_kib) = run_measured(&mut cmd);
+    let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+    assert_eq!(code, 0, "encode failed: {stderr}");
+    let size = std::fs::metadata(&output).unwrap().len();
+    eprintln!(
+        "s3_redis_encode_memory: {mib} MiB object, 3 × {n} Redis elements, payload {} MiB, \
+         peak RSS {} MiB",
+        size >> 20,
+        maxrss_kib / 1024
+    );
+    // S3: K1 + K2 + chunks + manifest; hash: meta + fields + TTL row; list: meta + items;
+    // stream: entries + meta.
+    assert_eq!(
+        count_sorted_entries(&output),
+        (3 + mib) + (n + 2) + (n + 1) + (n + 1)
+    );
+    assert!(
+        std::fs::read_dir(&scratch).unwrap().next().is_none(),
+        "scratch left behind in TMPDIR"
+    );
+    assert!(
+        maxrss_kib < RSS_LIMIT_KIB,
+        "peak RSS {} MiB exceeds 128 MiB",
+        maxrss_kib / 1024
+    );
+}
