@@ -72,8 +72,7 @@ impl WorkerPool {
     /// Starts `threads` workers (at least one) writing into `sink`.
     pub fn start(threads: usize, sink: Arc<dyn Sink>, fail: Arc<FailState>) -> Self {
         let threads = threads.max(1);
-        let (tx, rx): (Sender<Vec<Job>>, Receiver<Vec<Job>>) =
-            bounded(threads * QUEUE_PER_WORKER);
+        let (tx, rx): (Sender<Vec<Job>>, Receiver<Vec<Job>>) = bounded(threads * QUEUE_PER_WORKER);
         let handles = (0..threads)
             .map(|i| {
                 let rx = rx.clone();
@@ -201,10 +200,7 @@ impl Emitter {
 
     /// Hands the pending jobs to the workers (blocking while their queue is full).
     fn flush(&self) -> Result<(), Error> {
-        let batch = std::mem::replace(
-            &mut *self.pending.borrow_mut(),
-            Vec::with_capacity(BATCH),
-        );
+        let batch = std::mem::replace(&mut *self.pending.borrow_mut(), Vec::with_capacity(BATCH));
         if batch.is_empty() {
             return Ok(());
         }

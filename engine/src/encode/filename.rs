@@ -76,7 +76,7 @@ pub fn encode_segment(raw: &[u8]) -> String {
 /// Upstream's `EncodeBinarySegment` for DynamoDB `B` key attributes: `b64.` + base64url
 /// without padding, or the SHA fallback past 177 bytes.
 pub fn encode_binary_segment(raw: &[u8]) -> String {
-    let b64_len = (8 * raw.len() + 5) / 6;
+    let b64_len = (8 * raw.len()).div_ceil(6);
     if 4 + b64_len > KEY_SEGMENT_MAX_BYTES {
         return sha_fallback(raw);
     }

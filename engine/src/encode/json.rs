@@ -387,7 +387,10 @@ mod tests {
     fn html_escaping_variant() {
         let mut o = Vec::new();
         write_str_html(&mut o, "a<b>&\u{2028}\n".as_bytes());
-        assert_eq!(String::from_utf8(o).unwrap(), r#""a\u003cb\u003e\u0026\u2028\n""#);
+        assert_eq!(
+            String::from_utf8(o).unwrap(),
+            r#""a\u003cb\u003e\u0026\u2028\n""#
+        );
     }
 
     #[test]

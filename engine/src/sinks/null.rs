@@ -46,7 +46,11 @@ impl Sink for NullSink {
 
     fn open_stream(&self, path: &RelPath) -> Result<StreamFile, Error> {
         self.claim(path)?;
-        Ok(StreamFile::new(path.clone(), Box::new(std::io::sink()), self.log.clone()))
+        Ok(StreamFile::new(
+            path.clone(),
+            Box::new(std::io::sink()),
+            self.log.clone(),
+        ))
     }
 
     fn write_control(&self, name: &str, data: &[u8]) -> Result<(), Error> {

@@ -42,7 +42,7 @@ impl PageReleaser {
         const PAGE: usize = 4096;
         let start = self.released.div_ceil(PAGE) * PAGE;
         let end = (offset.min(self.len) / PAGE) * PAGE;
-        if end <= start || self.base % PAGE != 0 || end - start < (1 << 20) {
+        if end <= start || !self.base.is_multiple_of(PAGE) || end - start < (1 << 20) {
             return;
         }
         // SAFETY: [start, end) lies inside the live read-only file mapping owned by the
@@ -185,18 +185,21 @@ impl Shard for SnapshotShard {
                 let mut frames = FrameReader::new(&payload);
                 // Sends the batch and moves the page-release window; false once the
                 // consumer has gone away.
-                let mut send = |batch: Vec<RawEntry>, pos: usize, sent_ends: &mut std::collections::VecDeque<usize>| {
-                    if tx.send(Ok(batch)).is_err() {
-                        return false;
-                    }
-                    sent_ends.push_back(pos);
-                    if sent_ends.len() > BATCHES_IN_FLIGHT + 2 {
-                        if let Some(off) = sent_ends.pop_front() {
-                            releaser.release_to(off);
+                let mut send =
+                    |batch: Vec<RawEntry>,
+                     pos: usize,
+                     sent_ends: &mut std::collections::VecDeque<usize>| {
+                        if tx.send(Ok(batch)).is_err() {
+                            return false;
                         }
-                    }
-                    true
-                };
+                        sent_ends.push_back(pos);
+                        if sent_ends.len() > BATCHES_IN_FLIGHT + 2 {
+                            if let Some(off) = sent_ends.pop_front() {
+                                releaser.release_to(off);
+                            }
+                        }
+                        true
+                    };
                 while let Some(f) = frames.next() {
                     let row = f.and_then(|f| {
                         if !prefixes.is_empty() && !prefixes.iter().any(|p| f.key.starts_with(p)) {
@@ -215,7 +218,8 @@ impl Shard for SnapshotShard {
                         // every BATCH_BYTES of skipped input, send what is batched (possibly
                         // nothing) so the release window still moves.
                         Ok(Row::Operational) => {
-                            pos.saturating_sub(sent_ends.back().copied().unwrap_or(0)) >= BATCH_BYTES
+                            pos.saturating_sub(sent_ends.back().copied().unwrap_or(0))
+                                >= BATCH_BYTES
                         }
                         Err(source) => {
                             let _ = tx.send(Ok(std::mem::take(&mut batch)));
