@@ -40,6 +40,9 @@ pub struct ChildStats {
     pub output_bytes: u64,
     /// Wall time of the command inside the child, ns.
     pub wall_ns: u64,
+    /// Peak resident set of the child's own address space (`VmHWM`), KiB; 0 if unknown.
+    #[serde(default)]
+    pub vm_hwm_kib: u64,
 }
 
 impl ChildStats {
@@ -77,7 +80,23 @@ fn collect(wall: Duration) -> ChildStats {
         files: c.files,
         output_bytes: c.output_bytes,
         wall_ns: wall.as_nanos() as u64,
+        vm_hwm_kib: vm_hwm_kib(),
     }
+}
+
+/// `VmHWM` from `/proc/self/status`: the peak RSS of this process image. Unlike the
+/// parent's `ru_maxrss`, it does not include the RSS the parent had when it spawned us
+/// (Linux carries the pre-exec high-water mark into the child's `ru_maxrss`, and the
+/// bench parent may hold a whole embedded cluster).
+fn vm_hwm_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
 }
 
 /// Runs the hidden child command (in the child process).
@@ -99,7 +118,8 @@ pub fn run_child(args: ChildArgs) -> Result<(), Error> {
 pub struct ChildRun {
     /// Wall time from spawn to exit.
     pub wall: Duration,
-    /// Peak resident set, KiB (`ru_maxrss`).
+    /// Peak resident set of the run, KiB (the child's `VmHWM`; `ru_maxrss` where that is
+    /// unavailable).
     pub maxrss_kib: u64,
     /// User + system CPU time.
     pub cpu: Duration,
@@ -164,9 +184,13 @@ pub fn spawn(command: &[String], scratch: &Path) -> Result<ChildRun, Error> {
     let _ = std::fs::remove_file(&stats_path);
     let stats: ChildStats =
         serde_json::from_slice(&raw).map_err(|e| Error::Internal(format!("bench stats: {e}")))?;
+    let maxrss_kib = match stats.vm_hwm_kib {
+        0 => ru.ru_maxrss.max(0) as u64,
+        hwm => hwm,
+    };
     Ok(ChildRun {
         wall,
-        maxrss_kib: ru.ru_maxrss.max(0) as u64,
+        maxrss_kib,
         cpu: tv(ru.ru_utime) + tv(ru.ru_stime),
         stats,
     })

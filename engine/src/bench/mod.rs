@@ -6,7 +6,8 @@
 //! a quiet disk. With `--repeat N` every variant (and every ceiling) is measured N times,
 //! interleaved (A, T, S, ..., A, T, S, ...) so that load from other processes drifts over
 //! all of them alike; tables and ratios use each variant's fastest run. Everything lives
-//! in one scratch directory that is removed at the end unless `--keep`.
+//! in one scratch directory that is removed at the end unless `--keep`; each output is
+//! removed as soon as it has been measured.
 
 pub mod ceilings;
 pub mod child;
@@ -98,8 +99,6 @@ struct Bench<'a> {
     cfg: &'a BenchConfig,
     work: PathBuf,
     out: &'a mut dyn Write,
-    /// Outputs moved to the trash so far.
-    trashed: u64,
 }
 
 fn w(out: &mut dyn Write, s: &str) -> Result<(), Error> {
@@ -127,16 +126,16 @@ impl Bench<'_> {
         w(self.out, s)
     }
 
-    /// Moves a finished output aside instead of deleting it: deleting hundreds of
-    /// thousands of files is slow (on a `discard`-mounted filesystem every unlink waits
-    /// for the device) and would run into the next measurement. The scratch directory,
-    /// trash included, is removed at the end.
-    fn trash(&mut self, p: &Path) -> Result<(), Error> {
-        let bin = self.work.join("trash");
-        std::fs::create_dir_all(&bin).map_err(|e| Error::io(bin.display(), e))?;
-        self.trashed += 1;
-        let to = bin.join(self.trashed.to_string());
-        std::fs::rename(p, &to).map_err(|e| Error::io(p.display(), e))
+    /// Removes a measured output (untimed). On a `discard`-mounted filesystem every unlink
+    /// waits for the device, so removing a per-item tree of a large dataset takes minutes;
+    /// it is done here, before the next measurement starts, never during one.
+    fn remove_output(&self, p: &Path) -> Result<(), Error> {
+        let r = if p.is_dir() {
+            std::fs::remove_dir_all(p)
+        } else {
+            std::fs::remove_file(p)
+        };
+        r.map_err(|e| Error::io(p.display(), e))
     }
 
     fn dataset(&mut self, size: u64, shards: usize) -> Result<(PathBuf, Vec<ShardInfo>), Error> {
@@ -214,7 +213,7 @@ impl Bench<'_> {
                 .len();
             (None, Some(len))
         };
-        self.trash(&output)?;
+        self.remove_output(&output)?;
         ceilings::sync();
         Ok((run, shape, size))
     }
@@ -236,10 +235,10 @@ impl Bench<'_> {
     ) -> Result<(), Error> {
         let path = self.work.join("ceiling-seq.bin");
         keep_min(&mut c.seq, ceilings::sequential(&path, bytes, false)?);
-        self.trash(&path)?;
+        self.remove_output(&path)?;
         ceilings::sync();
         keep_min(&mut c.seq_sha, ceilings::sequential(&path, bytes, true)?);
-        self.trash(&path)?;
+        self.remove_output(&path)?;
         ceilings::sync();
         if let Some(s) = shape {
             let root = self.work.join("ceiling-files");
@@ -247,7 +246,7 @@ impl Bench<'_> {
                 &mut c.files,
                 ceilings::create_files(s, &root, self.cfg.threads)?,
             );
-            self.trash(&root)?;
+            self.remove_output(&root)?;
             ceilings::sync();
         }
         Ok(())
@@ -594,7 +593,6 @@ pub fn run(cfg: &BenchConfig, out: &mut dyn Write) -> Result<(), Error> {
         cfg,
         work: tmp.path().to_path_buf(),
         out,
-        trashed: 0,
     };
     let r = b.run_all();
     if cfg.keep {

@@ -87,7 +87,18 @@ impl LoopbackServer {
                 token: cluster.config.admin_token.clone(),
             },
         );
-        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+        // TCP_NODELAY on every accepted connection, as Go's net package (so a real
+        // elastickv node) does by default: without it each response's last small write
+        // waits for the client's delayed ACK (~40 ms per RPC, most of a live dump's time).
+        let incoming = tokio_stream::StreamExt::map(
+            tokio_stream::wrappers::TcpListenerStream::new(listener),
+            |conn| {
+                if let Ok(c) = &conn {
+                    let _ = c.set_nodelay(true);
+                }
+                conn
+            },
+        );
         rt.spawn(async move {
             let served = tonic::transport::Server::builder()
                 .add_service(raw)

@@ -12,7 +12,7 @@ use super::error::RedisError;
 use super::raw::{put_bytes, put_u64};
 use super::render::CollKind;
 use super::scratch::{BodyReader, BodySpill};
-use super::sort::{Item, Sorted, SortedLog, Sorter};
+use super::sort::{Item, Sorted, Sorter};
 
 // Unit tests use tiny limits so that every spill, merge and chunk path runs.
 
@@ -50,7 +50,7 @@ pub struct Collected {
 /// Main-pass state of the collection types.
 pub struct Collector {
     sorters: Vec<Sorter>,
-    ttls: SortedLog,
+    ttls: Sorter,
     body: BodySpill,
     open: Option<Open>,
 }
@@ -63,7 +63,7 @@ impl Collector {
                 .iter()
                 .map(|k| Sorter::new(k.dir(), SORTER_BYTES))
                 .collect(),
-            ttls: SortedLog::new("collection TTLs", TTL_LOG_BYTES),
+            ttls: Sorter::new("collection TTLs", TTL_LOG_BYTES),
             body: BodySpill::new(),
             open: None,
         }

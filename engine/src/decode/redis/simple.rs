@@ -10,7 +10,7 @@
 use super::envelope::{decode_simple, decode_ttl};
 use super::error::RedisError;
 use super::outputs::{Outputs, Sidecar};
-use super::sort::{Cursor, Item, SortedLog};
+use super::sort::{Cursor, Item, Sorter};
 use crate::encode::Emitter;
 use crate::error::Error;
 use crate::sources::Entry;
@@ -19,13 +19,14 @@ use crate::sources::Entry;
 /// snapshot's memory instead of being copied into a worker's buffer.
 const DIRECT_WRITE: usize = 1 << 20;
 
-/// In-memory bytes of each key log before it moves to scratch.
+/// In-memory bytes of each key sorter before it spills to scratch. Keys are sorted, not
+/// appended: entries arrive in encoded-key order, where `a\x00` comes before `a`.
 const KEY_LOG_BYTES: usize = if cfg!(test) { 256 } else { 1 << 20 };
 
 /// State of the simple types.
 pub struct SimpleState {
-    strings: Option<SortedLog>,
-    hlls: Option<SortedLog>,
+    strings: Option<Sorter>,
+    hlls: Option<Sorter>,
     cursors: Option<(Cursor, Cursor)>,
 }
 
@@ -33,8 +34,8 @@ impl SimpleState {
     /// Nothing seen yet.
     pub fn new() -> Self {
         SimpleState {
-            strings: Some(SortedLog::new("string keys", KEY_LOG_BYTES)),
-            hlls: Some(SortedLog::new("HLL keys", KEY_LOG_BYTES)),
+            strings: Some(Sorter::new("string keys", KEY_LOG_BYTES)),
+            hlls: Some(Sorter::new("HLL keys", KEY_LOG_BYTES)),
             cursors: None,
         }
     }
@@ -99,8 +100,8 @@ impl SimpleState {
         let v = decode_ttl(value)
             .map_err(|len| RedisError::value("!redis|ttl|", uk, format!("length {len} != 8")))?;
         if self.cursors.is_none() {
-            let s = self.strings.take().map(SortedLog::finish).transpose()?;
-            let h = self.hlls.take().map(SortedLog::finish).transpose()?;
+            let s = self.strings.take().map(Sorter::finish).transpose()?;
+            let h = self.hlls.take().map(Sorter::finish).transpose()?;
             let open = |s: Option<_>| s.map_or(Ok(Cursor::empty()), Cursor::new);
             self.cursors = Some((open(s)?, open(h)?));
         }

@@ -120,12 +120,6 @@ impl RunReader {
         })
     }
 
-    fn mem(b: Vec<u8>) -> Self {
-        RunReader {
-            r: Box::new(std::io::Cursor::new(b)),
-        }
-    }
-
     fn byte(&mut self) -> Result<Option<u8>, RedisError> {
         let mut b = [0u8; 1];
         match self.r.read(&mut b) {
@@ -354,8 +348,6 @@ pub enum Sorted {
     Mem(std::vec::IntoIter<Rec>),
     /// Merged from spilled runs.
     Merge(Merge),
-    /// A log that was written in order.
-    Log(RunReader),
 }
 
 impl Sorted {
@@ -364,79 +356,7 @@ impl Sorted {
         match self {
             Sorted::Mem(it) => Ok(it.next()),
             Sorted::Merge(m) => m.next(),
-            Sorted::Log(r) => r.next(),
         }
-    }
-}
-
-/// Records that arrive already in ascending user-key order (string and HLL keys, TTL
-/// rows): appended to memory, then to one scratch file, and read back sequentially —
-/// no sorting and no merge rounds, however many there are.
-pub struct SortedLog {
-    what: &'static str,
-    mem: Vec<u8>,
-    file: Option<BufWriter<File>>,
-    limit: usize,
-    last: Option<Vec<u8>>,
-    seq: u64,
-}
-
-impl SortedLog {
-    /// A log keeping at most about `limit` bytes in memory.
-    pub fn new(what: &'static str, limit: usize) -> Self {
-        SortedLog {
-            what,
-            mem: Vec::new(),
-            file: None,
-            limit,
-            last: None,
-            seq: 0,
-        }
-    }
-
-    /// Appends a record; its key must sort after the previous one.
-    pub fn push(&mut self, uk: &[u8], item: Item) -> Result<(), RedisError> {
-        if self.last.as_deref().is_some_and(|l| l >= uk) {
-            return Err(RedisError::Internal(format!(
-                "{}: key {} arrived out of order",
-                self.what,
-                super::error::quote(uk)
-            )));
-        }
-        let rec = Rec {
-            uk: uk.to_vec(),
-            seq: self.seq,
-            item,
-        };
-        self.seq += 1;
-        rec.encode(&mut self.mem);
-        self.last = Some(rec.uk);
-        if self.mem.len() >= self.limit {
-            let w = match self.file.as_mut() {
-                Some(w) => w,
-                None => {
-                    let f = tempfile::tempfile().map_err(|e| RedisError::scratch(self.what, e))?;
-                    self.file.insert(BufWriter::with_capacity(64 << 10, f))
-                }
-            };
-            w.write_all(&self.mem)
-                .map_err(|e| RedisError::scratch(self.what, e))?;
-            self.mem.clear();
-        }
-        Ok(())
-    }
-
-    /// The records, in the order they were appended.
-    pub fn finish(self) -> Result<Sorted, RedisError> {
-        let Some(mut w) = self.file else {
-            return Ok(Sorted::Log(RunReader::mem(self.mem)));
-        };
-        w.write_all(&self.mem)
-            .map_err(|e| RedisError::scratch(self.what, e))?;
-        let f = w
-            .into_inner()
-            .map_err(|e| RedisError::scratch(self.what, e.into_error()))?;
-        Ok(Sorted::Log(RunReader::open(f)?))
     }
 }
 
@@ -579,21 +499,6 @@ mod tests {
                 slot: Some(0)
             })
         );
-    }
-
-    #[test]
-    fn sorted_log_reads_back_in_order_and_refuses_disorder() {
-        for limit in [1 << 20, 1] {
-            let mut l = SortedLog::new("test", limit);
-            for i in 0..100u64 {
-                l.push(format!("k{i:03}").as_bytes(), Item::Ttl(i)).unwrap();
-            }
-            assert!(l.push(b"k050", Item::Ttl(0)).is_err());
-            let got = drain(l.finish().unwrap());
-            assert_eq!(got.len(), 100);
-            assert_eq!(got[42].uk, b"k042");
-            assert_eq!(got[42].item, Item::Ttl(42));
-        }
     }
 
     #[test]
