@@ -6,8 +6,8 @@
 //! a quiet disk. With `--repeat N` every variant (and every ceiling) is measured N times,
 //! interleaved (A, T, S, ..., A, T, S, ...) so that load from other processes drifts over
 //! all of them alike; tables and ratios use each variant's fastest run. Everything lives
-//! in one scratch directory that is removed at the end unless `--keep`; each output is
-//! removed as soon as it has been measured.
+//! in one scratch directory that is removed at the end unless `--keep` (outputs are
+//! deleted as soon as measured on tmpfs, at the end on a disk: see `remove_output`).
 
 pub mod ceilings;
 pub mod child;
@@ -99,6 +99,10 @@ struct Bench<'a> {
     cfg: &'a BenchConfig,
     work: PathBuf,
     out: &'a mut dyn Write,
+    /// The scratch directory is on tmpfs.
+    tmpfs: bool,
+    /// Outputs moved to the trash so far.
+    trashed: u64,
 }
 
 fn w(out: &mut dyn Write, s: &str) -> Result<(), Error> {
@@ -126,14 +130,24 @@ impl Bench<'_> {
         w(self.out, s)
     }
 
-    /// Removes a measured output (untimed). On a `discard`-mounted filesystem every unlink
-    /// waits for the device, so removing a per-item tree of a large dataset takes minutes;
-    /// it is done here, before the next measurement starts, never during one.
-    fn remove_output(&self, p: &Path) -> Result<(), Error> {
-        let r = if p.is_dir() {
-            std::fs::remove_dir_all(p)
+    /// Gets a measured output out of the way (untimed). On tmpfs it is deleted at once. On
+    /// a disk it is moved into `trash/` and deleted only at the end: on ext4, creating files
+    /// right after hundreds of thousands were deleted is many times slower (the inode
+    /// allocator skips recently deleted inodes one by one: `recently_deleted` in a profile),
+    /// and with `discard` every unlink waits for the device — either would land in the next
+    /// measurement.
+    fn remove_output(&mut self, p: &Path) -> Result<(), Error> {
+        let r = if self.tmpfs {
+            if p.is_dir() {
+                std::fs::remove_dir_all(p)
+            } else {
+                std::fs::remove_file(p)
+            }
         } else {
-            std::fs::remove_file(p)
+            let bin = self.work.join("trash");
+            std::fs::create_dir_all(&bin).map_err(|e| Error::io(bin.display(), e))?;
+            self.trashed += 1;
+            std::fs::rename(p, bin.join(self.trashed.to_string()))
         };
         r.map_err(|e| Error::io(p.display(), e))
     }
@@ -564,6 +578,20 @@ impl Bench<'_> {
     }
 }
 
+/// Whether `p` is on tmpfs (outputs can be deleted between measurements for free).
+fn on_tmpfs(p: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c) = std::ffi::CString::new(p.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: an all-zero statfs is a valid value of this plain C struct.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `c` is a valid NUL-terminated path and `st` a writable statfs, both live for
+    // the call.
+    let r = unsafe { libc::statfs(c.as_ptr(), &mut st) };
+    r == 0 && st.f_type as i64 == 0x0102_1994
+}
+
 /// Runs the benchmark, printing to `out`.
 pub fn run(cfg: &BenchConfig, out: &mut dyn Write) -> Result<(), Error> {
     let base = cfg.work_dir.clone().unwrap_or_else(std::env::temp_dir);
@@ -593,6 +621,8 @@ pub fn run(cfg: &BenchConfig, out: &mut dyn Write) -> Result<(), Error> {
         cfg,
         work: tmp.path().to_path_buf(),
         out,
+        tmpfs: on_tmpfs(tmp.path()),
+        trashed: 0,
     };
     let r = b.run_all();
     if cfg.keep {

@@ -16,8 +16,11 @@ use std::path::Path;
 
 /// Entries per batch sent from a scanner thread.
 const BATCH: usize = 512;
-/// A batch is also sent once its values reach this many bytes (big S3 chunks).
-const BATCH_BYTES: usize = 4 << 20;
+/// A batch is also sent once its values reach this many bytes (big S3 chunks). Every
+/// shard keeps up to `BATCHES_IN_FLIGHT + 3` batches of its mapping resident (queued, being
+/// merged, not yet released), so this bounds RSS per shard: 1 MiB keeps it near 11 MiB
+/// (4 MiB gave ~40 MiB per shard: 900 MiB peak RSS for 1 GiB in 100 shards, `bench`).
+const BATCH_BYTES: usize = 1 << 20;
 
 /// Drops the scanner's already-consumed part of the mapping from the process's resident
 /// set. The pages stay in the page cache and fault back in (same bytes — the mapping is a
@@ -58,8 +61,11 @@ impl PageReleaser {
         self.released = end;
     }
 }
-/// Batches in flight per shard.
-const BATCHES_IN_FLIGHT: usize = 8;
+/// Batches queued per shard (scanned ahead of the merge). Every shard scans this far
+/// ahead even while the merge is busy elsewhere, so resident memory grows with it times
+/// the shard count: 8 gave 600 MiB peak RSS for 1 GiB in 100 shards, 4 gives 350 MiB at
+/// the same throughput (`bench`, tmpfs).
+const BATCHES_IN_FLIGHT: usize = 4;
 
 /// One opened snapshot file.
 pub struct SnapshotShard {
@@ -170,36 +176,20 @@ impl Shard for SnapshotShard {
     }
 
     fn scan(&self, prefixes: &[&'static [u8]]) -> Result<ShardStream, Error> {
-        let (tx, rx) = bounded::<Result<Vec<RawEntry>, Error>>(BATCHES_IN_FLIGHT);
+        let (tx, rx) = bounded::<Result<Batch, Error>>(BATCHES_IN_FLIGHT);
         let payload = self.payload.clone();
         let path = self.path.clone();
         let prefixes: Vec<&'static [u8]> = prefixes.to_vec();
+        let releaser = PageReleaser::new(&payload.file);
+        let mapping = payload.file.clone();
         std::thread::Builder::new()
             .name("ekvb-scan".into())
             .spawn(move || {
                 let mut batch = Vec::with_capacity(BATCH);
                 let mut batch_bytes = 0usize;
-                let mut releaser = PageReleaser::new(&payload.file);
-                // End offsets of sent batches; pages are released a few batches behind.
-                let mut sent_ends = std::collections::VecDeque::new();
+                // End offset of the last batch sent.
+                let mut last_sent = 0usize;
                 let mut frames = FrameReader::new(&payload);
-                // Sends the batch and moves the page-release window; false once the
-                // consumer has gone away.
-                let mut send =
-                    |batch: Vec<RawEntry>,
-                     pos: usize,
-                     sent_ends: &mut std::collections::VecDeque<usize>| {
-                        if tx.send(Ok(batch)).is_err() {
-                            return false;
-                        }
-                        sent_ends.push_back(pos);
-                        if sent_ends.len() > BATCHES_IN_FLIGHT + 2 {
-                            if let Some(off) = sent_ends.pop_front() {
-                                releaser.release_to(off);
-                            }
-                        }
-                        true
-                    };
                 while let Some(f) = frames.next() {
                     let row = f.and_then(|f| {
                         if !prefixes.is_empty() && !prefixes.iter().any(|p| f.key.starts_with(p)) {
@@ -216,13 +206,10 @@ impl Shard for SnapshotShard {
                         }
                         // A prefix-filtered scan (the index pass) may skip most of the file:
                         // every BATCH_BYTES of skipped input, send what is batched (possibly
-                        // nothing) so the release window still moves.
-                        Ok(Row::Operational) => {
-                            pos.saturating_sub(sent_ends.back().copied().unwrap_or(0))
-                                >= BATCH_BYTES
-                        }
+                        // nothing) so the consumer's release window still moves.
+                        Ok(Row::Operational) => pos.saturating_sub(last_sent) >= BATCH_BYTES,
                         Err(source) => {
-                            let _ = tx.send(Ok(std::mem::take(&mut batch)));
+                            let _ = tx.send(Ok((std::mem::take(&mut batch), pos)));
                             let _ = tx.send(Err(Error::Snapshot {
                                 file: path.clone(),
                                 source,
@@ -233,20 +220,77 @@ impl Shard for SnapshotShard {
                     if full {
                         batch_bytes = 0;
                         let b = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                        if !send(b, pos, &mut sent_ends) {
-                            return;
+                        if tx.send(Ok((b, pos))).is_err() {
+                            return; // the consumer went away
                         }
+                        last_sent = pos;
                     }
                 }
                 if !batch.is_empty() {
-                    let _ = tx.send(Ok(batch));
+                    let _ = tx.send(Ok((batch, frames.position())));
                 }
             })
             .map_err(|e| Error::io("spawning a scanner thread", e))?;
-        Ok(Box::new(rx.into_iter().flat_map(|r| match r {
-            Ok(v) => v.into_iter().map(Ok).collect::<Vec<_>>().into_iter(),
-            Err(e) => vec![Err(e)].into_iter(),
-        })))
+        Ok(Box::new(Consumer {
+            rx,
+            current: Vec::new().into_iter(),
+            releaser,
+            taken: std::collections::VecDeque::new(),
+            _mapping: mapping,
+        }))
+    }
+}
+
+/// A scanner batch: versions and the file offset where the batch ends.
+type Batch = (Vec<RawEntry>, usize);
+
+/// Batches taken by the consumer whose pages stay resident (the one being iterated and
+/// the one before it, whose last entries may still be in the merge).
+const RELEASE_LAG: usize = 2;
+
+/// The consuming end of a shard scan: yields the scanner's batches and releases the
+/// mapping's pages behind what it has taken — including, once the scanner is done, the
+/// shard's tail, so a finished shard keeps nothing resident (with many small shards the
+/// tails would otherwise be most of the data).
+struct Consumer {
+    rx: crossbeam_channel::Receiver<Result<Batch, Error>>,
+    current: std::vec::IntoIter<RawEntry>,
+    releaser: PageReleaser,
+    /// End offsets of the batches taken and not yet released.
+    taken: std::collections::VecDeque<usize>,
+    /// Keeps the mapping alive as long as the releaser may touch it.
+    _mapping: Bytes,
+}
+
+impl Iterator for Consumer {
+    type Item = Result<RawEntry, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(e) = self.current.next() {
+                return Some(Ok(e));
+            }
+            match self.rx.recv() {
+                Ok(Ok((batch, end))) => {
+                    self.taken.push_back(end);
+                    if self.taken.len() > RELEASE_LAG {
+                        if let Some(off) = self.taken.pop_front() {
+                            self.releaser.release_to(off);
+                        }
+                    }
+                    self.current = batch.into_iter();
+                }
+                Ok(Err(e)) => return Some(Err(e)),
+                Err(_) => {
+                    // Scanner finished and everything was taken.
+                    if let Some(&off) = self.taken.back() {
+                        self.releaser.release_to(off);
+                    }
+                    self.taken.clear();
+                    return None;
+                }
+            }
+        }
     }
 }
 
