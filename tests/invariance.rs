@@ -1,6 +1,7 @@
 //! The output does not depend on how the keyspace is split into shard files, on the order
 //! the shards are given in, on the thread count, or on the container shape (bare payload vs.
-//! the runtime's HLC header + CRC32C footer). Checked on every golden case with a tree.
+//! the runtime's HLC header + CRC32C footer), nor on whether the CHECKSUMS digests were
+//! spilled to disk. Checked on every golden case with a tree.
 
 mod common;
 
@@ -13,6 +14,7 @@ fn decode(
     out: &Path,
     threads: &str,
     extra: &[String],
+    digest_budget: Option<&str>,
 ) -> std::process::Output {
     let out_s = out.to_str().unwrap().to_string();
     let mut args: Vec<String> = vec!["decode".into()];
@@ -22,8 +24,12 @@ fn decode(
     }
     args.extend(["--output".into(), out_s, "--threads".into(), threads.into()]);
     args.extend(extra.iter().cloned());
-    let a: Vec<&str> = args.iter().map(String::as_str).collect();
-    run(cwd, &a)
+    let mut cmd = std::process::Command::new(bin());
+    cmd.current_dir(cwd).args(&args);
+    if let Some(b) = digest_budget {
+        cmd.env("ELASTICKV_BACKUP_DIGEST_BUDGET", b);
+    }
+    cmd.output().expect("running elastickv-backup")
 }
 
 fn check(name: &str) {
@@ -34,7 +40,8 @@ fn check(name: &str) {
     let n = entry_count(&payload);
     let tmp = tempfile::tempdir().unwrap();
 
-    // 1. Split into three shards at uneven points, given in reverse order, one thread.
+    // 1. Split into three shards at uneven points, given in reverse order, one thread,
+    //    every file's digest spilled to disk as a run of its own.
     let parts = split_payload(&payload, &[n / 3, (2 * n) / 3 + 1]);
     let mut names = Vec::new();
     for (i, p) in parts.iter().enumerate().rev() {
@@ -43,7 +50,7 @@ fn check(name: &str) {
         names.push(f.to_str().unwrap().to_string());
     }
     let out = tmp.path().join("split");
-    let r = decode(tmp.path(), &names, &out, "1", &extra);
+    let r = decode(tmp.path(), &names, &out, "1", &extra, Some("1"));
     assert!(
         r.status.success(),
         "{name}: split decode failed: {}",
@@ -62,7 +69,7 @@ fn check(name: &str) {
             names.push(f.to_str().unwrap().to_string());
         }
         let out = tmp.path().join("per-entry");
-        let r = decode(tmp.path(), &names, &out, "2", &extra);
+        let r = decode(tmp.path(), &names, &out, "2", &extra, None);
         assert!(
             r.status.success(),
             "{name}: per-entry decode failed: {}",
@@ -91,6 +98,7 @@ fn check(name: &str) {
         &out,
         "2",
         &extra,
+        None,
     );
     assert!(
         r.status.success(),
@@ -157,6 +165,7 @@ fn crc_mismatch_writes_nothing() {
         &out,
         "1",
         &[],
+        None,
     );
     assert_eq!(r.status.code(), Some(1));
     let err = String::from_utf8_lossy(&r.stderr);
@@ -189,6 +198,7 @@ fn truncation_at_every_position_fails_cleanly() {
             &out,
             "1",
             &[],
+            None,
         );
         let boundary = cut == 16 || cut == 16 + 8 + 22 + 8 + 16;
         if boundary {

@@ -19,6 +19,7 @@ pub mod cli;
 pub mod decode;
 pub mod encode;
 pub mod error;
+pub mod extsort;
 pub mod gen;
 pub mod options;
 pub mod pipeline;

@@ -147,6 +147,9 @@ pub fn write_data(
 /// Writes MANIFEST.json, then CHECKSUMS over every file including the manifest.
 pub fn finalize(sink: &dyn Sink, manifest: &Manifest) -> Result<(), Error> {
     sink.write_control("MANIFEST.json", &manifest.render())?;
-    let digests = sink.digests()?;
-    sink.write_control("CHECKSUMS", &checksums::render(&digests))
+    let mut digests = Some(sink.digest_stream()?);
+    sink.write_control_with("CHECKSUMS", &mut |w| match digests.take() {
+        Some(d) => checksums::write(d, w),
+        None => Err(Error::Internal("CHECKSUMS rendered twice".into())),
+    })
 }

@@ -119,7 +119,8 @@ pub struct Stages {
     /// Decode thread inside the adapters (dispatch and finish), including the time counted
     /// in `send_wait`, `stream_hash` and `stream_write`.
     pub decode: StageCounter,
-    /// Decode thread blocked handing a file to the full worker queue.
+    /// Decode thread handing files to the workers: queueing them or, when the queue is
+    /// full (or there are no workers), rendering and writing them itself.
     pub send_wait: StageCounter,
     /// Workers rendering file bytes.
     pub encode: StageCounter,

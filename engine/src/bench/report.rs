@@ -6,8 +6,8 @@
 //! | row | what | threads |
 //! |---|---|---|
 //! | scan | merge + visibility, as the decode thread waits for its next entry (includes waiting for the shard readers) | decode |
-//! | decode | adapters (dispatch + finish), minus queue waits and streamed-file hashing/writing | decode |
-//! | encode | rendering file bytes | workers |
+//! | decode | adapters (dispatch + finish), minus handing files over (queueing them, or running them itself when the workers are behind) and streamed-file hashing/writing | decode |
+//! | encode | rendering file bytes | workers + decode |
 //! | hash | SHA-256 of every output byte | workers + decode |
 //! | compress | zstd (archive only; runs inside the archive sink, not separately timed) | — |
 //! | write | creating and writing files | workers + decode |
@@ -176,7 +176,7 @@ pub fn render(title: &str, run: &ChildRun, threads: usize, rows: &[Row]) -> Stri
     let blocked = st("send_wait").busy_ns as f64 / 1e9;
     let workers = (st("encode").busy_ns + st("sink").busy_ns) as f64 / 1e9;
     out.push_str(&format!(
-        "  decode thread busy {:.0}% of wall ({:.2} s blocked on the full worker queue); workers busy {:.0}% of {} thread(s)\n",
+        "  decode thread decoding {:.0}% of wall (and {:.2} s running file jobs itself); file jobs busy {:.0}% of {} thread(s)\n",
         100.0 * (decode_thread - blocked) / wall,
         blocked,
         100.0 * workers / (wall * threads.max(1) as f64),

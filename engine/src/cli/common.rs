@@ -66,7 +66,10 @@ pub struct OutputFlags {
     #[arg(long)]
     pub include_expired: bool,
 
-    /// Encode/write worker threads (default: the number of CPUs).
+    /// Busy threads for decode + encode + write (default: the number of CPUs): the decode
+    /// thread plus N - 1 workers; the decode thread writes files itself whenever the
+    /// workers are behind. 1 = everything on one thread. (Shard readers are extra, light
+    /// threads.)
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
 

@@ -2,7 +2,9 @@
 //! paths containing `\n`, `\r` or `\`. Built from the digests the sinks recorded while
 //! writing — the tree is never read back.
 
-use crate::sinks::FileDigest;
+use crate::error::Error;
+use crate::sinks::{DigestStream, FileDigest};
+use std::io::Write;
 
 /// Renders the CHECKSUMS file for `digests` (any order; `CHECKSUMS` itself excluded).
 pub fn render(digests: &[FileDigest]) -> Vec<u8> {
@@ -18,13 +20,47 @@ pub fn render(digests: &[FileDigest]) -> Vec<u8> {
     out
 }
 
+/// Writes the CHECKSUMS file from a stream already sorted by path (what
+/// [`crate::sinks::Sink::digest_stream`] yields) in constant memory; an out-of-order
+/// stream is a bug in a sink and fails rather than writing a file `sha256sum -c` would
+/// accept but the spec forbids.
+pub fn write(digests: DigestStream, w: &mut dyn Write) -> Result<(), Error> {
+    let mut buf = Vec::with_capacity(1 << 16);
+    let mut last: Option<FileDigest> = None;
+    for d in digests {
+        let d = d?;
+        if d.path.as_str() == "CHECKSUMS" {
+            continue;
+        }
+        if let Some(prev) = &last {
+            if prev.path.as_str().as_bytes() > d.path.as_str().as_bytes() {
+                return Err(Error::Internal(format!(
+                    "CHECKSUMS: digests out of order ({} after {})",
+                    d.path, prev.path
+                )));
+            }
+        }
+        line(&mut buf, &d.sha256, d.path.as_str());
+        if buf.len() >= 1 << 16 {
+            w.write_all(&buf).map_err(|e| Error::io("CHECKSUMS", e))?;
+            buf.clear();
+        }
+        last = Some(d);
+    }
+    w.write_all(&buf).map_err(|e| Error::io("CHECKSUMS", e))
+}
+
 /// One line: `[\]<hex>  <path>\n`.
 pub fn line(out: &mut Vec<u8>, sha: &[u8; 32], path: &str) {
     let needs = path.bytes().any(|b| b == b'\n' || b == b'\r' || b == b'\\');
     if needs {
         out.push(b'\\');
     }
-    out.extend_from_slice(hex::encode(sha).as_bytes());
+    let mut hex = [0u8; 64];
+    // A 32-byte digest always fits 64 hex digits.
+    if hex::encode_to_slice(sha, &mut hex).is_ok() {
+        out.extend_from_slice(&hex);
+    }
     out.extend_from_slice(b"  ");
     if needs {
         for c in path.chars() {
@@ -72,5 +108,22 @@ e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855  a-c\n\
 5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03  a/b\n\
 \\2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881  we\\\\ird\\nname\n";
         assert_eq!(String::from_utf8(got).unwrap(), want);
+    }
+
+    #[test]
+    fn streamed_equals_rendered_and_refuses_disorder() {
+        let ds = vec![
+            d("we\\ird\nname", b"x"),
+            d("a/b", b"hello\n"),
+            d("MANIFEST.json", b"{}\n"),
+            d("CHECKSUMS", b"stale"),
+        ];
+        let mut sorted = ds.clone();
+        sorted.sort();
+        let mut w = Vec::new();
+        write(Box::new(sorted.into_iter().map(Ok)), &mut w).unwrap();
+        assert_eq!(w, render(&ds));
+        let e = write(Box::new(ds.into_iter().map(Ok)), &mut Vec::new()).unwrap_err();
+        assert!(e.to_string().contains("out of order"), "{e}");
     }
 }

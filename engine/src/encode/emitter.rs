@@ -4,11 +4,18 @@
 //! the [`WorkerPool`] as a closure that renders its bytes; workers render, write and hash
 //! in parallel. The job queue is bounded, so memory is bounded by its capacity whatever
 //! the dataset size. Ordered outputs (JSONL) are streamed from the decode thread itself.
+//!
+//! `--threads N` means N busy threads, the decode thread included: the pool has N - 1
+//! workers, and when their queue is full the decode thread runs the batch itself instead
+//! of sleeping ("caller runs"). So `--threads 1` is one thread doing everything (no
+//! hand-off, no context switches), and on N cores nothing is oversubscribed whichever
+//! stage is the heavy one: the decode thread helps with files when decoding is cheap and
+//! leaves them to the workers when it is not.
 
 use crate::error::Error;
 use crate::options::DecodeOptions;
 use crate::sinks::{RelPath, Sink, StreamFile};
-use crossbeam_channel::{bounded, Receiver, Sender};
+use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -54,6 +61,8 @@ impl FailState {
 /// Encode/write workers fed by a bounded queue.
 pub struct WorkerPool {
     tx: Option<Sender<Vec<Job>>>,
+    /// Worker threads (the decode thread is the pool's other thread).
+    workers: usize,
     handles: Vec<JoinHandle<()>>,
     fail: Arc<FailState>,
 }
@@ -62,18 +71,46 @@ pub struct WorkerPool {
 /// sleeping worker) per batch instead of per file. Measured with `bench` on tmpfs (per-item
 /// layout, 200k files): per-file sends cost ~0.3 context switches per file, which on this
 /// virtualised machine is a tenth of the run's CPU.
-const BATCH: usize = 16;
+///
+/// A batch also ends where the directory changes once it holds [`MIN_BATCH`] jobs, so two
+/// threads seldom create files in the same directory at once: file creation takes the
+/// directory's lock, and the threads would spin on it (`rwsem_spin_on_owner` in a
+/// profile of 2 threads on tmpfs).
+const BATCH: usize = 64;
 
-/// Batches queued per worker before the decode stage blocks (× [`BATCH`] = 64 jobs per
-/// worker in flight, the bound memory is sized by).
-const QUEUE_PER_WORKER: usize = 4;
+/// See [`BATCH`].
+const MIN_BATCH: usize = 8;
+
+/// Batches queued per worker before the decode thread runs batches itself (× [`BATCH`] =
+/// at most 128 jobs per worker in flight, the bound memory is sized by).
+const QUEUE_PER_WORKER: usize = 8;
+
+/// Renders one file into `buf` and writes it (on a worker or, when the queue is full, on
+/// the decode thread).
+fn run_job(job: Job, buf: &mut Vec<u8>, sink: &dyn Sink) -> Result<(), Error> {
+    buf.clear();
+    let st = crate::progress::stages();
+    let t = crate::progress::stage_start();
+    let r = (job.encode)(buf);
+    let n = buf.len() as u64;
+    crate::progress::stage_end(&st.encode, t, 1, n);
+    let t = crate::progress::stage_start();
+    let r = r.and_then(|()| sink.write_file(&job.path, buf));
+    crate::progress::stage_end(&st.sink, t, 1, n);
+    if buf.capacity() > 16 << 20 {
+        *buf = Vec::with_capacity(1 << 16);
+    }
+    r
+}
 
 impl WorkerPool {
-    /// Starts `threads` workers (at least one) writing into `sink`.
+    /// Starts a pool of `threads` busy threads (at least one) writing into `sink`: the
+    /// decode thread and `threads - 1` workers.
     pub fn start(threads: usize, sink: Arc<dyn Sink>, fail: Arc<FailState>) -> Self {
         let threads = threads.max(1);
-        let (tx, rx): (Sender<Vec<Job>>, Receiver<Vec<Job>>) = bounded(threads * QUEUE_PER_WORKER);
-        let handles = (0..threads)
+        let (tx, rx): (Sender<Vec<Job>>, Receiver<Vec<Job>>) =
+            bounded((threads - 1) * QUEUE_PER_WORKER);
+        let handles = (1..threads)
             .map(|i| {
                 let rx = rx.clone();
                 let sink = sink.clone();
@@ -86,20 +123,8 @@ impl WorkerPool {
                             if fail.failed() {
                                 continue; // drain without work
                             }
-                            buf.clear();
-                            let st = crate::progress::stages();
-                            let t = crate::progress::stage_start();
-                            let r = (job.encode)(&mut buf);
-                            let n = buf.len() as u64;
-                            crate::progress::stage_end(&st.encode, t, 1, n);
-                            let t = crate::progress::stage_start();
-                            let r = r.and_then(|()| sink.write_file(&job.path, &buf));
-                            crate::progress::stage_end(&st.sink, t, 1, n);
-                            if let Err(e) = r {
+                            if let Err(e) = run_job(job, &mut buf, sink.as_ref()) {
                                 fail.fail(e);
-                            }
-                            if buf.capacity() > 16 << 20 {
-                                buf = Vec::with_capacity(1 << 16);
                             }
                         }
                     })
@@ -108,6 +133,7 @@ impl WorkerPool {
             .collect();
         WorkerPool {
             tx: Some(tx),
+            workers: threads - 1,
             handles,
             fail,
         }
@@ -138,6 +164,10 @@ pub struct Emitter {
     /// Jobs not yet handed to the workers (at most [`BATCH`]); flushed when full and on
     /// drop.
     pending: RefCell<Vec<Job>>,
+    /// Whether the pool has workers (else every job runs here).
+    has_workers: bool,
+    /// The decode thread's render buffer for the jobs it runs itself.
+    buf: RefCell<Vec<u8>>,
 }
 
 impl Emitter {
@@ -158,6 +188,8 @@ impl Emitter {
             fail,
             opts,
             pending: RefCell::new(Vec::with_capacity(BATCH)),
+            has_workers: pool.workers > 0,
+            buf: RefCell::new(Vec::new()),
         })
     }
 
@@ -184,6 +216,15 @@ impl Emitter {
         F: FnOnce(&mut Vec<u8>) -> Result<(), Error> + Send + 'static,
     {
         self.check()?;
+        let new_dir = {
+            let p = self.pending.borrow();
+            p.len() >= MIN_BATCH
+                && p.last()
+                    .is_some_and(|j| j.path.parent_str() != path.parent_str())
+        };
+        if new_dir {
+            self.flush()?;
+        }
         let full = {
             let mut p = self.pending.borrow_mut();
             p.push(Job {
@@ -198,7 +239,8 @@ impl Emitter {
         Ok(())
     }
 
-    /// Hands the pending jobs to the workers (blocking while their queue is full).
+    /// Hands the pending jobs to the workers, or runs them here when the workers' queue
+    /// is full (or there are none).
     fn flush(&self) -> Result<(), Error> {
         let batch = std::mem::replace(&mut *self.pending.borrow_mut(), Vec::with_capacity(BATCH));
         if batch.is_empty() {
@@ -206,12 +248,31 @@ impl Emitter {
         }
         let n = batch.len() as u64;
         let t = crate::progress::stage_start();
-        let r = self
-            .tx
-            .send(batch)
-            .map_err(|_| Error::Cancelled("write workers stopped".into()));
+        let r = self.hand_over(batch);
         crate::progress::stage_end(&crate::progress::stages().send_wait, t, n, 0);
         r
+    }
+
+    fn hand_over(&self, batch: Vec<Job>) -> Result<(), Error> {
+        let batch = if self.has_workers {
+            match self.tx.try_send(batch) {
+                Ok(()) => return Ok(()),
+                Err(TrySendError::Full(b)) => b,
+                Err(TrySendError::Disconnected(_)) => {
+                    return Err(Error::Cancelled("write workers stopped".into()))
+                }
+            }
+        } else {
+            batch
+        };
+        let mut buf = self.buf.borrow_mut();
+        for job in batch {
+            if let Err(e) = run_job(job, &mut buf, self.sink.as_ref()) {
+                self.fail.fail(e);
+                return Err(Error::Cancelled("a file write failed".into()));
+            }
+        }
+        Ok(())
     }
 
     /// Queues a file with ready bytes.

@@ -5,7 +5,7 @@
 //! Data files are created once with `O_CREAT|O_EXCL` and written directly — no temp file
 //! and rename: a dump only counts once `MANIFEST.json` exists, and that is written last.
 
-use super::{DigestLog, FileDigest, RelPath, Sink, StreamFile};
+use super::{DigestLog, DigestStream, FileDigest, RelPath, Sink, StreamFile};
 use crate::error::Error;
 use rustix::fs::{self as rfs, Mode, OFlags};
 use rustix::io::Errno;
@@ -237,7 +237,7 @@ impl Sink for DirSink {
         let t = crate::progress::stage_start();
         let digest = Sha256::digest(data).into();
         crate::progress::stage_end(&st.file_hash, t, 1, data.len() as u64);
-        self.log.record(path.clone(), digest);
+        self.log.record(path.clone(), digest)?;
         crate::progress::file_written(data.len() as u64);
         Ok(())
     }
@@ -257,9 +257,41 @@ impl Sink for DirSink {
         f.write_all(data).map_err(|e| Error::io(&path, e))?;
         f.sync_all().map_err(|e| Error::io(&path, e))?;
         if name != "CHECKSUMS" {
-            self.log.record(path, Sha256::digest(data).into());
+            self.log.record(path, Sha256::digest(data).into())?;
         }
         Ok(())
+    }
+
+    /// Streams `CHECKSUMS` (a line per file of the dump) straight into its file; other
+    /// control files are small and take the default path (they are hashed and listed).
+    fn write_control_with(
+        &self,
+        name: &str,
+        fill: &mut dyn FnMut(&mut dyn Write) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        if name != "CHECKSUMS" {
+            let mut v = Vec::new();
+            fill(&mut v)?;
+            return self.write_control(name, &v);
+        }
+        let path = RelPath::root().join(name)?;
+        let f = self.create_file(&path, 0o644, false)?;
+        let mut w = BufWriter::with_capacity(1 << 16, f);
+        fill(&mut w)?;
+        let f = w
+            .into_inner()
+            .map_err(|e| Error::io(&path, e.into_error()))?;
+        f.sync_all().map_err(|e| Error::io(&path, e))
+    }
+
+    /// Without `--force` the log is the whole list: streamed from its sorted runs, so
+    /// memory stays bounded. With `--force` the files already in the directory are merged
+    /// in, which needs the list in memory.
+    fn digest_stream(&self) -> Result<DigestStream, Error> {
+        if self.overwrite {
+            return Ok(Box::new(self.digests()?.into_iter().map(Ok)));
+        }
+        self.log.take_sorted()
     }
 
     fn create_dir(&self, path: &RelPath) -> Result<(), Error> {
@@ -267,7 +299,7 @@ impl Sink for DirSink {
     }
 
     fn digests(&self) -> Result<Vec<FileDigest>, Error> {
-        let mut v = self.log.sorted();
+        let mut v = self.log.sorted()?;
         if self.overwrite {
             let ours: HashSet<String> = v.iter().map(|d| d.path.to_string()).collect();
             v.extend(self.preexisting(&ours)?);

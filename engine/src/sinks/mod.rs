@@ -14,6 +14,7 @@ pub use null::NullSink;
 pub use path::{PathError, RelPath};
 
 use crate::error::Error;
+use crate::extsort::Sorter;
 use sha2::{Digest, Sha256};
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -27,23 +28,87 @@ pub struct FileDigest {
     pub sha256: [u8; 32],
 }
 
-/// Thread-safe list of digests of completed files.
-#[derive(Default, Clone)]
-pub struct DigestLog(Arc<Mutex<Vec<FileDigest>>>);
+/// Digests of the files written so far, sorted by path, read once (for `CHECKSUMS`).
+pub type DigestStream = Box<dyn Iterator<Item = Result<FileDigest, Error>> + Send>;
+
+/// Digests held in memory before a sorted run goes to a spill file: about 150,000 files.
+/// A dump has one digest per file, so without spilling, a dump of tens of millions of
+/// small items would hold gigabytes here and memory would grow with the dataset.
+pub const DIGEST_BUDGET: usize = 16 << 20;
+
+/// Overrides [`DIGEST_BUDGET`] (bytes), so tests can force every digest through a spill
+/// file.
+pub const DIGEST_BUDGET_ENV: &str = "ELASTICKV_BACKUP_DIGEST_BUDGET";
+
+/// Names the digest spill files in errors.
+const DIGEST_SPILL: &str = "<CHECKSUMS spill file in the system temp dir>";
+
+/// Thread-safe log of the digests of completed files, in bounded memory: an external
+/// sorter keyed by path (see [`crate::extsort`]).
+#[derive(Clone)]
+pub struct DigestLog {
+    sorter: Arc<Mutex<Sorter>>,
+    budget: usize,
+}
+
+impl Default for DigestLog {
+    /// A log with [`DIGEST_BUDGET`], or the budget in [`DIGEST_BUDGET_ENV`].
+    fn default() -> Self {
+        let budget = std::env::var(DIGEST_BUDGET_ENV)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(DIGEST_BUDGET);
+        DigestLog::with_budget(budget)
+    }
+}
+
+fn poisoned() -> Error {
+    Error::Internal("the digest log's lock was poisoned by a panicking writer".into())
+}
 
 impl DigestLog {
-    /// Records one finished file.
-    pub fn record(&self, path: RelPath, sha256: [u8; 32]) {
-        if let Ok(mut v) = self.0.lock() {
-            v.push(FileDigest { path, sha256 });
+    /// A log that spills past `budget` bytes of digests (tests use tiny budgets).
+    pub fn with_budget(budget: usize) -> Self {
+        DigestLog {
+            sorter: Arc::new(Mutex::new(Sorter::new(DIGEST_SPILL, budget))),
+            budget,
         }
     }
 
-    /// All digests so far, sorted by path.
-    pub fn sorted(&self) -> Vec<FileDigest> {
-        let mut v = self.0.lock().map(|v| v.clone()).unwrap_or_default();
-        v.sort();
-        v
+    /// Records one finished file (fails only when a spill file cannot be written).
+    pub fn record(&self, path: RelPath, sha256: [u8; 32]) -> Result<(), Error> {
+        let key = path.into_string().into_bytes();
+        self.sorter
+            .lock()
+            .map_err(|_| poisoned())?
+            .push(key, sha256.to_vec())
+    }
+
+    /// Takes every digest recorded so far as a stream sorted by path, leaving the log
+    /// empty: what `CHECKSUMS` is written from, in bounded memory.
+    pub fn take_sorted(&self) -> Result<DigestStream, Error> {
+        let fresh = Sorter::new(DIGEST_SPILL, self.budget);
+        let sorter = std::mem::replace(&mut *self.sorter.lock().map_err(|_| poisoned())?, fresh);
+        Ok(Box::new(sorter.finish()?.map(|r| {
+            let (key, sha) = r?;
+            let path = String::from_utf8(key)
+                .ok()
+                .and_then(|s| RelPath::parse(&s).ok())
+                .ok_or_else(|| Error::Internal("a spilled digest path is corrupt".into()))?;
+            let sha256 = <[u8; 32]>::try_from(sha.as_slice())
+                .map_err(|_| Error::Internal(format!("{path}: spilled digest is corrupt")))?;
+            Ok(FileDigest { path, sha256 })
+        })))
+    }
+
+    /// All digests so far, sorted by path, in memory; the log keeps them. For the callers
+    /// that need the whole list at once (archive path checks, resumable units).
+    pub fn sorted(&self) -> Result<Vec<FileDigest>, Error> {
+        let v = self.take_sorted()?.collect::<Result<Vec<_>, Error>>()?;
+        for d in &v {
+            self.record(d.path.clone(), d.sha256)?;
+        }
+        Ok(v)
     }
 }
 
@@ -62,8 +127,28 @@ pub trait Sink: Send + Sync {
     /// `MANIFEST.json`'s digest is recorded; `CHECKSUMS`' is not.
     fn write_control(&self, name: &str, data: &[u8]) -> Result<(), Error>;
 
-    /// Digests of every file in the dump so far (for CHECKSUMS), sorted by path.
+    /// Digests of every file in the dump so far, sorted by path, in memory.
     fn digests(&self) -> Result<Vec<FileDigest>, Error>;
+
+    /// The same digests as a sorted stream, read once, for `CHECKSUMS`: sinks that can
+    /// (the directory sink) keep memory bounded here; the default collects
+    /// [`Sink::digests`].
+    fn digest_stream(&self) -> Result<DigestStream, Error> {
+        Ok(Box::new(self.digests()?.into_iter().map(Ok)))
+    }
+
+    /// Writes a control file whose bytes `fill` produces. Sinks that can stream it (the
+    /// directory sink, for `CHECKSUMS`, which has a line per file of the dump) override
+    /// this; the default collects the bytes and calls [`Sink::write_control`].
+    fn write_control_with(
+        &self,
+        name: &str,
+        fill: &mut dyn FnMut(&mut dyn Write) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        let mut v = Vec::new();
+        fill(&mut v)?;
+        self.write_control(name, &v)
+    }
 
     /// Creates directory `path` (and its parents) even if no file is ever written in it:
     /// upstream's tree has such directories (a DynamoDB table without items still has an
@@ -130,7 +215,37 @@ impl StreamFile {
             .map_err(|e| Error::io(self.path.as_str(), e))?;
         let digest: [u8; 32] = self.hasher.finalize().into();
         crate::progress::file_written(self.written);
-        self.log.record(self.path, digest);
-        Ok(())
+        self.log.record(self.path, digest)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digest_log_spills_and_streams_in_path_order() {
+        let log = DigestLog::with_budget(300);
+        let mut want = Vec::new();
+        for i in 0..400u32 {
+            let p = format!(
+                "d{}/f{}",
+                i.wrapping_mul(7919) % 13,
+                i.wrapping_mul(104_729) % 997
+            );
+            let sha = Sha256::digest(p.as_bytes()).into();
+            log.record(RelPath::parse(&p).unwrap(), sha).unwrap();
+            want.push(FileDigest {
+                path: RelPath::parse(&p).unwrap(),
+                sha256: sha,
+            });
+        }
+        assert!(log.sorter.lock().unwrap().spilled_runs() > 10);
+        want.sort();
+        // `sorted` keeps the log; `take_sorted` then drains it.
+        assert_eq!(log.sorted().unwrap(), want);
+        let got: Vec<FileDigest> = log.take_sorted().unwrap().map(Result::unwrap).collect();
+        assert_eq!(got, want);
+        assert_eq!(log.take_sorted().unwrap().count(), 0);
     }
 }

@@ -1,7 +1,7 @@
 //! A sink that hashes and counts but stores nothing: for fuzzing the decoders without
 //! touching the filesystem, and for measuring decode speed without write cost.
 
-use super::{DigestLog, FileDigest, RelPath, Sink, StreamFile};
+use super::{DigestLog, DigestStream, FileDigest, RelPath, Sink, StreamFile};
 use crate::error::Error;
 use sha2::{Digest, Sha256};
 use std::collections::HashSet;
@@ -40,8 +40,7 @@ impl NullSink {
 impl Sink for NullSink {
     fn write_file(&self, path: &RelPath, data: &[u8]) -> Result<(), Error> {
         self.claim(path)?;
-        self.log.record(path.clone(), Sha256::digest(data).into());
-        Ok(())
+        self.log.record(path.clone(), Sha256::digest(data).into())
     }
 
     fn open_stream(&self, path: &RelPath) -> Result<StreamFile, Error> {
@@ -56,12 +55,16 @@ impl Sink for NullSink {
     fn write_control(&self, name: &str, data: &[u8]) -> Result<(), Error> {
         let path = RelPath::root().join(name)?;
         if name != "CHECKSUMS" {
-            self.log.record(path, Sha256::digest(data).into());
+            self.log.record(path, Sha256::digest(data).into())?;
         }
         Ok(())
     }
 
     fn digests(&self) -> Result<Vec<FileDigest>, Error> {
-        Ok(self.log.sorted())
+        self.log.sorted()
+    }
+
+    fn digest_stream(&self) -> Result<DigestStream, Error> {
+        self.log.take_sorted()
     }
 }

@@ -51,6 +51,17 @@ pub fn check_segment(seg: &str) -> Result<(), PathError> {
 }
 
 impl RelPath {
+    /// The parent directory as a string (`""` at the top level), for grouping files by
+    /// directory without allocating.
+    pub fn parent_str(&self) -> &str {
+        self.joined.rsplit_once('/').map_or("", |(d, _)| d)
+    }
+
+    /// The path as an owned string (segments joined by `/`).
+    pub fn into_string(self) -> String {
+        self.joined
+    }
+
     /// The root itself (no segments).
     pub fn root() -> Self {
         RelPath::default()

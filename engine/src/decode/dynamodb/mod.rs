@@ -15,7 +15,6 @@ mod keys;
 mod number;
 pub(crate) mod proto;
 mod render;
-mod spill;
 #[cfg(test)]
 mod tests;
 
@@ -24,6 +23,7 @@ pub use error::DdbError;
 use super::{Adapter, AdapterKind, Family};
 use crate::encode::Emitter;
 use crate::error::Error;
+use crate::extsort::Sorter;
 use crate::options::{DdbLayout, DecodeOptions};
 use crate::sinks::RelPath;
 use crate::sources::Entry;
@@ -32,7 +32,6 @@ use bytes::Bytes;
 use error::go_quote;
 use prost::Message;
 use proto::{DynamoItem, DynamoTableSchema, ITEM_MAGIC, SCHEMA_MAGIC};
-use spill::Sorter;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -40,6 +39,9 @@ use std::sync::Arc;
 /// matches a migrating table's two generations (default 32 MiB); tests set it low to
 /// force spills.
 pub const SORT_BUDGET_ENV: &str = "ELASTICKV_BACKUP_DDB_SORT_BUDGET";
+
+/// Names the migration sorter's spill files in errors.
+const SPILL_WHAT: &str = "<dynamodb spill file in the system temp dir>";
 
 /// A table whose schema record was seen (and is in scope).
 struct Table {
@@ -132,7 +134,7 @@ impl DdbAdapter {
             spill_budget: std::env::var(SORT_BUDGET_ENV)
                 .ok()
                 .and_then(|v| v.parse().ok())
-                .unwrap_or(spill::DEFAULT_BUDGET),
+                .unwrap_or(crate::extsort::DEFAULT_BUDGET),
         }
     }
 
@@ -205,7 +207,7 @@ impl DdbAdapter {
             _ if !self.in_scope(&name) => Target::Skip,
             None => Target::Orphan,
             Some(t) if t.emitted_generations().1.is_some() => {
-                Target::Migrating(Sorter::new(self.spill_budget))
+                Target::Migrating(Sorter::new(SPILL_WHAT, self.spill_budget))
             }
             Some(t) => match self.opts.dynamodb_layout {
                 DdbLayout::PerItem => Target::PerItem,
@@ -340,7 +342,7 @@ impl DdbAdapter {
         let mut by_seq = match self.opts.dynamodb_layout {
             DdbLayout::PerItem => None,
             DdbLayout::Jsonl { part_bytes } => Some((
-                Sorter::new(self.spill_budget),
+                Sorter::new(SPILL_WHAT, self.spill_budget),
                 BundleWriter::new(t.items_dir.clone(), part_bytes),
             )),
         };

@@ -148,7 +148,7 @@ impl ArchiveSink {
     /// directory: the directory sink refuses those at once (`O_EXCL`, `ENOTDIR`); here they
     /// are caught before `MANIFEST.json`, so such an archive is never completed.
     fn check_paths(&self) -> Result<(), Error> {
-        let digests = self.log.sorted();
+        let digests = self.log.sorted()?;
         let mut dirs: HashSet<&str> = HashSet::new();
         for w in digests.windows(2) {
             if w[0].path == w[1].path {
@@ -322,8 +322,7 @@ impl Sink for ArchiveSink {
     fn write_file(&self, path: &RelPath, data: &[u8]) -> Result<(), Error> {
         let digest: [u8; 32] = Sha256::digest(data).into();
         self.shared.write_entry(path, 0o600, data)?;
-        self.log.record(path.clone(), digest);
-        Ok(())
+        self.log.record(path.clone(), digest)
     }
 
     fn open_stream(&self, path: &RelPath) -> Result<StreamFile, Error> {
@@ -351,8 +350,7 @@ impl Sink for ArchiveSink {
         }
         self.shared.write_entry(&path, 0o644, data)?;
         if name != "CHECKSUMS" {
-            self.log.record(path, Sha256::digest(data).into());
-            return Ok(());
+            return self.log.record(path, Sha256::digest(data).into());
         }
         // CHECKSUMS is the last entry: end the archive and put it in place.
         self.shared.with_output(|_, st| {
@@ -374,7 +372,7 @@ impl Sink for ArchiveSink {
     }
 
     fn digests(&self) -> Result<Vec<FileDigest>, Error> {
-        Ok(self.log.sorted())
+        self.log.sorted()
     }
 }
 

@@ -107,14 +107,14 @@ impl Sink for FinalSink {
         self.dir.write_control(name, data)?;
         if name != "CHECKSUMS" {
             self.own
-                .record(RelPath::root().join(name)?, Sha256::digest(data).into());
+                .record(RelPath::root().join(name)?, Sha256::digest(data).into())?;
         }
         Ok(())
     }
 
     fn digests(&self) -> Result<Vec<FileDigest>, Error> {
         let mut v = self.carried.clone();
-        v.extend(self.own.sorted());
+        v.extend(self.own.sorted()?);
         v.sort();
         Ok(v)
     }

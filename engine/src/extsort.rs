@@ -1,10 +1,11 @@
 //! A small external sorter: `(key, payload)` records sorted by key with bounded memory.
 //!
-//! Used only while a table is mid-migration, where the items of two generations must be
-//! matched by output path (the active generation's copy wins) — an order the key-ordered
-//! input does not give. Records collect in memory up to a byte budget; each full batch is
-//! sorted and written as a run to an anonymous temp file in the system temp dir (never
-//! inside the output tree, gone when dropped), and the runs are merged at the end.
+//! Used where an output needs an order the key-ordered input does not give: the file
+//! digests behind `CHECKSUMS` (sorted by path, one record per file of the dump) and a
+//! DynamoDB table mid-migration (items of two generations matched by output path).
+//! Records collect in memory up to a byte budget; each full batch is sorted and written as
+//! a run to an anonymous temp file in the system temp dir (never inside the output tree,
+//! gone when dropped), and the runs are merged at the end.
 
 use crate::error::Error;
 use std::cmp::Ordering;
@@ -15,14 +16,14 @@ use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 /// Default in-memory budget before a run is spilled.
 pub const DEFAULT_BUDGET: usize = 32 << 20;
 
-/// Where spill errors point (the temp file has no name).
-const SPILL: &str = "<dynamodb spill file in the system temp dir>";
-
 /// One record: sort key and payload.
 pub type Record = (Vec<u8>, Vec<u8>);
 
 /// Collects records, spilling sorted runs past the budget.
 pub struct Sorter {
+    /// Names the spill files in errors (they have no name of their own), e.g.
+    /// `"<checksums spill file in the system temp dir>"`.
+    what: &'static str,
     budget: usize,
     held: usize,
     batch: Vec<Record>,
@@ -31,8 +32,9 @@ pub struct Sorter {
 
 impl Sorter {
     /// A sorter that keeps at most about `budget` bytes of records in memory.
-    pub fn new(budget: usize) -> Self {
+    pub fn new(what: &'static str, budget: usize) -> Self {
         Sorter {
+            what,
             budget: budget.max(1),
             held: 0,
             batch: Vec::new(),
@@ -51,23 +53,22 @@ impl Sorter {
     }
 
     /// Number of runs written to disk so far.
-    #[cfg(test)]
     pub fn spilled_runs(&self) -> usize {
         self.runs.len()
     }
 
     fn spill(&mut self) -> Result<(), Error> {
         self.batch.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        let f = tempfile::tempfile().map_err(|e| Error::io(SPILL, e))?;
+        let what = self.what;
+        let f = tempfile::tempfile().map_err(|e| Error::io(what, e))?;
         let mut w = BufWriter::with_capacity(1 << 16, f);
         for (k, p) in self.batch.drain(..) {
-            write_record(&mut w, &k, &p).map_err(|e| Error::io(SPILL, e))?;
+            write_record(&mut w, &k, &p).map_err(|e| Error::io(what, e))?;
         }
         let mut f = w
             .into_inner()
-            .map_err(|e| Error::io(SPILL, e.into_error()))?;
-        f.seek(SeekFrom::Start(0))
-            .map_err(|e| Error::io(SPILL, e))?;
+            .map_err(|e| Error::io(what, e.into_error()))?;
+        f.seek(SeekFrom::Start(0)).map_err(|e| Error::io(what, e))?;
         self.runs.push(f);
         self.held = 0;
         Ok(())
@@ -79,7 +80,7 @@ impl Sorter {
         let mut sources: Vec<Source> = self
             .runs
             .into_iter()
-            .map(|f| Source::Run(BufReader::with_capacity(1 << 16, f)))
+            .map(|f| Source::Run(BufReader::with_capacity(1 << 16, f), self.what))
             .collect();
         sources.push(Source::Memory(std::mem::take(&mut self.batch).into_iter()));
         let mut heap = BinaryHeap::with_capacity(sources.len());
@@ -106,7 +107,8 @@ fn write_record(w: &mut impl Write, k: &[u8], p: &[u8]) -> std::io::Result<()> {
 }
 
 enum Source {
-    Run(BufReader<File>),
+    /// A spilled run and what to call it in errors.
+    Run(BufReader<File>, &'static str),
     Memory(std::vec::IntoIter<Record>),
 }
 
@@ -114,22 +116,23 @@ impl Source {
     fn next_record(&mut self) -> Result<Option<Record>, Error> {
         match self {
             Source::Memory(it) => Ok(it.next()),
-            Source::Run(r) => {
+            Source::Run(r, what) => {
+                let what = *what;
                 let mut lens = [0u8; 8];
                 match r.read_exact(&mut lens[..4]) {
                     Ok(()) => {}
                     Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
-                    Err(e) => return Err(Error::io(SPILL, e)),
+                    Err(e) => return Err(Error::io(what, e)),
                 }
                 r.read_exact(&mut lens[4..])
-                    .map_err(|e| Error::io(SPILL, e))?;
+                    .map_err(|e| Error::io(what, e))?;
                 let [a, b, c, d, e, f, g, h] = lens;
                 let klen = u32::from_le_bytes([a, b, c, d]) as usize;
                 let plen = u32::from_le_bytes([e, f, g, h]) as usize;
                 let mut k = vec![0; klen];
                 let mut p = vec![0; plen];
-                r.read_exact(&mut k).map_err(|e| Error::io(SPILL, e))?;
-                r.read_exact(&mut p).map_err(|e| Error::io(SPILL, e))?;
+                r.read_exact(&mut k).map_err(|e| Error::io(what, e))?;
+                r.read_exact(&mut p).map_err(|e| Error::io(what, e))?;
                 Ok(Some((k, p)))
             }
         }
@@ -191,7 +194,7 @@ mod tests {
 
     #[test]
     fn sorts_across_spilled_runs() {
-        let mut s = Sorter::new(200);
+        let mut s = Sorter::new("test", 200);
         let mut want = Vec::new();
         for i in 0..500u32 {
             let k = (i.wrapping_mul(7919) % 1000).to_be_bytes().to_vec();
@@ -206,7 +209,7 @@ mod tests {
 
     #[test]
     fn in_memory_only() {
-        let mut s = Sorter::new(DEFAULT_BUDGET);
+        let mut s = Sorter::new("test", DEFAULT_BUDGET);
         s.push(b"b".to_vec(), b"2".to_vec()).unwrap();
         s.push(b"a".to_vec(), b"1".to_vec()).unwrap();
         assert_eq!(s.spilled_runs(), 0);
