@@ -89,6 +89,9 @@ struct CeilingTimes {
     seq: Option<Duration>,
     seq_sha: Option<Duration>,
     files: Option<Duration>,
+    /// The file-creation ceiling at `--vs-threads` threads: the machine's own speed-up
+    /// for the per-item layout's kernel work, against which ours is judged.
+    files_vs: Option<Duration>,
 }
 
 fn keep_min(slot: &mut Option<Duration>, d: Duration) {
@@ -262,6 +265,11 @@ impl Bench<'_> {
             );
             self.remove_output(&root)?;
             ceilings::sync();
+            if let Some(t) = self.cfg.vs_threads.filter(|&t| t != self.cfg.threads) {
+                keep_min(&mut c.files_vs, ceilings::create_files(s, &root, t)?);
+                self.remove_output(&root)?;
+                ceilings::sync();
+            }
         }
         Ok(())
     }
@@ -517,6 +525,20 @@ impl Bench<'_> {
                     wall(lo) / wall(hi),
                     (tlo == 1 && thi == 2).then_some(1.7),
                 ));
+                if let (Some(f), Some(fv)) = (c.files, c.files_vs) {
+                    let (flo, fhi) = if tv.threads < self.cfg.threads {
+                        (fv, f)
+                    } else {
+                        (f, fv)
+                    };
+                    ratios.push(ratio_line(
+                        &format!(
+                            "the machine's own: file-creation ceiling at {thi} vs {tlo} thread(s) (speed-up)"
+                        ),
+                        secs(flo) / secs(fhi),
+                        None,
+                    ));
+                }
             }
             if let (Some(s), Some(n)) = (get("S"), self.cfg.vs_shards) {
                 ratios.push(ratio_line(

@@ -635,3 +635,41 @@ fn two_items_naming_one_file_fail_loudly() {
     ]);
     assert!(e.contains("two records map to the same file"), "{e}");
 }
+
+#[test]
+fn bundle_parts_of_a_big_table_keep_key_order() {
+    // Many items over many parts, through the worker pool as the pipeline drives it.
+    let n = 3000;
+    let line = |i: usize| format!("{{\"n\":{{\"N\":\"{i}\"}},\"v\":{{\"S\":\"v{i:05}\"}}}}\n");
+    let limit = 4096u64;
+    let opts = DecodeOptions {
+        dynamodb_layout: DdbLayout::Jsonl { part_bytes: limit },
+        ..DecodeOptions::default()
+    };
+    let mut entries = vec![meta("bnVtcw", &nums_schema())];
+    for i in 0..n {
+        let key = format!("!ddb|item|bnVtcw|1|k{i:05}").into_bytes();
+        entries.push((
+            key,
+            item(&[
+                ("n", Value::N(i.to_string())),
+                ("v", Value::S(format!("v{i:05}"))),
+            ]),
+        ));
+    }
+    let d = run_opts(opts, entries).unwrap();
+    let mut parts: Vec<(&String, &Vec<u8>)> = d
+        .files
+        .iter()
+        .filter(|(p, _)| p.contains("/data-"))
+        .collect();
+    parts.sort();
+    assert!(parts.len() > 10, "{} parts", parts.len());
+    let mut all = Vec::new();
+    for (p, bytes) in &parts {
+        assert!(bytes.len() as u64 <= limit, "{p}: {} bytes", bytes.len());
+        all.extend_from_slice(bytes);
+    }
+    let want: String = (0..n).map(line).collect();
+    assert_eq!(String::from_utf8(all).unwrap(), want);
+}
