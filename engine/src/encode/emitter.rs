@@ -24,9 +24,48 @@ use std::thread::JoinHandle;
 /// Renders a file's bytes into the worker's reusable buffer.
 pub type EncodeFn = Box<dyn FnOnce(&mut Vec<u8>) -> Result<(), Error> + Send>;
 
-struct Job {
-    path: RelPath,
-    encode: EncodeFn,
+/// Work for the pool.
+enum Job {
+    /// Render a file's bytes and write them.
+    File { path: RelPath, encode: EncodeFn },
+    /// Compute something whose result goes back through a [`Pending`] (a segment of an
+    /// ordered output rendered off the decode thread).
+    Task(Box<dyn FnOnce() + Send>),
+}
+
+impl Job {
+    /// The directory a file job writes into (tasks have none).
+    fn dir(&self) -> Option<&str> {
+        match self {
+            Job::File { path, .. } => Some(path.parent_str()),
+            Job::Task(_) => None,
+        }
+    }
+}
+
+/// The result of a [`Emitter::submit`]ted task, taken in submission order by whoever
+/// appends an ordered output.
+pub struct Pending<T>(Receiver<T>);
+
+impl<T> Pending<T> {
+    /// The result if the task has run (or an error if it was dropped unrun because the
+    /// run is failing); `None` while it is still queued or running.
+    pub fn try_take(&self) -> Option<Result<T, Error>> {
+        match self.0.try_recv() {
+            Ok(v) => Some(Ok(v)),
+            Err(crossbeam_channel::TryRecvError::Empty) => None,
+            Err(crossbeam_channel::TryRecvError::Disconnected) => Some(Err(dropped())),
+        }
+    }
+
+    /// Waits for the result.
+    pub fn wait(self) -> Result<T, Error> {
+        self.0.recv().map_err(|_| dropped())
+    }
+}
+
+fn dropped() -> Error {
+    Error::Cancelled("a queued task was dropped: the run is failing".into())
 }
 
 /// The first failure of any stage, shared so every stage can stop early.
@@ -88,14 +127,23 @@ const QUEUE_PER_WORKER: usize = 8;
 /// Renders one file into `buf` and writes it (on a worker or, when the queue is full, on
 /// the decode thread).
 fn run_job(job: Job, buf: &mut Vec<u8>, sink: &dyn Sink) -> Result<(), Error> {
-    buf.clear();
     let st = crate::progress::stages();
+    let (path, encode) = match job {
+        Job::File { path, encode } => (path, encode),
+        Job::Task(task) => {
+            let t = crate::progress::stage_start();
+            task();
+            crate::progress::stage_end(&st.encode, t, 0, 0);
+            return Ok(());
+        }
+    };
+    buf.clear();
     let t = crate::progress::stage_start();
-    let r = (job.encode)(buf);
+    let r = encode(buf);
     let n = buf.len() as u64;
     crate::progress::stage_end(&st.encode, t, 1, n);
     let t = crate::progress::stage_start();
-    let r = r.and_then(|()| sink.write_file(&job.path, buf));
+    let r = r.and_then(|()| sink.write_file(&path, buf));
     crate::progress::stage_end(&st.sink, t, 1, n);
     if buf.capacity() > 16 << 20 {
         *buf = Vec::with_capacity(1 << 16);
@@ -218,16 +266,14 @@ impl Emitter {
         self.check()?;
         let new_dir = {
             let p = self.pending.borrow();
-            p.len() >= MIN_BATCH
-                && p.last()
-                    .is_some_and(|j| j.path.parent_str() != path.parent_str())
+            p.len() >= MIN_BATCH && p.last().is_some_and(|j| j.dir() != Some(path.parent_str()))
         };
         if new_dir {
             self.flush()?;
         }
         let full = {
             let mut p = self.pending.borrow_mut();
-            p.push(Job {
+            p.push(Job::File {
                 path,
                 encode: Box::new(encode),
             });
@@ -237,6 +283,25 @@ impl Emitter {
             self.flush()?;
         }
         Ok(())
+    }
+
+    /// Runs `task` on the pool — or here, when the workers are behind or there are none —
+    /// and hands its result back through the returned [`Pending`]. This is how an ordered
+    /// output (a JSONL bundle part) has its bytes rendered in parallel by segments while
+    /// the decode thread appends the segments in order. The task is handed over at once
+    /// (with any batched file jobs), so waiting on the result cannot deadlock.
+    pub fn submit<T, F>(&self, task: F) -> Result<Pending<T>, Error>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> T + Send + 'static,
+    {
+        self.check()?;
+        let (tx, rx) = bounded(1);
+        self.pending.borrow_mut().push(Job::Task(Box::new(move || {
+            let _ = tx.send(task());
+        })));
+        self.flush()?;
+        Ok(Pending(rx))
     }
 
     /// Hands the pending jobs to the workers, or runs them here when the workers' queue

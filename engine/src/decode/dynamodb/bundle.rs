@@ -4,10 +4,77 @@
 //! Lines are streamed as items arrive, so a table is never held in memory. A new part
 //! starts when the next line would push the current part past the size limit; a line
 //! larger than the limit goes alone into a part of its own.
+//!
+//! A huge table must not leave the workers idle while the decode thread decodes and
+//! renders every item of it (the "single slow tail"): stored items are grouped into
+//! segments, each segment is decoded, checked and rendered on the worker pool
+//! ([`Emitter::submit`]), and the decode thread appends the rendered segments in order —
+//! a bounded number in flight, so memory stays bounded. (`bench --layout jsonl
+//! --vs-threads 1`: the 2-thread speed-up went from 1.14 to 1.25 in one run each.)
 
+use super::error::{go_quote, DdbError};
+use super::item_path::item_path;
+use super::proto::DynamoItem;
+use super::render::render_item;
+use crate::encode::emitter::Pending;
 use crate::encode::Emitter;
 use crate::error::Error;
 use crate::sinks::{RelPath, StreamFile};
+use bytes::Bytes;
+use prost::Message;
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+/// Items per rendered segment...
+const SEGMENT_ITEMS: usize = 256;
+/// ...or stored bytes, whichever comes first (a segment's JSON is a few times this).
+const SEGMENT_BYTES: usize = 128 << 10;
+/// Segments rendered or being rendered ahead of the one being appended.
+const SEGMENTS_IN_FLIGHT: usize = 8;
+
+/// What a worker needs to turn a stored item into its line: the key schema (the key
+/// attributes are checked as in the per-item layout, with the same errors) and the
+/// table's name for those errors.
+pub struct ItemCtx {
+    /// The table's `items/` directory.
+    pub items_dir: RelPath,
+    /// Hash key attribute name.
+    pub hash_key: String,
+    /// Range key attribute name (empty without one).
+    pub range_key: String,
+    /// The table name, Go-quoted.
+    pub table: String,
+}
+
+/// A rendered segment: its lines back to back and where each one ends.
+struct Rendered {
+    bytes: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl Rendered {
+    /// Decodes, checks and renders `items` (user key, stored body without the magic).
+    fn of(ctx: &ItemCtx, items: &[(Bytes, Bytes)]) -> Result<Self, Error> {
+        let mut r = Rendered {
+            bytes: Vec::with_capacity(items.len() * 256),
+            ends: Vec::with_capacity(items.len()),
+        };
+        for (key, body) in items {
+            let invalid = |detail: String| DdbError::InvalidItem {
+                table: ctx.table.clone(),
+                key: go_quote(key),
+                detail,
+            };
+            let item =
+                DynamoItem::decode(body.clone()).map_err(|e| invalid(format!("proto: {e}")))?;
+            item_path(&ctx.items_dir, &ctx.hash_key, &ctx.range_key, &item).map_err(invalid)?;
+            render_item(&item, false, &mut r.bytes);
+            r.bytes.push(b'\n');
+            r.ends.push(r.bytes.len());
+        }
+        Ok(r)
+    }
+}
 
 /// Writes one table's parts.
 pub struct BundleWriter {
@@ -15,6 +82,14 @@ pub struct BundleWriter {
     limit: u64,
     next_part: u32,
     current: Option<StreamFile>,
+    /// How to render stored items (tables written item by item; none for the migration
+    /// path, which writes ready lines).
+    ctx: Option<Arc<ItemCtx>>,
+    /// Stored items of the segment being collected, and their size.
+    segment: Vec<(Bytes, Bytes)>,
+    segment_bytes: usize,
+    /// Submitted segments, oldest first.
+    in_flight: VecDeque<Pending<Result<Rendered, Error>>>,
 }
 
 impl BundleWriter {
@@ -25,11 +100,86 @@ impl BundleWriter {
             limit,
             next_part: 0,
             current: None,
+            ctx: None,
+            segment: Vec::new(),
+            segment_bytes: 0,
+            in_flight: VecDeque::new(),
         }
     }
 
-    /// Appends one line (`line` must already end in `\n`).
+    /// A writer fed stored items through [`BundleWriter::write_item`].
+    pub fn for_items(ctx: ItemCtx, limit: u64) -> Self {
+        let mut w = BundleWriter::new(ctx.items_dir.clone(), limit);
+        w.ctx = Some(Arc::new(ctx));
+        w
+    }
+
+    /// Queues one stored item (user key, body after the magic); it is decoded, checked and
+    /// rendered on the pool and its line appended in key order.
+    ///
+    /// The bytes are copied: a zero-copy slice of a snapshot mapping read by a worker
+    /// after the scanner released its pages would fault them back in and keep them
+    /// resident until the next sweep (+40 MiB peak RSS on `bench --layout jsonl`).
+    pub fn write_item(&mut self, out: &Emitter, key: &[u8], body: &[u8]) -> Result<(), Error> {
+        self.segment_bytes += body.len();
+        self.segment
+            .push((Bytes::copy_from_slice(key), Bytes::copy_from_slice(body)));
+        if self.segment.len() >= SEGMENT_ITEMS || self.segment_bytes >= SEGMENT_BYTES {
+            self.submit_segment(out)?;
+        }
+        // Append whatever is already rendered, oldest first.
+        while let Some(r) = self.in_flight.front().and_then(Pending::try_take) {
+            self.in_flight.pop_front();
+            self.append(out, r??)?;
+        }
+        Ok(())
+    }
+
+    fn submit_segment(&mut self, out: &Emitter) -> Result<(), Error> {
+        if self.segment.is_empty() {
+            return Ok(());
+        }
+        let items = std::mem::take(&mut self.segment);
+        self.segment_bytes = 0;
+        let ctx = self.ctx.clone().ok_or_else(|| {
+            Error::Internal("DynamoDB bundle: stored items queued without a key schema".into())
+        })?;
+        self.in_flight
+            .push_back(out.submit(move || Rendered::of(&ctx, &items))?);
+        while self.in_flight.len() > SEGMENTS_IN_FLIGHT {
+            if let Some(p) = self.in_flight.pop_front() {
+                self.append(out, p.wait()??)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Renders and appends everything queued, in order.
+    fn drain(&mut self, out: &Emitter) -> Result<(), Error> {
+        self.submit_segment(out)?;
+        while let Some(p) = self.in_flight.pop_front() {
+            self.append(out, p.wait()??)?;
+        }
+        Ok(())
+    }
+
+    fn append(&mut self, out: &Emitter, r: Rendered) -> Result<(), Error> {
+        let mut start = 0;
+        for &end in &r.ends {
+            let line = r.bytes.get(start..end).unwrap_or_default();
+            self.append_line(out, line)?;
+            start = end;
+        }
+        Ok(())
+    }
+
+    /// Appends one line (`line` must already end in `\n`) after every queued item.
     pub fn write_line(&mut self, out: &Emitter, line: &[u8]) -> Result<(), Error> {
+        self.drain(out)?;
+        self.append_line(out, line)
+    }
+
+    fn append_line(&mut self, out: &Emitter, line: &[u8]) -> Result<(), Error> {
         let len = line.len() as u64;
         if let Some(cur) = self
             .current
@@ -49,8 +199,9 @@ impl BundleWriter {
         cur.write_all(line)
     }
 
-    /// Finishes the open part, if any.
-    pub fn finish(mut self) -> Result<(), Error> {
+    /// Appends everything queued and finishes the open part, if any.
+    pub fn finish(mut self, out: &Emitter) -> Result<(), Error> {
+        self.drain(out)?;
         match self.current.take() {
             Some(c) => c.finish(),
             None => Ok(()),

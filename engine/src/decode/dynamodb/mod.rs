@@ -93,8 +93,8 @@ enum Target {
     Orphan,
     /// One file per item.
     PerItem,
-    /// JSONL parts.
-    Bundle(BundleWriter),
+    /// JSONL parts (boxed: the writer carries its segment queue).
+    Bundle(Box<BundleWriter>),
     /// Mid-migration: matched by path across the two generations first.
     Migrating(Sorter),
 }
@@ -212,7 +212,15 @@ impl DdbAdapter {
             Some(t) => match self.opts.dynamodb_layout {
                 DdbLayout::PerItem => Target::PerItem,
                 DdbLayout::Jsonl { part_bytes } => {
-                    Target::Bundle(BundleWriter::new(t.items_dir.clone(), part_bytes))
+                    Target::Bundle(Box::new(BundleWriter::for_items(
+                        bundle::ItemCtx {
+                            items_dir: t.items_dir.clone(),
+                            hash_key: t.hash_key().to_string(),
+                            range_key: t.range_key().to_string(),
+                            table: go_quote(&name),
+                        },
+                        part_bytes,
+                    )))
                 }
             },
         };
@@ -252,6 +260,14 @@ impl DdbAdapter {
             return Err(invalid("missing magic prefix".into()).into());
         }
         let body: Bytes = entry.value.slice(ITEM_MAGIC.len()..);
+        // Bundle layout: the item is decoded, checked and rendered on the pool.
+        if let (Target::Bundle(w), Some(table)) = (&mut run.target, run.table.as_ref()) {
+            let (active, source) = table.emitted_generations();
+            if k.generation == active || Some(k.generation) == source {
+                run.seq += 1;
+                return w.write_item(out, &entry.user_key, &body);
+            }
+        }
         let item = DynamoItem::decode(body.clone()).map_err(|e| invalid(format!("proto: {e}")))?;
         let seq = run.seq;
         run.seq += 1;
@@ -276,12 +292,8 @@ impl DdbAdapter {
                 render::render_item(&item, true, buf);
                 Ok(())
             }),
-            Target::Bundle(w) => {
-                self.line.clear();
-                render::render_item(&item, false, &mut self.line);
-                self.line.push(b'\n');
-                w.write_line(out, &self.line)
-            }
+            // Reached only for generations not emitted above (never, today).
+            Target::Bundle(w) => w.write_item(out, &entry.user_key, &body),
             Target::Migrating(sorter) => {
                 // Path, then the active generation first, then the latest arrival first
                 // (upstream overwrites in arrival order within a generation).
@@ -327,7 +339,7 @@ impl DdbAdapter {
             );
         }
         match run.target {
-            Target::Bundle(w) => w.finish(),
+            Target::Bundle(w) => w.finish(out),
             Target::Migrating(sorter) => match &run.table {
                 Some(t) => self.flush_migration(t, sorter, out),
                 None => Ok(()),
@@ -382,7 +394,7 @@ impl DdbAdapter {
                 self.line.push(b'\n');
                 w.write_line(out, &self.line)?;
             }
-            w.finish()?;
+            w.finish(out)?;
         }
         Ok(())
     }

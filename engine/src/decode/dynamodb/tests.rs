@@ -673,3 +673,46 @@ fn bundle_parts_of_a_big_table_keep_key_order() {
     let want: String = (0..n).map(line).collect();
     assert_eq!(String::from_utf8(all).unwrap(), want);
 }
+
+#[test]
+fn bundle_mode_reports_item_errors_like_per_item() {
+    // Items are decoded and checked on the worker pool in bundle mode; the errors must be
+    // the per-item layout's, word for word.
+    let cases = vec![
+        vec![
+            kv(
+                "216464627c6974656d7c64584e6c636e4d7c317c2e2e0001",
+                "004449010a0a0a02696412040a022e2e",
+            ),
+            kv(V1_META_KEY, V1_META_VAL),
+        ],
+        vec![
+            kv(
+                "216464627c6974656d7c64584e6c636e4d7c317c710001",
+                "004449010a080a017812030a0171",
+            ),
+            kv(V1_META_KEY, V1_META_VAL),
+        ],
+        vec![
+            kv(
+                "216464627c6974656d7c64584e6c636e4d7c317c710001",
+                "00444901ffffff",
+            ),
+            kv(V1_META_KEY, V1_META_VAL),
+        ],
+    ];
+    for entries in cases {
+        let per_item = err(entries.clone());
+        let opts = DecodeOptions {
+            dynamodb_layout: DdbLayout::Jsonl {
+                part_bytes: 1 << 20,
+            },
+            ..DecodeOptions::default()
+        };
+        let bundle = match run_opts(opts, entries) {
+            Ok(d) => panic!("expected an error, got {:?}", d.files.keys()),
+            Err(e) => e.to_string(),
+        };
+        assert_eq!(bundle, per_item);
+    }
+}
