@@ -17,7 +17,7 @@ use crate::options::DecodeOptions;
 use crate::sinks::{RelPath, Sink, StreamFile};
 use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
@@ -26,8 +26,13 @@ pub type EncodeFn = Box<dyn FnOnce(&mut Vec<u8>) -> Result<(), Error> + Send>;
 
 /// Work for the pool.
 enum Job {
-    /// Render a file's bytes and write them.
-    File { path: RelPath, encode: EncodeFn },
+    /// Render a file's bytes and write them; `held` = bytes the job holds until it runs
+    /// (see [`QUEUE_BYTES`]).
+    File {
+        path: RelPath,
+        encode: EncodeFn,
+        held: usize,
+    },
     /// Compute something whose result goes back through a [`Pending`] (a segment of an
     /// ordered output rendered off the decode thread).
     Task(Box<dyn FnOnce() + Send>),
@@ -100,6 +105,8 @@ impl FailState {
 /// Encode/write workers fed by a bounded queue.
 pub struct WorkerPool {
     tx: Option<Sender<Vec<Job>>>,
+    /// Bytes held by queued jobs (see [`QUEUE_BYTES`]).
+    queued_bytes: Arc<AtomicUsize>,
     /// Worker threads (the decode thread is the pool's other thread).
     workers: usize,
     handles: Vec<JoinHandle<()>>,
@@ -124,12 +131,18 @@ const MIN_BATCH: usize = 8;
 /// at most 128 jobs per worker in flight, the bound memory is sized by).
 const QUEUE_PER_WORKER: usize = 8;
 
+/// Bytes that queued jobs may hold (file bodies handed over ready-made: Redis strings and
+/// small S3 objects up to 1 MiB each) before the decode thread runs batches itself. The
+/// queue is bounded by count for the many small files and by bytes for the few big ones,
+/// so its memory stays bounded whatever the mix.
+const QUEUE_BYTES: usize = 16 << 20;
+
 /// Renders one file into `buf` and writes it (on a worker or, when the queue is full, on
 /// the decode thread).
 fn run_job(job: Job, buf: &mut Vec<u8>, sink: &dyn Sink) -> Result<(), Error> {
     let st = crate::progress::stages();
     let (path, encode) = match job {
-        Job::File { path, encode } => (path, encode),
+        Job::File { path, encode, .. } => (path, encode),
         Job::Task(task) => {
             let t = crate::progress::stage_start();
             task();
@@ -158,16 +171,21 @@ impl WorkerPool {
         let threads = threads.max(1);
         let (tx, rx): (Sender<Vec<Job>>, Receiver<Vec<Job>>) =
             bounded((threads - 1) * QUEUE_PER_WORKER);
+        let queued_bytes = Arc::new(AtomicUsize::new(0));
         let handles = (1..threads)
             .map(|i| {
                 let rx = rx.clone();
                 let sink = sink.clone();
                 let fail = fail.clone();
+                let queued_bytes = queued_bytes.clone();
                 std::thread::Builder::new()
                     .name(format!("ekvb-write-{i}"))
                     .spawn(move || {
                         let mut buf = Vec::with_capacity(1 << 16);
                         for job in rx.into_iter().flatten() {
+                            if let Job::File { held, .. } = &job {
+                                queued_bytes.fetch_sub(*held, Ordering::Relaxed);
+                            }
                             if fail.failed() {
                                 continue; // drain without work
                             }
@@ -181,6 +199,7 @@ impl WorkerPool {
             .collect();
         WorkerPool {
             tx: Some(tx),
+            queued_bytes,
             workers: threads - 1,
             handles,
             fail,
@@ -207,6 +226,7 @@ impl WorkerPool {
 pub struct Emitter {
     sink: Arc<dyn Sink>,
     tx: Sender<Vec<Job>>,
+    queued_bytes: Arc<AtomicUsize>,
     fail: Arc<FailState>,
     opts: Arc<DecodeOptions>,
     /// Jobs not yet handed to the workers (at most [`BATCH`]); flushed when full and on
@@ -233,6 +253,7 @@ impl Emitter {
         Ok(Emitter {
             sink,
             tx,
+            queued_bytes: pool.queued_bytes.clone(),
             fail,
             opts,
             pending: RefCell::new(Vec::with_capacity(BATCH)),
@@ -258,8 +279,18 @@ impl Emitter {
         Ok(())
     }
 
-    /// Queues a file whose bytes the worker renders with `encode`.
+    /// Queues a file whose bytes the worker renders with `encode` (which holds little:
+    /// a decoded record, not a body; see [`Emitter::file_holding`]).
     pub fn file_with<F>(&self, path: RelPath, encode: F) -> Result<(), Error>
+    where
+        F: FnOnce(&mut Vec<u8>) -> Result<(), Error> + Send + 'static,
+    {
+        self.file_holding(path, 0, encode)
+    }
+
+    /// Queues a file whose `encode` holds `held` bytes until it runs (a ready body), so the
+    /// queue's bytes stay bounded ([`QUEUE_BYTES`]).
+    pub fn file_holding<F>(&self, path: RelPath, held: usize, encode: F) -> Result<(), Error>
     where
         F: FnOnce(&mut Vec<u8>) -> Result<(), Error> + Send + 'static,
     {
@@ -276,6 +307,7 @@ impl Emitter {
             p.push(Job::File {
                 path,
                 encode: Box::new(encode),
+                held,
             });
             p.len() >= BATCH
         };
@@ -319,12 +351,26 @@ impl Emitter {
     }
 
     fn hand_over(&self, batch: Vec<Job>) -> Result<(), Error> {
-        let batch = if self.has_workers {
+        let held: usize = batch
+            .iter()
+            .map(|j| match j {
+                Job::File { held, .. } => *held,
+                Job::Task(_) => 0,
+            })
+            .sum();
+        let room = held == 0 || self.queued_bytes.load(Ordering::Relaxed) + held <= QUEUE_BYTES;
+        let batch = if self.has_workers && room {
+            // Counted before the send, so a worker never subtracts what was not added.
+            self.queued_bytes.fetch_add(held, Ordering::Relaxed);
             match self.tx.try_send(batch) {
                 Ok(()) => return Ok(()),
-                Err(TrySendError::Full(b)) => b,
+                Err(TrySendError::Full(b)) => {
+                    self.queued_bytes.fetch_sub(held, Ordering::Relaxed);
+                    b
+                }
                 Err(TrySendError::Disconnected(_)) => {
-                    return Err(Error::Cancelled("write workers stopped".into()))
+                    self.queued_bytes.fetch_sub(held, Ordering::Relaxed);
+                    return Err(Error::Cancelled("write workers stopped".into()));
                 }
             }
         } else {
@@ -342,7 +388,7 @@ impl Emitter {
 
     /// Queues a file with ready bytes.
     pub fn file(&self, path: RelPath, bytes: Vec<u8>) -> Result<(), Error> {
-        self.file_with(path, move |buf| {
+        self.file_holding(path, bytes.len(), move |buf| {
             buf.extend_from_slice(&bytes);
             Ok(())
         })
@@ -375,5 +421,131 @@ impl Drop for Emitter {
                 self.fail.fail(e);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sinks::{FileDigest, StreamFile};
+    use std::sync::mpsc;
+    use std::thread::ThreadId;
+
+    /// Records which thread wrote each file; the first write on a worker waits until the
+    /// test lets it go, so the queue fills up behind it.
+    struct Gate {
+        writes: Mutex<Vec<(String, ThreadId)>>,
+        main: ThreadId,
+        release: Mutex<Option<mpsc::Receiver<()>>>,
+    }
+
+    impl Sink for Gate {
+        fn write_file(&self, path: &RelPath, _data: &[u8]) -> Result<(), Error> {
+            let me = std::thread::current().id();
+            if me != self.main {
+                if let Some(rx) = self.release.lock().unwrap().take() {
+                    rx.recv().unwrap();
+                }
+            }
+            self.writes.lock().unwrap().push((path.to_string(), me));
+            Ok(())
+        }
+        fn open_stream(&self, _: &RelPath) -> Result<StreamFile, Error> {
+            Err(Error::Internal("not in this test".into()))
+        }
+        fn write_control(&self, _: &str, _: &[u8]) -> Result<(), Error> {
+            Ok(())
+        }
+        fn digests(&self) -> Result<Vec<FileDigest>, Error> {
+            Ok(Vec::new())
+        }
+    }
+
+    fn gate() -> (Arc<Gate>, mpsc::Sender<()>) {
+        let (tx, rx) = mpsc::channel();
+        let g = Gate {
+            writes: Mutex::new(Vec::new()),
+            main: std::thread::current().id(),
+            release: Mutex::new(Some(rx)),
+        };
+        (Arc::new(g), tx)
+    }
+
+    fn run(files: usize, size: usize, threads: usize) -> (usize, usize) {
+        let (sink, release) = gate();
+        let fail = Arc::new(FailState::default());
+        let pool = WorkerPool::start(threads, sink.clone(), fail.clone());
+        let out = Emitter::new(
+            sink.clone(),
+            &pool,
+            fail,
+            Arc::new(DecodeOptions::default()),
+        )
+        .unwrap();
+        for i in 0..files {
+            // One directory per file, so every file is a batch of its own.
+            let path = RelPath::parse(&format!("d{i}/f")).unwrap();
+            out.file(path, vec![0u8; size]).unwrap();
+        }
+        let inline_before_release = sink
+            .writes
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, t)| *t == sink.main)
+            .count();
+        let _ = release.send(());
+        drop(out);
+        pool.join().unwrap();
+        let total = sink.writes.lock().unwrap().len();
+        (inline_before_release, total)
+    }
+
+    #[test]
+    fn queue_is_bounded_by_bytes_then_the_decode_thread_writes() {
+        // 1 MiB bodies, the worker stuck on its first: at most QUEUE_BYTES of them wait
+        // in the queue, the rest are written by the calling thread at once.
+        let files = 3 * (QUEUE_BYTES >> 20);
+        let (inline, total) = run(files, 1 << 20, 2);
+        assert_eq!(total, files);
+        // Not inline: the worker's batch, up to QUEUE_BYTES queued, the unflushed batch.
+        // (The count bound alone would queue all of them: (1 + QUEUE_PER_WORKER) batches.)
+        assert!((1 + QUEUE_PER_WORKER) * MIN_BATCH > files);
+        assert!(
+            inline >= files - (QUEUE_BYTES >> 20) - 2 * MIN_BATCH,
+            "only {inline} of {files} written inline"
+        );
+    }
+
+    #[test]
+    fn small_files_queue_by_count_and_one_thread_writes_everything_itself() {
+        // Tiny files: the queue's count bound (not bytes) makes the caller write.
+        let (inline, total) = run(100, 10, 2);
+        assert_eq!(total, 100);
+        assert!(
+            inline >= 100 - (QUEUE_PER_WORKER + 2) * MIN_BATCH,
+            "{inline}"
+        );
+        assert!(inline > 0);
+        // --threads 1: no workers, every file on the calling thread.
+        let (sink, _release) = gate();
+        let fail = Arc::new(FailState::default());
+        let pool = WorkerPool::start(1, sink.clone(), fail.clone());
+        let out = Emitter::new(
+            sink.clone(),
+            &pool,
+            fail,
+            Arc::new(DecodeOptions::default()),
+        )
+        .unwrap();
+        for i in 0..10 {
+            out.file(RelPath::parse(&format!("f{i}")).unwrap(), vec![1])
+                .unwrap();
+        }
+        drop(out);
+        pool.join().unwrap();
+        let w = sink.writes.lock().unwrap();
+        assert_eq!(w.len(), 10);
+        assert!(w.iter().all(|(_, t)| *t == sink.main));
     }
 }

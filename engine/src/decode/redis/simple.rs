@@ -77,7 +77,7 @@ impl SimpleState {
             f.write_all(&body)?;
             f.finish()?;
         } else {
-            out.file_with(path, move |buf| {
+            out.file_holding(path, body.len(), move |buf| {
                 buf.extend_from_slice(&body);
                 Ok(())
             })?;

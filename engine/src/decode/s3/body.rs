@@ -34,10 +34,24 @@ pub(crate) enum Keep<'a> {
     Ref(&'a [u8]),
 }
 
+/// Bodies up to this size are collected and handed to the worker pool as one file job
+/// (hashed and written there, in parallel with decoding); bigger ones are streamed from
+/// the decode thread. Streaming every body kept the workers idle through the S3 part of a
+/// dump (`bench`, per-item, 2 threads).
+const SMALL_BODY: u64 = 1 << 20;
+
+/// Where a direct body's bytes go.
+enum DirectOut {
+    /// Streamed into its file as chunks arrive (large bodies).
+    Stream(StreamFile),
+    /// Collected, then written by a worker (small bodies).
+    Buffer(crate::sinks::RelPath, Vec<u8>),
+}
+
 /// A body being streamed in key order.
 struct Direct {
     plan: usize,
-    file: StreamFile,
+    file: DirectOut,
     slot: usize,
     next: u64,
     slot_bytes: u64,
@@ -275,9 +289,18 @@ impl Bodies {
         }
         if self.direct.is_none() {
             let path = ix.body_path(p)?;
+            let small = u64::try_from(plan.size_bytes)
+                .ok()
+                .filter(|&n| n <= SMALL_BODY);
+            let file = if let Some(n) = small {
+                // Capacity from the manifest, which the chunk checks hold it to.
+                DirectOut::Buffer(path, Vec::with_capacity(n as usize))
+            } else {
+                DirectOut::Stream(out.stream(&path)?)
+            };
             self.direct = Some(Direct {
                 plan: p,
-                file: out.stream(&path)?,
+                file,
                 slot: 0,
                 next: 0,
                 slot_bytes: 0,
@@ -305,7 +328,10 @@ impl Bodies {
                 ),
             ));
         }
-        d.file.write_all(value)?;
+        match &mut d.file {
+            DirectOut::Stream(f) => f.write_all(value)?,
+            DirectOut::Buffer(_, b) => b.extend_from_slice(value),
+        }
         d.slot_bytes += value.len() as u64;
         d.total += value.len() as u64;
         if d.next + 1 < n {
@@ -321,8 +347,10 @@ impl Bodies {
         }
         let total = d.total;
         check_total(ix, p, total)?;
-        if let Some(d) = self.direct.take() {
-            d.file.finish()?;
+        match self.direct.take().map(|d| d.file) {
+            Some(DirectOut::Stream(f)) => f.finish()?,
+            Some(DirectOut::Buffer(path, body)) => out.file(path, body)?,
+            None => {}
         }
         if let Some(pl) = ix.plans.get_mut(p) {
             pl.done = true;
