@@ -14,6 +14,9 @@
 //! snapshot the reader has touched (`RssFile`): at this size the decoder's own (anonymous)
 //! memory is about 20 MiB and the rest of the peak is the mapped input.
 
+mod measure;
+use measure::run_measured;
+
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::Path;
@@ -104,24 +107,6 @@ fn build_snapshot(path: &Path, n: u64) -> std::io::Result<()> {
     put_entry(&mut w, b"!ddb|meta|gen|bWln", b"10")?;
     put_entry(&mut w, b"!ddb|meta|table|bWln", &schema_value())?;
     w.flush()
-}
-
-/// Runs the binary and returns (exit status, peak RSS in KiB).
-#[allow(clippy::zombie_processes)] // the child is reaped by wait4, which also yields its rusage
-fn run_measured(cmd: &mut Command) -> (i32, i64) {
-    let child = cmd.spawn().expect("spawning elastickv-backup");
-    let pid = child.id() as libc::pid_t;
-    let mut status: libc::c_int = 0;
-    // SAFETY: rusage is plain data; wait4 fills it for our own child.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
-    assert_eq!(r, pid, "wait4 failed: {}", std::io::Error::last_os_error());
-    let code = if libc::WIFEXITED(status) {
-        libc::WEXITSTATUS(status)
-    } else {
-        -1
-    };
-    (code, ru.ru_maxrss)
 }
 
 #[test]

@@ -11,6 +11,9 @@
 //! Size: `EKVB_ENCODE_MEMORY_RECORDS` items and messages each (default 200,000, about
 //! 170 MB of payload).
 
+mod measure;
+use measure::run_measured;
+
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::Path;
@@ -57,24 +60,6 @@ fn build_tree(root: &Path, n: u64) -> std::io::Result<()> {
         )?;
     }
     w.flush()
-}
-
-/// Runs the binary and returns (exit status, peak RSS in KiB).
-#[allow(clippy::zombie_processes)] // the child is reaped by wait4, which also yields its rusage
-fn run_measured(cmd: &mut Command) -> (i32, i64) {
-    let child = cmd.spawn().expect("spawning elastickv-backup");
-    let pid = child.id() as libc::pid_t;
-    let mut status: libc::c_int = 0;
-    // SAFETY: rusage is plain data; wait4 fills it for our own child.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
-    assert_eq!(r, pid, "wait4 failed: {}", std::io::Error::last_os_error());
-    let code = if libc::WIFEXITED(status) {
-        libc::WEXITSTATUS(status)
-    } else {
-        -1
-    };
-    (code, ru.ru_maxrss)
 }
 
 /// Counts the payload's entries, checking that keys strictly ascend.

@@ -10,6 +10,9 @@
 //! Size: `EKVB_SQS_MEMORY_MESSAGES` messages (default 1,000,000, about 300 MB of
 //! snapshot; 10,000,000 is the full-size run, too slow for the dev-profile CI budget).
 
+mod measure;
+use measure::run_measured;
+
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::Path;
@@ -74,24 +77,6 @@ fn build_snapshot(path: &Path, n: u64) -> std::io::Result<()> {
     v.extend_from_slice(meta);
     put_entry(&mut w, b"!sqs|queue|meta|YmlnLXF1ZXVl", &v)?;
     w.flush()
-}
-
-/// Runs the binary and returns (exit status, peak RSS in KiB).
-#[allow(clippy::zombie_processes)] // the child is reaped by wait4, which also yields its rusage
-fn run_measured(cmd: &mut Command) -> (i32, i64) {
-    let child = cmd.spawn().expect("spawning elastickv-backup");
-    let pid = child.id() as libc::pid_t;
-    let mut status: libc::c_int = 0;
-    // SAFETY: rusage is plain data; wait4 fills it for our own child.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
-    assert_eq!(r, pid, "wait4 failed: {}", std::io::Error::last_os_error());
-    let code = if libc::WIFEXITED(status) {
-        libc::WEXITSTATUS(status)
-    } else {
-        -1
-    };
-    (code, ru.ru_maxrss)
 }
 
 #[test]
