@@ -471,34 +471,29 @@ mod tests {
         (Arc::new(g), tx)
     }
 
-    fn run(files: usize, size: usize, threads: usize) -> (usize, usize) {
+    /// Emits `files` files of `size` bytes, one directory each, through a pool of
+    /// `threads`; returns (written by the calling thread before the worker was let go,
+    /// written in all, written by the calling thread in all).
+    fn run(files: usize, size: usize, threads: usize) -> (usize, usize, usize) {
         let (sink, release) = gate();
         let fail = Arc::new(FailState::default());
         let pool = WorkerPool::start(threads, sink.clone(), fail.clone());
-        let out = Emitter::new(
-            sink.clone(),
-            &pool,
-            fail,
-            Arc::new(DecodeOptions::default()),
-        )
-        .unwrap();
+        let opts = Arc::new(DecodeOptions::default());
+        let out = Emitter::new(sink.clone(), &pool, fail, opts).unwrap();
         for i in 0..files {
-            // One directory per file, so every file is a batch of its own.
             let path = RelPath::parse(&format!("d{i}/f")).unwrap();
             out.file(path, vec![0u8; size]).unwrap();
         }
-        let inline_before_release = sink
-            .writes
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|(_, t)| *t == sink.main)
-            .count();
+        let inline = |sink: &Gate| {
+            let w = sink.writes.lock().unwrap();
+            w.iter().filter(|(_, t)| *t == sink.main).count()
+        };
+        let before_release = inline(&sink);
         let _ = release.send(());
         drop(out);
         pool.join().unwrap();
         let total = sink.writes.lock().unwrap().len();
-        (inline_before_release, total)
+        (before_release, total, inline(&sink))
     }
 
     #[test]
@@ -506,7 +501,7 @@ mod tests {
         // 1 MiB bodies, the worker stuck on its first: at most QUEUE_BYTES of them wait
         // in the queue, the rest are written by the calling thread at once.
         let files = 3 * (QUEUE_BYTES >> 20);
-        let (inline, total) = run(files, 1 << 20, 2);
+        let (inline, total, _) = run(files, 1 << 20, 2);
         assert_eq!(total, files);
         // Not inline: the worker's batch, up to QUEUE_BYTES queued, the unflushed batch.
         // (The count bound alone would queue all of them: (1 + QUEUE_PER_WORKER) batches.)
@@ -520,7 +515,7 @@ mod tests {
     #[test]
     fn small_files_queue_by_count_and_one_thread_writes_everything_itself() {
         // Tiny files: the queue's count bound (not bytes) makes the caller write.
-        let (inline, total) = run(100, 10, 2);
+        let (inline, total, _) = run(100, 10, 2);
         assert_eq!(total, 100);
         assert!(
             inline >= 100 - (QUEUE_PER_WORKER + 2) * MIN_BATCH,
@@ -528,24 +523,7 @@ mod tests {
         );
         assert!(inline > 0);
         // --threads 1: no workers, every file on the calling thread.
-        let (sink, _release) = gate();
-        let fail = Arc::new(FailState::default());
-        let pool = WorkerPool::start(1, sink.clone(), fail.clone());
-        let out = Emitter::new(
-            sink.clone(),
-            &pool,
-            fail,
-            Arc::new(DecodeOptions::default()),
-        )
-        .unwrap();
-        for i in 0..10 {
-            out.file(RelPath::parse(&format!("f{i}")).unwrap(), vec![1])
-                .unwrap();
-        }
-        drop(out);
-        pool.join().unwrap();
-        let w = sink.writes.lock().unwrap();
-        assert_eq!(w.len(), 10);
-        assert!(w.iter().all(|(_, t)| *t == sink.main));
+        let (_, total, inline) = run(20, 1, 1);
+        assert_eq!((total, inline), (20, 20));
     }
 }
