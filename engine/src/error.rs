@@ -56,6 +56,9 @@ pub enum Error {
     /// SQS adapter error.
     #[error("{0}")]
     Sqs(#[from] crate::decode::sqs::SqsError),
+    /// An external sort (digests, DynamoDB migration) failed.
+    #[error(transparent)]
+    Sort(#[from] crate::extsort::SortError),
     /// An adapter error, with the input it came from (upstream's `decode <input>: ` form).
     #[error("decode {input}: {source}")]
     Decode {

@@ -1,153 +1,326 @@
-//! A small external sorter: `(key, payload)` records sorted by key with bounded memory.
+//! A stable external sort of `(key, payload)` records in bounded memory.
 //!
-//! Used where an output needs an order the key-ordered input does not give: the file
-//! digests behind `CHECKSUMS` (sorted by path, one record per file of the dump) and a
-//! DynamoDB table mid-migration (items of two generations matched by output path).
-//! Records collect in memory up to a byte budget; each full batch is sorted and written as
-//! a run to an anonymous temp file in the system temp dir (never inside the output tree,
-//! gone when dropped), and the runs are merged at the end.
+//! Why: several outputs need an order the key-ordered input does not give, over data that
+//! may not fit in memory — a queue's messages by (send time, sequence, message id), the
+//! file digests behind `CHECKSUMS` by path (one per file of the dump), the items of a
+//! DynamoDB table mid-migration by output path, an encoded snapshot's keys. Records collect
+//! in one in-memory arena up to a byte budget; a full arena is sorted and spilled as a
+//! run to a private temp directory (in the system temp dir, never inside the output
+//! tree, removed on drop); at the end the runs are k-way merged, at most [`MAX_FAN_IN`]
+//! at a time. Equal keys keep their insertion order: runs are merged in creation order
+//! and each run is sorted stably.
 
-use crate::error::Error;
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{BufReader, BufWriter, Read, Write};
+use std::path::PathBuf;
 
-/// Default in-memory budget before a run is spilled.
-pub const DEFAULT_BUDGET: usize = 32 << 20;
+/// Default in-memory budget of the sorter (bytes of records plus their index).
+pub const DEFAULT_SORT_BUDGET: usize = 64 << 20;
 
-/// One record: sort key and payload.
-pub type Record = (Vec<u8>, Vec<u8>);
-
-/// Collects records, spilling sorted runs past the budget.
-pub struct Sorter {
-    /// Names the spill files in errors (they have no name of their own), e.g.
-    /// `"<checksums spill file in the system temp dir>"`.
-    what: &'static str,
-    budget: usize,
-    held: usize,
-    batch: Vec<Record>,
-    runs: Vec<File>,
+/// Why a sort failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SortError {
+    /// The scratch space (temp dir, run files) failed.
+    #[error("{what} sort scratch {path}: {source}")]
+    Scratch {
+        /// What was being sorted (`sqs`, `checksums`, ...).
+        what: &'static str,
+        /// Scratch file or directory.
+        path: String,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// One record exceeds what a sort run can frame (4 GiB).
+    #[error("{what} record of {bytes} bytes is too large to sort")]
+    RecordTooLarge {
+        /// What was being sorted.
+        what: &'static str,
+        /// Size of key plus payload.
+        bytes: usize,
+    },
+    /// A broken internal invariant.
+    #[error("{what} sort internal error: {detail}")]
+    Internal {
+        /// What was being sorted.
+        what: &'static str,
+        /// What broke.
+        detail: String,
+    },
 }
 
-impl Sorter {
-    /// A sorter that keeps at most about `budget` bytes of records in memory.
+/// Runs merged at once; more runs are first merged in groups of this many.
+const MAX_FAN_IN: usize = 64;
+
+/// Read/write buffer per run file.
+const RUN_BUF: usize = 64 << 10;
+
+/// One record's place in the arena: `arena[off..off+klen]` is the key, the payload
+/// follows it.
+#[derive(Clone, Copy)]
+struct Slot {
+    off: usize,
+    klen: u32,
+    plen: u32,
+}
+
+/// Bytes of index per record, counted against the budget.
+const SLOT_BYTES: usize = std::mem::size_of::<Slot>();
+
+/// Collects records, spilling sorted runs to disk when the budget is reached.
+pub struct ExternalSorter {
+    /// What is sorted (names the temp dir and errors).
+    what: &'static str,
+    budget: usize,
+    arena: Vec<u8>,
+    slots: Vec<Slot>,
+    runs: Vec<PathBuf>,
+    dir: Option<tempfile::TempDir>,
+    next_run: u64,
+    /// Total records pushed.
+    count: u64,
+}
+
+fn scratch_err(what: &'static str, path: &std::path::Path, e: std::io::Error) -> SortError {
+    SortError::Scratch {
+        what,
+        path: path.display().to_string(),
+        source: e,
+    }
+}
+
+fn internal(what: &'static str, detail: &str) -> SortError {
+    SortError::Internal {
+        what,
+        detail: detail.into(),
+    }
+}
+
+impl ExternalSorter {
+    /// A sorter of `what` (`"sqs"`, `"checksums"`: names its temp dir and errors) that
+    /// keeps at most about `budget` bytes in memory (tests use tiny budgets to force
+    /// spills; 0 counts as 1).
     pub fn new(what: &'static str, budget: usize) -> Self {
-        Sorter {
+        ExternalSorter {
             what,
             budget: budget.max(1),
-            held: 0,
-            batch: Vec::new(),
+            arena: Vec::new(),
+            slots: Vec::new(),
             runs: Vec::new(),
+            dir: None,
+            next_run: 0,
+            count: 0,
         }
     }
 
-    /// Adds a record. Keys should be unique (ties come out in unspecified order).
-    pub fn push(&mut self, key: Vec<u8>, payload: Vec<u8>) -> Result<(), Error> {
-        self.held += key.len() + payload.len() + 48;
-        self.batch.push((key, payload));
-        if self.held >= self.budget {
-            self.spill()?;
-        }
-        Ok(())
+    /// Records pushed so far.
+    pub fn len(&self) -> u64 {
+        self.count
     }
 
-    /// Number of runs written to disk so far.
+    /// True before the first push.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Runs spilled to disk so far (for tests and diagnostics).
     pub fn spilled_runs(&self) -> usize {
         self.runs.len()
     }
 
-    fn spill(&mut self) -> Result<(), Error> {
-        self.batch.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        let what = self.what;
-        let f = tempfile::tempfile().map_err(|e| Error::io(what, e))?;
-        let mut w = BufWriter::with_capacity(1 << 16, f);
-        for (k, p) in self.batch.drain(..) {
-            write_record(&mut w, &k, &p).map_err(|e| Error::io(what, e))?;
+    fn used(&self) -> usize {
+        self.arena.len() + self.slots.capacity() * SLOT_BYTES
+    }
+
+    /// Adds one record.
+    pub fn push(&mut self, key: &[u8], payload: &[u8]) -> Result<(), SortError> {
+        let (Ok(klen), Ok(plen)) = (u32::try_from(key.len()), u32::try_from(payload.len())) else {
+            return Err(SortError::RecordTooLarge {
+                what: self.what,
+                bytes: key.len() + payload.len(),
+            });
+        };
+        let need = key.len() + payload.len() + SLOT_BYTES;
+        if !self.slots.is_empty() && self.used() + need > self.budget {
+            self.spill()?;
         }
-        let mut f = w
-            .into_inner()
-            .map_err(|e| Error::io(what, e.into_error()))?;
-        f.seek(SeekFrom::Start(0)).map_err(|e| Error::io(what, e))?;
-        self.runs.push(f);
-        self.held = 0;
+        if self.arena.capacity() == 0 {
+            // Reserved once: untouched pages cost no resident memory, and the arena never
+            // reallocates (which would briefly need twice the budget).
+            self.arena.reserve_exact(self.budget.max(need));
+        }
+        let off = self.arena.len();
+        self.arena.extend_from_slice(key);
+        self.arena.extend_from_slice(payload);
+        self.slots.push(Slot { off, klen, plen });
+        self.count += 1;
         Ok(())
     }
 
-    /// All records in ascending key order.
-    pub fn finish(mut self) -> Result<Merged, Error> {
-        self.batch.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        let mut sources: Vec<Source> = self
-            .runs
-            .into_iter()
-            .map(|f| Source::Run(BufReader::with_capacity(1 << 16, f), self.what))
-            .collect();
-        sources.push(Source::Memory(std::mem::take(&mut self.batch).into_iter()));
-        let mut heap = BinaryHeap::with_capacity(sources.len());
-        for (i, s) in sources.iter_mut().enumerate() {
-            if let Some((key, payload)) = s.next_record()? {
-                heap.push(Head {
-                    key,
-                    payload,
-                    src: i,
-                });
-            }
+    fn key_of(arena: &[u8], s: Slot) -> &[u8] {
+        arena.get(s.off..s.off + s.klen as usize).unwrap_or(&[])
+    }
+
+    fn sort_slots(&mut self) {
+        let arena = &self.arena;
+        // Offsets grow with insertion order, so they make the unstable sort stable.
+        self.slots.sort_unstable_by(|a, b| {
+            Self::key_of(arena, *a)
+                .cmp(Self::key_of(arena, *b))
+                .then(a.off.cmp(&b.off))
+        });
+    }
+
+    fn new_run_path(&mut self) -> Result<PathBuf, SortError> {
+        let what = self.what;
+        if self.dir.is_none() {
+            let d = tempfile::Builder::new()
+                .prefix(&format!("elastickv-backup-{what}-"))
+                .tempdir()
+                .map_err(|e| scratch_err(what, &std::env::temp_dir(), e))?;
+            self.dir = Some(d);
         }
-        Ok(Merged { sources, heap })
+        let dir = self
+            .dir
+            .as_ref()
+            .ok_or_else(|| internal(what, "scratch directory vanished"))?;
+        self.next_run += 1;
+        Ok(dir.path().join(format!("run-{:06}", self.next_run)))
+    }
+
+    /// Sorts the arena and writes it as a new run.
+    fn spill(&mut self) -> Result<(), SortError> {
+        let what = self.what;
+        self.sort_slots();
+        let path = self.new_run_path()?;
+        let f = File::create(&path).map_err(|e| scratch_err(what, &path, e))?;
+        let mut w = BufWriter::with_capacity(RUN_BUF, f);
+        for &s in &self.slots {
+            let rec = self
+                .arena
+                .get(s.off..s.off + s.klen as usize + s.plen as usize)
+                .ok_or_else(|| internal(what, "sort arena slot out of range"))?;
+            write_record(&mut w, s.klen, s.plen, rec).map_err(|e| scratch_err(what, &path, e))?;
+        }
+        w.flush().map_err(|e| scratch_err(what, &path, e))?;
+        self.runs.push(path);
+        self.arena.clear();
+        self.slots.clear();
+        self.slots.shrink_to(1 << 10);
+        Ok(())
+    }
+
+    /// Delivers every record in key order (insertion order among equal keys) to `f`,
+    /// stopping at the first error (its own or the consumer's).
+    pub fn drain<E, F>(mut self, mut f: F) -> Result<(), E>
+    where
+        E: From<SortError>,
+        F: FnMut(&[u8], &[u8]) -> Result<(), E>,
+    {
+        let what = self.what;
+        if self.runs.is_empty() {
+            self.sort_slots();
+            for &s in &self.slots {
+                let k = s.klen as usize;
+                let rec = self
+                    .arena
+                    .get(s.off..s.off + k + s.plen as usize)
+                    .ok_or_else(|| internal(what, "sort arena slot out of range"))?;
+                f(&rec[..k], &rec[k..])?;
+            }
+            return Ok(());
+        }
+        if !self.slots.is_empty() {
+            self.spill()?;
+        }
+        self.arena = Vec::new();
+        self.slots = Vec::new();
+        // Reduce the run count to what can be merged at once, merging consecutive runs
+        // so insertion order among equal keys survives.
+        while self.runs.len() > MAX_FAN_IN {
+            let group: Vec<PathBuf> = self.runs.drain(..MAX_FAN_IN).collect();
+            let path = self.new_run_path()?;
+            let file = File::create(&path).map_err(|e| scratch_err(what, &path, e))?;
+            let mut w = BufWriter::with_capacity(RUN_BUF, file);
+            merge_runs(what, &group, |k, p| {
+                let klen = k.len() as u32;
+                let plen = p.len() as u32;
+                write_parts(&mut w, klen, plen, k, p).map_err(|e| scratch_err(what, &path, e))
+            })?;
+            w.flush().map_err(|e| scratch_err(what, &path, e))?;
+            for g in &group {
+                let _ = std::fs::remove_file(g);
+            }
+            self.runs.insert(0, path);
+        }
+        merge_runs(what, &self.runs, &mut f)
     }
 }
 
-fn write_record(w: &mut impl Write, k: &[u8], p: &[u8]) -> std::io::Result<()> {
-    let len =
-        |n: usize| u32::try_from(n).map_err(|_| std::io::Error::other("record too large to spill"));
-    w.write_all(&len(k.len())?.to_le_bytes())?;
-    w.write_all(&len(p.len())?.to_le_bytes())?;
+fn write_record<W: Write>(w: &mut W, klen: u32, plen: u32, rec: &[u8]) -> std::io::Result<()> {
+    w.write_all(&klen.to_le_bytes())?;
+    w.write_all(&plen.to_le_bytes())?;
+    w.write_all(rec)
+}
+
+fn write_parts<W: Write>(
+    w: &mut W,
+    klen: u32,
+    plen: u32,
+    k: &[u8],
+    p: &[u8],
+) -> std::io::Result<()> {
+    w.write_all(&klen.to_le_bytes())?;
+    w.write_all(&plen.to_le_bytes())?;
     w.write_all(k)?;
     w.write_all(p)
 }
 
-enum Source {
-    /// A spilled run and what to call it in errors.
-    Run(BufReader<File>, &'static str),
-    Memory(std::vec::IntoIter<Record>),
+/// A run being read back.
+struct RunReader {
+    r: BufReader<File>,
+    path: PathBuf,
+    what: &'static str,
 }
 
-impl Source {
-    fn next_record(&mut self) -> Result<Option<Record>, Error> {
-        match self {
-            Source::Memory(it) => Ok(it.next()),
-            Source::Run(r, what) => {
-                let what = *what;
-                let mut lens = [0u8; 8];
-                match r.read_exact(&mut lens[..4]) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
-                    Err(e) => return Err(Error::io(what, e)),
-                }
-                r.read_exact(&mut lens[4..])
-                    .map_err(|e| Error::io(what, e))?;
-                let [a, b, c, d, e, f, g, h] = lens;
-                let klen = u32::from_le_bytes([a, b, c, d]) as usize;
-                let plen = u32::from_le_bytes([e, f, g, h]) as usize;
-                let mut k = vec![0; klen];
-                let mut p = vec![0; plen];
-                r.read_exact(&mut k).map_err(|e| Error::io(what, e))?;
-                r.read_exact(&mut p).map_err(|e| Error::io(what, e))?;
-                Ok(Some((k, p)))
-            }
+impl RunReader {
+    /// Reads the next record into `key`/`payload`; false at the end of the run.
+    fn next(&mut self, key: &mut Vec<u8>, payload: &mut Vec<u8>) -> Result<bool, SortError> {
+        let mut hdr = [0u8; 8];
+        match self.r.read_exact(&mut hdr[..1]) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(false),
+            Err(e) => return Err(scratch_err(self.what, &self.path, e)),
         }
+        self.r
+            .read_exact(&mut hdr[1..])
+            .map_err(|e| scratch_err(self.what, &self.path, e))?;
+        let [a, b, c, d, e, f, g, h] = hdr;
+        let klen = u32::from_le_bytes([a, b, c, d]) as usize;
+        let plen = u32::from_le_bytes([e, f, g, h]) as usize;
+        key.resize(klen, 0);
+        payload.resize(plen, 0);
+        self.r
+            .read_exact(key)
+            .and_then(|()| self.r.read_exact(payload))
+            .map_err(|e| scratch_err(self.what, &self.path, e))?;
+        Ok(true)
     }
 }
 
+/// The head record of one run in the merge heap (ordered so the heap pops the smallest
+/// key, earliest run first).
 struct Head {
     key: Vec<u8>,
     payload: Vec<u8>,
-    src: usize,
+    run: usize,
 }
 
 impl PartialEq for Head {
     fn eq(&self, o: &Self) -> bool {
-        self.key == o.key && self.src == o.src
+        self.cmp(o) == Ordering::Equal
     }
 }
 impl Eq for Head {}
@@ -157,69 +330,116 @@ impl PartialOrd for Head {
     }
 }
 impl Ord for Head {
-    /// Reversed: `BinaryHeap` is a max-heap and we want the smallest key first.
     fn cmp(&self, o: &Self) -> Ordering {
-        o.key.cmp(&self.key).then(o.src.cmp(&self.src))
+        // Reversed: BinaryHeap is a max-heap.
+        o.key.cmp(&self.key).then(o.run.cmp(&self.run))
     }
 }
 
-/// The merged, ascending stream of a [`Sorter`]'s records.
-pub struct Merged {
-    sources: Vec<Source>,
-    heap: BinaryHeap<Head>,
-}
-
-impl Iterator for Merged {
-    type Item = Result<Record, Error>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        let head = self.heap.pop()?;
-        let src = self.sources.get_mut(head.src)?;
-        match src.next_record() {
-            Ok(Some((key, payload))) => self.heap.push(Head {
-                key,
-                payload,
-                src: head.src,
-            }),
-            Ok(None) => {}
-            Err(e) => return Some(Err(e)),
+fn merge_runs<E, F>(what: &'static str, runs: &[PathBuf], mut f: F) -> Result<(), E>
+where
+    E: From<SortError>,
+    F: FnMut(&[u8], &[u8]) -> Result<(), E>,
+{
+    let mut readers = Vec::with_capacity(runs.len());
+    for p in runs {
+        let file = File::open(p).map_err(|e| scratch_err(what, p, e))?;
+        readers.push(RunReader {
+            r: BufReader::with_capacity(RUN_BUF, file),
+            path: p.clone(),
+            what,
+        });
+    }
+    let mut heap = BinaryHeap::with_capacity(readers.len());
+    for (run, r) in readers.iter_mut().enumerate() {
+        let (mut key, mut payload) = (Vec::new(), Vec::new());
+        if r.next(&mut key, &mut payload)? {
+            heap.push(Head { key, payload, run });
         }
-        Some(Ok((head.key, head.payload)))
     }
+    while let Some(mut head) = heap.pop() {
+        f(&head.key, &head.payload)?;
+        let Some(r) = readers.get_mut(head.run) else {
+            return Err(internal(what, "merge run index out of range").into());
+        };
+        if r.next(&mut head.key, &mut head.payload)? {
+            heap.push(head);
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn sorts_across_spilled_runs() {
-        let mut s = Sorter::new("test", 200);
-        let mut want = Vec::new();
-        for i in 0..500u32 {
-            let k = (i.wrapping_mul(7919) % 1000).to_be_bytes().to_vec();
-            want.push(k.clone());
-            s.push(k, i.to_le_bytes().to_vec()).unwrap();
-        }
-        assert!(s.spilled_runs() > 10);
-        want.sort();
-        let got: Vec<Vec<u8>> = s.finish().unwrap().map(|r| r.unwrap().0).collect();
-        assert_eq!(got, want);
+    fn collect(s: ExternalSorter) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let mut out = Vec::new();
+        s.drain(|k, p| -> Result<(), SortError> {
+            out.push((k.to_vec(), p.to_vec()));
+            Ok(())
+        })
+        .unwrap();
+        out
+    }
+
+    /// Pseudo-random keys with many duplicates; payload = insertion index.
+    fn records(n: u32) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let mut x: u32 = 12345;
+        (0..n)
+            .map(|i| {
+                x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                let k = format!("{:03}", (x >> 8) % 500).into_bytes();
+                (k, i.to_be_bytes().to_vec())
+            })
+            .collect()
+    }
+
+    fn expected(mut v: Vec<(Vec<u8>, Vec<u8>)>) -> Vec<(Vec<u8>, Vec<u8>)> {
+        v.sort_by(|a, b| a.0.cmp(&b.0)); // stable
+        v
     }
 
     #[test]
-    fn in_memory_only() {
-        let mut s = Sorter::new("test", DEFAULT_BUDGET);
-        s.push(b"b".to_vec(), b"2".to_vec()).unwrap();
-        s.push(b"a".to_vec(), b"1".to_vec()).unwrap();
+    fn in_memory_sort_is_stable() {
+        let recs = records(5_000);
+        let mut s = ExternalSorter::new("test", DEFAULT_SORT_BUDGET);
+        for (k, p) in &recs {
+            s.push(k, p).unwrap();
+        }
         assert_eq!(s.spilled_runs(), 0);
-        let got: Vec<Record> = s.finish().unwrap().map(Result::unwrap).collect();
-        assert_eq!(
-            got,
-            vec![
-                (b"a".to_vec(), b"1".to_vec()),
-                (b"b".to_vec(), b"2".to_vec())
-            ]
-        );
+        assert_eq!(collect(s), expected(recs));
+    }
+
+    #[test]
+    fn tiny_budget_spills_and_merges_stably() {
+        // 64 KiB budget, ~23 bytes per record → a run every ~2800 records; 300k records
+        // make >100 runs, so the multi-level merge (fan-in 64) runs too.
+        let recs = records(300_000);
+        let mut s = ExternalSorter::new("test", 64 << 10);
+        for (k, p) in &recs {
+            s.push(k, p).unwrap();
+        }
+        assert!(s.spilled_runs() > MAX_FAN_IN, "{} runs", s.spilled_runs());
+        let dir = s.dir.as_ref().unwrap().path().to_path_buf();
+        assert!(dir.starts_with(std::env::temp_dir()));
+        assert_eq!(collect(s), expected(recs));
+        assert!(!dir.exists(), "scratch directory removed after the merge");
+    }
+
+    #[test]
+    fn empty_and_oversized_records() {
+        let s = ExternalSorter::new("test", 0);
+        assert!(collect(s).is_empty());
+        let mut s = ExternalSorter::new("test", 64 << 10);
+        let big = vec![7u8; 200 << 10]; // larger than the budget: a run of its own
+        s.push(b"b", &big).unwrap();
+        s.push(b"a", b"x").unwrap();
+        s.push(b"c", b"").unwrap();
+        let got = collect(s);
+        assert_eq!(got.len(), 3);
+        assert_eq!(got[0], (b"a".to_vec(), b"x".to_vec()));
+        assert_eq!(got[1].1.len(), big.len());
+        assert_eq!(got[2], (b"c".to_vec(), Vec::new()));
     }
 }

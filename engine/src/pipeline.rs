@@ -147,9 +147,9 @@ pub fn write_data(
 /// Writes MANIFEST.json, then CHECKSUMS over every file including the manifest.
 pub fn finalize(sink: &dyn Sink, manifest: &Manifest) -> Result<(), Error> {
     sink.write_control("MANIFEST.json", &manifest.render())?;
-    let mut digests = Some(sink.digest_stream()?);
-    sink.write_control_with("CHECKSUMS", &mut |w| match digests.take() {
-        Some(d) => checksums::write(d, w),
-        None => Err(Error::Internal("CHECKSUMS rendered twice".into())),
+    sink.write_control_with("CHECKSUMS", &mut |w| {
+        let mut c = checksums::ChecksumsWriter::new(w);
+        sink.for_each_digest(&mut |d| c.add(d))?;
+        c.finish()
     })
 }

@@ -3,7 +3,7 @@
 //! writing — the tree is never read back.
 
 use crate::error::Error;
-use crate::sinks::{DigestStream, FileDigest};
+use crate::sinks::{FileDigest, RelPath};
 use std::io::Write;
 
 /// Renders the CHECKSUMS file for `digests` (any order; `CHECKSUMS` itself excluded).
@@ -20,34 +20,56 @@ pub fn render(digests: &[FileDigest]) -> Vec<u8> {
     out
 }
 
-/// Writes the CHECKSUMS file from a stream already sorted by path (what
-/// [`crate::sinks::Sink::digest_stream`] yields) in constant memory; an out-of-order
-/// stream is a bug in a sink and fails rather than writing a file `sha256sum -c` would
-/// accept but the spec forbids.
-pub fn write(digests: DigestStream, w: &mut dyn Write) -> Result<(), Error> {
-    let mut buf = Vec::with_capacity(1 << 16);
-    let mut last: Option<FileDigest> = None;
-    for d in digests {
-        let d = d?;
-        if d.path.as_str() == "CHECKSUMS" {
-            continue;
+/// Writes the CHECKSUMS file from digests handed over in path order (what
+/// [`crate::sinks::Sink::for_each_digest`] does) in constant memory; an out-of-order digest
+/// is a bug in a sink and fails rather than writing a file `sha256sum -c` would accept but
+/// the spec forbids.
+pub struct ChecksumsWriter<'a> {
+    w: &'a mut dyn Write,
+    buf: Vec<u8>,
+    last: Option<RelPath>,
+}
+
+impl<'a> ChecksumsWriter<'a> {
+    /// Lines go to `w`.
+    pub fn new(w: &'a mut dyn Write) -> Self {
+        ChecksumsWriter {
+            w,
+            buf: Vec::with_capacity(1 << 16),
+            last: None,
         }
-        if let Some(prev) = &last {
-            if prev.path.as_str().as_bytes() > d.path.as_str().as_bytes() {
+    }
+
+    /// Adds the next file (`CHECKSUMS` itself is skipped).
+    pub fn add(&mut self, d: FileDigest) -> Result<(), Error> {
+        if d.path.as_str() == "CHECKSUMS" {
+            return Ok(());
+        }
+        if let Some(prev) = &self.last {
+            if prev.as_str().as_bytes() > d.path.as_str().as_bytes() {
                 return Err(Error::Internal(format!(
-                    "CHECKSUMS: digests out of order ({} after {})",
-                    d.path, prev.path
+                    "CHECKSUMS: digests out of order ({} after {prev})",
+                    d.path
                 )));
             }
         }
-        line(&mut buf, &d.sha256, d.path.as_str());
-        if buf.len() >= 1 << 16 {
-            w.write_all(&buf).map_err(|e| Error::io("CHECKSUMS", e))?;
-            buf.clear();
+        line(&mut self.buf, &d.sha256, d.path.as_str());
+        if self.buf.len() >= 1 << 16 {
+            self.w
+                .write_all(&self.buf)
+                .map_err(|e| Error::io("CHECKSUMS", e))?;
+            self.buf.clear();
         }
-        last = Some(d);
+        self.last = Some(d.path);
+        Ok(())
     }
-    w.write_all(&buf).map_err(|e| Error::io("CHECKSUMS", e))
+
+    /// Writes what is buffered.
+    pub fn finish(self) -> Result<(), Error> {
+        self.w
+            .write_all(&self.buf)
+            .map_err(|e| Error::io("CHECKSUMS", e))
+    }
 }
 
 /// One line: `[\]<hex>  <path>\n`.
@@ -120,10 +142,17 @@ e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855  a-c\n\
         ];
         let mut sorted = ds.clone();
         sorted.sort();
-        let mut w = Vec::new();
-        write(Box::new(sorted.into_iter().map(Ok)), &mut w).unwrap();
-        assert_eq!(w, render(&ds));
-        let e = write(Box::new(ds.into_iter().map(Ok)), &mut Vec::new()).unwrap_err();
+        let write = |ds: Vec<FileDigest>| -> Result<Vec<u8>, Error> {
+            let mut out = Vec::new();
+            let mut w = ChecksumsWriter::new(&mut out);
+            for d in ds {
+                w.add(d)?;
+            }
+            w.finish()?;
+            Ok(out)
+        };
+        assert_eq!(write(sorted).unwrap(), render(&ds));
+        let e = write(ds).unwrap_err();
         assert!(e.to_string().contains("out of order"), "{e}");
     }
 }

@@ -60,7 +60,7 @@ impl FsmWriter {
         FsmWriter {
             last_commit_ts,
             suffix: (!last_commit_ts).to_be_bytes(),
-            sorter: ExternalSorter::new(budget),
+            sorter: ExternalSorter::new("encode", budget),
         }
     }
 

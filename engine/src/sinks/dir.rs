@@ -5,7 +5,7 @@
 //! Data files are created once with `O_CREAT|O_EXCL` and written directly — no temp file
 //! and rename: a dump only counts once `MANIFEST.json` exists, and that is written last.
 
-use super::{DigestLog, DigestStream, FileDigest, RelPath, Sink, StreamFile};
+use super::{DigestLog, DigestVisitor, FileDigest, RelPath, Sink, StreamFile};
 use crate::error::Error;
 use rustix::fs::{self as rfs, Mode, OFlags};
 use rustix::io::Errno;
@@ -287,11 +287,11 @@ impl Sink for DirSink {
     /// Without `--force` the log is the whole list: streamed from its sorted runs, so
     /// memory stays bounded. With `--force` the files already in the directory are merged
     /// in, which needs the list in memory.
-    fn digest_stream(&self) -> Result<DigestStream, Error> {
+    fn for_each_digest(&self, f: DigestVisitor<'_>) -> Result<(), Error> {
         if self.overwrite {
-            return Ok(Box::new(self.digests()?.into_iter().map(Ok)));
+            return self.digests()?.into_iter().try_for_each(f);
         }
-        self.log.take_sorted()
+        self.log.drain_sorted(f)
     }
 
     fn create_dir(&self, path: &RelPath) -> Result<(), Error> {

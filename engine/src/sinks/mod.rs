@@ -14,7 +14,7 @@ pub use null::NullSink;
 pub use path::{PathError, RelPath};
 
 use crate::error::Error;
-use crate::extsort::Sorter;
+use crate::extsort::ExternalSorter;
 use sha2::{Digest, Sha256};
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -28,8 +28,8 @@ pub struct FileDigest {
     pub sha256: [u8; 32],
 }
 
-/// Digests of the files written so far, sorted by path, read once (for `CHECKSUMS`).
-pub type DigestStream = Box<dyn Iterator<Item = Result<FileDigest, Error>> + Send>;
+/// Receives digests in path order (see [`Sink::for_each_digest`]).
+pub type DigestVisitor<'a> = &'a mut dyn FnMut(FileDigest) -> Result<(), Error>;
 
 /// Digests held in memory before a sorted run goes to a spill file: about 150,000 files.
 /// A dump has one digest per file, so without spilling, a dump of tens of millions of
@@ -40,14 +40,14 @@ pub const DIGEST_BUDGET: usize = 16 << 20;
 /// file.
 pub const DIGEST_BUDGET_ENV: &str = "ELASTICKV_BACKUP_DIGEST_BUDGET";
 
-/// Names the digest spill files in errors.
-const DIGEST_SPILL: &str = "<CHECKSUMS spill file in the system temp dir>";
+/// Names the digest sorter's temp dir and errors.
+const DIGEST_SORT: &str = "checksums";
 
 /// Thread-safe log of the digests of completed files, in bounded memory: an external
 /// sorter keyed by path (see [`crate::extsort`]).
 #[derive(Clone)]
 pub struct DigestLog {
-    sorter: Arc<Mutex<Sorter>>,
+    sorter: Arc<Mutex<ExternalSorter>>,
     budget: usize,
 }
 
@@ -70,41 +70,41 @@ impl DigestLog {
     /// A log that spills past `budget` bytes of digests (tests use tiny budgets).
     pub fn with_budget(budget: usize) -> Self {
         DigestLog {
-            sorter: Arc::new(Mutex::new(Sorter::new(DIGEST_SPILL, budget))),
+            sorter: Arc::new(Mutex::new(ExternalSorter::new(DIGEST_SORT, budget))),
             budget,
         }
     }
 
     /// Records one finished file (fails only when a spill file cannot be written).
     pub fn record(&self, path: RelPath, sha256: [u8; 32]) -> Result<(), Error> {
-        let key = path.into_string().into_bytes();
-        self.sorter
-            .lock()
-            .map_err(|_| poisoned())?
-            .push(key, sha256.to_vec())
+        let mut s = self.sorter.lock().map_err(|_| poisoned())?;
+        Ok(s.push(path.as_str().as_bytes(), &sha256)?)
     }
 
-    /// Takes every digest recorded so far as a stream sorted by path, leaving the log
-    /// empty: what `CHECKSUMS` is written from, in bounded memory.
-    pub fn take_sorted(&self) -> Result<DigestStream, Error> {
-        let fresh = Sorter::new(DIGEST_SPILL, self.budget);
+    /// Hands every digest recorded so far to `f` in path order, leaving the log empty:
+    /// what `CHECKSUMS` is written from, in bounded memory.
+    pub fn drain_sorted(&self, f: DigestVisitor<'_>) -> Result<(), Error> {
+        let fresh = ExternalSorter::new(DIGEST_SORT, self.budget);
         let sorter = std::mem::replace(&mut *self.sorter.lock().map_err(|_| poisoned())?, fresh);
-        Ok(Box::new(sorter.finish()?.map(|r| {
-            let (key, sha) = r?;
-            let path = String::from_utf8(key)
+        sorter.drain(|key: &[u8], sha: &[u8]| -> Result<(), Error> {
+            let path = std::str::from_utf8(key)
                 .ok()
-                .and_then(|s| RelPath::parse(&s).ok())
+                .and_then(|s| RelPath::parse(s).ok())
                 .ok_or_else(|| Error::Internal("a spilled digest path is corrupt".into()))?;
-            let sha256 = <[u8; 32]>::try_from(sha.as_slice())
+            let sha256 = <[u8; 32]>::try_from(sha)
                 .map_err(|_| Error::Internal(format!("{path}: spilled digest is corrupt")))?;
-            Ok(FileDigest { path, sha256 })
-        })))
+            f(FileDigest { path, sha256 })
+        })
     }
 
     /// All digests so far, sorted by path, in memory; the log keeps them. For the callers
     /// that need the whole list at once (archive path checks, resumable units).
     pub fn sorted(&self) -> Result<Vec<FileDigest>, Error> {
-        let v = self.take_sorted()?.collect::<Result<Vec<_>, Error>>()?;
+        let mut v = Vec::new();
+        self.drain_sorted(&mut |d| {
+            v.push(d);
+            Ok(())
+        })?;
         for d in &v {
             self.record(d.path.clone(), d.sha256)?;
         }
@@ -130,11 +130,11 @@ pub trait Sink: Send + Sync {
     /// Digests of every file in the dump so far, sorted by path, in memory.
     fn digests(&self) -> Result<Vec<FileDigest>, Error>;
 
-    /// The same digests as a sorted stream, read once, for `CHECKSUMS`: sinks that can
-    /// (the directory sink) keep memory bounded here; the default collects
+    /// Hands the same digests to `f` in path order, once, for `CHECKSUMS`: sinks that
+    /// can (the directory sink) keep memory bounded here; the default collects
     /// [`Sink::digests`].
-    fn digest_stream(&self) -> Result<DigestStream, Error> {
-        Ok(Box::new(self.digests()?.into_iter().map(Ok)))
+    fn for_each_digest(&self, f: DigestVisitor<'_>) -> Result<(), Error> {
+        self.digests()?.into_iter().try_for_each(f)
     }
 
     /// Writes a control file whose bytes `fill` produces. Sinks that can stream it (the
@@ -242,10 +242,18 @@ mod tests {
         }
         assert!(log.sorter.lock().unwrap().spilled_runs() > 10);
         want.sort();
-        // `sorted` keeps the log; `take_sorted` then drains it.
+        // `sorted` keeps the log; `drain_sorted` then empties it.
         assert_eq!(log.sorted().unwrap(), want);
-        let got: Vec<FileDigest> = log.take_sorted().unwrap().map(Result::unwrap).collect();
-        assert_eq!(got, want);
-        assert_eq!(log.take_sorted().unwrap().count(), 0);
+        let drain = |log: &DigestLog| {
+            let mut got = Vec::new();
+            log.drain_sorted(&mut |d| {
+                got.push(d);
+                Ok(())
+            })
+            .unwrap();
+            got
+        };
+        assert_eq!(drain(&log), want);
+        assert!(drain(&log).is_empty());
     }
 }

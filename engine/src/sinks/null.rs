@@ -1,7 +1,7 @@
 //! A sink that hashes and counts but stores nothing: for fuzzing the decoders without
 //! touching the filesystem, and for measuring decode speed without write cost.
 
-use super::{DigestLog, DigestStream, FileDigest, RelPath, Sink, StreamFile};
+use super::{DigestLog, DigestVisitor, FileDigest, RelPath, Sink, StreamFile};
 use crate::error::Error;
 use sha2::{Digest, Sha256};
 use std::collections::HashSet;
@@ -64,7 +64,7 @@ impl Sink for NullSink {
         self.log.sorted()
     }
 
-    fn digest_stream(&self) -> Result<DigestStream, Error> {
-        self.log.take_sorted()
+    fn for_each_digest(&self, f: DigestVisitor<'_>) -> Result<(), Error> {
+        self.log.drain_sorted(f)
     }
 }

@@ -23,7 +23,7 @@ pub use error::DdbError;
 use super::{Adapter, AdapterKind, Family};
 use crate::encode::Emitter;
 use crate::error::Error;
-use crate::extsort::Sorter;
+use crate::extsort::ExternalSorter as Sorter;
 use crate::options::{DdbLayout, DecodeOptions};
 use crate::sinks::RelPath;
 use crate::sources::Entry;
@@ -40,8 +40,11 @@ use std::sync::Arc;
 /// force spills.
 pub const SORT_BUDGET_ENV: &str = "ELASTICKV_BACKUP_DDB_SORT_BUDGET";
 
-/// Names the migration sorter's spill files in errors.
-const SPILL_WHAT: &str = "<dynamodb spill file in the system temp dir>";
+/// Names the migration sorter's temp dir and errors.
+const SPILL_WHAT: &str = "dynamodb-migration";
+
+/// Default in-memory budget of the migration sorter.
+pub const MIGRATION_SORT_BUDGET: usize = 32 << 20;
 
 /// A table whose schema record was seen (and is in scope).
 struct Table {
@@ -134,7 +137,7 @@ impl DdbAdapter {
             spill_budget: std::env::var(SORT_BUDGET_ENV)
                 .ok()
                 .and_then(|v| v.parse().ok())
-                .unwrap_or(crate::extsort::DEFAULT_BUDGET),
+                .unwrap_or(MIGRATION_SORT_BUDGET),
         }
     }
 
@@ -305,7 +308,7 @@ impl DdbAdapter {
                 let mut payload = Vec::with_capacity(8 + body.len());
                 payload.extend_from_slice(&seq.to_be_bytes());
                 payload.extend_from_slice(&body);
-                sorter.push(sort_key, payload)
+                Ok(sorter.push(&sort_key, &payload)?)
             }
             Target::Skip | Target::Orphan => Ok(()),
         }
@@ -359,18 +362,17 @@ impl DdbAdapter {
             )),
         };
         let mut last_path: Vec<u8> = Vec::new();
-        for rec in sorter.finish()? {
-            let (key, payload) = rec?;
+        sorter.drain(|key: &[u8], payload: &[u8]| -> Result<(), Error> {
             let path_len = key.iter().position(|&b| b == 0).unwrap_or(key.len());
             let path = key.get(..path_len).unwrap_or_default();
             if path == last_path.as_slice() {
-                continue; // a lower-priority copy of an item already written
+                return Ok(()); // a lower-priority copy of an item already written
             }
             last_path.clear();
             last_path.extend_from_slice(path);
             let (seq, body) = payload.split_at(8.min(payload.len()));
             match by_seq.as_mut() {
-                Some((s, _)) => s.push(seq.to_vec(), body.to_vec())?,
+                Some((s, _)) => s.push(seq, body)?,
                 None => {
                     let rel = RelPath::parse(&String::from_utf8_lossy(path))?;
                     let body = Bytes::copy_from_slice(body);
@@ -383,17 +385,18 @@ impl DdbAdapter {
                     })?;
                 }
             }
-        }
+            Ok(())
+        })?;
         if let Some((s, mut w)) = by_seq {
-            for rec in s.finish()? {
-                let (_, body) = rec?;
-                let item = DynamoItem::decode(body.as_slice())
+            let line = &mut self.line;
+            s.drain(|_: &[u8], body: &[u8]| -> Result<(), Error> {
+                let item = DynamoItem::decode(body)
                     .map_err(|e| Error::Internal(format!("re-decoding a spilled item: {e}")))?;
-                self.line.clear();
-                render::render_item(&item, false, &mut self.line);
-                self.line.push(b'\n');
-                w.write_line(out, &self.line)?;
-            }
+                line.clear();
+                render::render_item(&item, false, line);
+                line.push(b'\n');
+                w.write_line(out, line)
+            })?;
             w.finish(out)?;
         }
         Ok(())

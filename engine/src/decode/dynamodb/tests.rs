@@ -294,7 +294,7 @@ const V6_B: &str = "{\n  \"pk\": {\n    \"S\": \"b\"\n  },\n  \"v\": {\n    \"N\
 
 #[test]
 fn v6_migration_active_generation_wins() {
-    for budget in [crate::extsort::DEFAULT_BUDGET, 1] {
+    for budget in [super::MIGRATION_SORT_BUDGET, 1] {
         let opts = DecodeOptions::default();
         let a = DdbAdapter::new(&opts).with_spill_budget(budget);
         let d = run_adapter(a, opts, v6_entries()).unwrap();
@@ -312,7 +312,7 @@ fn v6_migration_in_bundle_mode_keeps_key_order() {
         },
         ..DecodeOptions::default()
     };
-    for budget in [crate::extsort::DEFAULT_BUDGET, 1] {
+    for budget in [super::MIGRATION_SORT_BUDGET, 1] {
         let a = DdbAdapter::new(&opts).with_spill_budget(budget);
         let d = run_adapter(a, opts.clone(), v6_entries()).unwrap();
         // Survivors in key order: gen-1 "b" (…|1|Yg) before gen-2 "a" (…|2|a…).

@@ -14,7 +14,6 @@
 //! * `finish` writes every `_queue.json`, then streams the merged records into
 //!   `messages.jsonl` and `_internals/side_records.jsonl`, one queue after another.
 
-mod extsort;
 mod flush;
 pub(crate) mod gob64;
 pub(crate) mod gojson;
@@ -24,7 +23,7 @@ pub(crate) mod render;
 #[cfg(test)]
 mod tests;
 
-pub use extsort::{ExternalSorter, DEFAULT_SORT_BUDGET};
+pub use crate::extsort::{ExternalSorter, DEFAULT_SORT_BUDGET};
 
 use super::{Adapter, AdapterKind, Family};
 use crate::encode::Emitter;
@@ -99,6 +98,18 @@ pub enum SqsError {
     /// A broken internal invariant.
     #[error("sqs adapter internal error: {0}")]
     Internal(String),
+}
+
+impl From<crate::extsort::SortError> for SqsError {
+    /// The shared sorter's failures in the SQS adapter's own words.
+    fn from(e: crate::extsort::SortError) -> Self {
+        use crate::extsort::SortError as S;
+        match e {
+            S::Scratch { path, source, .. } => SqsError::Scratch { path, source },
+            S::RecordTooLarge { bytes, .. } => SqsError::RecordTooLarge { bytes },
+            S::Internal { detail, .. } => SqsError::Internal(detail),
+        }
+    }
 }
 
 /// Renders bytes for an error message: printable ASCII kept, the rest `\xHH`, quoted.
@@ -190,7 +201,7 @@ impl SqsAdapter {
                 .collect(),
             queues: Vec::new(),
             by_segment: HashMap::new(),
-            sorter: Some(ExternalSorter::new(budget)),
+            sorter: Some(ExternalSorter::new("sqs", budget)),
             spilled: 0,
             line: Vec::with_capacity(1 << 12),
             sort_key: Vec::with_capacity(64),
@@ -356,7 +367,7 @@ impl SqsAdapter {
 
     fn push_sorted(&mut self) -> Result<(), SqsError> {
         match self.sorter.as_mut() {
-            Some(s) => s.push(&self.sort_key, &self.line),
+            Some(s) => Ok(s.push(&self.sort_key, &self.line)?),
             None => Err(SqsError::Internal("record after finish".into())),
         }
     }

@@ -475,8 +475,13 @@ fn queue_spread_over_shards_is_ordered_by_send_time() {
         let r = run_with(entries.clone(), DecodeOptions::default(), budget);
         r.result.as_ref().unwrap();
         if budget == 0 {
-            // 64 KiB floor; 200 short lines fit, so force spills through a larger set below.
-            assert_eq!(r.adapter.spilled_runs(), 0);
+            // A zero budget spills every record as a run of its own (over the merge's
+            // fan-in, so the multi-level merge runs too).
+            assert!(
+                r.adapter.spilled_runs() > 64,
+                "{}",
+                r.adapter.spilled_runs()
+            );
         }
         let got: Vec<String> = text(&r, "sqs/orders/messages.jsonl")
             .lines()

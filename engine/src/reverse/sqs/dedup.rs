@@ -79,7 +79,7 @@ impl Dedup {
             id: id.to_vec(),
         };
         self.sorter
-            .get_or_insert_with(|| ExternalSorter::new(budget))
+            .get_or_insert_with(|| ExternalSorter::new("sqs-dedup", budget))
             .push(key, &c.payload())?;
         Ok(())
     }
