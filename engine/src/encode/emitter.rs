@@ -17,6 +17,7 @@ use crate::options::DecodeOptions;
 use crate::sinks::{RelPath, Sink, StreamFile};
 use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
 use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -66,6 +67,41 @@ impl<T> Pending<T> {
     /// Waits for the result.
     pub fn wait(self) -> Result<T, Error> {
         self.0.recv().map_err(|_| dropped())
+    }
+}
+
+/// Submitted tasks whose results are appended to one ordered output in submission order,
+/// with at most `max` in flight: how a huge table or collection is rendered by segments
+/// on the pool without holding more than a few segments in memory.
+pub struct InOrder<T> {
+    queue: VecDeque<Pending<T>>,
+    max: usize,
+}
+
+impl<T> InOrder<T> {
+    /// A queue that waits for its oldest task once more than `max` are in flight.
+    pub fn new(max: usize) -> Self {
+        InOrder {
+            queue: VecDeque::new(),
+            max: max.max(1),
+        }
+    }
+
+    /// Queues a submitted task's result.
+    pub fn push(&mut self, p: Pending<T>) {
+        self.queue.push_back(p);
+    }
+
+    /// The oldest result if it is ready — waiting for it when more than `max` are in
+    /// flight, or when `all` (the output is being finished). `None` when there is nothing
+    /// to append now.
+    pub fn next(&mut self, all: bool) -> Option<Result<T, Error>> {
+        if all || self.queue.len() > self.max {
+            return self.queue.pop_front().map(Pending::wait);
+        }
+        let r = self.queue.front().and_then(Pending::try_take)?;
+        self.queue.pop_front();
+        Some(r)
     }
 }
 
@@ -525,5 +561,39 @@ mod tests {
         // --threads 1: no workers, every file on the calling thread.
         let (_, total, inline) = run(20, 1, 1);
         assert_eq!((total, inline), (20, 20));
+    }
+
+    #[test]
+    fn in_order_hands_results_back_in_submission_order() {
+        for threads in [1, 2] {
+            let (sink, release) = gate();
+            let _ = release.send(()); // nothing here waits on the gate
+            let fail = Arc::new(FailState::default());
+            let pool = WorkerPool::start(threads, sink.clone(), fail.clone());
+            let opts = Arc::new(DecodeOptions::default());
+            let out = Emitter::new(sink, &pool, fail, opts).unwrap();
+            let mut q = InOrder::new(3);
+            let mut got = Vec::new();
+            for i in 0..50u64 {
+                q.push(
+                    out.submit(move || {
+                        // Later tasks finish first.
+                        std::thread::sleep(std::time::Duration::from_micros(50 * (50 - i)));
+                        i
+                    })
+                    .unwrap(),
+                );
+                while let Some(r) = q.next(false) {
+                    got.push(r.unwrap());
+                }
+                assert!(q.queue.len() <= 3);
+            }
+            while let Some(r) = q.next(true) {
+                got.push(r.unwrap());
+            }
+            assert_eq!(got, (0..50).collect::<Vec<_>>());
+            drop(out);
+            pool.join().unwrap();
+        }
     }
 }

@@ -16,13 +16,12 @@ use super::error::{go_quote, DdbError};
 use super::item_path::item_path;
 use super::proto::DynamoItem;
 use super::render::render_item;
-use crate::encode::emitter::Pending;
+use crate::encode::emitter::InOrder;
 use crate::encode::Emitter;
 use crate::error::Error;
 use crate::sinks::{RelPath, StreamFile};
 use bytes::Bytes;
 use prost::Message;
-use std::collections::VecDeque;
 use std::sync::Arc;
 
 /// Items per rendered segment...
@@ -89,7 +88,7 @@ pub struct BundleWriter {
     segment: Vec<(Bytes, Bytes)>,
     segment_bytes: usize,
     /// Submitted segments, oldest first.
-    in_flight: VecDeque<Pending<Result<Rendered, Error>>>,
+    in_flight: InOrder<Result<Rendered, Error>>,
 }
 
 impl BundleWriter {
@@ -103,7 +102,7 @@ impl BundleWriter {
             ctx: None,
             segment: Vec::new(),
             segment_bytes: 0,
-            in_flight: VecDeque::new(),
+            in_flight: InOrder::new(SEGMENTS_IN_FLIGHT),
         }
     }
 
@@ -128,8 +127,7 @@ impl BundleWriter {
             self.submit_segment(out)?;
         }
         // Append whatever is already rendered, oldest first.
-        while let Some(r) = self.in_flight.front().and_then(Pending::try_take) {
-            self.in_flight.pop_front();
+        while let Some(r) = self.in_flight.next(false) {
             self.append(out, r??)?;
         }
         Ok(())
@@ -145,20 +143,15 @@ impl BundleWriter {
             Error::Internal("DynamoDB bundle: stored items queued without a key schema".into())
         })?;
         self.in_flight
-            .push_back(out.submit(move || Rendered::of(&ctx, &items))?);
-        while self.in_flight.len() > SEGMENTS_IN_FLIGHT {
-            if let Some(p) = self.in_flight.pop_front() {
-                self.append(out, p.wait()??)?;
-            }
-        }
+            .push(out.submit(move || Rendered::of(&ctx, &items))?);
         Ok(())
     }
 
     /// Renders and appends everything queued, in order.
     fn drain(&mut self, out: &Emitter) -> Result<(), Error> {
         self.submit_segment(out)?;
-        while let Some(p) = self.in_flight.pop_front() {
-            self.append(out, p.wait()??)?;
+        while let Some(r) = self.in_flight.next(true) {
+            self.append(out, r??)?;
         }
         Ok(())
     }

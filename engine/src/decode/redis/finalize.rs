@@ -17,8 +17,12 @@ use super::outputs::Outputs;
 use super::render::{self, CollKind};
 use super::scratch::BodyReader;
 use super::sort::{Chunk, Cursor, Item};
+use crate::encode::emitter::InOrder;
 use crate::encode::Emitter;
 use crate::error::Error;
+
+/// Chunks of a large collection rendered or being rendered ahead of the one appended.
+const CHUNKS_IN_FLIGHT: usize = 8;
 
 /// What one type holds for one user key.
 #[derive(Default)]
@@ -164,20 +168,34 @@ fn write_one(
             Ok(())
         });
     }
-    // A large collection: rendered here chunk by chunk, streamed to its file.
+    // A large collection: its chunks are rendered on the pool (a huge zset must not keep
+    // the workers idle while this thread renders millions of members) and appended to its
+    // file here, in order, a few chunks in flight.
     let mut f = out.stream(&path)?;
-    let mut raw = Vec::with_capacity(CHUNK_BYTES);
-    let mut text = Vec::with_capacity(CHUNK_BYTES * 2);
+    let mut text = Vec::new();
     render::header(kind, &mut text);
-    let mut first = true;
+    f.write_all(&text)?;
+    let mut in_flight = InOrder::new(CHUNKS_IN_FLIGHT);
+    // Whether an element precedes the chunk (every non-empty chunk holds at least one).
+    let mut any = false;
     for c in &chunks {
-        raw.clear();
+        let mut raw = Vec::with_capacity(CHUNK_BYTES);
         body.read(*c, &mut raw)?;
-        render::chunk(kind, &raw, &mut first, &mut text)?;
-        f.write_all(&text)?;
-        text.clear();
+        let mut first = !any;
+        any |= !raw.is_empty();
+        in_flight.push(out.submit(move || {
+            let mut text = Vec::with_capacity(raw.len() * 2);
+            render::chunk(kind, &raw, &mut first, &mut text).map(|_| text)
+        })?);
+        while let Some(text) = in_flight.next(false) {
+            f.write_all(&text??)?;
+        }
     }
-    render::tail(kind, !first, &meta, expire, &mut text);
+    while let Some(text) = in_flight.next(true) {
+        f.write_all(&text??)?;
+    }
+    text.clear();
+    render::tail(kind, any, &meta, expire, &mut text);
     f.write_all(&text)?;
     f.finish()
 }
