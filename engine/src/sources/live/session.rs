@@ -221,7 +221,16 @@ impl LiveSession {
                             ))
                             .await
                     })
-                    .map_err(|s| LiveError::rpc("ListAdaptersAndScopes", &s));
+                    .map_err(|s| match s.code() {
+                        // The pin vanished between BeginBackup and the listing (expired, or
+                        // dropped by the cluster): the same failure as losing it mid-scan.
+                        Code::NotFound => LiveError::PinLost(format!(
+                            "ListAdaptersAndScopes: {:?}: {}",
+                            s.code(),
+                            s.message()
+                        )),
+                        _ => LiveError::rpc("ListAdaptersAndScopes", &s),
+                    });
                 if let Some(p) = session.pin.as_mut() {
                     p.renewal = Some(renewal);
                 }
