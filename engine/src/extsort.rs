@@ -10,7 +10,7 @@
 //! at a time. Equal keys keep their insertion order: runs are merged in creation order
 //! and each run is sorted stably.
 
-use std::cmp::Ordering;
+use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
@@ -310,31 +310,10 @@ impl RunReader {
     }
 }
 
-/// The head record of one run in the merge heap (ordered so the heap pops the smallest
-/// key, earliest run first).
-struct Head {
-    key: Vec<u8>,
-    payload: Vec<u8>,
-    run: usize,
-}
-
-impl PartialEq for Head {
-    fn eq(&self, o: &Self) -> bool {
-        self.cmp(o) == Ordering::Equal
-    }
-}
-impl Eq for Head {}
-impl PartialOrd for Head {
-    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
-        Some(self.cmp(o))
-    }
-}
-impl Ord for Head {
-    fn cmp(&self, o: &Self) -> Ordering {
-        // Reversed: BinaryHeap is a max-heap.
-        o.key.cmp(&self.key).then(o.run.cmp(&self.run))
-    }
-}
+/// The head record of one run in the merge heap: `(key, run, payload)`, reversed so the
+/// max-heap pops the smallest key, earliest run first (runs are unique in the heap, so the
+/// payload never takes part in the order).
+type Head = Reverse<(Vec<u8>, usize, Vec<u8>)>;
 
 fn merge_runs<E, F>(what: &'static str, runs: &[PathBuf], mut f: F) -> Result<(), E>
 where
@@ -350,20 +329,20 @@ where
             what,
         });
     }
-    let mut heap = BinaryHeap::with_capacity(readers.len());
+    let mut heap: BinaryHeap<Head> = BinaryHeap::with_capacity(readers.len());
     for (run, r) in readers.iter_mut().enumerate() {
         let (mut key, mut payload) = (Vec::new(), Vec::new());
         if r.next(&mut key, &mut payload)? {
-            heap.push(Head { key, payload, run });
+            heap.push(Reverse((key, run, payload)));
         }
     }
-    while let Some(mut head) = heap.pop() {
-        f(&head.key, &head.payload)?;
-        let Some(r) = readers.get_mut(head.run) else {
+    while let Some(Reverse((mut key, run, mut payload))) = heap.pop() {
+        f(&key, &payload)?;
+        let Some(r) = readers.get_mut(run) else {
             return Err(internal(what, "merge run index out of range").into());
         };
-        if r.next(&mut head.key, &mut head.payload)? {
-            heap.push(head);
+        if r.next(&mut key, &mut payload)? {
+            heap.push(Reverse((key, run, payload)));
         }
     }
     Ok(())
