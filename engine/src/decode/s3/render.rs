@@ -7,7 +7,7 @@
 
 use super::values::{BucketMeta, Manifest};
 
-pub(crate) use crate::encode::json::write_str_html;
+use crate::encode::json::write_str_html;
 
 /// Writes one `  "key": ` member head (with the separating comma when not first).
 struct Members<'a> {

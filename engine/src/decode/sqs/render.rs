@@ -7,7 +7,7 @@
 
 use super::gojson::compact_into;
 use super::records::{Message, QueueMeta};
-use crate::encode::json::{write_str, write_str_body, write_u64, JsonWriter};
+use crate::encode::json::{write_str, write_str_html, write_u64, JsonWriter};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::engine::Config as _;
 use base64::Engine;
@@ -19,26 +19,6 @@ fn b64_into<E: Engine>(engine: &E, data: &[u8], out: &mut Vec<u8>) {
     out.resize(start + n, 0);
     let written = engine.encode_slice(data, &mut out[start..]).unwrap_or(0);
     out.truncate(start + written);
-}
-
-/// A JSON string literal with Go's default (HTML-safe) escaping.
-pub(crate) fn write_str_html(out: &mut Vec<u8>, s: &[u8]) {
-    out.push(b'"');
-    let mut start = 0;
-    for (i, &c) in s.iter().enumerate() {
-        let esc: &[u8] = match c {
-            b'<' => b"\\u003c",
-            b'>' => b"\\u003e",
-            b'&' => b"\\u0026",
-            _ => continue,
-        };
-        // `<>&` are ASCII, so splitting here never cuts a UTF-8 sequence.
-        write_str_body(out, &s[start..i]);
-        out.extend_from_slice(esc);
-        start = i + 1;
-    }
-    write_str_body(out, &s[start..]);
-    out.push(b'"');
 }
 
 fn html_str(s: &[u8]) -> Vec<u8> {

@@ -9,7 +9,7 @@
 
 use super::keys::{PART_NO, UPLOAD_ID};
 use crate::decode::s3::gojson::{self, set_i64, set_str, type_err, JVal};
-use crate::decode::s3::render::write_str_html;
+use crate::encode::json::write_str_html;
 use crate::encode::json::{write_i64, write_u64};
 use std::collections::BTreeMap;
 

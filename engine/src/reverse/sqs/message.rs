@@ -11,7 +11,7 @@
 use crate::decode::sqs::gob64::{std_decode, url_raw_decode};
 use crate::decode::sqs::gojson::compact_into;
 use crate::decode::sqs::records::Message;
-use crate::decode::sqs::render::write_str_html;
+use crate::encode::json::write_str_html;
 use crate::encode::json::{write_i64, write_u64};
 use crate::reverse::json::{members, string, Kind, Record};
 use base64::engine::general_purpose::STANDARD;

@@ -2,8 +2,8 @@
 //! stored `!sqs|queue|meta|` value a fresh queue is restored with (spec 30 §10 steps 1–2).
 
 use crate::decode::sqs::records::QueueMeta;
-use crate::decode::sqs::render::write_str_html;
 use crate::encode::json::write_i64;
+use crate::encode::json::write_str_html;
 use crate::reverse::json::{one_value, Record};
 
 /// Magic that starts a stored queue-meta value (`\x00SQ\x01`).

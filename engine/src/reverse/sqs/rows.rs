@@ -4,7 +4,7 @@
 //! hashes to.
 
 use crate::decode::sqs::records::Message;
-use crate::decode::sqs::render::write_str_html;
+use crate::encode::json::write_str_html;
 use crate::encode::json::{write_i64, write_u64};
 use crate::gen::enc::b64url;
 
