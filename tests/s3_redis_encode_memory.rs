@@ -9,10 +9,10 @@
 //! stayed behind in the temp dir.
 
 mod measure;
-use measure::run_measured;
+use measure::{count_sorted_entries, run_measured};
 
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Read, Write};
+use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -96,33 +96,6 @@ fn build_tree(root: &Path, mib: u64, n: u64) -> std::io::Result<()> {
         1_700_000_000_000 + n
     )?;
     w.flush()
-}
-
-/// Counts the payload's entries, checking that keys strictly ascend.
-fn count_sorted_entries(path: &Path) -> u64 {
-    let mut r = BufReader::with_capacity(1 << 20, File::open(path).unwrap());
-    let mut header = [0u8; 16];
-    r.read_exact(&mut header).unwrap();
-    assert_eq!(&header[..8], b"EKVPBBL1");
-    assert_eq!(u64::from_le_bytes(header[8..].try_into().unwrap()), 7);
-    let (mut prev, mut key, mut val) = (Vec::new(), Vec::new(), Vec::new());
-    let mut n = 0u64;
-    let mut len = [0u8; 8];
-    loop {
-        match r.read_exact(&mut len) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return n,
-            Err(e) => panic!("{e}"),
-        }
-        key.resize(u64::from_le_bytes(len) as usize, 0);
-        r.read_exact(&mut key).unwrap();
-        r.read_exact(&mut len).unwrap();
-        val.resize(u64::from_le_bytes(len) as usize, 0);
-        r.read_exact(&mut val).unwrap();
-        assert!(n == 0 || key > prev, "entry {n} out of order");
-        std::mem::swap(&mut prev, &mut key);
-        n += 1;
-    }
 }
 
 #[test]
