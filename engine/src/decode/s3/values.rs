@@ -124,7 +124,13 @@ const MANIFEST_FIELDS: [&str; 10] = [
     "parts",
 ];
 
-fn decode_user_metadata(m: &mut BTreeMap<String, String>, v: &JVal) -> Result<(), String> {
+/// Go's decoding of `user_metadata` into an existing map: `null` clears it, an object
+/// merges into it (a `null` element stores ""), anything else is a type error. Shared with
+/// the encoder's sidecar reader.
+pub(crate) fn decode_user_metadata(
+    m: &mut BTreeMap<String, String>,
+    v: &JVal,
+) -> Result<(), String> {
     match v {
         JVal::Null => {
             m.clear();

@@ -9,6 +9,7 @@
 
 use super::keys::{PART_NO, UPLOAD_ID};
 use crate::decode::s3::gojson::{self, set_i64, set_str, type_err, JVal};
+use crate::decode::s3::values::decode_user_metadata;
 use crate::encode::json::write_str_html;
 use crate::encode::json::{write_i64, write_u64};
 use std::collections::BTreeMap;
@@ -132,24 +133,7 @@ fn set_map(dst: &mut Option<BTreeMap<String, String>>, v: &JVal) -> Result<(), S
             *dst = None;
             Ok(())
         }
-        JVal::Obj(members) => {
-            let m = dst.get_or_insert_with(BTreeMap::new);
-            let mut first_err = None;
-            for (k, x) in members {
-                match x {
-                    JVal::Null => {
-                        m.insert(k.clone(), String::new());
-                    }
-                    JVal::Str(s) => {
-                        m.insert(k.clone(), s.clone());
-                    }
-                    other => {
-                        first_err.get_or_insert(type_err("user_metadata", "string", other));
-                    }
-                }
-            }
-            first_err.map_or(Ok(()), Err)
-        }
+        JVal::Obj(_) => decode_user_metadata(dst.get_or_insert_with(BTreeMap::new), v),
         other => Err(type_err("user_metadata", "map[string]string", other)),
     }
 }
