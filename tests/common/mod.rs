@@ -11,13 +11,13 @@ pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_elastickv-backup"))
 }
 
-/// `../shared/fixtures/golden` beside the checkout (or `$EKVB_GOLDEN_DIR`).
+/// the repository's `fixtures/golden` (or `$EKVB_GOLDEN_DIR`).
 pub fn golden_dir() -> PathBuf {
     if let Ok(d) = std::env::var("EKVB_GOLDEN_DIR") {
         return PathBuf::from(d);
     }
     let here = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let d = here.join("../../shared/fixtures/golden");
+    let d = here.join("../fixtures/golden");
     assert!(
         d.is_dir(),
         "golden fixtures not found at {} (set EKVB_GOLDEN_DIR)",

@@ -622,13 +622,12 @@ fn scope_without_db_0_writes_nothing() {
 
 // ---- golden fixtures ----
 
-fn golden_dir() -> Option<PathBuf> {
+fn golden_dir() -> PathBuf {
     let d = std::env::var("EKVB_GOLDEN_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/golden")
-        });
-    d.is_dir().then_some(d)
+        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/golden"));
+    assert!(d.is_dir(), "golden fixtures not found at {}", d.display());
+    d
 }
 
 /// The newest non-tombstone version of each user key of a hand-read EKVPBBL1 file.
@@ -659,10 +658,7 @@ fn read_fsm(p: &Path) -> Vec<Row> {
 }
 
 fn check_golden(case: &str, opts: DecodeOptions) {
-    let Some(dir) = golden_dir() else {
-        eprintln!("golden fixtures not found; skipping {case}");
-        return;
-    };
+    let dir = golden_dir();
     let case_dir = dir.join(case);
     let got = run_opts(&read_fsm(&case_dir.join("input.fsm")), opts).unwrap();
     let want: Tree = read_tree(&case_dir.join("expected"))

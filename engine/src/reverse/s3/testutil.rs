@@ -17,12 +17,12 @@ use std::sync::Arc;
 /// Relative path → contents; directories end in `/` and map to nothing.
 pub(crate) type Tree = BTreeMap<String, Vec<u8>>;
 
-/// `../shared/fixtures/golden` beside the checkout, or `$EKVB_GOLDEN_DIR`.
+/// the repository's `fixtures/golden`, or `$EKVB_GOLDEN_DIR`.
 pub(crate) fn golden_dir() -> PathBuf {
     if let Ok(d) = std::env::var("EKVB_GOLDEN_DIR") {
         return PathBuf::from(d);
     }
-    let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/golden");
+    let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/golden");
     assert!(d.is_dir(), "golden fixtures not found at {}", d.display());
     d
 }
