@@ -41,6 +41,9 @@ pub enum Item {
     Owned(bool),
     /// A `!redis|ttl|` value not taken by a string or HLL.
     Ttl(u64),
+    /// The collection's element names arrived out of bytewise order (a name that is a
+    /// prefix of another arrives after it in encoded-key order): re-sort before writing.
+    Unsorted,
 }
 
 impl Item {
@@ -51,6 +54,7 @@ impl Item {
             Item::Chunk(_) => 2,
             Item::Owned(_) => 3,
             Item::Ttl(_) => 4,
+            Item::Unsorted => 5,
         }
     }
 }
@@ -98,6 +102,7 @@ impl Rec {
             }
             Item::Owned(b) => out.push(u8::from(b)),
             Item::Ttl(v) => put_u64(out, v),
+            Item::Unsorted => {}
         }
     }
 }
@@ -190,6 +195,7 @@ impl RunReader {
             }
             3 => Item::Owned(self.exact::<1>()?[0] != 0),
             4 => Item::Ttl(self.u64()?),
+            5 => Item::Unsorted,
             _ => return Err(corrupt()),
         };
         Ok(Some(Rec { uk, seq, item }))
@@ -478,6 +484,7 @@ mod tests {
                     len: 2,
                     count: i,
                 }),
+                2 if i % 8 == 2 => Item::Unsorted,
                 2 => Item::Owned(i % 3 == 0),
                 _ => Item::Ttl(i),
             };
