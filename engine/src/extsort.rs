@@ -242,6 +242,9 @@ impl ExternalSorter {
     }
 }
 
+/// One sorted record: `(key, payload)`.
+pub type SortedRecord = (Vec<u8>, Vec<u8>);
+
 /// Records handed back one at a time, in key order (insertion order among equal keys).
 ///
 /// Why: a consumer that merge-joins several sorted streams (the Redis decoder walks one
@@ -264,7 +267,7 @@ enum SortedSource {
 
 impl SortedRecords {
     /// The next `(key, payload)`, or `None` after the last.
-    pub fn next_record(&mut self) -> Result<Option<(Vec<u8>, Vec<u8>)>, SortError> {
+    pub fn next_record(&mut self) -> Result<Option<SortedRecord>, SortError> {
         match &mut self.src {
             SortedSource::Mem { arena, slots, what } => {
                 let Some(s) = slots.next() else {

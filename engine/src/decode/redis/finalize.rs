@@ -268,8 +268,11 @@ impl<'a> Appender<'a> {
     }
 }
 
+/// An element's name and its whole scratch encoding.
+type Element<'a> = (&'a [u8], &'a [u8]);
+
 /// Splits scratch-encoded hash, set or zset elements into `(name, element bytes)`.
-fn elements(kind: CollKind, raw: &[u8]) -> Result<Vec<(&[u8], &[u8])>, RedisError> {
+fn elements(kind: CollKind, raw: &[u8]) -> Result<Vec<Element<'_>>, RedisError> {
     let mut r = Reader::new(raw);
     let mut v = Vec::new();
     while !r.is_empty() {
