@@ -38,26 +38,32 @@ use tokio::sync::oneshot;
 /// A running loopback server; dropping it stops the server.
 pub struct LoopbackServer {
     cluster: Arc<Cluster>,
+    nodes: Vec<Node>,
+    /// Cluster-wide background work (pin sweeper, compactor).
+    rt: Option<tokio::runtime::Runtime>,
+}
+
+/// One listener ("node") with its own runtime, so stopping it drops every connection and
+/// in-flight call at once — what a client sees when a node process is SIGKILLed.
+struct Node {
     addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     rt: Option<tokio::runtime::Runtime>,
 }
 
-impl LoopbackServer {
-    /// Loads `entries` into a cluster configured by `config` and serves it on `listen`
-    /// (`127.0.0.1:0` picks a free port; see [`LoopbackServer::addr`]).
-    pub fn start(
-        config: ServerConfig,
-        listen: &str,
-        entries: Vec<RawEntry>,
-    ) -> Result<Self, Error> {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("loopback")
-            .enable_all()
-            .build()
-            .map_err(|e| Error::io("tokio runtime", e))?;
-        let cluster = Arc::new(Cluster::new(config, entries));
+fn runtime(name: &str) -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name(name)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::io("tokio runtime", e))
+}
+
+impl Node {
+    /// Binds `listen` and serves the cluster's gRPC surface on it.
+    fn start(cluster: &Arc<Cluster>, listen: &str) -> Result<Node, Error> {
+        let rt = runtime("loopback-node")?;
         let listener = rt
             .block_on(tokio::net::TcpListener::bind(listen))
             .map_err(|e| Error::io(format!("listen {listen}"), e))?;
@@ -113,6 +119,47 @@ impl LoopbackServer {
                 eprintln!("loopback: server stopped: {e}");
             }
         });
+        Ok(Node {
+            addr,
+            stop: Some(stop),
+            rt: Some(rt),
+        })
+    }
+
+    /// Graceful stop: waits briefly for in-flight calls.
+    fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_timeout(Duration::from_secs(2));
+        }
+    }
+
+    /// Abrupt stop: every connection and call is dropped where it stands.
+    fn kill(&mut self) {
+        self.stop.take();
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_background();
+        }
+    }
+
+    fn running(&self) -> bool {
+        self.rt.is_some()
+    }
+}
+
+impl LoopbackServer {
+    /// Loads `entries` into a cluster configured by `config` and serves it on `listen`
+    /// (`127.0.0.1:0` picks a free port; see [`LoopbackServer::addr`]).
+    pub fn start(
+        config: ServerConfig,
+        listen: &str,
+        entries: Vec<RawEntry>,
+    ) -> Result<Self, Error> {
+        let rt = runtime("loopback")?;
+        let cluster = Arc::new(Cluster::new(config, entries));
+        let nodes = vec![Node::start(&cluster, listen)?];
         let c = cluster.clone();
         rt.spawn(async move {
             let mut tick = tokio::time::interval(c.config.sweep_interval);
@@ -134,15 +181,42 @@ impl LoopbackServer {
         }
         Ok(LoopbackServer {
             cluster,
-            addr,
-            stop: Some(stop),
+            nodes,
             rt: Some(rt),
         })
     }
 
-    /// The bound address.
+    /// The bound address (of the first node).
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.nodes[0].addr
+    }
+
+    /// Every node's address, in node order.
+    pub fn node_addrs(&self) -> Vec<SocketAddr> {
+        self.nodes.iter().map(|n| n.addr).collect()
+    }
+
+    /// Fault: stops node `i` abruptly, as SIGKILL would — open connections are reset, calls
+    /// in flight get no answer, new connections are refused. The cluster's state (data,
+    /// pins) is kept, as the other replicas of a real cluster keep it.
+    pub fn kill_node(&mut self, i: usize) {
+        if let Some(n) = self.nodes.get_mut(i) {
+            n.kill();
+        }
+    }
+
+    /// Restarts a killed node on the same address. Errors when the port cannot be bound
+    /// again.
+    pub fn restart_node(&mut self, i: usize) -> Result<(), Error> {
+        let cluster = self.cluster.clone();
+        let Some(n) = self.nodes.get_mut(i) else {
+            return Err(Error::Usage(format!("no node {i}")));
+        };
+        if n.running() {
+            return Ok(());
+        }
+        *n = Node::start(&cluster, &n.addr.to_string())?;
+        Ok(())
     }
 
     /// The cluster: writes, faults, counters (test API).
@@ -163,8 +237,8 @@ impl LoopbackServer {
     }
 
     fn stop_now(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
+        for n in &mut self.nodes {
+            n.stop();
         }
         if let Some(rt) = self.rt.take() {
             rt.shutdown_timeout(Duration::from_secs(2));

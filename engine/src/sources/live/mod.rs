@@ -12,6 +12,7 @@ pub mod error;
 pub mod pin;
 pub mod reorder;
 pub mod resume;
+pub mod retry;
 pub mod route_key;
 pub mod routes;
 pub mod scan;

@@ -8,6 +8,7 @@ use super::abort::Abort;
 use super::client::Conn;
 use super::error::LiveError;
 use super::reorder::Reorder;
+use super::retry;
 use super::route_key::is_explicit_group_key;
 use super::routes::RouteTable;
 use super::scopes::{counted_scope, ScopeId};
@@ -26,6 +27,9 @@ use tonic::{Code, Status};
 /// well under the default 32 MiB value-page budget.
 const BLOB_VALUE_BATCH: usize = 16;
 const BLOB_FAMILIES: [&[u8]; 2] = [b"!s3|blob|", b"!s3|chunkblob|"];
+/// How long past a call's deadline the client waits for any answer before treating the
+/// peer as gone.
+const CLIENT_GRACE: Duration = Duration::from_secs(1);
 
 /// What every scan of one group shares.
 pub struct ScanParams {
@@ -62,13 +66,6 @@ enum CallFail {
     Status(Status),
     /// The dump stopped, or the group ran out of retries.
     Fatal(Error),
-}
-
-fn retryable(s: &Status) -> bool {
-    matches!(
-        s.code(),
-        Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled
-    ) || (s.code() == Code::Unknown && s.message().contains("leader not found"))
 }
 
 /// `key ‖ 0x00`: the smallest key above `key`.
@@ -134,13 +131,18 @@ impl ScanParams {
         let mut attempts = 0u32;
         loop {
             attempts += 1;
+            // The client-side bound covers a peer that stops answering without closing the
+            // connection (the request's own deadline is only a header the peer may ignore).
+            let bound = self.call_timeout + CLIENT_GRACE;
             let res = tokio::select! {
-                r = f() => r,
+                r = tokio::time::timeout(bound, f()) => {
+                    r.unwrap_or_else(|_| Err(retry::no_answer(&format!("group {}", self.group), bound)))
+                }
                 reason = self.abort.wait() => return Err(CallFail::Fatal(reason.to_error())),
             };
             let s = match res {
                 Ok(v) => return Ok(v),
-                Err(s) if retryable(&s) => s,
+                Err(s) if retry::is_transient(&s) => s,
                 Err(s) => return Err(CallFail::Status(s)),
             };
             if started.elapsed() + backoff > self.retry_budget {
@@ -355,13 +357,5 @@ mod tests {
                 (b"!s3|".to_vec(), b"!s3}".to_vec())
             ]
         );
-    }
-
-    #[test]
-    fn retry_classes() {
-        assert!(retryable(&Status::unavailable("x")));
-        assert!(retryable(&Status::unknown("raft: leader not found")));
-        assert!(!retryable(&Status::unknown("invalid request")));
-        assert!(!retryable(&Status::resource_exhausted("big")));
     }
 }
