@@ -21,9 +21,16 @@ use std::time::{Duration, Instant};
 /// Dump a running cluster at one pinned read timestamp.
 #[derive(Args, Debug)]
 pub struct DumpArgs {
-    /// Seed node listener (host:port) of the cluster to dump. Required unless --embedded.
+    /// Seed node listener (host:port) of the cluster to dump; repeat it or give a comma
+    /// list for several seeds (cluster-wide calls fail over between them, and each group is
+    /// read from a seed that hosts it). Required unless --embedded.
     #[arg(long, value_name = "HOST:PORT", help_heading = "Cluster")]
-    pub address: Option<String>,
+    pub address: Vec<String>,
+
+    /// Read group GROUP from the listener HOST:PORT (repeatable; upstream's --raftGroups
+    /// shape): for groups no seed hosts. Its leader is asked for and read directly.
+    #[arg(long, value_name = "GROUP=HOST:PORT", help_heading = "Cluster")]
+    pub group_endpoint: Vec<String>,
 
     /// Dump a built-in sample cluster instead of a real one: an embedded loopback cluster
     /// (--groups, --sample-scale) seeded with sample data of every adapter, dumped over
@@ -165,6 +172,11 @@ pub fn parse_duration(s: &str) -> Result<Duration, Error> {
     Duration::try_from_secs_f64(secs).map_err(|_| Error::Usage(format!("{s}: invalid duration")))
 }
 
+/// `--group-endpoint` values as a map (usage error when malformed).
+fn group_endpoints(values: &[String]) -> Result<std::collections::BTreeMap<u64, String>, Error> {
+    crate::sources::live::topology::parse_group_endpoints(values).map_err(Error::Usage)
+}
+
 /// The token from `--admin-token` or `--admin-token-file`.
 pub fn admin_token(
     token: &Option<String>,
@@ -235,7 +247,8 @@ fn run_resumable(args: DumpArgs, handle_signals: bool) -> Result<(), Error> {
         ));
     }
     let cfg = LiveConfig {
-        address: args.address.clone().unwrap_or_default(),
+        address: args.address.join(","),
+        group_endpoints: group_endpoints(&args.group_endpoint)?,
         admin_token: admin_token(&args.admin_token, &args.admin_token_file)?,
         ttl_ms: args.ttl_ms,
         begin_backup_deadline: parse_duration(&args.begin_backup_deadline)?,
@@ -292,7 +305,7 @@ pub fn run_dump_with(args: DumpArgs, handle_signals: bool) -> Result<(), Error> 
         .output
         .clone()
         .ok_or_else(|| Error::Usage("--output is required".into()))?;
-    if args.address.is_none() && !args.embedded {
+    if args.address.is_empty() && !args.embedded {
         return Err(Error::Usage(
             "dump needs --address HOST:PORT (a node of the cluster to back up); to dump the built-in sample cluster instead, pass --embedded".into(),
         ));
@@ -308,9 +321,9 @@ pub fn run_dump_with(args: DumpArgs, handle_signals: bool) -> Result<(), Error> 
     } else {
         preflight::check_dir(&output, args.flags.force)?;
     }
-    let embedded = match &args.address {
-        Some(_) => None,
-        None => {
+    let embedded = match args.embedded {
+        false => None,
+        true => {
             let cfg = ServerConfig {
                 groups: args.groups.max(1),
                 admin_token: token.clone(),
@@ -331,13 +344,13 @@ pub fn run_dump_with(args: DumpArgs, handle_signals: bool) -> Result<(), Error> 
             Some(server)
         }
     };
-    let address = match (&args.address, &embedded) {
-        (Some(a), _) => a.clone(),
-        (None, Some(s)) => s.addr().to_string(),
-        (None, None) => return Err(Error::Internal("no address".into())),
+    let address = match &embedded {
+        Some(s) => s.addr().to_string(),
+        None => args.address.join(","),
     };
     let session = LiveSession::begin(LiveConfig {
         address,
+        group_endpoints: group_endpoints(&args.group_endpoint)?,
         admin_token: token,
         ttl_ms: args.ttl_ms,
         begin_backup_deadline: begin_deadline,

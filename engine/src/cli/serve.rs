@@ -32,6 +32,12 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 3, value_name = "N")]
     pub groups: u64,
 
+    /// Nodes, each its own listener (ports --listen, +1, … or free ports with port 0; one
+    /// address per line on stdout); with two or more every group has two replicas, and a
+    /// node answers reads only for the groups it hosts.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub nodes: usize,
+
     /// Require `authorization: Bearer <T>` on Admin calls.
     #[arg(long, value_name = "T", conflicts_with = "admin_token_file")]
     pub admin_token: Option<String>,
@@ -83,6 +89,7 @@ pub fn run_serve(args: ServeArgs) -> Result<(), Error> {
     };
     let cfg = ServerConfig {
         groups: args.groups.max(1),
+        nodes: args.nodes.max(1),
         admin_token: admin_token(&args.admin_token, &args.admin_token_file)?,
         phase1: !args.no_backup_rpcs,
         backup_max_ttl_ms: args.backup_max_ttl_ms,
@@ -95,7 +102,9 @@ pub fn run_serve(args: ServeArgs) -> Result<(), Error> {
     };
     let n = entries.len();
     let server = LoopbackServer::start(cfg, &args.listen, entries)?;
-    println!("{}", server.addr());
+    for a in server.node_addrs() {
+        println!("{a}");
+    }
     let _ = std::io::stdout().flush();
     eprintln!(
         "elastickv-backup: serving {n} entries in {} group(s) on {} (Ctrl-C to stop)",

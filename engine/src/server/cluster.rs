@@ -110,6 +110,8 @@ pub struct Cluster {
     pub faults: Faults,
     /// Counters.
     pub stats: Stats,
+    /// Which node hosts and leads which group.
+    pub placement: super::placement::Placement,
     phase1: AtomicBool,
     ts_counter: AtomicU64,
 }
@@ -151,6 +153,7 @@ impl Cluster {
             g.snapshot_now();
         }
         Cluster {
+            placement: super::placement::Placement::spread(groups_n, config.nodes),
             phase1: AtomicBool::new(config.phase1),
             config,
             hlc: Hlc::starting_at(max_ts),

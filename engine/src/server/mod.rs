@@ -6,8 +6,9 @@
 //! sample dataset. Tests provoke faults through [`LoopbackServer::cluster`] (a Rust API only;
 //! none of it is reachable from the command line).
 //!
-//! Simplification (documented in §9's terms): one listener serves every group; `RaftAdmin`
-//! answers for group 1.
+//! Simplification (documented in §9's terms): one listener per node serves every group the
+//! node hosts (`ServerConfig::nodes`, groups spread over them by
+//! [`placement::Placement`]); `RaftAdmin` answers for the node's lowest hosted group.
 
 pub mod cluster;
 pub mod config;
@@ -16,6 +17,7 @@ pub mod group;
 pub mod hlc;
 pub mod load;
 pub mod pins;
+pub mod placement;
 pub mod service;
 pub mod store;
 
@@ -62,7 +64,7 @@ fn runtime(name: &str) -> Result<tokio::runtime::Runtime, Error> {
 
 impl Node {
     /// Binds `listen` and serves the cluster's gRPC surface on it.
-    fn start(cluster: &Arc<Cluster>, listen: &str) -> Result<Node, Error> {
+    fn start(cluster: &Arc<Cluster>, listen: &str, node: usize) -> Result<Node, Error> {
         let rt = runtime("loopback-node")?;
         let listener = rt
             .block_on(tokio::net::TcpListener::bind(listen))
@@ -70,10 +72,12 @@ impl Node {
         let addr = listener
             .local_addr()
             .map_err(|e| Error::io(format!("listen {listen}"), e))?;
+        cluster.placement.set_addr(node, addr.to_string());
         let (stop, stopped) = oneshot::channel::<()>();
         let max = cluster.config.max_message_bytes;
         let raw = RawKvServer::new(RawKvService {
             cluster: cluster.clone(),
+            node,
         })
         .max_decoding_message_size(max)
         .max_encoding_message_size(max);
@@ -82,12 +86,12 @@ impl Node {
         });
         let raft = RaftAdminServer::new(RaftAdminService {
             cluster: cluster.clone(),
-            group: 1,
-            address: addr.to_string(),
+            node,
         });
         let admin = tonic::service::interceptor::InterceptedService::new(
             AdminServer::new(AdminService {
                 cluster: cluster.clone(),
+                node,
             }),
             AdminAuth {
                 token: cluster.config.admin_token.clone(),
@@ -149,6 +153,19 @@ impl Node {
     }
 }
 
+/// Node `i`'s listen address: port 0 stays 0 (a free port each), port *p* becomes *p + i*.
+fn next_listen(listen: &str, i: usize) -> Result<String, Error> {
+    let bad = || Error::Usage(format!("--listen {listen}: expected HOST:PORT"));
+    let (host, port) = listen.rsplit_once(':').ok_or_else(bad)?;
+    let port: u16 = port.parse().map_err(|_| bad())?;
+    if port == 0 {
+        return Ok(listen.to_string());
+    }
+    let p = usize::from(port) + i;
+    let p = u16::try_from(p).map_err(|_| bad())?;
+    Ok(format!("{host}:{p}"))
+}
+
 impl LoopbackServer {
     /// Loads `entries` into a cluster configured by `config` and serves it on `listen`
     /// (`127.0.0.1:0` picks a free port; see [`LoopbackServer::addr`]).
@@ -159,7 +176,10 @@ impl LoopbackServer {
     ) -> Result<Self, Error> {
         let rt = runtime("loopback")?;
         let cluster = Arc::new(Cluster::new(config, entries));
-        let nodes = vec![Node::start(&cluster, listen)?];
+        let mut nodes = vec![Node::start(&cluster, listen, 0)?];
+        for i in 1..cluster.config.nodes.max(1) {
+            nodes.push(Node::start(&cluster, &next_listen(listen, i)?, i)?);
+        }
         let c = cluster.clone();
         rt.spawn(async move {
             let mut tick = tokio::time::interval(c.config.sweep_interval);
@@ -215,7 +235,7 @@ impl LoopbackServer {
         if n.running() {
             return Ok(());
         }
-        *n = Node::start(&cluster, &n.addr.to_string())?;
+        *n = Node::start(&cluster, &n.addr.to_string(), i)?;
         Ok(())
     }
 

@@ -20,6 +20,7 @@ pub mod scopes;
 pub mod session;
 pub mod shard;
 pub mod signals;
+pub mod topology;
 
 pub use error::LiveError;
 pub use session::{LiveConfig, LiveSession};

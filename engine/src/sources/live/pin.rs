@@ -72,7 +72,7 @@ fn attempt_timeout(ttl: Duration) -> Duration {
 /// repeated with short attempts until 90% of the TTL since the last grant is gone; a pin the
 /// server no longer knows, or any other refusal, stops the dump at once.
 pub async fn renewal_loop(
-    conn: Conn,
+    conns: Vec<Conn>,
     token: Vec<u8>,
     ttl_ms: u64,
     abort: Abort,
@@ -80,6 +80,7 @@ pub async fn renewal_loop(
 ) {
     let mut ttl = Duration::from_millis(ttl_ms.max(3));
     let mut granted = Instant::now();
+    let mut at = 0usize;
     loop {
         tokio::select! {
             _ = tokio::time::sleep_until(granted + ttl / 3) => {}
@@ -91,6 +92,12 @@ pub async fn renewal_loop(
         let mut attempts = 0u32;
         loop {
             attempts += 1;
+            let Some(conn) = conns.get(at % conns.len().max(1)) else {
+                abort.trigger(AbortReason::Failed(
+                    "no seed to renew the pin through".into(),
+                ));
+                return;
+            };
             let sent = Instant::now();
             let timeout = per_attempt.min(round_deadline.saturating_duration_since(sent));
             let r = conn.req(
@@ -115,10 +122,14 @@ pub async fn renewal_loop(
                 }
                 Err(s) if retry::is_transient(&s) && Instant::now() + backoff < round_deadline => {
                     eprintln!(
-                        "elastickv-backup: RenewBackup attempt {attempts}: {:?}: {} — retrying",
+                        "elastickv-backup: RenewBackup attempt {attempts} via {}: {:?}: {} — retrying",
+                        conn.address,
                         s.code(),
                         s.message()
                     );
+                    if retry::classify(&s).is_some_and(|t| t.reresolve()) {
+                        at += 1; // the next seed
+                    }
                     tokio::time::sleep(backoff).await;
                 }
                 Err(s) => {

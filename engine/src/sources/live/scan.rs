@@ -12,6 +12,7 @@ use super::retry;
 use super::route_key::is_explicit_group_key;
 use super::routes::RouteTable;
 use super::scopes::{counted_scope, ScopeId};
+use super::topology::GroupRoute;
 use crate::error::Error;
 use crate::sources::RawEntry;
 use bytes::Bytes;
@@ -33,8 +34,8 @@ const CLIENT_GRACE: Duration = Duration::from_secs(1);
 
 /// What every scan of one group shares.
 pub struct ScanParams {
-    /// The node to ask (explicit `group_id` on every call).
-    pub conn: Conn,
+    /// The node to ask (explicit `group_id` on every call), re-resolved when it fails.
+    pub route: Arc<GroupRoute>,
     /// Raft group id.
     pub group: u64,
     /// The pinned read timestamp (never 0).
@@ -123,19 +124,21 @@ impl ScanParams {
     /// retry budget is spent.
     async fn call<T, F, Fut>(&self, mut f: F) -> Result<T, CallFail>
     where
-        F: FnMut() -> Fut,
+        F: FnMut(Conn) -> Fut,
         Fut: Future<Output = Result<T, Status>>,
     {
         let started = Instant::now();
         let mut backoff = Duration::from_millis(100);
         let mut attempts = 0u32;
+        let mut unresolved: Option<LiveError> = None;
         loop {
             attempts += 1;
+            let conn = self.route.current();
             // The client-side bound covers a peer that stops answering without closing the
             // connection (the request's own deadline is only a header the peer may ignore).
             let bound = self.call_timeout + CLIENT_GRACE;
             let res = tokio::select! {
-                r = tokio::time::timeout(bound, f()) => {
+                r = tokio::time::timeout(bound, f(conn.clone())) => {
                     r.unwrap_or_else(|_| Err(retry::no_answer(&format!("group {}", self.group), bound)))
                 }
                 reason = self.abort.wait() => return Err(CallFail::Fatal(reason.to_error())),
@@ -152,14 +155,18 @@ impl ScanParams {
                         attempts,
                         secs: started.elapsed().as_secs_f64(),
                         code: s.code(),
-                        message: s.message().to_string(),
+                        message: match &unresolved {
+                            Some(e) => format!("{} (then: {e})", s.message()),
+                            None => s.message().to_string(),
+                        },
                     }
                     .into(),
                 ));
             }
             eprintln!(
-                "elastickv-backup: group {}: {:?} {} — retrying in {:?}",
+                "elastickv-backup: group {} via {}: {:?} {} — retrying in {:?}",
                 self.group,
+                conn.address,
                 s.code(),
                 s.message(),
                 backoff
@@ -167,6 +174,13 @@ impl ScanParams {
             tokio::select! {
                 _ = tokio::time::sleep(backoff) => {}
                 reason = self.abort.wait() => return Err(CallFail::Fatal(reason.to_error())),
+            }
+            if retry::classify(&s).is_some_and(|t| t.reresolve()) {
+                let found = tokio::select! {
+                    r = self.route.reresolve(&conn.address) => r,
+                    reason = self.abort.wait() => return Err(CallFail::Fatal(reason.to_error())),
+                };
+                unresolved = found.err();
             }
             backoff = (backoff * 2).min(Duration::from_secs(2));
         }
@@ -189,9 +203,9 @@ impl ScanParams {
             keys_only,
         };
         let resp = self
-            .call(|| {
-                let mut c = self.conn.raw();
-                let r = self.conn.req(msg.clone(), self.call_timeout);
+            .call(|conn| {
+                let mut c = conn.raw();
+                let r = conn.req(msg.clone(), self.call_timeout);
                 async move { c.raw_scan_at(r).await }
             })
             .await?;
@@ -210,9 +224,9 @@ impl ScanParams {
             group_id: self.group,
         };
         let resp = self
-            .call(|| {
-                let mut c = self.conn.raw();
-                let r = self.conn.req(msg.clone(), self.call_timeout);
+            .call(|conn| {
+                let mut c = conn.raw();
+                let r = conn.req(msg.clone(), self.call_timeout);
                 async move { c.raw_get(r).await }
             })
             .await
