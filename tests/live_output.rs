@@ -192,3 +192,53 @@ fn data_is_flushed_before_the_manifest() {
     let trace = traced_dump(t.path(), &["--no-sync"]).unwrap();
     assert!(!trace.contains("syncfs("), "--no-sync still called syncfs");
 }
+
+#[test]
+fn https_is_refused_rather_than_spoken_as_plaintext() {
+    let s = sample_server();
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("dump");
+    let e = dump_cli(&[
+        "--address",
+        &format!("https://{}", s.addr()),
+        "--output",
+        out.to_str().unwrap(),
+    ])
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("TLS") && e.contains("https://"), "{e}");
+    assert_eq!(begin_calls(&s), 0);
+    assert_no_dump(&out);
+}
+
+#[test]
+fn admin_token_from_the_environment() {
+    let s = LoopbackServer::start(
+        ServerConfig {
+            admin_token: Some("env-s3cret".into()),
+            ..ServerConfig::default()
+        },
+        "127.0.0.1:0",
+        load::from_pairs(gen::sample(1), gen::EPOCH_MS << 16),
+    )
+    .unwrap();
+    let t = tempfile::tempdir().unwrap();
+    let dump = |out: &str, token: Option<&str>| {
+        let mut cmd = Command::new(bin());
+        cmd.args(["dump", "--address", &s.addr().to_string(), "--output", out]);
+        cmd.env_remove("ELASTICKV_ADMIN_TOKEN");
+        if let Some(tok) = token {
+            cmd.env("ELASTICKV_ADMIN_TOKEN", tok);
+        }
+        cmd.output().unwrap()
+    };
+    let out = t.path().join("no-token");
+    let r = dump(out.to_str().unwrap(), None);
+    assert_eq!(r.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&r.stderr).contains("missing authorization header"));
+    let out = t.path().join("env-token");
+    let r = dump(out.to_str().unwrap(), Some("env-s3cret"));
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    assert!(out.join("MANIFEST.json").is_file());
+    assert_eq!(s.cluster().active_pins(), 0);
+}

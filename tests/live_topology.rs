@@ -184,3 +184,68 @@ fn a_seed_is_never_read_for_a_group_it_does_not_host() {
     assert_same_data(&out, &decode_state_at(&c, read_ts, t.path(), "reference2"));
     assert_eq!(c.active_pins(), 0);
 }
+
+/// `serve --nodes 3 --fault …` as a separate process: the faults scheduled on its command line
+/// hit a dump of all three seeds, which completes with the same data as the embedded
+/// cluster holding the same sample.
+#[test]
+fn serve_fault_switches_from_the_command_line() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let mut serve = Command::new(common::bin())
+        .args([
+            "serve",
+            "--nodes",
+            "3",
+            "--groups",
+            "6",
+            "--generate",
+            "3",
+            "--fault",
+            "0s=scan-delay:20",
+            "--fault",
+            "700ms=kill-node:1",
+            "--fault",
+            "1200ms=restart-node:1",
+            "--fault",
+            "900ms=move-leader:all",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(serve.stdout.take().unwrap()).lines();
+    let addrs: Vec<String> = (0..3).map(|_| lines.next().unwrap().unwrap()).collect();
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("out");
+    let r = Command::new(common::bin())
+        .args(["dump", "--address", &addrs.join(","), "--output"])
+        .arg(&out)
+        .args(["--scan-page-size", "1"])
+        .output()
+        .unwrap();
+    let _ = serve.kill();
+    let served = serve.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(r.status.success(), "{err}");
+    let applied = String::from_utf8_lossy(&served.stderr);
+    for f in ["KillNode(1)", "RestartNode(1)", "MoveLeader(None)"] {
+        assert!(applied.contains(f), "fault {f} not applied: {applied}");
+    }
+    assert!(
+        err.contains("retrying"),
+        "the faults did not reach the dump: {err}"
+    );
+    let embedded = t.path().join("embedded");
+    dump_cli(&[
+        "--embedded",
+        "--groups",
+        "6",
+        "--sample-scale",
+        "3",
+        "--output",
+        embedded.to_str().unwrap(),
+    ])
+    .unwrap();
+    assert_same_data(&out, &embedded);
+}

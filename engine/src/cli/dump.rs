@@ -107,7 +107,8 @@ pub struct DumpArgs {
     )]
     pub admin_token: Option<String>,
 
-    /// File holding the Admin bearer token (trailing newline ignored).
+    /// File holding the Admin bearer token (trailing newline ignored). Without either flag
+    /// the token is read from $ELASTICKV_ADMIN_TOKEN, if set.
     #[arg(long, value_name = "FILE", help_heading = "Cluster")]
     pub admin_token_file: Option<PathBuf>,
 
@@ -177,7 +178,13 @@ fn group_endpoints(values: &[String]) -> Result<std::collections::BTreeMap<u64, 
     crate::sources::live::topology::parse_group_endpoints(values).map_err(Error::Usage)
 }
 
-/// The token from `--admin-token` or `--admin-token-file`.
+/// Environment variable holding the Admin bearer token when neither `--admin-token` nor
+/// `--admin-token-file` is given (keeps the token off command lines, which other users of
+/// the machine can read).
+pub const ADMIN_TOKEN_ENV: &str = "ELASTICKV_ADMIN_TOKEN";
+
+/// The token from `--admin-token`, `--admin-token-file` or `$ELASTICKV_ADMIN_TOKEN`, in that
+/// order.
 pub fn admin_token(
     token: &Option<String>,
     file: &Option<PathBuf>,
@@ -190,7 +197,9 @@ pub fn admin_token(
             let raw = std::fs::read_to_string(f).map_err(|e| Error::io(f.display(), e))?;
             Ok(Some(raw.trim_end_matches(['\r', '\n']).to_string()))
         }
-        None => Ok(None),
+        None => Ok(std::env::var(ADMIN_TOKEN_ENV)
+            .ok()
+            .filter(|t| !t.is_empty())),
     }
 }
 

@@ -2,6 +2,8 @@
 //! elastickv node that speaks the same gRPC surface (RawKV, Distribution, RaftAdmin, Admin with
 //! the Phase 1 backup RPCs), for trying `dump` and for integration tests of other tools.
 
+pub mod faults;
+
 use super::dump::{admin_token, parse_duration};
 use crate::error::Error;
 use crate::server::{load, LoopbackServer, ServerConfig};
@@ -70,6 +72,12 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 1000, value_name = "N")]
     pub snapshot_headroom_entries: u64,
 
+    /// Schedule a failure AT after start (repeatable): kill-node:N, restart-node:N,
+    /// move-leader:G|all, stall-renewals:MS:COUNT, drop-pins, compact, scan-delay:MS — e.g.
+    /// `--fault 2s=kill-node:1 --fault 3s=restart-node:1`.
+    #[arg(long, value_name = "AT=ACTION")]
+    pub fault: Vec<String>,
+
     /// MVCC history kept by the compactor.
     #[arg(long, default_value = "30m", value_name = "DURATION")]
     pub compaction_retention: String,
@@ -100,8 +108,15 @@ pub fn run_serve(args: ServeArgs) -> Result<(), Error> {
         compaction_retention: parse_duration(&args.compaction_retention)?,
         ..ServerConfig::default()
     };
+    let mut schedule = args
+        .fault
+        .iter()
+        .map(|f| faults::parse(f))
+        .collect::<Result<Vec<_>, Error>>()?;
+    schedule.sort_by_key(|f| f.at);
     let n = entries.len();
-    let server = LoopbackServer::start(cfg, &args.listen, entries)?;
+    let mut server = LoopbackServer::start(cfg, &args.listen, entries)?;
+    let started = std::time::Instant::now();
     for a in server.node_addrs() {
         println!("{a}");
     }
@@ -111,6 +126,14 @@ pub fn run_serve(args: ServeArgs) -> Result<(), Error> {
         args.groups.max(1),
         server.addr()
     );
+    for f in &schedule {
+        let wait = f.at.saturating_sub(started.elapsed());
+        if server.wait_for_signal_or(wait) {
+            server.shutdown();
+            return Ok(());
+        }
+        faults::apply(&mut server, &f.action)?;
+    }
     server.wait_for_signal();
     server.shutdown();
     Ok(())

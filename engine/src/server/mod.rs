@@ -251,6 +251,17 @@ impl LoopbackServer {
         }
     }
 
+    /// Blocks until SIGINT/SIGTERM (`true`) or for `d` (`false`).
+    pub fn wait_for_signal_or(&self, d: Duration) -> bool {
+        let Some(rt) = &self.rt else { return true };
+        rt.block_on(async {
+            tokio::select! {
+                _ = crate::sources::live::signals::wait_for_signal() => true,
+                _ = tokio::time::sleep(d) => false,
+            }
+        })
+    }
+
     /// Stops serving and waits briefly for in-flight calls.
     pub fn shutdown(mut self) {
         self.stop_now();

@@ -44,6 +44,14 @@ impl Conn {
     }
 
     fn endpoint(address: &str) -> Result<Endpoint, LiveError> {
+        if address.to_ascii_lowercase().starts_with("https://") {
+            // Without TLS support the channel would speak plaintext to an address the
+            // operator marked as TLS, bearer token included: refuse instead.
+            return Err(connect_error(
+                address,
+                "TLS (https://) is not supported by this build yet; refusing to speak plaintext (and send the admin token) to an address marked https://. Use a plaintext listener (host:port) over a trusted network or a TLS-terminating tunnel".into(),
+            ));
+        }
         let uri = if address.contains("://") {
             address.to_string()
         } else {
