@@ -174,11 +174,12 @@ fn happy_path_matches_snapshot_decode() {
 }
 
 #[test]
-fn embedded_default_dumps_every_adapter() {
+fn embedded_dumps_every_adapter() {
     let (_t, out) = tmp();
     let args = Cli::try_parse_from([
         "elastickv-backup",
         "dump",
+        "--embedded",
         "--output",
         out.to_str().unwrap(),
     ])

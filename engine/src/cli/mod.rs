@@ -34,8 +34,8 @@ pub enum Command {
     Decode(decode::DecodeArgs),
     /// Check that a dump directory or archive is complete and untampered (exit 0 only then).
     Verify(verify::VerifyArgs),
-    /// Dump a running cluster at one pinned read timestamp (no --address: an embedded
-    /// loopback cluster with sample data).
+    /// Dump a running cluster at one pinned read timestamp (--embedded: a built-in sample
+    /// cluster).
     Dump(dump::DumpArgs),
     /// Serve a loopback cluster (an elastickv stand-in) over gRPC until interrupted.
     Serve(serve::ServeArgs),
