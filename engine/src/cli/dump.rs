@@ -94,6 +94,9 @@ pub struct DumpArgs {
     /// Output-shaping flags.
     #[command(flatten)]
     pub flags: OutputFlags,
+    /// Logs, progress and metrics.
+    #[command(flatten)]
+    pub observe: super::observe::ObserveArgs,
 }
 
 /// Parses `500ms`, `5s`, `2m`, `1h` (a bare number is seconds).

@@ -1,5 +1,5 @@
 //! `wall_time_iso` must parse as Go's `time.Parse(time.RFC3339Nano, …)` would accept it
-//! (spec 00 §6.4). A small hand check: the `time` crate's parser is not built into this
+//! (docs/format/00-container.md §6). A small hand check: the `time` crate's parser is not built into this
 //! crate, and the rule is only a dozen lines.
 
 /// True if `s` is `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)` with every field in range.

@@ -1,4 +1,4 @@
-//! `RaftAdmin` (spec 50 §2.5) with the documented single-listener simplification: one
+//! `RaftAdmin` (docs/format/50-live-cluster.md §2) with the documented single-listener simplification: one
 //! listener serves every group, and `Status`/`Configuration` describe the configured
 //! group (group 1 by default): always the leader, reachable at the listener itself.
 
