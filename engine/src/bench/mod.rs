@@ -602,7 +602,7 @@ impl Bench<'_> {
 
 /// Whether `p` is on tmpfs (outputs can be deleted between measurements for free).
 fn on_tmpfs(p: &Path) -> bool {
-    rustix::fs::statfs(p).is_ok_and(|st| st.f_type as i64 == 0x0102_1994)
+    rustix::fs::statfs(p).is_ok_and(|st| st.f_type == 0x0102_1994)
 }
 
 /// Runs the benchmark, printing to `out`.

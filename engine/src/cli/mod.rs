@@ -162,11 +162,7 @@ fn dispatch(command: Command) -> Result<(), Error> {
 pub fn usage_error(subcommand: &str, message: &str) -> clap::Error {
     let mut root = Cli::command();
     root.build();
-    let cmd = root
-        .find_subcommand_mut(subcommand)
-        .map(|c| c.clone())
-        .unwrap_or(root);
-    let mut cmd = cmd;
+    let mut cmd = root.find_subcommand(subcommand).cloned().unwrap_or(root);
     cmd.error(clap::error::ErrorKind::ValueValidation, message)
 }
 

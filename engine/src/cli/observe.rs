@@ -204,6 +204,16 @@ impl Run {
     }
 }
 
+impl Drop for Run {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        if let Some(h) = self.writer.take() {
+            h.thread().unpark();
+            let _ = h.join();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -244,15 +254,5 @@ mod tests {
         run.finish(Ok(())).unwrap();
         let last = std::fs::read_to_string(&path).unwrap();
         assert!(last.contains("elastickv_backup_run_success{command=\"decode\"} 1"));
-    }
-}
-
-impl Drop for Run {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Release);
-        if let Some(h) = self.writer.take() {
-            h.thread().unpark();
-            let _ = h.join();
-        }
     }
 }

@@ -316,7 +316,7 @@ mod tests {
                 files: 2,
                 output_bytes: 7,
             },
-            read_ts: Some(1_700_000_000_000 << 16 | 5),
+            read_ts: Some((1_700_000_000_000 << 16) | 5),
             pin_renewals: 4,
             stages: vec![(
                 "scan",
@@ -390,7 +390,7 @@ mod tests {
         assert_eq!(v["outcome"], "failure");
         assert_eq!(v["exit_code"], 2);
         assert_eq!(v["error"], "bad \"flag\"");
-        assert_eq!(v["read_ts"], 1_700_000_000_000u64 << 16 | 5);
+        assert_eq!(v["read_ts"], (1_700_000_000_000u64 << 16) | 5);
         assert_eq!(v["stages"]["scan"]["busy_seconds"], 0.25);
         assert_eq!(v["phases"]["write"], 1.0);
         let running: serde_json::Value = serde_json::from_str(&sample(None).to_json()).unwrap();
