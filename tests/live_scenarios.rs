@@ -1,4 +1,4 @@
-//! Live-dump scenarios end to end over loopback gRPC (spec 50 §10): the happy path against a
+//! Live-dump scenarios end to end over loopback gRPC (docs/format/50-live-cluster.md §10): the happy path against a
 //! snapshot decode of the same data, point-in-time isolation under concurrent writes, pin
 //! renewal failure and loss, a lagging group, the baseline check, the pin cap, the admin
 //! token, a group failing mid-scan, cancellation (in process and by SIGINT), the unpinned

@@ -52,7 +52,7 @@ fn field(out: &mut Vec<u8>, tag: u8, bytes: &[u8]) {
     out.extend_from_slice(bytes);
 }
 
-/// A DynamoDB item value (spec 10 §4.3) whose attributes are all strings: `\x00DI\x01` and
+/// A DynamoDB item value (docs/format/10-dynamodb.md §4) whose attributes are all strings: `\x00DI\x01` and
 /// one map entry per attribute, sorted by name (Go's deterministic marshalling).
 pub fn ddb_string_item(attrs: &[(&str, &str)]) -> Vec<u8> {
     let mut attrs = attrs.to_vec();

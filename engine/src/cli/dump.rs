@@ -147,6 +147,9 @@ pub struct DumpArgs {
     /// Output-shaping flags.
     #[command(flatten, next_help_heading = "Output")]
     pub flags: OutputFlags,
+    /// Logs, progress and metrics.
+    #[command(flatten)]
+    pub observe: super::observe::ObserveArgs,
 }
 
 /// Parses `500ms`, `5s`, `2m`, `1h` (a bare number is seconds).

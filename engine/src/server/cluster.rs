@@ -1,5 +1,5 @@
 //! The loopback cluster: groups, the route catalog, the clock, and the Phase 1 backup
-//! protocol (spec 50 §5.4) as plain Rust, independent of gRPC (the services in
+//! protocol (docs/format/50-live-cluster.md §5) as plain Rust, independent of gRPC (the services in
 //! [`super::service`] translate). Tests drive faults and writes through this type.
 
 use super::config::ServerConfig;

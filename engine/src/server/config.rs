@@ -1,4 +1,4 @@
-//! Loopback server configuration: the knobs spec 50 §5.3 and §9 ask to be configurable.
+//! Loopback server configuration: the knobs docs/format/50-live-cluster.md §5 and §9 ask to be configurable.
 
 use std::time::Duration;
 

@@ -1,4 +1,4 @@
-//! The loopback cluster: an in-process imitation of an elastickv node (spec 50 §9).
+//! The loopback cluster: an in-process imitation of an elastickv node (docs/format/50-live-cluster.md §9).
 //!
 //! It serves the same package-less gRPC surface as a real node (RawKV, Distribution,
 //! RaftAdmin, Admin with the Phase 1 backup RPCs) over a multi-group MVCC store, so the live

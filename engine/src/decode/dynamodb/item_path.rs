@@ -1,4 +1,4 @@
-//! Where an item's file goes (spec 10 §5): `items/<hash>.json` for hash-only tables,
+//! Where an item's file goes (docs/format/10-dynamodb.md §5): `items/<hash>.json` for hash-only tables,
 //! `items/<hash>/<range>.json` for composite keys. Key values come from the item body:
 //! `S` and `N` (canonicalised, §3.5) through `encode_segment`, `B` through
 //! `encode_binary_segment`.

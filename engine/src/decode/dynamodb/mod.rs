@@ -1,4 +1,4 @@
-//! DynamoDB adapter (spec 10): `!ddb|…` records → `dynamodb/<table>/_schema.json` and one
+//! DynamoDB adapter (docs/format/10-dynamodb.md): `!ddb|…` records → `dynamodb/<table>/_schema.json` and one
 //! JSON file per item (`items/<hash>[/<range>].json`), or JSONL bundle parts.
 //!
 //! Schemas sort after the items they describe (`!ddb|item|` < `!ddb|meta|`), so they come
@@ -450,7 +450,7 @@ impl Adapter for DdbAdapter {
                 self.close_run(out)?;
                 self.emit_schema(key, out)
             }
-            // Generation counters and GSI rows carry no user data (spec 10 §2).
+            // Generation counters and GSI rows carry no user data (docs/format/10-dynamodb.md §2).
             _ => self.close_run(out),
         }
     }

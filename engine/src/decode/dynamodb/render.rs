@@ -1,4 +1,4 @@
-//! JSON rendering of items (spec 10 §6.4) and `_schema.json` (§6.3), byte-exact with Go's
+//! JSON rendering of items (docs/format/10-dynamodb.md §6) and `_schema.json` (§6.3), byte-exact with Go's
 //! `json.MarshalIndent(v, "", "  ")` — including Go's default HTML escaping of `<`, `>` and
 //! `&`, which upstream's DynamoDB files carry (the shared writer leaves those literal).
 

@@ -1,4 +1,4 @@
-//! End-to-end tests of the adapter: spec 10 §11 vectors V1–V11 (entries → files on disk),
+//! End-to-end tests of the adapter: docs/format/10-dynamodb.md §11 vectors V1–V11 (entries → files on disk),
 //! bundle mode and migration. Entries go through the real `Dispatcher` (index pass, then
 //! main pass in key order) into a `DirSink`, as the pipeline drives them.
 

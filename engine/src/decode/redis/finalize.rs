@@ -1,7 +1,7 @@
 //! The end of the input: one walk over every collection in user-key order — upstream's
 //! finalisation order — resolving TTLs and writing the files.
 //!
-//! TTL resolution follows upstream's effective rules (spec 40 §5.3–5.6) for one visible
+//! TTL resolution follows upstream's effective rules (docs/format/40-redis.md §5) for one visible
 //! version per key. A `!redis|ttl|` value not taken by a string or HLL goes to the first
 //! type present for the key in this order: list, then hash (their rows precede the TTL
 //! row and upstream's kind map names the last state created: `!lst|` rows sort after

@@ -1,4 +1,4 @@
-//! Redis adapter (spec 40): strings, HLLs and the TTL index, and the wide-column hash,
+//! Redis adapter (docs/format/40-redis.md): strings, HLLs and the TTL index, and the wide-column hash,
 //! list, set, zset and stream layouts, written to `redis/db_0/` byte-identically to
 //! upstream's decoder.
 //!

@@ -1,4 +1,4 @@
-//! Strings, HLLs and the `!redis|ttl|` index (spec 40 §5.1–5.3).
+//! Strings, HLLs and the `!redis|ttl|` index (docs/format/40-redis.md §5).
 //!
 //! Strings and HLLs are written as they arrive. A `!redis|ttl|` row goes to the string's
 //! or HLL's sidecar unless the value's own envelope owns the TTL; otherwise it is kept

@@ -1,4 +1,4 @@
-//! The adapter end to end on hand-built entries: the spec's test vectors (spec 40 §10),
+//! The adapter end to end on hand-built entries: the spec's test vectors (docs/format/40-redis.md §10),
 //! the Redis part of the golden fixtures, and the cases where we read correctly what
 //! upstream misreads.
 

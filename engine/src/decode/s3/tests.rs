@@ -1,4 +1,4 @@
-//! End-to-end tests of the S3 adapter: the spec 20 §14 test vectors (adapted where the
+//! End-to-end tests of the S3 adapter: the docs/format/20-s3.md §14 test vectors (adapted where the
 //! contract's visibility rule or a documented difference changes the outcome) and hostile
 //! keys, run through the real dispatcher, worker pool and directory sink.
 

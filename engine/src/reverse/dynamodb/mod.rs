@@ -1,4 +1,4 @@
-//! `dynamodb/` subtree → internal records (spec 10 §10).
+//! `dynamodb/` subtree → internal records (docs/format/10-dynamodb.md §10).
 //!
 //! Per table directory: the schema record and generation counter, then one item record
 //! per item file (per-item layout: `items/<hash>.json`, `items/<hash>/<range>.json`;

@@ -1,4 +1,4 @@
-//! The sidecar's `last_modified` back to a manifest `last_modified_hlc` (spec 20 §11.3
+//! The sidecar's `last_modified` back to a manifest `last_modified_hlc` (docs/format/20-s3.md §11
 //! step 5): the milliseconds of the RFC 3339 instant shifted into the HLC's physical
 //! half, logical bits zero; 0 when absent, unparsable or before 1970.
 //!

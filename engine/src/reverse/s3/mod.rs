@@ -1,4 +1,4 @@
-//! `s3/` back to internal records (spec 20 §11): for each bucket directory its bucket
+//! `s3/` back to internal records (docs/format/20-s3.md §11): for each bucket directory its bucket
 //! meta (K1) and generation counter (K2), and for each object body its K6 chunks and K3
 //! manifest, exactly as upstream's encoder stages them — so encoding a dump of an
 //! encoder-made snapshot gives that snapshot back byte for byte.

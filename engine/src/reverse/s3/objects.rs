@@ -1,4 +1,4 @@
-//! One bucket directory back to records (spec 20 §11.2–§11.3): the bucket's K1/K2, then
+//! One bucket directory back to records (docs/format/20-s3.md §11–§11.3): the bucket's K1/K2, then
 //! every object body below it as 1 MiB K6 chunks plus its K3 manifest.
 //!
 //! Object keys are the bucket-relative paths, except where the bucket's rename log says

@@ -1,4 +1,4 @@
-//! `sqs/` subtree → internal records (spec 30 §10).
+//! `sqs/` subtree → internal records (docs/format/30-sqs.md §10).
 //!
 //! Per queue directory: the queue record and generation counter from `_queue.json`, then
 //! for every message of `messages.jsonl` its data record and the visibility and age index

@@ -1,4 +1,4 @@
-//! `Admin` (spec 50 §2.6, §5): `GetRaftGroups` and the Phase 1 backup RPCs. Authentication
+//! `Admin` (docs/format/50-live-cluster.md §2, §5): `GetRaftGroups` and the Phase 1 backup RPCs. Authentication
 //! happens in the interceptor ([`super::auth`]) before any of these run.
 
 use crate::server::cluster::Cluster;

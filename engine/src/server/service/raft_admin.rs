@@ -1,4 +1,4 @@
-//! `RaftAdmin` (spec 50 §2.5) with the documented one-listener-per-node simplification:
+//! `RaftAdmin` (docs/format/50-live-cluster.md) with the documented one-listener-per-node simplification:
 //! `Status`/`Configuration` describe the node's lowest hosted group — its leader's listener
 //! and its replicas' listeners.
 

@@ -1,4 +1,4 @@
-//! `RawKV` (spec 50 §2.1–2.3) over the loopback cluster: the 1025 page cap with upstream's
+//! `RawKV` (docs/format/50-live-cluster.md §2) over the loopback cluster: the 1025 page cap with upstream's
 //! `UNKNOWN invalid request`, explicit-group scans without route clamping (an unknown group
 //! is a silent empty page), `ts = 0` meaning "server chooses", compaction errors, the 64 MiB
 //! message budget, and the per-group faults.
