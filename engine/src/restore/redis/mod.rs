@@ -17,7 +17,7 @@ mod json;
 mod kind;
 mod names;
 mod pipeline;
-mod ratelimit;
+pub(crate) mod ratelimit;
 mod replay;
 mod resp;
 mod source;
