@@ -9,7 +9,6 @@
 
 use crate::reverse::manifest::{self, InputManifest};
 use crate::reverse::ReverseError;
-use aws_config::meta::region::RegionProviderChain;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
@@ -132,14 +131,8 @@ pub fn load_config(rt: &tokio::runtime::Runtime, t: &Target) -> SdkConfig {
         let http = aws_smithy_http_client::Builder::new()
             .tls_provider(Provider::Rustls(CryptoMode::Ring))
             .build_https();
-        let region = match &t.region {
-            Some(r) => RegionProviderChain::first_try(Region::new(r.clone())),
-            None => RegionProviderChain::default_provider(),
-        }
-        .or_else(Region::new(DEFAULT_REGION));
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .http_client(http)
-            .region(region)
             .timeout_config(
                 TimeoutConfig::builder()
                     .connect_timeout(Duration::from_secs(10).min(t.timeout))
@@ -150,7 +143,18 @@ pub fn load_config(rt: &tokio::runtime::Runtime, t: &Target) -> SdkConfig {
         if let Some(e) = &t.endpoint {
             loader = loader.endpoint_url(e);
         }
-        loader.load().await
+        // Without --region the loader's own chain (environment, profile, instance
+        // metadata) runs with the client above; nothing found means DEFAULT_REGION.
+        if let Some(r) = &t.region {
+            loader = loader.region(Region::new(r.clone()));
+        }
+        let conf = loader.load().await;
+        if conf.region().is_some() {
+            return conf;
+        }
+        conf.to_builder()
+            .region(Region::new(DEFAULT_REGION))
+            .build()
     })
 }
 
