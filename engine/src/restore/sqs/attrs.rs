@@ -62,14 +62,15 @@ pub(crate) fn queue_attributes(m: &QueueMeta) -> HashMap<QueueAttributeName, Str
 /// One message attribute (`{"DataType": …, "StringValue": …}` or `"BinaryValue"` in
 /// standard base64, as the dump writes them).
 pub(crate) fn message_attribute(raw: &[u8]) -> Result<MessageAttributeValue, String> {
+    // Record matches field names as Go does, case-insensitively: names are lower case.
     let r = Record::new(raw)?;
-    let data_type = r.text("DataType")?;
+    let data_type = r.text("datatype")?;
     let mut b = MessageAttributeValue::builder().data_type(&data_type);
-    let s = r.text("StringValue")?;
+    let s = r.text("stringvalue")?;
     if !s.is_empty() {
         b = b.string_value(s);
     }
-    let bin = r.text("BinaryValue")?;
+    let bin = r.text("binaryvalue")?;
     if !bin.is_empty() {
         let bytes = std_decode(bin.as_bytes()).ok_or("BinaryValue is not standard base64")?;
         b = b.binary_value(Blob::new(bytes));
