@@ -778,15 +778,18 @@ fn sqs_golden_fifo_case_round_trips_message_for_message_in_group_order() {
 }
 
 #[test]
-#[ignore = "open: moto refuses the restored message attributes of these cases (InvalidParameterValue: empty DataType); under investigation"]
 fn sqs_golden_cases_with_message_attributes_round_trip() {
-    sqs_cases(&[
-        "sqs_standard",
-        "sqs_message_states",
-        "sqs_preserve_visibility",
-        "sqs_side_records",
-        "mixed_all",
-    ]);
+    // sqs_standard and sqs_side_records hold a binary body, which SQS cannot carry: the
+    // restore stops there, naming the line (below).
+    sqs_cases(&["sqs_message_states", "sqs_preserve_visibility", "mixed_all"]);
+    let m = Moto::start();
+    let (_t, dump) = decode_case("sqs_standard", &[]);
+    let (out, err) = restore_fails("sqs", &dump, &m.endpoint(), &[]);
+    assert!(
+        err.contains("sqs/orders/messages.jsonl: message 6: the body is not UTF-8"),
+        "{err}"
+    );
+    assert!(out.contains("5 messages written"), "{out}");
 }
 
 fn sqs_cases(cases: &[&str]) {
