@@ -211,7 +211,7 @@ impl Restorer<'_> {
                 .map_err(|e| AwsRestoreError::call("dynamodb", "DescribeTable", name, e))?;
             let t = d.table();
             let active = t.and_then(|t| t.table_status()) == Some(&TableStatus::Active)
-                && t.map_or(true, |t| {
+                && t.is_none_or(|t| {
                     t.global_secondary_indexes().iter().all(|g| {
                         g.index_status()
                             .is_none_or(|s| *s == aws_sdk_dynamodb::types::IndexStatus::Active)
