@@ -181,6 +181,7 @@ fn live_dump_reports_its_read_ts() {
         t,
         &[
             "dump",
+            "--embedded",
             "--output",
             "out",
             "--summary-json",

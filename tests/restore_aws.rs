@@ -812,7 +812,10 @@ fn sqs_cases(cases: &[&str]) {
 fn a_live_dump_of_the_loopback_cluster_restores_into_moto() {
     let tmp = tempfile::tempdir().unwrap();
     let dump = tmp.path().join("dump");
-    let out = run(tmp.path(), &["dump", "--output", dump.to_str().unwrap()]);
+    let out = run(
+        tmp.path(),
+        &["dump", "--embedded", "--output", dump.to_str().unwrap()],
+    );
     assert!(out.status.success(), "dump: {}", text(&out.stderr));
     let m = Moto::start();
     restore_ok("dynamodb", &dump, &m, &[]);
