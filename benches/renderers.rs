@@ -32,7 +32,7 @@ fn item(i: u64) -> Vec<u8> {
         v(Value::S("fragile <handle> with care & love".into())),
     );
     a.insert("blob".into(), v(Value::B(vec![i as u8; 24].into())));
-    a.insert("gift".into(), v(Value::Bool(i % 2 == 0)));
+    a.insert("gift".into(), v(Value::Bool(i.is_multiple_of(2))));
     a.insert(
         "tags".into(),
         v(Value::Ss(DynamoStringSet {
