@@ -36,7 +36,7 @@ fn gen_output_decodes_and_is_deterministic() {
     let t = tempfile::tempdir().unwrap();
     let data = t.path().join("data");
     let (_, err) = run(bin()
-        .args(["gen", "--size", "1500K", "--shards", "3", "--output"])
+        .args(["dev", "gen", "--size", "1500K", "--shards", "3", "--output"])
         .arg(&data));
     assert!(
         err.contains("dynamodb") && err.contains("3 shard(s)"),
@@ -48,14 +48,14 @@ fn gen_output_decodes_and_is_deterministic() {
     // Same seed, same bytes.
     let again = t.path().join("again");
     run(bin()
-        .args(["gen", "--size", "1500K", "--shards", "3", "--output"])
+        .args(["dev", "gen", "--size", "1500K", "--shards", "3", "--output"])
         .arg(&again));
     for (a, b) in shards.iter().zip(fsm_files(&again)) {
         assert_eq!(std::fs::read(a).unwrap(), std::fs::read(b).unwrap());
     }
     // A non-empty target is refused.
     let out = bin()
-        .args(["gen", "--size", "1M", "--output"])
+        .args(["dev", "gen", "--size", "1M", "--output"])
         .arg(&data)
         .output()
         .unwrap();
@@ -94,6 +94,7 @@ fn bench_prints_its_table() {
     let t = tempfile::tempdir().unwrap();
     let (out, _) = run(bin()
         .args([
+            "dev",
             "bench",
             "--size",
             "2M",

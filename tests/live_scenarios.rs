@@ -1,4 +1,4 @@
-//! Live-dump scenarios end to end over loopback gRPC (spec 50 §10): the happy path against a
+//! Live-dump scenarios end to end over loopback gRPC (docs/format/50-live-cluster.md §10): the happy path against a
 //! snapshot decode of the same data, point-in-time isolation under concurrent writes, pin
 //! renewal failure and loss, a lagging group, the baseline check, the pin cap, the admin
 //! token, a group failing mid-scan, cancellation (in process and by SIGINT), the unpinned
@@ -174,11 +174,12 @@ fn happy_path_matches_snapshot_decode() {
 }
 
 #[test]
-fn embedded_default_dumps_every_adapter() {
+fn embedded_dumps_every_adapter() {
     let (_t, out) = tmp();
     let args = Cli::try_parse_from([
         "elastickv-backup",
         "dump",
+        "--embedded",
         "--output",
         out.to_str().unwrap(),
     ])

@@ -29,7 +29,7 @@ fn put_entry(w: &mut impl Write, user_key: &[u8], body: &[u8]) -> std::io::Resul
     w.write_all(body)
 }
 
-/// Escaped, terminated key segment (spec 20 §2.1; the names here hold no NUL).
+/// Escaped, terminated key segment (docs/format/20-s3.md §2; the names here hold no NUL).
 fn seg(s: &[u8]) -> Vec<u8> {
     let mut v = s.to_vec();
     v.extend_from_slice(&[0, 1]);

@@ -86,6 +86,9 @@ pub enum Error {
     /// `restore` could not run or finished with keys not restored.
     #[error("{0}")]
     Restore(#[from] crate::restore::redis::RestoreError),
+    /// `restore dynamodb|s3|sqs` stopped (names the dump file or the API call).
+    #[error("{0}")]
+    RestoreAws(#[from] crate::restore::aws::AwsRestoreError),
     /// `encode` could not turn the dump tree back into a snapshot (names the file or key).
     #[error("encode: {0}")]
     Reverse(#[from] crate::reverse::ReverseError),

@@ -237,25 +237,104 @@ impl ExternalSorter {
         }
         self.arena = Vec::new();
         self.slots = Vec::new();
-        // Reduce the run count to what can be merged at once, merging consecutive runs
-        // so insertion order among equal keys survives.
+        self.reduce_runs()?;
+        merge_runs(what, &self.runs, &mut f)
+    }
+}
+
+/// One sorted record: `(key, payload)`.
+pub type SortedRecord = (Vec<u8>, Vec<u8>);
+
+/// Records handed back one at a time, in key order (insertion order among equal keys).
+///
+/// Why: a consumer that merge-joins several sorted streams (the Redis decoder walks one
+/// per collection type plus the TTL index in lockstep; restore joins file names with
+/// KEYMAP and a TTL sidecar) must pull from each; [`ExternalSorter::drain`]'s callback
+/// cannot serve it. Holds the run directory until dropped.
+pub struct SortedRecords {
+    src: SortedSource,
+    _dir: Option<tempfile::TempDir>,
+}
+
+enum SortedSource {
+    Mem {
+        arena: Vec<u8>,
+        slots: std::vec::IntoIter<Slot>,
+        what: &'static str,
+    },
+    Runs(RunMerge),
+}
+
+impl SortedRecords {
+    /// The next `(key, payload)`, or `None` after the last.
+    pub fn next_record(&mut self) -> Result<Option<SortedRecord>, SortError> {
+        match &mut self.src {
+            SortedSource::Mem { arena, slots, what } => {
+                let Some(s) = slots.next() else {
+                    return Ok(None);
+                };
+                let k = s.klen as usize;
+                let rec = arena
+                    .get(s.off..s.off + k + s.plen as usize)
+                    .ok_or_else(|| internal(what, "sort arena slot out of range"))?;
+                Ok(Some((rec[..k].to_vec(), rec[k..].to_vec())))
+            }
+            SortedSource::Runs(m) => m.pop(|k, p| (k.to_vec(), p.to_vec())),
+        }
+    }
+}
+
+impl ExternalSorter {
+    /// Merges runs in groups of [`MAX_FAN_IN`] until they can be merged at once
+    /// (consecutive runs, so insertion order among equal keys survives).
+    fn reduce_runs(&mut self) -> Result<(), SortError> {
+        let what = self.what;
         while self.runs.len() > MAX_FAN_IN {
             let group: Vec<PathBuf> = self.runs.drain(..MAX_FAN_IN).collect();
             let path = self.new_run_path()?;
             let file = File::create(&path).map_err(|e| scratch_err(what, &path, e))?;
             let mut w = BufWriter::with_capacity(RUN_BUF, file);
-            merge_runs(what, &group, |k, p| {
-                let klen = k.len() as u32;
-                let plen = p.len() as u32;
-                write_parts(&mut w, klen, plen, k, p).map_err(|e| scratch_err(what, &path, e))
-            })?;
+            let mut m = RunMerge::open(what, &group)?;
+            while let Some(r) =
+                m.pop(|k, p| write_parts(&mut w, k.len() as u32, p.len() as u32, k, p))?
+            {
+                r.map_err(|e| scratch_err(what, &path, e))?;
+            }
             w.flush().map_err(|e| scratch_err(what, &path, e))?;
             for g in &group {
                 let _ = std::fs::remove_file(g);
             }
             self.runs.insert(0, path);
         }
-        merge_runs(what, &self.runs, &mut f)
+        Ok(())
+    }
+
+    /// Every record in key order (insertion order among equal keys), pulled one at a
+    /// time: see [`SortedRecords`].
+    pub fn into_sorted(mut self) -> Result<SortedRecords, SortError> {
+        let what = self.what;
+        if self.runs.is_empty() {
+            self.sort_slots();
+            return Ok(SortedRecords {
+                src: SortedSource::Mem {
+                    arena: std::mem::take(&mut self.arena),
+                    slots: std::mem::take(&mut self.slots).into_iter(),
+                    what,
+                },
+                _dir: None,
+            });
+        }
+        if !self.slots.is_empty() {
+            self.spill()?;
+        }
+        self.arena = Vec::new();
+        self.slots = Vec::new();
+        self.reduce_runs()?;
+        let m = RunMerge::open(what, &self.runs)?;
+        Ok(SortedRecords {
+            src: SortedSource::Runs(m),
+            _dir: self.dir.take(),
+        })
     }
 }
 
@@ -315,35 +394,64 @@ impl RunReader {
 /// payload never takes part in the order).
 type Head = Reverse<(Vec<u8>, usize, Vec<u8>)>;
 
+/// A k-way merge of sorted runs (the one merge: [`ExternalSorter::drain`],
+/// [`SortedRecords`] and the intermediate rounds all use it).
+struct RunMerge {
+    readers: Vec<RunReader>,
+    heap: BinaryHeap<Head>,
+    what: &'static str,
+}
+
+impl RunMerge {
+    fn open(what: &'static str, runs: &[PathBuf]) -> Result<Self, SortError> {
+        let mut readers = Vec::with_capacity(runs.len());
+        for p in runs {
+            let file = File::open(p).map_err(|e| scratch_err(what, p, e))?;
+            readers.push(RunReader {
+                r: BufReader::with_capacity(RUN_BUF, file),
+                path: p.clone(),
+                what,
+            });
+        }
+        let mut heap: BinaryHeap<Head> = BinaryHeap::with_capacity(readers.len());
+        for (run, r) in readers.iter_mut().enumerate() {
+            let (mut key, mut payload) = (Vec::new(), Vec::new());
+            if r.next(&mut key, &mut payload)? {
+                heap.push(Reverse((key, run, payload)));
+            }
+        }
+        Ok(RunMerge {
+            readers,
+            heap,
+            what,
+        })
+    }
+
+    /// Hands the smallest record to `f` and refills from its run (reusing its buffers);
+    /// `None` at the end.
+    fn pop<R>(&mut self, f: impl FnOnce(&[u8], &[u8]) -> R) -> Result<Option<R>, SortError> {
+        let Some(Reverse((mut key, run, mut payload))) = self.heap.pop() else {
+            return Ok(None);
+        };
+        let out = f(&key, &payload);
+        let Some(r) = self.readers.get_mut(run) else {
+            return Err(internal(self.what, "merge run index out of range"));
+        };
+        if r.next(&mut key, &mut payload)? {
+            self.heap.push(Reverse((key, run, payload)));
+        }
+        Ok(Some(out))
+    }
+}
+
 fn merge_runs<E, F>(what: &'static str, runs: &[PathBuf], mut f: F) -> Result<(), E>
 where
     E: From<SortError>,
     F: FnMut(&[u8], &[u8]) -> Result<(), E>,
 {
-    let mut readers = Vec::with_capacity(runs.len());
-    for p in runs {
-        let file = File::open(p).map_err(|e| scratch_err(what, p, e))?;
-        readers.push(RunReader {
-            r: BufReader::with_capacity(RUN_BUF, file),
-            path: p.clone(),
-            what,
-        });
-    }
-    let mut heap: BinaryHeap<Head> = BinaryHeap::with_capacity(readers.len());
-    for (run, r) in readers.iter_mut().enumerate() {
-        let (mut key, mut payload) = (Vec::new(), Vec::new());
-        if r.next(&mut key, &mut payload)? {
-            heap.push(Reverse((key, run, payload)));
-        }
-    }
-    while let Some(Reverse((mut key, run, mut payload))) = heap.pop() {
-        f(&key, &payload)?;
-        let Some(r) = readers.get_mut(run) else {
-            return Err(internal(what, "merge run index out of range").into());
-        };
-        if r.next(&mut key, &mut payload)? {
-            heap.push(Reverse((key, run, payload)));
-        }
+    let mut m = RunMerge::open(what, runs)?;
+    while let Some(r) = m.pop(&mut f)? {
+        r?;
     }
     Ok(())
 }
@@ -404,6 +512,29 @@ mod tests {
         assert!(dir.starts_with(std::env::temp_dir()));
         assert_eq!(collect(s), expected(recs));
         assert!(!dir.exists(), "scratch directory removed after the merge");
+    }
+
+    fn pull(s: ExternalSorter) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let mut out = Vec::new();
+        let mut it = s.into_sorted().unwrap();
+        while let Some(r) = it.next_record().unwrap() {
+            out.push(r);
+        }
+        out
+    }
+
+    #[test]
+    fn pulled_records_match_drain_in_memory_and_spilled() {
+        for (n, budget) in [(5_000, DEFAULT_SORT_BUDGET), (300_000, 64 << 10)] {
+            let recs = records(n);
+            let mut s = ExternalSorter::new("test", budget);
+            for (k, p) in &recs {
+                s.push(k, p).unwrap();
+            }
+            assert_eq!(s.spilled_runs() > MAX_FAN_IN, budget < DEFAULT_SORT_BUDGET);
+            assert_eq!(pull(s), expected(recs));
+        }
+        assert!(pull(ExternalSorter::new("test", 0)).is_empty());
     }
 
     #[test]

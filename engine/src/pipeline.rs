@@ -102,6 +102,7 @@ pub fn write_data(
             disp.index(&e?)?;
         }
     }
+    let write_started = std::time::Instant::now();
     let reporter = Reporter::start(ReporterConfig {
         label: "progress",
         total_input: shards.iter().map(|s| s.size_hint()).sum(),
@@ -139,6 +140,7 @@ pub fn write_data(
     let (done, elapsed) = reporter.finish();
     summary.progress = done;
     summary.elapsed = elapsed;
+    crate::progress::record_phase("write", write_started.elapsed());
     first_real([main, joined])?;
     summary.counters = disp.counters;
     Ok(summary)
@@ -146,10 +148,14 @@ pub fn write_data(
 
 /// Writes MANIFEST.json, then CHECKSUMS over every file including the manifest.
 pub fn finalize(sink: &dyn Sink, manifest: &Manifest) -> Result<(), Error> {
+    let started = std::time::Instant::now();
+    crate::progress::record_read_ts(manifest.last_commit_ts);
     sink.write_control("MANIFEST.json", &manifest.render())?;
     sink.write_control_with("CHECKSUMS", &mut |w| {
         let mut c = checksums::ChecksumsWriter::new(w);
         sink.for_each_digest(&mut |d| c.add(d))?;
         c.finish()
-    })
+    })?;
+    crate::progress::record_phase("finalize", started.elapsed());
+    Ok(())
 }

@@ -1,8 +1,9 @@
-//! Progress for long runs: a one-line bar on a terminal, a plain log line every few seconds
-//! otherwise (cron, CI, `kubectl logs`), and a final summary.
+//! Progress for long runs: an `indicatif` bar on a terminal (log lines print above it,
+//! through [`LogWriter`]), a plain log line every few seconds otherwise (cron, CI,
+//! `kubectl logs`), nothing with `--quiet`.
 //!
 //! Stages bump process-wide atomic counters (no locks on the hot path); one reporter
-//! thread reads them.
+//! thread reads them, and so do the run reports (`--metrics-file`, `--summary-json`).
 
 use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -203,6 +204,137 @@ fn hms(d: Duration) -> String {
     format!("{}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60)
 }
 
+impl Stages {
+    /// Every stage with its name, in pipeline order (for reports).
+    pub fn named(&self) -> [(&'static str, &StageCounter); 9] {
+        [
+            ("scan", &self.scan),
+            ("decode", &self.decode),
+            ("send_wait", &self.send_wait),
+            ("encode", &self.encode),
+            ("sink", &self.sink),
+            ("file_hash", &self.file_hash),
+            ("file_write", &self.file_write),
+            ("stream_hash", &self.stream_hash),
+            ("stream_write", &self.stream_write),
+        ]
+    }
+}
+
+static QUIET: AtomicBool = AtomicBool::new(false);
+
+/// `--quiet`: no bar and no progress lines for the rest of the process.
+pub fn set_quiet(quiet: bool) {
+    QUIET.store(quiet, Ordering::Relaxed);
+}
+
+/// What the run reports (metrics file, summary JSON) know beyond the counters.
+#[derive(Debug, Clone, Default)]
+pub struct RunInfo {
+    /// The dump's read timestamp, once known.
+    pub read_ts: Option<u64>,
+    /// Successful pin renewals.
+    pub pin_renewals: u64,
+    /// Finished phases and their wall time, in order.
+    pub phases: Vec<(&'static str, Duration)>,
+}
+
+static RUN_INFO: Mutex<RunInfo> = Mutex::new(RunInfo {
+    read_ts: None,
+    pin_renewals: 0,
+    phases: Vec::new(),
+});
+
+fn with_run_info(f: impl FnOnce(&mut RunInfo)) {
+    if let Ok(mut g) = RUN_INFO.lock() {
+        f(&mut g);
+    }
+}
+
+/// A copy of the run information recorded so far.
+pub fn run_info() -> RunInfo {
+    RUN_INFO.lock().map(|g| g.clone()).unwrap_or_default()
+}
+
+/// Records the read timestamp of the dump being written.
+pub fn record_read_ts(ts: u64) {
+    with_run_info(|i| i.read_ts = Some(ts));
+}
+
+/// Records that a phase (`write`, `finalize`, …) took `took`.
+pub fn record_phase(name: &'static str, took: Duration) {
+    with_run_info(|i| i.phases.push((name, took)));
+}
+
+static LEASE_DEADLINE: Mutex<Option<Instant>> = Mutex::new(None);
+
+/// A live dump's pin was renewed until `deadline`: counted for the reports, and shown on
+/// the bar (remaining lease, with a warning when the ETA runs past it).
+pub fn pin_renewed(deadline: Instant) {
+    with_run_info(|i| i.pin_renewals += 1);
+    set_lease_deadline(Some(deadline));
+}
+
+/// Tells the reporter when the live dump's pin lease runs out (`None`: no pin).
+pub fn set_lease_deadline(deadline: Option<Instant>) {
+    if let Ok(mut g) = LEASE_DEADLINE.lock() {
+        *g = deadline;
+    }
+}
+
+/// The bar being drawn, if any: log lines are printed above it (see [`LogWriter`]).
+static ACTIVE_BAR: Mutex<Option<indicatif::ProgressBar>> = Mutex::new(None);
+
+/// Writes `bytes` (whole log lines) to stderr; with a bar on screen, the bar is cleared,
+/// the lines printed, and the bar redrawn below them.
+pub fn print_above_bar(bytes: &[u8]) {
+    let bar = ACTIVE_BAR.lock().ok().and_then(|g| g.clone());
+    let write = || {
+        let mut e = std::io::stderr().lock();
+        let _ = e.write_all(bytes);
+        let _ = e.flush();
+    };
+    match bar {
+        Some(b) if !b.is_finished() => b.suspend(write),
+        _ => write(),
+    }
+}
+
+/// A `tracing` writer (`MakeWriter`) that prints each event through [`print_above_bar`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LogWriter;
+
+/// One event's bytes, printed when dropped.
+#[derive(Debug, Default)]
+pub struct LogLine(Vec<u8>);
+
+impl Write for LogLine {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for LogLine {
+    fn drop(&mut self) {
+        if !self.0.is_empty() {
+            print_above_bar(&self.0);
+        }
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogWriter {
+    type Writer = LogLine;
+
+    fn make_writer(&'a self) -> LogLine {
+        LogLine::default()
+    }
+}
+
 /// Reporter settings.
 #[derive(Debug, Clone)]
 pub struct ReporterConfig {
@@ -214,129 +346,154 @@ pub struct ReporterConfig {
     pub log_every: Duration,
 }
 
-static LEASE_DEADLINE: Mutex<Option<Instant>> = Mutex::new(None);
-
-/// Tells the reporter when the live dump's pin lease runs out (updated on each renewal),
-/// so it can show the remaining lease and warn when the ETA exceeds it.
-pub fn set_lease_deadline(deadline: Option<Instant>) {
-    if let Ok(mut g) = LEASE_DEADLINE.lock() {
-        *g = deadline;
-    }
-}
-
-/// A running reporter; stops (and prints the final summary) on [`Reporter::finish`].
+/// A running reporter; stops on [`Reporter::finish`] (or when dropped).
 pub struct Reporter {
     stop: Arc<AtomicBool>,
     handle: Option<JoinHandle<()>>,
     started: Instant,
     base: Snapshot,
-    tty: bool,
+    bar: Option<indicatif::ProgressBar>,
 }
 
-fn line(cfg: &ReporterConfig, base: Snapshot, started: Instant, tty: bool) -> String {
+/// The counters since `base`, as the progress message: records, files, output, pin lease.
+fn message(base: Snapshot, eta: Option<Duration>) -> String {
     let now = counters().snapshot();
-    let inb = now.input_bytes - base.input_bytes;
-    let el = started.elapsed();
-    let rate = inb as f64 / el.as_secs_f64().max(0.001);
-    let mut s = String::new();
-    if cfg.total_input > 0 {
-        let frac = (inb as f64 / cfg.total_input as f64).min(1.0);
-        if tty {
-            let w = 24;
-            let filled = (frac * w as f64) as usize;
-            s.push('[');
-            s.push_str(&"=".repeat(filled));
-            s.push_str(&" ".repeat(w - filled));
-            s.push_str("] ");
-        }
-        s.push_str(&format!("{:5.1}% ", frac * 100.0));
-    }
-    s.push_str(&format!(
-        "{} records, {} in, {} files, {} out, {}/s, elapsed {}",
+    let mut s = format!(
+        "{} records, {} files, {} out",
         now.records - base.records,
-        human_bytes(inb),
         now.files - base.files,
         human_bytes(now.output_bytes - base.output_bytes),
-        human_bytes(rate as u64),
-        hms(el)
-    ));
-    let mut eta = None;
-    if cfg.total_input > 0 && inb > 0 && rate > 0.0 {
-        let left = cfg.total_input.saturating_sub(inb) as f64 / rate;
-        let d = Duration::from_secs_f64(left);
-        eta = Some(d);
-        s.push_str(&format!(", ETA {}", hms(d)));
-    }
-    if let Ok(g) = LEASE_DEADLINE.lock() {
-        if let Some(deadline) = *g {
-            let left = deadline.saturating_duration_since(Instant::now());
-            s.push_str(&format!(", pin lease {}", hms(left)));
-            if eta.is_some_and(|e| e > left) {
-                s.push_str(" (WARNING: ETA exceeds the pin lease; renewals must keep up)");
-            }
+    );
+    if let Some(deadline) = LEASE_DEADLINE.lock().ok().and_then(|g| *g) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        s.push_str(&format!(", pin lease {}", hms(left)));
+        if eta.is_some_and(|e| e > left) {
+            s.push_str(" (ETA exceeds the pin lease: renewals must keep up)");
         }
     }
     s
 }
 
+/// The plain line logged every `log_every` when stderr is not a terminal.
+fn log_line(cfg: &ReporterConfig, base: Snapshot, started: Instant) -> String {
+    let now = counters().snapshot();
+    let inb = now.input_bytes - base.input_bytes;
+    let el = started.elapsed();
+    let rate = inb as f64 / el.as_secs_f64().max(0.001);
+    let mut s = String::new();
+    let mut eta = None;
+    if cfg.total_input > 0 {
+        let frac = (inb as f64 / cfg.total_input as f64).min(1.0);
+        s.push_str(&format!("{:.1}% ", frac * 100.0));
+        if inb > 0 && rate > 0.0 {
+            eta = Some(Duration::from_secs_f64(
+                cfg.total_input.saturating_sub(inb) as f64 / rate,
+            ));
+        }
+    }
+    s.push_str(&format!(
+        "{} in, {}/s, elapsed {}",
+        human_bytes(inb),
+        human_bytes(rate as u64),
+        hms(el)
+    ));
+    if let Some(d) = eta {
+        s.push_str(&format!(", ETA {}", hms(d)));
+    }
+    s.push_str(", ");
+    s.push_str(&message(base, eta));
+    s
+}
+
+fn new_bar(cfg: &ReporterConfig) -> indicatif::ProgressBar {
+    use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+    let (bar, template) = if cfg.total_input > 0 {
+        (
+            ProgressBar::with_draw_target(
+                Some(cfg.total_input),
+                ProgressDrawTarget::stderr_with_hz(4),
+            ),
+            "{prefix}: [{elapsed_precise}] [{bar:24}] {percent:>3}% {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec}, ETA {eta} {wide_msg}",
+        )
+    } else {
+        (
+            ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr_with_hz(4)),
+            "{prefix}: {spinner} [{elapsed_precise}] {binary_bytes} in, {binary_bytes_per_sec} {wide_msg}",
+        )
+    };
+    if let Ok(style) = ProgressStyle::with_template(template) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_prefix(cfg.label);
+    bar
+}
+
 impl Reporter {
-    /// Starts reporting to stderr.
+    /// Starts reporting to stderr: an indicatif bar on a terminal, a log line every
+    /// `log_every` otherwise, nothing with `--quiet`.
     pub fn start(cfg: ReporterConfig) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
         let started = Instant::now();
         let base = counters().snapshot();
-        let tty = std::io::stderr().is_terminal();
-        let handle = {
-            let stop = stop.clone();
-            let cfg = cfg.clone();
-            std::thread::Builder::new()
-                .name("ekvb-progress".into())
-                .spawn(move || {
-                    let tick = if tty {
-                        Duration::from_millis(250)
-                    } else {
-                        Duration::from_millis(200)
-                    };
-                    let mut last_log = Instant::now();
-                    while !stop.load(Ordering::Relaxed) {
-                        std::thread::park_timeout(tick);
-                        if stop.load(Ordering::Relaxed) {
-                            break;
+        let quiet = QUIET.load(Ordering::Relaxed);
+        let bar = (!quiet && std::io::stderr().is_terminal()).then(|| new_bar(&cfg));
+        if let (Some(b), Ok(mut g)) = (&bar, ACTIVE_BAR.lock()) {
+            *g = Some(b.clone());
+        }
+        let handle = (!quiet)
+            .then(|| {
+                let stop = stop.clone();
+                let cfg = cfg.clone();
+                let bar = bar.clone();
+                std::thread::Builder::new()
+                    .name("ekvb-progress".into())
+                    .spawn(move || {
+                        let mut last_log = Instant::now();
+                        while !stop.load(Ordering::Relaxed) {
+                            std::thread::park_timeout(Duration::from_millis(250));
+                            if stop.load(Ordering::Relaxed) {
+                                break;
+                            }
+                            if let Some(b) = &bar {
+                                let inb = counters().snapshot().input_bytes - base.input_bytes;
+                                b.set_position(inb);
+                                let eta = (cfg.total_input > 0).then(|| b.eta());
+                                b.set_message(message(base, eta));
+                            } else if last_log.elapsed() >= cfg.log_every {
+                                last_log = Instant::now();
+                                tracing::info!("{}: {}", cfg.label, log_line(&cfg, base, started));
+                            }
                         }
-                        if tty {
-                            let l = line(&cfg, base, started, true);
-                            let _ = write!(std::io::stderr(), "\r\x1b[2K{}: {l}", cfg.label);
-                        } else if last_log.elapsed() >= cfg.log_every {
-                            last_log = Instant::now();
-                            eprintln!(
-                                "elastickv-backup: {}: {}",
-                                cfg.label,
-                                line(&cfg, base, started, false)
-                            );
-                        }
-                    }
-                })
-                .ok()
-        };
+                    })
+                    .ok()
+            })
+            .flatten();
         Reporter {
             stop,
             handle,
             started,
             base,
-            tty,
+            bar,
         }
     }
 
-    /// Stops the reporter and returns the counters since it started.
-    pub fn finish(mut self) -> (Snapshot, Duration) {
+    fn stop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(h) = self.handle.take() {
             h.thread().unpark();
             let _ = h.join();
         }
-        if self.tty {
-            let _ = write!(std::io::stderr(), "\r\x1b[2K");
+        if let Some(b) = self.bar.take() {
+            b.finish_and_clear();
+            if let Ok(mut g) = ACTIVE_BAR.lock() {
+                *g = None;
+            }
         }
+    }
+
+    /// Stops the reporter and returns the counters since it started.
+    pub fn finish(mut self) -> (Snapshot, Duration) {
+        self.stop();
         let now = counters().snapshot();
         (
             Snapshot {
@@ -352,11 +509,7 @@ impl Reporter {
 
 impl Drop for Reporter {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(h) = self.handle.take() {
-            h.thread().unpark();
-            let _ = h.join();
-        }
+        self.stop();
     }
 }
 

@@ -17,7 +17,7 @@ pub fn golden_dir() -> PathBuf {
         return PathBuf::from(d);
     }
     let here = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let d = here.join("../fixtures/golden");
+    let d = here.join("fixtures/golden");
     assert!(
         d.is_dir(),
         "golden fixtures not found at {} (set EKVB_GOLDEN_DIR)",

@@ -52,7 +52,7 @@ fn field(out: &mut Vec<u8>, tag: u8, bytes: &[u8]) {
     out.extend_from_slice(bytes);
 }
 
-/// A DynamoDB item value (spec 10 §4.3) whose attributes are all strings: `\x00DI\x01` and
+/// A DynamoDB item value (docs/format/10-dynamodb.md §4) whose attributes are all strings: `\x00DI\x01` and
 /// one map entry per attribute, sorted by name (Go's deterministic marshalling).
 pub fn ddb_string_item(attrs: &[(&str, &str)]) -> Vec<u8> {
     let mut attrs = attrs.to_vec();
@@ -464,6 +464,41 @@ pub fn manifest_read_ts(out: &Path) -> u64 {
     let m: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("MANIFEST.json")).unwrap()).unwrap();
     m["live"]["read_ts"].as_u64().expect("live.read_ts")
+}
+
+/// `elastickv-backup ARGS…` parsed and run in process as the CLI would (no signal
+/// handlers), for the `dump` command.
+pub fn dump_cli(args: &[&str]) -> Result<(), elastickv_backup::error::Error> {
+    use clap::Parser;
+    use elastickv_backup::cli::{dump::run_dump_with, Cli, Command};
+    use elastickv_backup::error::Error;
+    let mut full = vec!["elastickv-backup", "dump"];
+    full.extend_from_slice(args);
+    match Cli::try_parse_from(full)
+        .map_err(|e| Error::Usage(e.to_string()))?
+        .command
+    {
+        Command::Dump(a) => run_dump_with(a, false),
+        _ => Err(Error::Usage("not a dump command".into())),
+    }
+}
+
+/// Polls `f` every 2 ms until it holds; panics naming `what` after 30 s.
+pub fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+    let t = Instant::now();
+    while !f() {
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// Asserts a failed dump left no MANIFEST.json or CHECKSUMS in `out`.
+pub fn assert_no_dump(out: &Path) {
+    assert!(!out.join("MANIFEST.json").exists(), "MANIFEST.json written");
+    assert!(!out.join("CHECKSUMS").exists(), "CHECKSUMS written");
 }
 
 #[cfg(test)]

@@ -162,8 +162,7 @@ pub fn create_files(shape: &Shape, root: &Path, threads: usize) -> Result<Durati
 
 /// Flushes dirty pages so the next measurement starts from a quiet disk.
 pub fn sync() {
-    // SAFETY: sync(2) takes no arguments and cannot fail.
-    unsafe { libc::sync() };
+    rustix::fs::sync();
 }
 
 #[cfg(test)]

@@ -602,16 +602,7 @@ impl Bench<'_> {
 
 /// Whether `p` is on tmpfs (outputs can be deleted between measurements for free).
 fn on_tmpfs(p: &Path) -> bool {
-    use std::os::unix::ffi::OsStrExt;
-    let Ok(c) = std::ffi::CString::new(p.as_os_str().as_bytes()) else {
-        return false;
-    };
-    // SAFETY: an all-zero statfs is a valid value of this plain C struct.
-    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
-    // SAFETY: `c` is a valid NUL-terminated path and `st` a writable statfs, both live for
-    // the call.
-    let r = unsafe { libc::statfs(c.as_ptr(), &mut st) };
-    r == 0 && st.f_type as i64 == 0x0102_1994
+    rustix::fs::statfs(p).is_ok_and(|st| st.f_type == 0x0102_1994)
 }
 
 /// Runs the benchmark, printing to `out`.

@@ -26,7 +26,7 @@ pub struct BenchArgs {
     pub layout: String,
 
     /// Worker threads of the measured runs (default: the number of CPUs).
-    #[arg(long, value_name = "N")]
+    #[arg(long, short = 'j', value_name = "N", value_parser = super::common::parse_threads)]
     pub threads: Option<usize>,
 
     /// Measure archive output instead of a directory: tar or tar.zst.

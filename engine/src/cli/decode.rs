@@ -1,6 +1,7 @@
 //! `elastickv-backup decode`: snapshot files → dump tree.
 
-use super::common::OutputFlags;
+use super::common::{OutputFlags, HEAD_OUTPUT};
+use super::observe::ObserveArgs;
 use crate::encode::manifest::{InputInfo, Manifest, PHASE_SNAPSHOT};
 use crate::error::Error;
 use crate::pipeline;
@@ -12,29 +13,58 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
+/// Examples shown at the end of `decode --help`.
+const EXAMPLES: &str = "\
+Examples:
+  # every group's snapshot of one cluster, into a directory
+  elastickv-backup decode -i g1.fsm -i g2.fsm -i g3.fsm -o /backups/today
+
+  # every *.fsm file of a directory, DynamoDB items bundled, one compressed archive
+  elastickv-backup decode --input-snap-dir fsm-snap/ --dynamodb-bundle-mode jsonl \\
+      --archive tar.zst -o today.tar.zst
+
+  # only the Redis database 0, quietly, with metrics for node_exporter
+  elastickv-backup decode -q -i g1.fsm --adapter redis --scope redis:0 -o out/ \\
+      --metrics-file /var/lib/node_exporter/textfile/elastickv_backup.prom";
+
 /// Decode `.fsm` snapshot files (one per Raft group) into a logical dump tree.
+///
+/// The output is the tree elastickv's own decoder writes (byte for byte), plus
+/// MANIFEST.json and CHECKSUMS, which are written last: a failed run leaves neither.
 #[derive(Args, Debug)]
+#[command(after_help = EXAMPLES)]
 pub struct DecodeArgs {
     /// A snapshot file: a bare EKVPBBL1 payload, or a runtime fsm-snap/*.fsm file (HLC
     /// header + CRC32C footer, verified before anything is written). Repeat for each shard;
     /// shards may be given in any order and may split the keyspace anywhere.
-    #[arg(long, value_name = "FILE")]
+    #[arg(
+        long,
+        short = 'i',
+        value_name = "FILE",
+        required_unless_present = "input_snap_dir",
+        conflicts_with = "input_snap_dir",
+        help_heading = "Input"
+    )]
     pub input: Vec<String>,
 
     /// A directory whose every `*.fsm` file is one shard.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", help_heading = "Input")]
     pub input_snap_dir: Option<PathBuf>,
 
     /// Output directory (created if missing; must be empty unless --force). With
     /// --archive: the archive file (must not exist unless --force), or - for standard output.
     /// s3://BUCKET/PREFIX/ writes the tree to object storage (s3://BUCKET/KEY with
     /// --archive); see --s3-endpoint.
-    #[arg(long, value_name = "DIR|FILE")]
+    #[arg(long, short = 'o', value_name = "DIR|FILE", help_heading = HEAD_OUTPUT)]
     pub output: PathBuf,
 
     /// Output-shaping flags.
     #[command(flatten)]
     pub flags: OutputFlags,
+
+    /// Logs, progress and metrics.
+    #[command(flatten)]
+    pub observe: ObserveArgs,
 }
 
 /// Collects `--input` and `--input-snap-dir` files.
@@ -65,26 +95,26 @@ pub fn input_files(input: &[String], dir: Option<&PathBuf>) -> Result<Vec<String
     Ok(files)
 }
 
+/// Opens (and verifies the runtime footers of) every shard before anything is written, as
+/// a parallel map on a pool of `threads` (not one thread per file: 1,000 shard files would
+/// otherwise CRC at once). The first error in input order is returned.
+pub fn open_shards(files: &[String], threads: usize) -> Result<Vec<SnapshotShard>, Error> {
+    use rayon::prelude::*;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.clamp(1, files.len().max(1)))
+        .thread_name(|i| format!("ekvb-open-{i}"))
+        .build()
+        .map_err(|e| Error::Internal(format!("starting the shard-open pool: {e}")))?;
+    pool.install(|| files.par_iter().map(|f| SnapshotShard::open(f)).collect())
+}
+
 /// Runs the decode command.
 pub fn run(args: DecodeArgs) -> Result<(), Error> {
     let started = Instant::now();
     let opts = args.flags.options()?;
     args.flags.archive()?; // flag errors before any input is read
     let files = input_files(&args.input, args.input_snap_dir.as_ref())?;
-    // Open (and verify runtime footers of) every shard in parallel before writing anything.
-    let opened: Vec<Result<SnapshotShard, Error>> = std::thread::scope(|s| {
-        let hs: Vec<_> = files
-            .iter()
-            .map(|f| s.spawn(move || SnapshotShard::open(f)))
-            .collect();
-        hs.into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(Error::Internal("shard open panicked".into())))
-            })
-            .collect()
-    });
-    let shards: Vec<SnapshotShard> = opened.into_iter().collect::<Result<_, _>>()?;
+    let shards = open_shards(&files, args.flags.threads())?;
     let inputs: Vec<InputInfo> = shards
         .iter()
         .map(|s| InputInfo {
@@ -123,8 +153,8 @@ pub fn run(args: DecodeArgs) -> Result<(), Error> {
     };
     pipeline::finalize(sink.as_ref(), &manifest)?;
     let c = summary.counters;
-    eprintln!(
-        "elastickv-backup: snapshot decoded: inputs={} output={} visible={} dynamodb={} s3={} redis={} sqs={} internal={} unknown={} hidden(future={} shadowed={} deleted={} expired={}) last_commit_ts={} elapsed={:.2?}",
+    tracing::info!(
+        "snapshot decoded: inputs={} output={} visible={} dynamodb={} s3={} redis={} sqs={} internal={} unknown={} hidden(future={} shadowed={} deleted={} expired={}) last_commit_ts={} elapsed={:.2?}",
         files.len(),
         args.output.display(),
         summary.visible,

@@ -1,5 +1,7 @@
-//! `elastickv-backup dump`: a point-in-time dump of a running cluster (spec 50), or — without
-//! `--address` — of an embedded loopback cluster seeded with the sample dataset.
+//! `elastickv-backup dump`: a point-in-time dump of a running cluster (spec 50), or — with
+//! `--embedded` — of an embedded loopback cluster seeded with the sample dataset.
+
+pub mod preflight;
 
 use super::common::OutputFlags;
 use crate::encode::manifest::{Manifest, PHASE_LIVE};
@@ -7,21 +9,40 @@ use crate::error::Error;
 use crate::options::DecodeOptions;
 use crate::pipeline;
 use crate::server::{LoopbackServer, ServerConfig};
-use crate::sinks::Sink;
+use crate::sinks::{DirSink, Sink};
 use crate::sources::live::resume::journal::OptionsRecord;
 use crate::sources::live::resume::Runner;
 use crate::sources::live::{LiveConfig, LiveSession};
 use clap::Args;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Dump a running cluster at one pinned read timestamp.
 #[derive(Args, Debug)]
 pub struct DumpArgs {
-    /// Seed node listener (host:port). Without it, an embedded loopback cluster seeded with
-    /// a sample of every adapter is started and dumped over real gRPC.
-    #[arg(long, value_name = "HOST:PORT")]
-    pub address: Option<String>,
+    /// Seed node listener (host:port) of the cluster to dump; repeat it or give a comma
+    /// list for several seeds (cluster-wide calls fail over between them, and each group is
+    /// read from a seed that hosts it). Required unless --embedded.
+    #[arg(long, value_name = "HOST:PORT", help_heading = "Cluster")]
+    pub address: Vec<String>,
+
+    /// Read group GROUP from the listener HOST:PORT (repeatable; upstream's --raftGroups
+    /// shape): for groups no seed hosts. Its leader is asked for and read directly.
+    #[arg(long, value_name = "GROUP=HOST:PORT", help_heading = "Cluster")]
+    pub group_endpoint: Vec<String>,
+
+    /// Dump a built-in sample cluster instead of a real one: an embedded loopback cluster
+    /// (--groups, --sample-scale) seeded with sample data of every adapter, dumped over
+    /// real gRPC. For trying the tool; MANIFEST.json records it.
+    #[arg(long, conflicts_with_all = ["address", "resumable", "resume"], help_heading = "Embedded sample cluster")]
+    pub embedded: bool,
+
+    /// Skip flushing the dump to stable storage before MANIFEST.json is written (faster,
+    /// for benchmarks; a power loss can then leave a dump whose MANIFEST.json promises files
+    /// that were never stored).
+    #[arg(long, help_heading = "Output")]
+    pub no_sync: bool,
 
     /// Output directory (created if missing; must be empty unless --force), or
     /// s3://BUCKET/PREFIX/ (see --s3-endpoint).
@@ -29,7 +50,8 @@ pub struct DumpArgs {
         long,
         visible_alias = "output-dir",
         value_name = "DIR",
-        required_unless_present = "resume"
+        required_unless_present = "resume",
+        help_heading = "Output"
     )]
     pub output: Option<PathBuf>,
 
@@ -39,62 +61,96 @@ pub struct DumpArgs {
     /// connection) keep the pin instead of releasing it, so `--resume DIR` can finish the
     /// dump at the same read timestamp. The pin then expires by its TTL unless resumed.
     /// Needs --address and an empty output directory.
-    #[arg(long, requires = "address")]
+    #[arg(long, requires = "address", help_heading = "Resume")]
     pub resumable: bool,
 
     /// Finish an interrupted --resumable dump in DIR under its still-held pin: adapters it
     /// finished are kept and not read again, the others are written from scratch. Output
     /// options come from the journal; --address defaults to the recorded one; give the
     /// admin token again.
-    #[arg(long, value_name = "DIR", conflicts_with_all = ["output", "resumable"])]
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["output", "resumable"], help_heading = "Resume")]
     pub resume: Option<PathBuf>,
 
     /// Requested pin lifetime (BeginBackup ttl_ms; renewed every ttl/3).
-    #[arg(long, default_value_t = 1_800_000, value_name = "MS")]
+    #[arg(
+        long,
+        default_value_t = 1_800_000,
+        value_name = "MS",
+        help_heading = "Pin"
+    )]
     pub ttl_ms: u64,
 
     /// Catch-up deadline of BeginBackup (e.g. 5s, 500ms). Sizes the call's deadline; passed
     /// to the embedded cluster as its configuration.
-    #[arg(long, default_value = "5s", value_name = "DURATION")]
+    #[arg(
+        long,
+        default_value = "5s",
+        value_name = "DURATION",
+        help_heading = "Pin"
+    )]
     pub begin_backup_deadline: String,
 
     /// Minimum snapshot headroom (embedded cluster configuration; advisory for a remote one).
-    #[arg(long, default_value_t = 1000, value_name = "N")]
+    #[arg(long, default_value_t = 1000, value_name = "N", help_heading = "Pin")]
     pub snapshot_headroom_entries: u64,
 
     /// Keys per RawScanAt page (1..=1025).
-    #[arg(long, default_value_t = 1024, value_name = "N")]
+    #[arg(long, default_value_t = 1024, value_name = "N", help_heading = "Scan")]
     pub scan_page_size: usize,
 
     /// Bearer token for the cluster's Admin service (prefer --admin-token-file: arguments are
     /// visible to other users of the machine).
-    #[arg(long, value_name = "TOKEN", conflicts_with = "admin_token_file")]
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        conflicts_with = "admin_token_file",
+        help_heading = "Cluster"
+    )]
     pub admin_token: Option<String>,
 
-    /// File holding the Admin bearer token (trailing newline ignored).
-    #[arg(long, value_name = "FILE")]
+    /// File holding the Admin bearer token (trailing newline ignored). Without either flag
+    /// the token is read from $ELASTICKV_ADMIN_TOKEN, if set.
+    #[arg(long, value_name = "FILE", help_heading = "Cluster")]
     pub admin_token_file: Option<PathBuf>,
 
     /// If the cluster cannot pin a read timestamp (no Phase 1 RPCs), dump anyway at its
     /// latest committed timestamp — best effort, loudly marked in MANIFEST.json.
-    #[arg(long)]
+    #[arg(long, help_heading = "Pin")]
     pub allow_unpinned: bool,
 
     /// How long one group may keep failing (with backoff) before the dump gives up.
-    #[arg(long, default_value = "60s", value_name = "DURATION")]
+    #[arg(
+        long,
+        default_value = "60s",
+        value_name = "DURATION",
+        help_heading = "Scan"
+    )]
     pub group_retry_budget: String,
 
-    /// Raft groups of the embedded cluster (only without --address).
-    #[arg(long, default_value_t = 3, value_name = "N")]
+    /// Raft groups of the embedded cluster (only with --embedded).
+    #[arg(
+        long,
+        default_value_t = 3,
+        value_name = "N",
+        help_heading = "Embedded sample cluster"
+    )]
     pub groups: u64,
 
-    /// Sample size of the embedded cluster (only without --address).
-    #[arg(long, default_value_t = 1, value_name = "N")]
+    /// Sample size of the embedded cluster (only with --embedded).
+    #[arg(
+        long,
+        default_value_t = 1,
+        value_name = "N",
+        help_heading = "Embedded sample cluster"
+    )]
     pub sample_scale: usize,
 
     /// Output-shaping flags.
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Output")]
     pub flags: OutputFlags,
+    /// Logs, progress and metrics.
+    #[command(flatten)]
+    pub observe: super::observe::ObserveArgs,
 }
 
 /// Parses `500ms`, `5s`, `2m`, `1h` (a bare number is seconds).
@@ -121,7 +177,18 @@ pub fn parse_duration(s: &str) -> Result<Duration, Error> {
     Duration::try_from_secs_f64(secs).map_err(|_| Error::Usage(format!("{s}: invalid duration")))
 }
 
-/// The token from `--admin-token` or `--admin-token-file`.
+/// `--group-endpoint` values as a map (usage error when malformed).
+fn group_endpoints(values: &[String]) -> Result<std::collections::BTreeMap<u64, String>, Error> {
+    crate::sources::live::topology::parse_group_endpoints(values).map_err(Error::Usage)
+}
+
+/// Environment variable holding the Admin bearer token when neither `--admin-token` nor
+/// `--admin-token-file` is given (keeps the token off command lines, which other users of
+/// the machine can read).
+pub const ADMIN_TOKEN_ENV: &str = "ELASTICKV_ADMIN_TOKEN";
+
+/// The token from `--admin-token`, `--admin-token-file` or `$ELASTICKV_ADMIN_TOKEN`, in that
+/// order.
 pub fn admin_token(
     token: &Option<String>,
     file: &Option<PathBuf>,
@@ -134,7 +201,9 @@ pub fn admin_token(
             let raw = std::fs::read_to_string(f).map_err(|e| Error::io(f.display(), e))?;
             Ok(Some(raw.trim_end_matches(['\r', '\n']).to_string()))
         }
-        None => Ok(None),
+        None => Ok(std::env::var(ADMIN_TOKEN_ENV)
+            .ok()
+            .filter(|t| !t.is_empty())),
     }
 }
 
@@ -161,6 +230,21 @@ pub fn live_manifest(session: &LiveSession, opts: &DecodeOptions) -> Manifest {
     }
 }
 
+/// Cluster id an `--embedded` dump records when none was given.
+pub const EMBEDDED_CLUSTER_ID: &str = "embedded-sample-cluster";
+
+/// Marks MANIFEST.json of an `--embedded` dump as such: the cluster id (unless the operator
+/// chose one) and every input name say it is the built-in sample cluster, so such a dump is
+/// never mistaken for a backup of real data.
+fn mark_embedded(m: &mut Manifest) {
+    if m.cluster_id.is_empty() {
+        m.cluster_id = EMBEDDED_CLUSTER_ID.to_string();
+    }
+    for i in &mut m.inputs {
+        i.name = format!("embedded sample cluster: {}", i.name);
+    }
+}
+
 /// `--resumable` and `--resume DIR`.
 fn run_resumable(args: DumpArgs, handle_signals: bool) -> Result<(), Error> {
     let started = Instant::now();
@@ -183,7 +267,8 @@ fn run_resumable(args: DumpArgs, handle_signals: bool) -> Result<(), Error> {
         ));
     }
     let cfg = LiveConfig {
-        address: args.address.clone().unwrap_or_default(),
+        address: args.address.join(","),
+        group_endpoints: group_endpoints(&args.group_endpoint)?,
         admin_token: admin_token(&args.admin_token, &args.admin_token_file)?,
         ttl_ms: args.ttl_ms,
         begin_backup_deadline: parse_duration(&args.begin_backup_deadline)?,
@@ -240,13 +325,25 @@ pub fn run_dump_with(args: DumpArgs, handle_signals: bool) -> Result<(), Error> 
         .output
         .clone()
         .ok_or_else(|| Error::Usage("--output is required".into()))?;
+    if args.address.is_empty() && !args.embedded {
+        return Err(Error::Usage(
+            "dump needs --address HOST:PORT (a node of the cluster to back up); to dump the built-in sample cluster instead, pass --embedded".into(),
+        ));
+    }
     let started = Instant::now();
     let opts = args.flags.options()?;
     let token = admin_token(&args.admin_token, &args.admin_token_file)?;
     let begin_deadline = parse_duration(&args.begin_backup_deadline)?;
-    let embedded = match &args.address {
-        Some(_) => None,
-        None => {
+    let archive = args.flags.archive()?.is_some();
+    // Output checks before anything is pinned: a bad path costs the cluster nothing.
+    if archive {
+        preflight::check_file(&output, args.flags.force)?;
+    } else {
+        preflight::check_dir(&output, args.flags.force)?;
+    }
+    let embedded = match args.embedded {
+        false => None,
+        true => {
             let cfg = ServerConfig {
                 groups: args.groups.max(1),
                 admin_token: token.clone(),
@@ -260,20 +357,20 @@ pub fn run_dump_with(args: DumpArgs, handle_signals: bool) -> Result<(), Error> 
             );
             let server = LoopbackServer::start(cfg, "127.0.0.1:0", entries)?;
             eprintln!(
-                "elastickv-backup: no --address: dumping an embedded {}-group loopback cluster with sample data at {}",
+                "elastickv-backup: --embedded: dumping a built-in {}-group loopback cluster with sample data at {} (not a real cluster)",
                 args.groups.max(1),
                 server.addr()
             );
             Some(server)
         }
     };
-    let address = match (&args.address, &embedded) {
-        (Some(a), _) => a.clone(),
-        (None, Some(s)) => s.addr().to_string(),
-        (None, None) => return Err(Error::Internal("no address".into())),
+    let address = match &embedded {
+        Some(s) => s.addr().to_string(),
+        None => args.address.join(","),
     };
     let session = LiveSession::begin(LiveConfig {
         address,
+        group_endpoints: group_endpoints(&args.group_endpoint)?,
         admin_token: token,
         ttl_ms: args.ttl_ms,
         begin_backup_deadline: begin_deadline,
@@ -283,9 +380,20 @@ pub fn run_dump_with(args: DumpArgs, handle_signals: bool) -> Result<(), Error> 
         handle_signals,
         ..LiveConfig::default()
     })?;
-    let sink = args.flags.open_sink(&output)?;
+    let sink: Arc<dyn Sink> = if archive {
+        args.flags.open_sink(&output)?
+    } else {
+        if args.flags.force {
+            preflight::clear_dump_tree(&output)?;
+        }
+        Arc::new(DirSink::create(&output, args.flags.force)?.with_sync(!args.no_sync))
+    };
     let summary = session.write(sink.clone(), &opts, args.flags.threads())?;
-    pipeline::finalize(sink.as_ref() as &dyn Sink, &live_manifest(&session, &opts))?;
+    let mut manifest = live_manifest(&session, &opts);
+    if embedded.is_some() {
+        mark_embedded(&mut manifest);
+    }
+    pipeline::finalize(sink.as_ref() as &dyn Sink, &manifest)?;
     let read_ts = session.read_ts;
     let groups = session.groups().len();
     let renewals = session.renewals();

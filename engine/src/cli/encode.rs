@@ -1,7 +1,7 @@
 //! `elastickv-backup encode`: dump tree → `.fsm` snapshot payload (the reverse of
 //! `decode`), for restoring a cluster through its snapshot path.
 
-use super::common::{parse_adapters, parse_size};
+use super::common::{resolve_adapters, size_arg, AdapterArg, AdapterItemParser};
 use crate::error::Error;
 use crate::reverse::{self, EncodeOptions, EncodeReport, DEFAULT_SORT_BUDGET};
 use clap::Args;
@@ -18,20 +18,24 @@ use std::time::Instant;
 /// --last-commit-ts is given, and any file the dump format does not allow (the message
 /// names it).
 #[derive(Args, Debug)]
+#[command(after_help = "Examples:
+  elastickv-backup encode -i /backups/today -o restore.fsm
+  elastickv-backup encode -i /backups/today --adapter dynamodb,s3 -o - | gzip > part.fsm.gz")]
 pub struct EncodeArgs {
     /// The dump directory, as `decode` or `dump` wrote it.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, short = 'i', value_name = "DIR")]
     pub input: PathBuf,
 
     /// The .fsm file to write, or - for standard output. A file is written beside its
     /// final name and renamed into place only when complete.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, short = 'o', value_name = "FILE")]
     pub output: PathBuf,
 
-    /// Adapters to encode, comma-separated: dynamodb,s3,redis,sqs (or "all"). The
-    /// subtrees of the others are left out of the payload.
-    #[arg(long, default_value = "dynamodb,s3,redis,sqs", value_name = "LIST")]
-    pub adapter: String,
+    /// Adapters to encode, comma-separated (or "all"). The subtrees of the others are left
+    /// out of the payload.
+    #[arg(long, default_value = "all", value_name = "LIST", value_delimiter = ',',
+          value_parser = AdapterItemParser)]
+    pub adapter: Vec<Option<AdapterArg>>,
 
     /// Commit timestamp for the header and every record, instead of MANIFEST.json's
     /// last_commit_ts. Must not be lower than it: restored rows must not carry commit
@@ -41,12 +45,16 @@ pub struct EncodeArgs {
 
     /// Memory for sorting records before they spill to the system temp dir (bytes; K/M/G
     /// suffixes accepted). Default 64M.
-    #[arg(long, value_name = "BYTES")]
-    pub sort_memory: Option<String>,
+    #[arg(long, value_name = "BYTES", value_parser = size_arg)]
+    pub sort_memory: Option<u64>,
 
     /// Replace an existing output file.
-    #[arg(long)]
+    #[arg(long, short = 'f')]
     pub force: bool,
+
+    /// Logs and reports.
+    #[command(flatten)]
+    pub observe: super::observe::ObserveArgs,
 }
 
 /// Runs the encode command.
@@ -54,10 +62,10 @@ pub fn run(args: EncodeArgs) -> Result<(), Error> {
     let started = Instant::now();
     let opts = EncodeOptions {
         input: args.input.clone(),
-        adapters: parse_adapters(&args.adapter)?,
+        adapters: resolve_adapters(&args.adapter)?,
         last_commit_ts: args.last_commit_ts,
         sort_budget: match &args.sort_memory {
-            Some(s) => usize::try_from(parse_size(s)?).unwrap_or(usize::MAX),
+            Some(n) => usize::try_from(*n).unwrap_or(usize::MAX),
             None => DEFAULT_SORT_BUDGET,
         },
     };
@@ -67,8 +75,8 @@ pub fn run(args: EncodeArgs) -> Result<(), Error> {
     } else {
         write_file(&opts, &args.output, args.force)?
     };
-    eprintln!(
-        "elastickv-backup: dump encoded: input={} output={} entries={} bytes={} last_commit_ts={} sha256={} elapsed={:.2?}",
+    tracing::info!(
+        "dump encoded: input={} output={} entries={} bytes={} last_commit_ts={} sha256={} elapsed={:.2?}",
         args.input.display(),
         args.output.display(),
         report.stats.entries,

@@ -1,6 +1,6 @@
 //! `elastickv-backup gen`: deterministic synthetic cluster data as N `.fsm` shard files, for
 //! benchmarks, restore drills and tests at any size (decode them with `decode
-//! --input-snap-dir`, or serve them with `serve --input-snap-dir`).
+//! --input-snap-dir`, or serve them with `dev serve --input-snap-dir`).
 
 use super::common::parse_size;
 use crate::error::Error;
@@ -13,7 +13,7 @@ use std::path::PathBuf;
 #[derive(Args, Debug)]
 pub struct GenArgs {
     /// Directory for the shard files (created if missing; must hold no .fsm file).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, short = 'o', value_name = "DIR")]
     pub output: PathBuf,
 
     /// Number of shard files (Raft groups); each a contiguous key range of about the same

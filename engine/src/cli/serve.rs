@@ -2,6 +2,8 @@
 //! elastickv node that speaks the same gRPC surface (RawKV, Distribution, RaftAdmin, Admin with
 //! the Phase 1 backup RPCs), for trying `dump` and for integration tests of other tools.
 
+pub mod faults;
+
 use super::dump::{admin_token, parse_duration};
 use crate::error::Error;
 use crate::server::{load, LoopbackServer, ServerConfig};
@@ -31,6 +33,12 @@ pub struct ServeArgs {
     /// Raft groups; the data is split over them by route ranges.
     #[arg(long, default_value_t = 3, value_name = "N")]
     pub groups: u64,
+
+    /// Nodes, each its own listener (ports --listen, +1, … or free ports with port 0; one
+    /// address per line on stdout); with two or more every group has two replicas, and a
+    /// node answers reads only for the groups it hosts.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub nodes: usize,
 
     /// Require `authorization: Bearer <T>` on Admin calls.
     #[arg(long, value_name = "T", conflicts_with = "admin_token_file")]
@@ -64,6 +72,12 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 1000, value_name = "N")]
     pub snapshot_headroom_entries: u64,
 
+    /// Schedule a failure AT after start (repeatable): kill-node:N, restart-node:N,
+    /// move-leader:G|all, stall-renewals:MS:COUNT, drop-pins, compact, scan-delay:MS — e.g.
+    /// `--fault 2s=kill-node:1 --fault 3s=restart-node:1`.
+    #[arg(long, value_name = "AT=ACTION")]
+    pub fault: Vec<String>,
+
     /// MVCC history kept by the compactor.
     #[arg(long, default_value = "30m", value_name = "DURATION")]
     pub compaction_retention: String,
@@ -83,6 +97,7 @@ pub fn run_serve(args: ServeArgs) -> Result<(), Error> {
     };
     let cfg = ServerConfig {
         groups: args.groups.max(1),
+        nodes: args.nodes.max(1),
         admin_token: admin_token(&args.admin_token, &args.admin_token_file)?,
         phase1: !args.no_backup_rpcs,
         backup_max_ttl_ms: args.backup_max_ttl_ms,
@@ -93,15 +108,32 @@ pub fn run_serve(args: ServeArgs) -> Result<(), Error> {
         compaction_retention: parse_duration(&args.compaction_retention)?,
         ..ServerConfig::default()
     };
+    let mut schedule = args
+        .fault
+        .iter()
+        .map(|f| faults::parse(f))
+        .collect::<Result<Vec<_>, Error>>()?;
+    schedule.sort_by_key(|f| f.at);
     let n = entries.len();
-    let server = LoopbackServer::start(cfg, &args.listen, entries)?;
-    println!("{}", server.addr());
+    let mut server = LoopbackServer::start(cfg, &args.listen, entries)?;
+    let started = std::time::Instant::now();
+    for a in server.node_addrs() {
+        println!("{a}");
+    }
     let _ = std::io::stdout().flush();
     eprintln!(
         "elastickv-backup: serving {n} entries in {} group(s) on {} (Ctrl-C to stop)",
         args.groups.max(1),
         server.addr()
     );
+    for f in &schedule {
+        let wait = f.at.saturating_sub(started.elapsed());
+        if server.wait_for_signal_or(wait) {
+            server.shutdown();
+            return Ok(());
+        }
+        faults::apply(&mut server, &f.action)?;
+    }
     server.wait_for_signal();
     server.shutdown();
     Ok(())

@@ -18,6 +18,10 @@ use std::path::PathBuf;
 /// Exit status: 0 only for a complete, untampered dump (warnings allowed, e.g. an unpinned
 /// live dump); 1 otherwise.
 #[derive(Args, Debug)]
+#[command(after_help = "Examples:
+  elastickv-backup verify /backups/today
+  elastickv-backup verify today.tar.zst
+  aws s3 cp s3://backups/today.tar.zst - | elastickv-backup verify -")]
 pub struct VerifyArgs {
     /// Dump directory, .tar / .tar.zst archive, - for an archive on standard input, or a dump
     /// in object storage: s3://BUCKET/PREFIX/ (objects fetched and hashed as they stream in)
@@ -26,21 +30,22 @@ pub struct VerifyArgs {
     pub path: PathBuf,
 
     /// Hashing threads (default: the number of CPUs).
-    #[arg(long, value_name = "N")]
+    #[arg(long, short = 'j', value_name = "N", value_parser = super::common::parse_threads)]
     pub threads: Option<usize>,
 
     /// Endpoint URL of the S3-compatible store holding an s3:// dump (credentials and
     /// region from the standard AWS chain, as for the dump).
     #[arg(long, value_name = "URL")]
     pub s3_endpoint: Option<String>,
+
+    /// Logs and reports.
+    #[command(flatten)]
+    pub observe: super::observe::ObserveArgs,
 }
 
 /// Runs the verify command: prints the report on standard output; fails if it has errors.
 pub fn run(args: VerifyArgs) -> Result<(), Error> {
-    let threads = args
-        .threads
-        .filter(|n| *n > 0)
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let threads = args.threads.unwrap_or_else(super::common::default_threads);
     let arg = args.path.to_string_lossy();
     let report = if S3Url::is_s3(&arg) {
         let cfg = S3Config {

@@ -1,4 +1,4 @@
-//! The prefix route table (spec 00 §3.2): which adapter and handler owns a user key.
+//! The prefix route table (docs/format/00-container.md §3): which adapter and handler owns a user key.
 //!
 //! Upstream tries prefixes longest first; the table below is already in that effective
 //! order, so the first match wins.

@@ -1,4 +1,4 @@
-//! `CHECKSUMS` (spec 00 §7): `sha256sum` format, sorted by path bytes, GNU escaping for
+//! `CHECKSUMS` (docs/format/00-container.md §7): `sha256sum` format, sorted by path bytes, GNU escaping for
 //! paths containing `\n`, `\r` or `\`. Built from the digests the sinks recorded while
 //! writing — the tree is never read back.
 

@@ -444,7 +444,7 @@ impl Emitter {
 
     /// Reports a non-fatal oddity (upstream logs these as "encoder warning").
     pub fn warn(&self, event: &str, detail: &str) {
-        eprintln!("elastickv-backup: warning: {event}: {detail}");
+        tracing::warn!("{event}: {detail}");
     }
 }
 

@@ -1,4 +1,4 @@
-//! Key bytes → one path segment, exactly as upstream names files (spec 00 §4).
+//! Key bytes → one path segment, exactly as upstream names files (docs/format/00-container.md §4).
 //!
 //! Every directory or file name derived from user bytes (tables, keys, buckets, queues)
 //! goes through here so the dump is readable with plain tools and still reversible:
@@ -48,7 +48,7 @@ pub fn is_sha_fallback(encoded: &str) -> bool {
     b.len() >= 34 && b[..32].iter().all(|c| c.is_ascii_hexdigit()) && &b[32..34] == b"__"
 }
 
-/// Upstream's `EncodeSegment`: percent-encoding with the fallback rules of spec 00 §4.1.
+/// Upstream's `EncodeSegment`: percent-encoding with the fallback rules of docs/format/00-container.md §4.
 pub fn encode_segment(raw: &[u8]) -> String {
     if raw.len() > KEY_SEGMENT_MAX_BYTES {
         return sha_fallback(raw);
@@ -114,7 +114,7 @@ pub enum SegmentDecodeError {
     BadBase64,
 }
 
-/// Inverse of [`encode_segment`] / [`encode_binary_segment`] (spec 00 §4.5).
+/// Inverse of [`encode_segment`] / [`encode_binary_segment`] (docs/format/00-container.md §4).
 pub fn decode_segment(seg: &str) -> Result<DecodedSegment, SegmentDecodeError> {
     if seg.len() > KEY_SEGMENT_MAX_BYTES {
         return Err(SegmentDecodeError::TooLong);

@@ -1,4 +1,4 @@
-//! `KEYMAP.jsonl` lines (spec 00 §5): how a reader maps a name on disk back to the
+//! `KEYMAP.jsonl` lines (docs/format/00-container.md §5): how a reader maps a name on disk back to the
 //! original key bytes when the name alone cannot say (fallbacks, renames).
 
 use super::json::write_str;

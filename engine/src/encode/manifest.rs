@@ -1,4 +1,4 @@
-//! `MANIFEST.json` (spec 00 §6, spec 50 §5.11): upstream's fields in upstream's order,
+//! `MANIFEST.json` (docs/format/00-container.md §6, docs/format/50-live-cluster.md §5): upstream's fields in upstream's order,
 //! then ours (`producer`), rendered exactly as Go's `json.MarshalIndent` would.
 
 use super::json::JsonWriter;

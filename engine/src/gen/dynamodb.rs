@@ -1,4 +1,4 @@
-//! DynamoDB sample tables (spec 10 §2–4): `orders` (hash `id` S + range `line` N) and
+//! DynamoDB sample tables (docs/format/10-dynamodb.md §2): `orders` (hash `id` S + range `line` N) and
 //! `users` (hash `id` S), schema, generation counter and items.
 
 use super::enc::{b64url, cat, seg, Pb};
@@ -9,7 +9,7 @@ pub mod synth;
 const SCHEMA_MAGIC: &[u8] = b"\x00DS\x01";
 const ITEM_MAGIC: &[u8] = b"\x00DI\x01";
 
-/// Order-preserving raw key bytes of a positive integer `N` (spec 10 §3.3).
+/// Order-preserving raw key bytes of a positive integer `N` (docs/format/10-dynamodb.md §3).
 pub(crate) fn number_raw(n: u64) -> Vec<u8> {
     let text = n.to_string();
     let digits = text.trim_end_matches('0');
@@ -34,7 +34,7 @@ fn schema(table: &str, hash: &str, range: Option<&str>) -> Vec<u8> {
     })
 }
 
-/// A table schema (spec 10 §4.2) in Go's deterministic marshalling.
+/// A table schema (docs/format/10-dynamodb.md §4) in Go's deterministic marshalling.
 pub(crate) struct SchemaDef<'a> {
     /// Table name.
     pub table: &'a str,

@@ -1,4 +1,4 @@
-//! Redis sample keys in database 0 (spec 40 §2–3): strings (with and without inline TTL, plus
+//! Redis sample keys in database 0 (docs/format/40-redis.md §2): strings (with and without inline TTL, plus
 //! the TTL index row), an HLL, and one hash, list, set, sorted set and stream.
 
 use super::enc::{cat, len_prefixed, Pb};

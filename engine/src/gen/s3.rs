@@ -1,4 +1,4 @@
-//! S3 sample buckets (spec 20 §3–4, §11): bucket metadata and generation, single-part
+//! S3 sample buckets (docs/format/20-s3.md §3, §11): bucket metadata and generation, single-part
 //! objects (manifest + one blob chunk each, real MD5 ETags), a nested key, an empty object,
 //! and an empty bucket.
 
@@ -13,7 +13,7 @@ fn be(v: u64) -> [u8; 8] {
 
 pub mod synth;
 
-/// Bucket meta JSON (spec 20 §4.1) as the live writer marshals it.
+/// Bucket meta JSON (docs/format/20-s3.md §4) as the live writer marshals it.
 pub(crate) fn bucket_meta(name: &str, generation: u64, owner: &str, created_hlc: u64) -> Vec<u8> {
     format!(
         r#"{{"bucket_name":"{name}","generation":{generation},"created_at_hlc":{created_hlc},"owner":"{owner}","region":"us-east-1","acl":"private"}}"#

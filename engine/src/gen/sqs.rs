@@ -1,4 +1,4 @@
-//! SQS sample queues (spec 30 §2–3): a standard queue with `count` messages (data record plus
+//! SQS sample queues (docs/format/30-sqs.md §2): a standard queue with `count` messages (data record plus
 //! visibility and age index rows) and an empty queue.
 
 use super::enc::{b64std, b64url, cat, md5_hex};

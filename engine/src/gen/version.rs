@@ -1,7 +1,7 @@
 //! Stored versions and ordered family streams: the generator's unit of output.
 //!
 //! A [`Version`] holds its bytes exactly as a snapshot stores them (encoded key =
-//! `user_key ‖ BE64(!commit_ts)`, encoded value = `flags ‖ LE64(expire_at) ‖ body`, spec 00
+//! `user_key ‖ BE64(!commit_ts)`, encoded value = `flags ‖ LE64(expire_at) ‖ body`, docs/format/00-container.md
 //! §2), so ordering is a plain byte comparison and the shard writer only adds framing.
 //! Each key family is a lazy [`Family`] iterator already in encoded-key order; [`Merge`]
 //! joins them into the global order with a heap, holding one version per family.

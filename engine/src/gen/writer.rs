@@ -1,5 +1,5 @@
 //! Writes the merged version stream as N `.fsm` shard files (bare `EKVPBBL1` payloads,
-//! spec 00 §1.2), each a contiguous key range of about the same size.
+//! docs/format/00-container.md §1), each a contiguous key range of about the same size.
 //!
 //! Only one shard is open at a time and nothing but the previous key is remembered, so
 //! memory does not grow with the dataset. Cuts fall between user keys (never between two

@@ -74,12 +74,12 @@ pub(crate) fn list_dir(
 pub(crate) fn open_regular(path: &Path, shown: &str) -> Result<Option<File>, ReverseError> {
     let f = match std::fs::OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .custom_flags((rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK).bits() as i32)
         .open(path)
     {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) => {
             return Err(ReverseError::invalid(
                 shown,
                 "is a symlink; the dump must hold regular files only",
@@ -140,8 +140,14 @@ mod tests {
             .to_string()
             .contains("hard-linked"));
         let p = d.path().join("p");
-        let c = std::ffi::CString::new(p.as_os_str().as_bytes()).unwrap();
-        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &p,
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+            0,
+        )
+        .unwrap();
         assert!(read_regular(&p, "p")
             .unwrap_err()
             .to_string()

@@ -1,4 +1,4 @@
-//! Frames staged records as an `EKVPBBL1` payload (spec 00 §1.2, §2.1–2.2).
+//! Frames staged records as an `EKVPBBL1` payload (docs/format/00-container.md §1, §2–2.2).
 //!
 //! Every record gets the same commit timestamp — the dump's `last_commit_ts` — so the
 //! restored store's clock ceiling is at or above every restored row: key

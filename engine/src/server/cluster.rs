@@ -1,5 +1,5 @@
 //! The loopback cluster: groups, the route catalog, the clock, and the Phase 1 backup
-//! protocol (spec 50 §5.4) as plain Rust, independent of gRPC (the services in
+//! protocol (docs/format/50-live-cluster.md §5) as plain Rust, independent of gRPC (the services in
 //! [`super::service`] translate). Tests drive faults and writes through this type.
 
 use super::config::ServerConfig;
@@ -51,6 +51,11 @@ impl From<ServerError> for tonic::Status {
 pub struct Faults {
     /// `RenewBackup` fails `UNAVAILABLE` on every group (after the server's own retries).
     pub renew_unavailable: AtomicBool,
+    /// `RenewBackup` calls still to stall (each waits [`Faults::renew_stall_ms`] before it
+    /// is handled — past the caller's deadline, as during a leader election).
+    pub renew_stall_calls: AtomicU64,
+    /// How long a stalled `RenewBackup` waits, in milliseconds.
+    pub renew_stall_ms: AtomicU64,
     /// Extra latency per RawKV page, in milliseconds.
     pub scan_delay_ms: AtomicU64,
     /// Value-bearing scans skip a key that is a proper prefix of the next key in the page
@@ -105,6 +110,8 @@ pub struct Cluster {
     pub faults: Faults,
     /// Counters.
     pub stats: Stats,
+    /// Which node hosts and leads which group.
+    pub placement: super::placement::Placement,
     phase1: AtomicBool,
     ts_counter: AtomicU64,
 }
@@ -146,6 +153,7 @@ impl Cluster {
             g.snapshot_now();
         }
         Cluster {
+            placement: super::placement::Placement::spread(groups_n, config.nodes),
             phase1: AtomicBool::new(config.phase1),
             config,
             hlc: Hlc::starting_at(max_ts),
@@ -534,6 +542,15 @@ impl Cluster {
     pub async fn renew_backup(&self, token: &[u8], ttl_ms: u64) -> Result<u64, ServerError> {
         self.require_phase1()?;
         self.stats.renew_calls.fetch_add(1, Ordering::AcqRel);
+        let stall = self
+            .faults
+            .renew_stall_calls
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
+            .is_ok();
+        if stall {
+            let ms = self.faults.renew_stall_ms.load(Ordering::Acquire);
+            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+        }
         let ttl = effective_ttl(ttl_ms, self.config.backup_max_ttl_ms)
             .map_err(|e| ServerError::new(Code::InvalidArgument, e.to_string()))?;
         let (t, _) = self.lookup(token)?;

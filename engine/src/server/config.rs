@@ -1,4 +1,4 @@
-//! Loopback server configuration: the knobs spec 50 §5.3 and §9 ask to be configurable.
+//! Loopback server configuration: the knobs docs/format/50-live-cluster.md §5 and §9 ask to be configurable.
 
 use std::time::Duration;
 
@@ -7,6 +7,9 @@ use std::time::Duration;
 pub struct ServerConfig {
     /// Number of Raft groups (≥ 1); data is spread over them by route ranges.
     pub groups: u64,
+    /// Nodes (listeners); groups get two replicas each over them when there are two or more
+    /// (see [`super::placement::Placement::spread`]).
+    pub nodes: usize,
     /// Bearer token required on `/Admin/` calls; `None` = no check (`--adminInsecureNoAuth`).
     pub admin_token: Option<String>,
     /// Whether the Phase 1 backup RPCs exist (false = a node that answers `UNIMPLEMENTED`).
@@ -43,6 +46,7 @@ impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             groups: 3,
+            nodes: 1,
             admin_token: None,
             phase1: true,
             backup_max_ttl_ms: 3_600_000,

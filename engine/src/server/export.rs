@@ -1,5 +1,5 @@
 //! Test hook: the cluster's MVCC state at a timestamp as snapshot files, one bare
-//! `EKVPBBL1` payload per group (spec 00 §1–2), so a test can decode exactly what the
+//! `EKVPBBL1` payload per group (docs/format/00-container.md §1), so a test can decode exactly what the
 //! cluster held at a dump's `read_ts` with the snapshot path and compare it with the live
 //! dump — an independent reference computed by the server, not by the producer.
 

@@ -1,4 +1,4 @@
-//! Hybrid logical clock (spec 50 §4): `ts = (unix_ms << 16) | logical`.
+//! Hybrid logical clock (docs/format/50-live-cluster.md §4): `ts = (unix_ms << 16) | logical`.
 //!
 //! The loopback server issues every commit timestamp and every `read_ts` from one clock, so
 //! a read at `read_ts` sees exactly the writes committed before it was chosen.

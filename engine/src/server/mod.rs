@@ -1,4 +1,4 @@
-//! The loopback cluster: an in-process imitation of an elastickv node (spec 50 §9).
+//! The loopback cluster: an in-process imitation of an elastickv node (docs/format/50-live-cluster.md §9).
 //!
 //! It serves the same package-less gRPC surface as a real node (RawKV, Distribution,
 //! RaftAdmin, Admin with the Phase 1 backup RPCs) over a multi-group MVCC store, so the live
@@ -6,8 +6,9 @@
 //! sample dataset. Tests provoke faults through [`LoopbackServer::cluster`] (a Rust API only;
 //! none of it is reachable from the command line).
 //!
-//! Simplification (documented in §9's terms): one listener serves every group; `RaftAdmin`
-//! answers for group 1.
+//! Simplification (documented in §9's terms): one listener per node serves every group the
+//! node hosts (`ServerConfig::nodes`, groups spread over them by
+//! [`placement::Placement`]); `RaftAdmin` answers for the node's lowest hosted group.
 
 pub mod cluster;
 pub mod config;
@@ -16,6 +17,7 @@ pub mod group;
 pub mod hlc;
 pub mod load;
 pub mod pins;
+pub mod placement;
 pub mod service;
 pub mod store;
 
@@ -38,36 +40,44 @@ use tokio::sync::oneshot;
 /// A running loopback server; dropping it stops the server.
 pub struct LoopbackServer {
     cluster: Arc<Cluster>,
+    nodes: Vec<Node>,
+    /// Cluster-wide background work (pin sweeper, compactor).
+    rt: Option<tokio::runtime::Runtime>,
+}
+
+/// One listener ("node") with its own runtime, so stopping it drops every connection and
+/// in-flight call at once — what a client sees when a node process is SIGKILLed.
+struct Node {
     addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     rt: Option<tokio::runtime::Runtime>,
 }
 
-impl LoopbackServer {
-    /// Loads `entries` into a cluster configured by `config` and serves it on `listen`
-    /// (`127.0.0.1:0` picks a free port; see [`LoopbackServer::addr`]).
-    pub fn start(
-        config: ServerConfig,
-        listen: &str,
-        entries: Vec<RawEntry>,
-    ) -> Result<Self, Error> {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("loopback")
-            .enable_all()
-            .build()
-            .map_err(|e| Error::io("tokio runtime", e))?;
-        let cluster = Arc::new(Cluster::new(config, entries));
+fn runtime(name: &str) -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name(name)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::io("tokio runtime", e))
+}
+
+impl Node {
+    /// Binds `listen` and serves the cluster's gRPC surface on it.
+    fn start(cluster: &Arc<Cluster>, listen: &str, node: usize) -> Result<Node, Error> {
+        let rt = runtime("loopback-node")?;
         let listener = rt
             .block_on(tokio::net::TcpListener::bind(listen))
             .map_err(|e| Error::io(format!("listen {listen}"), e))?;
         let addr = listener
             .local_addr()
             .map_err(|e| Error::io(format!("listen {listen}"), e))?;
+        cluster.placement.set_addr(node, addr.to_string());
         let (stop, stopped) = oneshot::channel::<()>();
         let max = cluster.config.max_message_bytes;
         let raw = RawKvServer::new(RawKvService {
             cluster: cluster.clone(),
+            node,
         })
         .max_decoding_message_size(max)
         .max_encoding_message_size(max);
@@ -76,12 +86,12 @@ impl LoopbackServer {
         });
         let raft = RaftAdminServer::new(RaftAdminService {
             cluster: cluster.clone(),
-            group: 1,
-            address: addr.to_string(),
+            node,
         });
         let admin = tonic::service::interceptor::InterceptedService::new(
             AdminServer::new(AdminService {
                 cluster: cluster.clone(),
+                node,
             }),
             AdminAuth {
                 token: cluster.config.admin_token.clone(),
@@ -113,6 +123,63 @@ impl LoopbackServer {
                 eprintln!("loopback: server stopped: {e}");
             }
         });
+        Ok(Node {
+            addr,
+            stop: Some(stop),
+            rt: Some(rt),
+        })
+    }
+
+    /// Graceful stop: waits briefly for in-flight calls.
+    fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_timeout(Duration::from_secs(2));
+        }
+    }
+
+    /// Abrupt stop: every connection and call is dropped where it stands.
+    fn kill(&mut self) {
+        self.stop.take();
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_background();
+        }
+    }
+
+    fn running(&self) -> bool {
+        self.rt.is_some()
+    }
+}
+
+/// Node `i`'s listen address: port 0 stays 0 (a free port each), port *p* becomes *p + i*.
+fn next_listen(listen: &str, i: usize) -> Result<String, Error> {
+    let bad = || Error::Usage(format!("--listen {listen}: expected HOST:PORT"));
+    let (host, port) = listen.rsplit_once(':').ok_or_else(bad)?;
+    let port: u16 = port.parse().map_err(|_| bad())?;
+    if port == 0 {
+        return Ok(listen.to_string());
+    }
+    let p = usize::from(port) + i;
+    let p = u16::try_from(p).map_err(|_| bad())?;
+    Ok(format!("{host}:{p}"))
+}
+
+impl LoopbackServer {
+    /// Loads `entries` into a cluster configured by `config` and serves it on `listen`
+    /// (`127.0.0.1:0` picks a free port; see [`LoopbackServer::addr`]).
+    pub fn start(
+        config: ServerConfig,
+        listen: &str,
+        entries: Vec<RawEntry>,
+    ) -> Result<Self, Error> {
+        let rt = runtime("loopback")?;
+        let cluster = Arc::new(Cluster::new(config, entries));
+        let mut nodes = vec![Node::start(&cluster, listen, 0)?];
+        for i in 1..cluster.config.nodes.max(1) {
+            nodes.push(Node::start(&cluster, &next_listen(listen, i)?, i)?);
+        }
         let c = cluster.clone();
         rt.spawn(async move {
             let mut tick = tokio::time::interval(c.config.sweep_interval);
@@ -134,15 +201,42 @@ impl LoopbackServer {
         }
         Ok(LoopbackServer {
             cluster,
-            addr,
-            stop: Some(stop),
+            nodes,
             rt: Some(rt),
         })
     }
 
-    /// The bound address.
+    /// The bound address (of the first node).
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.nodes[0].addr
+    }
+
+    /// Every node's address, in node order.
+    pub fn node_addrs(&self) -> Vec<SocketAddr> {
+        self.nodes.iter().map(|n| n.addr).collect()
+    }
+
+    /// Fault: stops node `i` abruptly, as SIGKILL would — open connections are reset, calls
+    /// in flight get no answer, new connections are refused. The cluster's state (data,
+    /// pins) is kept, as the other replicas of a real cluster keep it.
+    pub fn kill_node(&mut self, i: usize) {
+        if let Some(n) = self.nodes.get_mut(i) {
+            n.kill();
+        }
+    }
+
+    /// Restarts a killed node on the same address. Errors when the port cannot be bound
+    /// again.
+    pub fn restart_node(&mut self, i: usize) -> Result<(), Error> {
+        let cluster = self.cluster.clone();
+        let Some(n) = self.nodes.get_mut(i) else {
+            return Err(Error::Usage(format!("no node {i}")));
+        };
+        if n.running() {
+            return Ok(());
+        }
+        *n = Node::start(&cluster, &n.addr.to_string(), i)?;
+        Ok(())
     }
 
     /// The cluster: writes, faults, counters (test API).
@@ -157,14 +251,25 @@ impl LoopbackServer {
         }
     }
 
+    /// Blocks until SIGINT/SIGTERM (`true`) or for `d` (`false`).
+    pub fn wait_for_signal_or(&self, d: Duration) -> bool {
+        let Some(rt) = &self.rt else { return true };
+        rt.block_on(async {
+            tokio::select! {
+                _ = crate::sources::live::signals::wait_for_signal() => true,
+                _ = tokio::time::sleep(d) => false,
+            }
+        })
+    }
+
     /// Stops serving and waits briefly for in-flight calls.
     pub fn shutdown(mut self) {
         self.stop_now();
     }
 
     fn stop_now(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
+        for n in &mut self.nodes {
+            n.stop();
         }
         if let Some(rt) = self.rt.take() {
             rt.shutdown_timeout(Duration::from_secs(2));

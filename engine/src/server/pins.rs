@@ -1,4 +1,4 @@
-//! Backup pins (spec 50 §5.3–5.4, §5.9): a `read_ts` that compaction must not pass, with a
+//! Backup pins (docs/format/50-live-cluster.md §5, §5): a `read_ts` that compaction must not pass, with a
 //! deadline, registered on every group (each replica keeps its own copy, so losing one — a
 //! snapshot install — is a per-group event), extended by renewals, released idempotently.
 

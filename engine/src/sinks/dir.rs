@@ -29,6 +29,10 @@ pub struct DirSink {
     log: DigestLog,
     /// `--force`: files may already exist; they are truncated instead of refused.
     overwrite: bool,
+    /// Flush every data file and directory to stable storage before MANIFEST.json is
+    /// written (on by default; `--no-sync` for benchmarks), so a dump that has its
+    /// MANIFEST.json survives a power loss whole.
+    sync: bool,
 }
 
 fn errno_to_io(e: Errno) -> std::io::Error {
@@ -61,7 +65,37 @@ impl DirSink {
             dirs: Mutex::new(HashMap::new()),
             log: DigestLog::default(),
             overwrite: force,
+            sync: true,
         })
+    }
+
+    /// Whether data is flushed to stable storage before MANIFEST.json (default `true`).
+    pub fn with_sync(mut self, sync: bool) -> Self {
+        self.sync = sync;
+        self
+    }
+
+    /// Makes everything written so far durable: one `syncfs` of the output's filesystem
+    /// (every data file and directory entry this run created, without keeping a list of
+    /// them), which also reports a write-back error any of them hit.
+    fn sync_data(&self) -> Result<(), Error> {
+        if !self.sync {
+            return Ok(());
+        }
+        rfs::syncfs(&*self.root).map_err(|e| {
+            Error::io(
+                format!("{} (syncfs before MANIFEST.json)", self.root_path.display()),
+                errno_to_io(e),
+            )
+        })
+    }
+
+    /// Makes the root's own entries (MANIFEST.json, CHECKSUMS) durable.
+    fn sync_root(&self) -> Result<(), Error> {
+        if !self.sync {
+            return Ok(());
+        }
+        rfs::fsync(&*self.root).map_err(|e| Error::io(self.root_path.display(), errno_to_io(e)))
     }
 
     /// The root as given.
@@ -252,6 +286,9 @@ impl Sink for DirSink {
     }
 
     fn write_control(&self, name: &str, data: &[u8]) -> Result<(), Error> {
+        if name == "MANIFEST.json" {
+            self.sync_data()?;
+        }
         let path = RelPath::root().join(name)?;
         let mut f = self.create_file(&path, 0o644, false)?;
         f.write_all(data).map_err(|e| Error::io(&path, e))?;
@@ -281,7 +318,8 @@ impl Sink for DirSink {
         let f = w
             .into_inner()
             .map_err(|e| Error::io(&path, e.into_error()))?;
-        f.sync_all().map_err(|e| Error::io(&path, e))
+        f.sync_all().map_err(|e| Error::io(&path, e))?;
+        self.sync_root()
     }
 
     /// Without `--force` the log is the whole list: streamed from its sorted runs, so

@@ -1,4 +1,4 @@
-//! Reading `CHECKSUMS` (spec 00 §7, verification side): `<64 lowercase hex>  <path>` or
+//! Reading `CHECKSUMS` (docs/format/00-container.md §7, verification side): `<64 lowercase hex>  <path>` or
 //! `<hex> *<path>`; a line starting with `\` has its path unescaped (`\\`, `\n`, `\r`);
 //! lines of at most 8 KiB; at least one row; paths must stay inside the dump (no absolute
 //! path, no `..`, `.` or empty segment). Every bad line is reported; good lines are kept.

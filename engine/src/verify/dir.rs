@@ -1,6 +1,6 @@
 //! Reading a dump directory: walk it without following any symlink (a symlink, FIFO,
 //! socket or device inside a dump is an error: a dump holds only regular files and
-//! directories), then hash every regular file on all cores.
+//! directories), then hash every regular file on all cores (a rayon parallel map).
 
 use super::report::Report;
 use super::tree::{Tree, CHECKSUMS, MANIFEST};
@@ -10,7 +10,6 @@ use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Largest MANIFEST.json read (a real one is about 1 KiB).
 const MANIFEST_MAX: u64 = 16 << 20;
@@ -20,7 +19,7 @@ const MANIFEST_MAX: u64 = 16 << 20;
 fn open_regular(p: &Path) -> std::io::Result<File> {
     let f = OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .custom_flags((rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK).bits() as i32)
         .open(p)?;
     if !f.metadata()?.is_file() {
         return Err(std::io::Error::other("not a regular file"));
@@ -116,47 +115,43 @@ pub fn collect(root: &Path, threads: usize, r: &mut Report) -> Tree {
         }
     }
 
-    let next = AtomicUsize::new(0);
-    let results: Vec<Vec<(usize, HashResult)>> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads.max(1))
-            .map(|_| {
-                s.spawn(|| {
-                    let mut out = Vec::new();
-                    let mut buf = vec![0u8; 256 << 10];
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(rel) = files.get(i) else { break };
-                        let p = root.join(std::ffi::OsStr::from_bytes(rel));
-                        out.push((i, hash_file(&p, &mut buf)));
-                    }
-                    out
-                })
-            })
-            .collect();
-        handles.into_iter().filter_map(|h| h.join().ok()).collect()
-    });
-    let mut done = vec![false; files.len()];
-    for (i, res) in results.into_iter().flatten() {
-        let Some(rel) = files.get(i) else {
-            continue;
-        };
-        done[i] = true;
-        match res {
-            Ok((digest, n)) => {
+    // A plain parallel map over the files (rayon's work stealing balances big and small
+    // files); results come back in `files` order.
+    let hashed: Vec<HashResult> = match rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.max(1))
+        .thread_name(|i| format!("ekvb-verify-{i}"))
+        .build()
+    {
+        Ok(pool) => pool.install(|| {
+            use rayon::prelude::*;
+            files
+                .par_iter()
+                .map_init(
+                    || vec![0u8; 256 << 10],
+                    |buf, rel| hash_file(&root.join(std::ffi::OsStr::from_bytes(rel)), buf),
+                )
+                .collect()
+        }),
+        Err(e) => {
+            r.error(b"", format!("cannot start hashing threads: {e}"));
+            Vec::new()
+        }
+    };
+    for (i, rel) in files.iter().enumerate() {
+        match hashed.get(i) {
+            Some(Ok((digest, n))) => {
                 r.files += 1;
                 r.bytes += n;
-                tree.files.insert(rel.clone(), digest);
+                tree.files.insert(rel.clone(), *digest);
             }
-            Err(e) => {
+            Some(Err(e)) => {
                 r.error(rel, format!("cannot read: {e}"));
                 tree.unreadable.insert(rel.clone());
             }
-        }
-    }
-    for (i, rel) in files.iter().enumerate() {
-        if !done[i] {
-            r.error(rel, "not hashed (a hashing thread failed)");
-            tree.unreadable.insert(rel.clone());
+            None => {
+                r.error(rel, "not hashed");
+                tree.unreadable.insert(rel.clone());
+            }
         }
     }
 

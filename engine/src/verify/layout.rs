@@ -1,4 +1,4 @@
-//! The shape of a dump tree (spec 00 §8.1 and the adapter documents): at the root only
+//! The shape of a dump tree (docs/format/00-container.md §8 and the adapter documents): at the root only
 //! `MANIFEST.json`, `CHECKSUMS` and one directory per adapter the manifest enables; under
 //! `dynamodb/` table directories each with `_schema.json`; under `s3/` bucket directories
 //! (each normally with `_bucket.json`); under `sqs/` queue directories each with
@@ -135,7 +135,7 @@ fn s3(children: &Level, has_file: &dyn Fn(&[u8]) -> bool, r: &mut Report) {
 }
 
 fn sqs(children: &Level, has_file: &dyn Fn(&[u8]) -> bool, r: &mut Report) {
-    // A queue whose name encodes to "" has its files directly in sqs/ (spec 30 §4).
+    // A queue whose name encodes to "" has its files directly in sqs/ (docs/format/30-sqs.md §4).
     let root_queue = has_file(b"sqs/_queue.json");
     for (name, &is_dir) in children {
         let p = join(b"sqs", name);

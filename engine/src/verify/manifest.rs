@@ -1,4 +1,4 @@
-//! The MANIFEST.json gate (spec 00 §6.4), reporting every violated rule rather than the
+//! The MANIFEST.json gate (docs/format/00-container.md §6), reporting every violated rule rather than the
 //! first: `format_version` 1; a known `phase`; a parseable `wall_time_iso`; `adapters` and
 //! `exclusions` objects with the four exclusion booleans; the policy strings; phase rules
 //! (`live` only and always for phase 1, with a non-zero `read_ts`; `source` never for

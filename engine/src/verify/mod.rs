@@ -5,7 +5,7 @@
 //! (`s3://bucket/prefix/`, `s3://bucket/key`; see [`object`]). Reads everything once, hashing on all cores,
 //! then judges the result with the same checks for both inputs:
 //!
-//! * the MANIFEST.json gate of spec 00 §6.4 ([`manifest`]);
+//! * the MANIFEST.json gate of docs/format/00-container.md §6 ([`manifest`]);
 //! * CHECKSUMS: well-formed, safe paths, every listed file present with that SHA-256, and
 //!   every file present listed ([`checksums`], [`listing`]);
 //! * path safety: no symlinks or special files, no `..` or absolute names in archives;

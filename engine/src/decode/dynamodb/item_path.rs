@@ -1,10 +1,11 @@
-//! Where an item's file goes (spec 10 §5): `items/<hash>.json` for hash-only tables,
+//! Where an item's file goes (docs/format/10-dynamodb.md §5): `items/<hash>.json` for hash-only tables,
 //! `items/<hash>/<range>.json` for composite keys. Key values come from the item body:
 //! `S` and `N` (canonicalised, §3.5) through `encode_segment`, `B` through
 //! `encode_binary_segment`.
 
 use super::number::canonical_number;
 use super::proto::{DynamoItem, Value};
+use super::wire::{key_value, Attr, KeyValue};
 use crate::encode::filename::{encode_binary_segment, encode_segment};
 use crate::sinks::RelPath;
 
@@ -15,11 +16,43 @@ pub fn item_path(
     range_key: &str,
     item: &DynamoItem,
 ) -> Result<RelPath, String> {
-    let hash = key_segment(item, hash_key, "hash")?;
+    path_of(items_dir, hash_key, range_key, |name| {
+        item.attributes.get(name).map(|v| match &v.value {
+            Some(Value::S(s)) => KeyValue::S(s),
+            Some(Value::N(n)) => KeyValue::N(n),
+            Some(Value::B(b)) => KeyValue::B(b),
+            Some(other) => KeyValue::Other(other.go_type_name()),
+            None => KeyValue::Nil,
+        })
+    })
+}
+
+/// [`item_path`] for an item read by the fast path ([`super::wire`]), from its sorted
+/// attributes.
+pub fn item_path_wire(
+    items_dir: &RelPath,
+    hash_key: &str,
+    range_key: &str,
+    body: &[u8],
+    attrs: &[Attr],
+) -> Result<RelPath, String> {
+    path_of(items_dir, hash_key, range_key, |name| {
+        key_value(body, attrs, name)
+    })
+}
+
+/// The path from a lookup of key attributes by name (`None`: absent).
+fn path_of<'a>(
+    items_dir: &RelPath,
+    hash_key: &str,
+    range_key: &str,
+    lookup: impl Fn(&str) -> Option<KeyValue<'a>>,
+) -> Result<RelPath, String> {
+    let hash = key_segment(lookup(hash_key), hash_key, "hash")?;
     if range_key.is_empty() {
         return join(items_dir, &format!("{hash}.json"));
     }
-    let range = key_segment(item, range_key, "range")?;
+    let range = key_segment(lookup(range_key), range_key, "range")?;
     // Go's filepath.Join drops an empty component: an empty hash segment puts the file
     // directly under items/.
     let dir = if hash.is_empty() {
@@ -30,24 +63,23 @@ pub fn item_path(
     join(&dir, &format!("{range}.json"))
 }
 
-fn key_segment(item: &DynamoItem, attr: &str, role: &str) -> Result<String, String> {
-    let v = item.attributes.get(attr).ok_or_else(|| {
+fn key_segment(v: Option<KeyValue<'_>>, attr: &str, role: &str) -> Result<String, String> {
+    let v = v.ok_or_else(|| {
         format!(
             "item missing {role}-key attribute {}",
             super::error::go_quote(attr.as_bytes())
         )
     })?;
-    let seg = match &v.value {
-        Some(Value::S(s)) => encode_segment(s.as_bytes()),
-        Some(Value::N(n)) => encode_segment(canonical_number(n).as_bytes()),
-        Some(Value::B(b)) => encode_binary_segment(b),
-        Some(other) => {
+    let seg = match v {
+        KeyValue::S(s) => encode_segment(s.as_bytes()),
+        KeyValue::N(n) => encode_segment(canonical_number(n).as_bytes()),
+        KeyValue::B(b) => encode_binary_segment(b),
+        KeyValue::Other(go_type) => {
             return Err(format!(
-                "primary key has unsupported attribute kind {}",
-                other.go_type_name()
+                "primary key has unsupported attribute kind {go_type}"
             ))
         }
-        None => return Err("primary key has unsupported attribute kind <nil>".to_string()),
+        KeyValue::Nil => return Err("primary key has unsupported attribute kind <nil>".to_string()),
     };
     if seg == "." || seg == ".." {
         return Err(format!(

@@ -1,4 +1,4 @@
-//! Parsing of DynamoDB internal keys (spec 10 §2): the table segment of
+//! Parsing of DynamoDB internal keys (docs/format/10-dynamodb.md §2): the table segment of
 //! `!ddb|meta|table|<b64url(T)>` and `!ddb|item|<b64url(T)>|<gen>|<payload>`.
 //!
 //! Only what the dump needs is parsed: the encoded table segment (the grouping key), the

@@ -1,4 +1,4 @@
-//! DynamoDB adapter (spec 10): `!ddb|…` records → `dynamodb/<table>/_schema.json` and one
+//! DynamoDB adapter (docs/format/10-dynamodb.md): `!ddb|…` records → `dynamodb/<table>/_schema.json` and one
 //! JSON file per item (`items/<hash>[/<range>].json`), or JSONL bundle parts.
 //!
 //! Schemas sort after the items they describe (`!ddb|item|` < `!ddb|meta|`), so they come
@@ -13,10 +13,11 @@ pub(crate) mod error;
 mod item_path;
 mod keys;
 mod number;
-pub(crate) mod proto;
-mod render;
+pub mod proto;
+pub mod render;
 #[cfg(test)]
 mod tests;
+pub mod wire;
 
 pub use error::DdbError;
 
@@ -271,7 +272,13 @@ impl DdbAdapter {
                 return w.write_item(out, &entry.user_key, &body);
             }
         }
-        let item = DynamoItem::decode(body.clone()).map_err(|e| invalid(format!("proto: {e}")))?;
+        // A plainly encoded item is read straight from its bytes (`wire`); anything else is
+        // decoded by prost as before, whose errors are the ones reported.
+        let item = if wire::scan_with(&body, |attrs| attrs.is_some()) {
+            None
+        } else {
+            Some(DynamoItem::decode(body.clone()).map_err(|e| invalid(format!("proto: {e}")))?)
+        };
         let seq = run.seq;
         run.seq += 1;
         let Some(table) = run.table.as_ref() else {
@@ -287,13 +294,17 @@ impl DdbAdapter {
             run.stale += 1;
             return Ok(());
         };
-        let path =
-            item_path::item_path(&table.items_dir, table.hash_key(), table.range_key(), &item)
-                .map_err(invalid)?;
+        let (dir, hash, range) = (&table.items_dir, table.hash_key(), table.range_key());
+        let path = match &item {
+            Some(item) => item_path::item_path(dir, hash, range, item),
+            None => wire::scan_with(&body, |attrs| {
+                item_path::item_path_wire(dir, hash, range, &body, attrs.unwrap_or_default())
+            }),
+        }
+        .map_err(invalid)?;
         match &mut run.target {
             Target::PerItem => out.file_with(path, move |buf| {
-                render::render_item(&item, true, buf);
-                Ok(())
+                render::render_stored(item.as_ref(), &body, true, buf)
             }),
             // Reached only for generations not emitted above (never, today).
             Target::Bundle(w) => w.write_item(out, &entry.user_key, &body),
@@ -439,7 +450,7 @@ impl Adapter for DdbAdapter {
                 self.close_run(out)?;
                 self.emit_schema(key, out)
             }
-            // Generation counters and GSI rows carry no user data (spec 10 §2).
+            // Generation counters and GSI rows carry no user data (docs/format/10-dynamodb.md §2).
             _ => self.close_run(out),
         }
     }

@@ -1,4 +1,4 @@
-//! The canonical text of an `N` key value, used only for file names (spec 10 §3.5):
+//! The canonical text of an `N` key value, used only for file names (docs/format/10-dynamodb.md §3):
 //! the reduced fraction Go's `big.Rat.SetString(strings.TrimSpace(v)).RatString()` gives,
 //! so numerically equal literals (`1.5`, `1.50`, `15e-1`) name the same file.
 //!

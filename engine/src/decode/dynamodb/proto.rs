@@ -1,4 +1,4 @@
-//! The protobuf messages stored in `!ddb|meta|table|` and `!ddb|item|` values (spec 10 §4.2),
+//! The protobuf messages stored in `!ddb|meta|table|` and `!ddb|item|` values (docs/format/10-dynamodb.md §4),
 //! written by hand as `prost` derives so the build needs no `protoc`.
 //!
 //! Maps are `BTreeMap`s: the JSON output lists attributes, definitions and indexes sorted

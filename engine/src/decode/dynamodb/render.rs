@@ -1,12 +1,14 @@
-//! JSON rendering of items (spec 10 §6.4) and `_schema.json` (§6.3), byte-exact with Go's
+//! JSON rendering of items (docs/format/10-dynamodb.md §6) and `_schema.json` (§6.3), byte-exact with Go's
 //! `json.MarshalIndent(v, "", "  ")` — including Go's default HTML escaping of `<`, `>` and
 //! `&`, which upstream's DynamoDB files carry (the shared writer leaves those literal).
 
 use super::proto::DynamoAttributeValue;
 use super::proto::{DynamoItem, DynamoKeySchema, DynamoTableSchema, Value};
 use crate::encode::json::JsonWriter;
+use crate::error::Error;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
+use prost::Message;
 use std::collections::BTreeMap;
 
 /// Renders one item: pretty (the per-item file) or compact (a bundle line, no newline).
@@ -21,6 +23,26 @@ pub fn render_item(item: &DynamoItem, pretty: bool, out: &mut Vec<u8>) {
         write_attr_map(&mut w, &item.attributes);
     }
     html_escape_tail(out, start);
+}
+
+/// Renders a stored item body: through the fast path ([`super::wire`]) when `item` is
+/// `None` (the caller found the body plain), else the prost-decoded `item`.
+pub fn render_stored(
+    item: Option<&DynamoItem>,
+    body: &[u8],
+    pretty: bool,
+    out: &mut Vec<u8>,
+) -> Result<(), Error> {
+    match item {
+        Some(item) => render_item(item, pretty, out),
+        None if super::wire::render(body, pretty, out) => {}
+        None => {
+            let item = DynamoItem::decode(body)
+                .map_err(|e| Error::Internal(format!("re-decoding an item: {e}")))?;
+            render_item(&item, pretty, out);
+        }
+    }
+    Ok(())
 }
 
 fn write_attr_map(w: &mut JsonWriter<'_>, m: &BTreeMap<String, DynamoAttributeValue>) {

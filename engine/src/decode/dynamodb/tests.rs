@@ -1,4 +1,4 @@
-//! End-to-end tests of the adapter: spec 10 §11 vectors V1–V11 (entries → files on disk),
+//! End-to-end tests of the adapter: docs/format/10-dynamodb.md §11 vectors V1–V11 (entries → files on disk),
 //! bundle mode and migration. Entries go through the real `Dispatcher` (index pass, then
 //! main pass in key order) into a `DirSink`, as the pipeline drives them.
 
@@ -65,8 +65,12 @@ fn walk(root: &Path, rel: &str, d: &mut Dump) {
     }
 }
 
+/// A realistic HLC commit timestamp (physical ms << 16).
+const TS: u64 = 1_735_689_600_000 << 16;
+
 fn run_adapter(a: DdbAdapter, opts: DecodeOptions, mut entries: Vec<Kv>) -> Result<Dump, Error> {
-    entries.sort();
+    // Encoded-key order `key ‖ BE64(!ts)`, as the pipeline delivers entries.
+    entries.sort_by_cached_key(|(k, _)| [&k[..], &(!TS).to_be_bytes()].concat());
     let t = tempfile::tempdir().unwrap();
     let root = t.path().join("out");
     let sink: Arc<dyn Sink> = Arc::new(DirSink::create(&root, false)?);
@@ -78,7 +82,7 @@ fn run_adapter(a: DdbAdapter, opts: DecodeOptions, mut entries: Vec<Kv>) -> Resu
         .into_iter()
         .map(|(k, v)| Entry {
             user_key: Bytes::from(k),
-            commit_ts: 1,
+            commit_ts: TS,
             expire_at_ms: 0,
             tombstone: false,
             value: Bytes::from(v),
@@ -672,6 +676,58 @@ fn bundle_parts_of_a_big_table_keep_key_order() {
     }
     let want: String = (0..n).map(line).collect();
     assert_eq!(String::from_utf8(all).unwrap(), want);
+}
+
+#[test]
+fn bundle_lines_of_empty_and_prefix_hash_keys_are_in_bytewise_order() {
+    // Ordered key segments escape 0x00 and end in 00 01, so encoded keys sort like the
+    // raw keys whatever the timestamp suffix: "" < "\0" < "a" < "a\0" < "ab" < "b".
+    fn seg(raw: &[u8]) -> Vec<u8> {
+        let mut v = Vec::new();
+        for &b in raw {
+            v.push(b);
+            if b == 0 {
+                v.push(0xff);
+            }
+        }
+        v.extend_from_slice(&[0, 1]);
+        v
+    }
+    let schema = DynamoTableSchema {
+        table_name: "t".into(),
+        attribute_definitions: [("k".to_string(), "S".to_string())].into(),
+        primary_key: Some(DynamoKeySchema {
+            hash_key: "k".into(),
+            range_key: String::new(),
+        }),
+        key_encoding_version: 2,
+        generation: 1,
+        ..Default::default()
+    };
+    let opts = DecodeOptions {
+        dynamodb_layout: DdbLayout::Jsonl {
+            part_bytes: 64 << 20,
+        },
+        ..DecodeOptions::default()
+    };
+    let keys = ["b", "ab", "a\0", "a", "", "\0"];
+    let mut entries = vec![meta("dA", &schema)];
+    for k in keys {
+        let key = [&b"!ddb|item|dA|1|"[..], &seg(k.as_bytes())].concat();
+        entries.push((key, item(&[("k", Value::S(k.to_string()))])));
+    }
+    let d = run_opts(opts, entries).unwrap();
+    let got: Vec<String> = d
+        .text("dynamodb/t/items/data-00000.jsonl")
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v["k"]["S"].as_str().unwrap().to_string()
+        })
+        .collect();
+    let mut want: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+    want.sort();
+    assert_eq!(got, want);
 }
 
 #[test]

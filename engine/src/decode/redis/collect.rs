@@ -1,11 +1,17 @@
 //! Collection rows during the main pass: elements go to the scratch body spill in chunks,
 //! metas and chunk locations to one sorter per type, keyed by user key.
 //!
-//! Within one collection the rows arrive already in output order (hash fields and set and
-//! zset members by name bytes, list items by sequence, stream entries by ID), so a
-//! collection's elements are a concatenation of its chunks in arrival order. Only one
-//! chunk is open at a time: a different key (even a list whose items interleave with
-//! another's) closes it, and a later chunk of the same key sorts after it.
+//! Rows arrive in *encoded*-key order (`key ‖ BE64(!commit_ts)`), which is output order
+//! for list items (fixed-width sequence) and stream entries (fixed-width ID), but not
+//! always for hash fields and set and zset members: a name that is a proper prefix of
+//! another (`""` before `"a"`, `"a"` before `"ab"`) arrives *after* it whenever the next
+//! byte of the longer name is below the first byte of the inverted timestamp, while
+//! upstream writes names in plain bytewise order. So each collection's last name is
+//! remembered, and a collection whose names arrive out of order is marked
+//! ([`Item::Unsorted`]) and re-sorted when its file is written. Otherwise its elements are
+//! a concatenation of its chunks in arrival order. Only one chunk is open at a time: a
+//! different key (even a list whose items interleave with another's) closes it, and a
+//! later chunk of the same key sorts after it.
 
 use super::envelope::Meta;
 use super::error::RedisError;
@@ -37,6 +43,18 @@ struct Open {
     count: u64,
 }
 
+/// The collection whose elements arrive now, for the order check (kept across chunks).
+struct Current {
+    kind: CollKind,
+    uk: Vec<u8>,
+    /// Name of the previous element (hash field, set or zset member).
+    last: Vec<u8>,
+    /// Whether an element was seen (the first has nothing to compare with).
+    any: bool,
+    /// Already marked [`Item::Unsorted`].
+    marked: bool,
+}
+
 /// Everything the main pass collected.
 pub struct Collected {
     /// Per type (in [`CollKind::ALL`] order), metas and chunks sorted by user key.
@@ -53,6 +71,7 @@ pub struct Collector {
     ttls: Sorter,
     body: BodySpill,
     open: Option<Open>,
+    current: Option<Current>,
 }
 
 impl Collector {
@@ -66,6 +85,7 @@ impl Collector {
             ttls: Sorter::new("collection TTLs", TTL_LOG_BYTES),
             body: BodySpill::new(),
             open: None,
+            current: None,
         }
     }
 
@@ -126,8 +146,33 @@ impl Collector {
         Ok(())
     }
 
+    /// Notes the name of the next element of collection `uk`; the first one out of
+    /// bytewise order marks the collection for a re-sort.
+    fn check_order(&mut self, kind: CollKind, uk: &[u8], name: &[u8]) -> Result<(), RedisError> {
+        let cur = match self.current.as_mut() {
+            Some(c) if c.kind == kind && c.uk == uk => c,
+            _ => self.current.insert(Current {
+                kind,
+                uk: uk.to_vec(),
+                last: Vec::new(),
+                any: false,
+                marked: false,
+            }),
+        };
+        let out_of_order = cur.any && name < cur.last.as_slice();
+        cur.any = true;
+        cur.last.clear();
+        cur.last.extend_from_slice(name);
+        if out_of_order && !cur.marked {
+            cur.marked = true;
+            self.sorter(kind)?.push(uk, Item::Unsorted)?;
+        }
+        Ok(())
+    }
+
     /// A hash field.
     pub fn hash_field(&mut self, uk: &[u8], name: &[u8], value: &[u8]) -> Result<(), RedisError> {
+        self.check_order(CollKind::Hash, uk, name)?;
         self.element(CollKind::Hash, uk, |b| {
             put_bytes(b, name);
             put_bytes(b, value);
@@ -142,6 +187,9 @@ impl Collector {
         m: &[u8],
         score: Option<f64>,
     ) -> Result<(), RedisError> {
+        if kind != CollKind::List {
+            self.check_order(kind, uk, m)?;
+        }
         self.element(kind, uk, |b| {
             put_bytes(b, m);
             if let Some(s) = score {

@@ -1,4 +1,4 @@
-//! Value envelopes of the Redis keyspace (spec 40 §3): string/HLL headers, the TTL index
+//! Value envelopes of the Redis keyspace (docs/format/40-redis.md §3): string/HLL headers, the TTL index
 //! value and the fixed-width metas. Pure functions over bytes, so every rule (clamping,
 //! which lengths are accepted, what owns a TTL) is tested in isolation.
 

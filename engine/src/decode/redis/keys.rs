@@ -1,4 +1,4 @@
-//! Key layouts of the wide-column families (spec 40 §2): the `BE32(len) ‖ UK` prefix
+//! Key layouts of the wide-column families (docs/format/40-redis.md §2): the `BE32(len) ‖ UK` prefix
 //! shared by hashes, sets, zsets, streams and deltas, and the unprefixed list item key.
 //! Every function takes the key with its family prefix already removed.
 

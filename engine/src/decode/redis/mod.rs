@@ -1,4 +1,4 @@
-//! Redis adapter (spec 40): strings, HLLs and the TTL index, and the wide-column hash,
+//! Redis adapter (docs/format/40-redis.md): strings, HLLs and the TTL index, and the wide-column hash,
 //! list, set, zset and stream layouts, written to `redis/db_0/` byte-identically to
 //! upstream's decoder.
 //!
@@ -192,10 +192,8 @@ impl Adapter for RedisAdapter {
                 self.simple.blob(hll, key, entry, outs, out)?;
             }
             Family::RedisTtl => {
-                let outs = Self::outs(&mut self.outs)?;
-                if let Some(t) = self.simple.ttl(key, v, outs, out)? {
-                    self.coll()?.ttl(key, t)?;
-                }
+                Self::outs(&mut self.outs)?;
+                self.simple.ttl(key, v)?;
             }
             Family::RedisHashField => {
                 let (uk, name) = Self::wide("!hs|", "field", key, entry)?;
@@ -246,12 +244,13 @@ impl Adapter for RedisAdapter {
         if self.disabled {
             return Ok(());
         }
-        let coll = self
+        let mut coll = self
             .coll
             .take()
             .ok_or_else(|| Error::from(RedisError::Internal("finish called twice".into())))?;
-        let collected = coll.finish()?;
         let outs = Self::outs(&mut self.outs)?;
+        self.simple.finish(outs, out, |uk, t| coll.ttl(uk, t))?;
+        let collected = coll.finish()?;
         let orphans = finalize::write_collections(collected, outs, out)?;
         if orphans > 0 {
             out.warn(

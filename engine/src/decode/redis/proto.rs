@@ -1,4 +1,4 @@
-//! The two protobuf payloads the decoder reads (spec 40 §3.7): a legacy whole-value zset
+//! The two protobuf payloads the decoder reads (docs/format/40-redis.md §3): a legacy whole-value zset
 //! (`\x00RZ\x01` ‖ `RedisZSetValue`) and a stream entry (`\x00RXE\x01` ‖
 //! `RedisStreamEntry`). proto3 `string` fields are UTF-8 validated on decode, as by Go's
 //! runtime, so invalid UTF-8 is an error here too.

@@ -49,6 +49,11 @@ impl<'a> Reader<'a> {
         self.b.is_empty()
     }
 
+    /// Bytes not yet read.
+    pub fn remaining(&self) -> usize {
+        self.b.len()
+    }
+
     /// A LEB128 varint.
     pub fn varint(&mut self) -> Result<u64, RedisError> {
         let mut v = 0u64;

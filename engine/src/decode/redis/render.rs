@@ -1,4 +1,4 @@
-//! Collection files in upstream's exact bytes (spec 40 §6): two-space indented `.json`
+//! Collection files in upstream's exact bytes (docs/format/40-redis.md §6): two-space indented `.json`
 //! without a trailing newline for hashes, lists, sets and zsets; compact JSONL with a
 //! trailing `_meta` line for streams. Strings inside collections use Go's `json.Marshal`
 //! escaping *with* HTML escaping (`<` → `\u003c`), and non-UTF-8 bytes become a

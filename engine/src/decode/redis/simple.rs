@@ -1,11 +1,17 @@
-//! Strings, HLLs and the `!redis|ttl|` index (spec 40 §5.1–5.3).
+//! Strings, HLLs and the `!redis|ttl|` index (docs/format/40-redis.md §5).
 //!
 //! Strings and HLLs are written as they arrive. A `!redis|ttl|` row goes to the string's
 //! or HLL's sidecar unless the value's own envelope owns the TTL; otherwise it is kept
 //! for the collections. Upstream looks the key's kind up in an in-memory map of every
-//! string and HLL key; here the keys are logged in arrival order (which is user-key
-//! order, as is the order of the `!redis|ttl|` rows that follow them) and merge-joined,
-//! so memory stays bounded.
+//! string and HLL key; here the string/HLL keys and the `!redis|ttl|` rows are each
+//! sorted by user key and merge-joined at the end of input, so memory stays bounded.
+//!
+//! Neither arrives in user-key order: rows come in encoded-key order
+//! (`key ‖ BE64(!commit_ts)`), where a key that is a proper prefix of another (`""`,
+//! `user` next to `user:1`) comes *after* it. So the join runs on sorted copies, and the
+//! sidecar lines it decides are put back in arrival order (upstream writes them while it
+//! reads the `!redis|ttl|` rows) before they are written — after every inline-TTL line,
+//! as upstream's are, since all `!redis|str|`/`!redis|hll|` rows precede the TTL rows.
 
 use super::envelope::{decode_simple, decode_ttl};
 use super::error::RedisError;
@@ -13,6 +19,7 @@ use super::outputs::{Outputs, Sidecar};
 use super::sort::{Cursor, Item, Sorter};
 use crate::encode::Emitter;
 use crate::error::Error;
+use crate::extsort::ExternalSorter;
 use crate::sources::Entry;
 
 /// Bodies larger than this are written from the decode thread straight from the
@@ -27,7 +34,38 @@ const KEY_LOG_BYTES: usize = if cfg!(test) { 256 } else { 1 << 20 };
 pub struct SimpleState {
     strings: Option<Sorter>,
     hlls: Option<Sorter>,
-    cursors: Option<(Cursor, Cursor)>,
+    /// `!redis|ttl|` rows by user key (arrival number kept); `None` once joined.
+    ttls: Option<Sorter>,
+    /// A `!redis|ttl|` row was seen (string/HLL rows must all come before).
+    ttl_seen: bool,
+}
+
+/// Where a `!redis|ttl|` row goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    /// A line in a sidecar.
+    Line(Sidecar),
+    /// Nowhere: the string's or HLL's envelope owns its TTL.
+    Owned,
+    /// To the collections (or to nothing: an orphan).
+    Collection,
+}
+
+/// Upstream's kind map says "string" when both a string and an HLL exist (strings come
+/// later); the inline-owned set is shared by both types.
+fn route(s: Option<Item>, h: Option<Item>) -> Route {
+    match (s, h) {
+        (Some(Item::Owned(s_owned)), h) => {
+            if s_owned || matches!(h, Some(Item::Owned(true))) {
+                Route::Owned
+            } else {
+                Route::Line(Sidecar::Strings)
+            }
+        }
+        (_, Some(Item::Owned(true))) => Route::Owned,
+        (_, Some(Item::Owned(false))) => Route::Line(Sidecar::Hll),
+        _ => Route::Collection,
+    }
 }
 
 impl SimpleState {
@@ -36,7 +74,8 @@ impl SimpleState {
         SimpleState {
             strings: Some(Sorter::new("string keys", KEY_LOG_BYTES)),
             hlls: Some(Sorter::new("HLL keys", KEY_LOG_BYTES)),
-            cursors: None,
+            ttls: Some(Sorter::new("TTL index rows", KEY_LOG_BYTES)),
+            ttl_seen: false,
         }
     }
 
@@ -60,7 +99,7 @@ impl SimpleState {
         } else {
             &mut self.strings
         };
-        let Some(log) = log.as_mut() else {
+        let Some(log) = log.as_mut().filter(|_| !self.ttl_seen) else {
             return Err(RedisError::Internal(format!(
                 "{family} row after !redis|ttl| rows: entries out of key order"
             ))
@@ -88,46 +127,78 @@ impl SimpleState {
         Ok(())
     }
 
-    /// A `!redis|ttl|` row. Returns the expiry when neither a string nor an HLL takes it
-    /// (it then belongs to a collection, or to nothing).
-    pub fn ttl(
-        &mut self,
-        uk: &[u8],
-        value: &[u8],
-        outs: &mut Outputs,
-        out: &Emitter,
-    ) -> Result<Option<u64>, Error> {
+    /// A `!redis|ttl|` row: kept until the end of input (see the module docs).
+    pub fn ttl(&mut self, uk: &[u8], value: &[u8]) -> Result<(), Error> {
         let v = decode_ttl(value)
             .map_err(|len| RedisError::value("!redis|ttl|", uk, format!("length {len} != 8")))?;
-        if self.cursors.is_none() {
-            let s = self.strings.take().map(Sorter::finish).transpose()?;
-            let h = self.hlls.take().map(Sorter::finish).transpose()?;
-            let open = |s: Option<_>| s.map_or(Ok(Cursor::empty()), Cursor::new);
-            self.cursors = Some((open(s)?, open(h)?));
-        }
-        let Some((sc, hc)) = self.cursors.as_mut() else {
-            return Err(RedisError::Internal("key cursors missing".into()).into());
+        self.ttl_seen = true;
+        let Some(ttls) = self.ttls.as_mut() else {
+            return Err(
+                RedisError::Internal("a !redis|ttl| row after the end of input".into()).into(),
+            );
         };
+        Ok(ttls.push(uk, Item::Ttl(v))?)
+    }
+
+    /// The end of input: joins the `!redis|ttl|` rows with the string and HLL keys, writes
+    /// the sidecar lines in arrival order and hands every other TTL to `to_coll`.
+    pub fn finish(
+        &mut self,
+        outs: &mut Outputs,
+        out: &Emitter,
+        mut to_coll: impl FnMut(&[u8], u64) -> Result<(), RedisError>,
+    ) -> Result<(), Error> {
+        let Some(ttls) = self.ttls.take() else {
+            return Err(RedisError::Internal("TTL rows joined twice".into()).into());
+        };
+        let open = |s: Option<Sorter>| -> Result<Cursor, RedisError> {
+            match s {
+                Some(s) => Cursor::new(s.finish()?),
+                None => Ok(Cursor::empty()),
+            }
+        };
+        let mut sc = open(self.strings.take())?;
+        let mut hc = open(self.hlls.take())?;
+        let mut rows = Cursor::new(ttls.finish()?)?;
+        // Sidecar lines keyed by arrival number, payload `sidecar ‖ BE64(expiry) ‖ UK`.
+        let mut lines = ExternalSorter::new("redis TTL sidecar lines", KEY_LOG_BYTES);
         let owned = |i: &Item| matches!(i, Item::Owned(_));
-        let s = sc.seek_take(uk, owned)?;
-        let h = hc.seek_take(uk, owned)?;
-        // Upstream's kind map says "string" when both exist (strings come later); the
-        // inline-owned set is shared by both types.
-        match (s, h) {
-            (Some(Item::Owned(s_owned)), h) => {
-                if !(s_owned || matches!(h, Some(Item::Owned(true)))) {
-                    outs.ttl_line(Sidecar::Strings, uk, v, out)?;
+        let mut last: Option<(Vec<u8>, Route)> = None;
+        while let Some(rec) = rows.take()? {
+            let Item::Ttl(v) = rec.item else { continue };
+            let r = match &last {
+                Some((uk, r)) if *uk == rec.uk => *r,
+                _ => {
+                    let s = sc.seek_take(&rec.uk, owned)?;
+                    let h = hc.seek_take(&rec.uk, owned)?;
+                    let r = route(s, h);
+                    last = Some((rec.uk.clone(), r));
+                    r
                 }
-                Ok(None)
-            }
-            (_, Some(Item::Owned(h_owned))) => {
-                if !h_owned {
-                    outs.ttl_line(Sidecar::Hll, uk, v, out)?;
+            };
+            match r {
+                Route::Line(which) => {
+                    let tag = u8::from(which == Sidecar::Hll);
+                    let payload = [&[tag][..], &v.to_be_bytes(), &rec.uk].concat();
+                    lines.push(&rec.seq.to_be_bytes(), &payload)?;
                 }
-                Ok(None)
+                Route::Owned => {}
+                Route::Collection => to_coll(&rec.uk, v)?,
             }
-            _ => Ok(Some(v)),
         }
+        lines.drain(|_, p| -> Result<(), Error> {
+            let (Some(&tag), Some(v), Some(uk)) = (p.first(), p.get(1..9), p.get(9..)) else {
+                return Err(RedisError::Internal("a sorted TTL line is truncated".into()).into());
+            };
+            let mut b = [0u8; 8];
+            b.copy_from_slice(v);
+            let which = if tag == 1 {
+                Sidecar::Hll
+            } else {
+                Sidecar::Strings
+            };
+            outs.ttl_line(which, uk, u64::from_be_bytes(b), out)
+        })
     }
 }
 

@@ -1,19 +1,18 @@
-//! An external sorter of small per-key records, ordered by `(user key, kind, arrival)`.
+//! An external sort of small per-key records, ordered by `(user key, kind, arrival)`.
 //!
 //! Why: collection rows arrive in internal key order — `BE32(len) ‖ UK` for hashes, sets,
 //! zsets and streams (shorter keys first), `UK ‖ seq` for lists (prefix-related keys
-//! interleave) — while upstream writes collections, resolves TTLs and orders KEYMAP lines
-//! by plain user-key order. Records are kept in a bounded in-memory run, spilled as sorted
-//! runs to anonymous temporary files (outside the output tree, deleted by the OS when
-//! closed), and merged back, so memory stays bounded whatever the key count.
+//! interleave), and everything in encoded-key order (`key ‖ BE64(!ts)`) — while upstream
+//! writes collections, resolves TTLs and orders KEYMAP lines by plain user-key order.
+//! The records go through the engine's one external sorter ([`crate::extsort`]) keyed by
+//! the user key in an order-preserving, prefix-free encoding (`0x00` → `00 FF`, then the
+//! terminator `00 01`) followed by the kind; equal keys keep arrival order (the sorter is
+//! stable), and the arrival number travels in the payload.
 
 use super::envelope::Meta;
 use super::error::RedisError;
-use super::raw::{put_u64, put_varint};
-use std::cmp::{Ordering, Reverse};
-use std::collections::BinaryHeap;
-use std::fs::File;
-use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use super::raw::put_u64;
+use crate::extsort::{ExternalSorter, SortError, SortedRecords};
 
 /// Where a run of scratch element bytes lives in the body spill.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +40,9 @@ pub enum Item {
     Owned(bool),
     /// A `!redis|ttl|` value not taken by a string or HLL.
     Ttl(u64),
+    /// The collection's element names arrived out of bytewise order (a name that is a
+    /// prefix of another arrives after it in encoded-key order): re-sort before writing.
+    Unsorted,
 }
 
 impl Item {
@@ -51,6 +53,7 @@ impl Item {
             Item::Chunk(_) => 2,
             Item::Owned(_) => 3,
             Item::Ttl(_) => 4,
+            Item::Unsorted => 5,
         }
     }
 }
@@ -67,296 +70,177 @@ pub struct Rec {
 }
 
 impl Rec {
-    fn cmp_key(&self, o: &Rec) -> Ordering {
+    #[cfg(test)]
+    fn cmp_key(&self, o: &Rec) -> std::cmp::Ordering {
         self.uk
             .cmp(&o.uk)
             .then(self.item.tag().cmp(&o.item.tag()))
             .then(self.seq.cmp(&o.seq))
     }
+}
 
-    fn mem(&self) -> usize {
-        self.uk.capacity() + std::mem::size_of::<Rec>() + 16
-    }
-
-    fn encode(&self, out: &mut Vec<u8>) {
-        put_varint(out, self.uk.len() as u64);
-        out.extend_from_slice(&self.uk);
-        out.push(self.item.tag());
-        put_u64(out, self.seq);
-        match self.item {
-            Item::Meta(m) => {
-                put_u64(out, m.declared as u64);
-                put_u64(out, m.last_ms);
-                put_u64(out, m.last_seq);
-                out.push(u8::from(m.slot.is_some()));
-                put_u64(out, m.slot.unwrap_or(0));
-            }
-            Item::Legacy(c) | Item::Chunk(c) => {
-                put_u64(out, c.offset);
-                put_u64(out, c.len);
-                put_u64(out, c.count);
-            }
-            Item::Owned(b) => out.push(u8::from(b)),
-            Item::Ttl(v) => put_u64(out, v),
-        }
+fn sort_err(e: SortError) -> RedisError {
+    match e {
+        SortError::Scratch { what, source, .. } => RedisError::scratch(what, source),
+        other => RedisError::Internal(other.to_string()),
     }
 }
 
 fn corrupt() -> RedisError {
-    RedisError::Internal("a sorted scratch run is truncated or corrupt".into())
+    RedisError::Internal("a sorted scratch record is truncated or corrupt".into())
 }
 
-/// Reads records back from one run (a scratch file, or memory).
-pub struct RunReader {
-    r: Box<dyn Read + Send>,
+/// The sort key: `escaped(uk) ‖ 00 01 ‖ tag`.
+fn encode_key(uk: &[u8], tag: u8, out: &mut Vec<u8>) {
+    out.clear();
+    for &b in uk {
+        out.push(b);
+        if b == 0 {
+            out.push(0xff);
+        }
+    }
+    out.extend_from_slice(&[0, 1, tag]);
 }
 
-impl RunReader {
-    fn open(mut f: File) -> Result<Self, RedisError> {
-        f.seek(SeekFrom::Start(0))
-            .map_err(|e| RedisError::scratch("sorted run", e))?;
-        Ok(RunReader {
-            r: Box::new(BufReader::with_capacity(64 << 10, f)),
-        })
-    }
-
-    fn byte(&mut self) -> Result<Option<u8>, RedisError> {
-        let mut b = [0u8; 1];
-        match self.r.read(&mut b) {
-            Ok(0) => Ok(None),
-            Ok(_) => Ok(Some(b[0])),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => self.byte(),
-            Err(e) => Err(RedisError::scratch("sorted run", e)),
+fn decode_key(k: &[u8]) -> Result<(Vec<u8>, u8), RedisError> {
+    let mut uk = Vec::with_capacity(k.len());
+    let mut i = 0;
+    while let Some(&b) = k.get(i) {
+        if b != 0 {
+            uk.push(b);
+            i += 1;
+            continue;
         }
-    }
-
-    fn exact<const N: usize>(&mut self) -> Result<[u8; N], RedisError> {
-        let mut b = [0u8; N];
-        self.r.read_exact(&mut b).map_err(|_| corrupt())?;
-        Ok(b)
-    }
-
-    fn u64(&mut self) -> Result<u64, RedisError> {
-        Ok(u64::from_le_bytes(self.exact::<8>()?))
-    }
-
-    fn next(&mut self) -> Result<Option<Rec>, RedisError> {
-        // The key length varint; a clean end of file before it is the end of the run.
-        let mut len = 0u64;
-        let mut shift = 0;
-        loop {
-            let Some(c) = self.byte()? else {
-                return if shift == 0 { Ok(None) } else { Err(corrupt()) };
-            };
-            len |= u64::from(c & 0x7f) << shift;
-            if c & 0x80 == 0 {
-                break;
+        match k.get(i + 1) {
+            Some(0xff) => {
+                uk.push(0);
+                i += 2;
             }
-            shift += 7;
-            if shift >= 64 {
-                return Err(corrupt());
-            }
-        }
-        let len = usize::try_from(len).map_err(|_| corrupt())?;
-        let mut uk = vec![0u8; len];
-        self.r.read_exact(&mut uk).map_err(|_| corrupt())?;
-        let [tag] = self.exact::<1>()?;
-        let seq = self.u64()?;
-        let item = match tag {
-            0 => {
-                let declared = self.u64()? as i64;
-                let last_ms = self.u64()?;
-                let last_seq = self.u64()?;
-                let [has] = self.exact::<1>()?;
-                let slot = self.u64()?;
-                Item::Meta(Meta {
-                    declared,
-                    last_ms,
-                    last_seq,
-                    slot: (has != 0).then_some(slot),
-                })
-            }
-            1 | 2 => {
-                let c = Chunk {
-                    offset: self.u64()?,
-                    len: self.u64()?,
-                    count: self.u64()?,
+            Some(1) => {
+                let [tag] = k.get(i + 2..).ok_or_else(corrupt)? else {
+                    return Err(corrupt());
                 };
-                if tag == 1 {
-                    Item::Legacy(c)
-                } else {
-                    Item::Chunk(c)
-                }
+                return Ok((uk, *tag));
             }
-            3 => Item::Owned(self.exact::<1>()?[0] != 0),
-            4 => Item::Ttl(self.u64()?),
             _ => return Err(corrupt()),
-        };
-        Ok(Some(Rec { uk, seq, item }))
+        }
+    }
+    Err(corrupt())
+}
+
+/// The payload: `u64(arrival) ‖ item fields`.
+fn encode_payload(seq: u64, item: &Item, out: &mut Vec<u8>) {
+    out.clear();
+    put_u64(out, seq);
+    match *item {
+        Item::Meta(m) => {
+            put_u64(out, m.declared as u64);
+            put_u64(out, m.last_ms);
+            put_u64(out, m.last_seq);
+            out.push(u8::from(m.slot.is_some()));
+            put_u64(out, m.slot.unwrap_or(0));
+        }
+        Item::Legacy(c) | Item::Chunk(c) => {
+            put_u64(out, c.offset);
+            put_u64(out, c.len);
+            put_u64(out, c.count);
+        }
+        Item::Owned(b) => out.push(u8::from(b)),
+        Item::Ttl(v) => put_u64(out, v),
+        Item::Unsorted => {}
     }
 }
 
-/// Most runs merged at once (each holds a 64 KiB read buffer); more are merged in rounds.
-const FAN_IN: usize = 64;
+fn decode_payload(tag: u8, p: &[u8]) -> Result<(u64, Item), RedisError> {
+    let mut r = super::raw::Reader::new(p);
+    let seq = r.u64()?;
+    let item = match tag {
+        0 => {
+            let declared = r.u64()? as i64;
+            let last_ms = r.u64()?;
+            let last_seq = r.u64()?;
+            let has = p.get(32).copied().ok_or_else(corrupt)?;
+            let slot = p.get(33..41).ok_or_else(corrupt)?;
+            let slot = u64::from_le_bytes(slot.try_into().map_err(|_| corrupt())?);
+            Item::Meta(Meta {
+                declared,
+                last_ms,
+                last_seq,
+                slot: (has != 0).then_some(slot),
+            })
+        }
+        1 | 2 => {
+            let c = Chunk {
+                offset: r.u64()?,
+                len: r.u64()?,
+                count: r.u64()?,
+            };
+            if tag == 1 {
+                Item::Legacy(c)
+            } else {
+                Item::Chunk(c)
+            }
+        }
+        3 => Item::Owned(p.get(8).copied().ok_or_else(corrupt)? != 0),
+        4 => Item::Ttl(r.u64()?),
+        5 => Item::Unsorted,
+        _ => return Err(corrupt()),
+    };
+    Ok((seq, item))
+}
 
 /// Collects records and hands them back sorted.
 pub struct Sorter {
-    what: &'static str,
-    buf: Vec<Rec>,
-    mem: usize,
-    limit: usize,
-    runs: Vec<File>,
+    inner: ExternalSorter,
     seq: u64,
+    key: Vec<u8>,
+    payload: Vec<u8>,
 }
 
 impl Sorter {
     /// A sorter keeping at most about `limit` bytes in memory; `what` names it in errors.
     pub fn new(what: &'static str, limit: usize) -> Self {
         Sorter {
-            what,
-            buf: Vec::new(),
-            mem: 0,
-            limit,
-            runs: Vec::new(),
+            inner: ExternalSorter::new(what, limit),
             seq: 0,
+            key: Vec::new(),
+            payload: Vec::new(),
         }
     }
 
     /// Adds a record.
     pub fn push(&mut self, uk: &[u8], item: Item) -> Result<(), RedisError> {
-        let rec = Rec {
-            uk: uk.to_vec(),
-            seq: self.seq,
-            item,
-        };
+        encode_key(uk, item.tag(), &mut self.key);
+        encode_payload(self.seq, &item, &mut self.payload);
         self.seq += 1;
-        self.mem += rec.mem();
-        self.buf.push(rec);
-        if self.mem >= self.limit {
-            self.spill()?;
-        }
-        Ok(())
-    }
-
-    fn spill(&mut self) -> Result<(), RedisError> {
-        let mut buf = std::mem::take(&mut self.buf);
-        buf.sort_by(Rec::cmp_key);
-        let f = write_run(self.what, buf.into_iter().map(Ok))?;
-        self.runs.push(f);
-        self.mem = 0;
-        Ok(())
+        self.inner.push(&self.key, &self.payload).map_err(sort_err)
     }
 
     /// All records, sorted by `(user key, kind, arrival)`.
-    pub fn finish(mut self) -> Result<Sorted, RedisError> {
-        if self.runs.is_empty() {
-            self.buf.sort_by(Rec::cmp_key);
-            return Ok(Sorted::Mem(std::mem::take(&mut self.buf).into_iter()));
-        }
-        if !self.buf.is_empty() {
-            self.spill()?;
-        }
-        let mut runs = std::mem::take(&mut self.runs);
-        while runs.len() > FAN_IN {
-            let rest = runs.split_off(FAN_IN);
-            let mut merged = Merge::new(runs)?;
-            let f = write_run(self.what, std::iter::from_fn(|| merged.next().transpose()))?;
-            runs = rest;
-            runs.push(f);
-        }
-        Ok(Sorted::Merge(Merge::new(runs)?))
-    }
-}
-
-fn write_run(
-    what: &'static str,
-    recs: impl Iterator<Item = Result<Rec, RedisError>>,
-) -> Result<File, RedisError> {
-    let f = tempfile::tempfile().map_err(|e| RedisError::scratch(what, e))?;
-    let mut w = BufWriter::with_capacity(256 << 10, f);
-    let mut line = Vec::with_capacity(256);
-    for r in recs {
-        line.clear();
-        r?.encode(&mut line);
-        w.write_all(&line)
-            .map_err(|e| RedisError::scratch(what, e))?;
-    }
-    w.into_inner()
-        .map_err(|e| RedisError::scratch(what, e.into_error()))
-}
-
-struct Head {
-    rec: Rec,
-    run: usize,
-}
-
-impl PartialEq for Head {
-    fn eq(&self, o: &Self) -> bool {
-        self.cmp(o) == Ordering::Equal
-    }
-}
-impl Eq for Head {}
-impl PartialOrd for Head {
-    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
-        Some(self.cmp(o))
-    }
-}
-impl Ord for Head {
-    fn cmp(&self, o: &Self) -> Ordering {
-        self.rec.cmp_key(&o.rec)
-    }
-}
-
-/// A k-way merge of sorted runs.
-pub struct Merge {
-    readers: Vec<RunReader>,
-    heap: BinaryHeap<Reverse<Head>>,
-}
-
-impl Merge {
-    fn new(files: Vec<File>) -> Result<Self, RedisError> {
-        let mut readers = Vec::with_capacity(files.len());
-        let mut heap = BinaryHeap::with_capacity(files.len());
-        for (run, f) in files.into_iter().enumerate() {
-            let mut r = RunReader::open(f)?;
-            if let Some(rec) = r.next()? {
-                heap.push(Reverse(Head { rec, run }));
-            }
-            readers.push(r);
-        }
-        Ok(Merge { readers, heap })
-    }
-
-    fn next(&mut self) -> Result<Option<Rec>, RedisError> {
-        let Some(Reverse(Head { rec, run })) = self.heap.pop() else {
-            return Ok(None);
-        };
-        let r = self
-            .readers
-            .get_mut(run)
-            .ok_or_else(|| RedisError::Internal("merge run index out of range".into()))?;
-        if let Some(next) = r.next()? {
-            self.heap.push(Reverse(Head { rec: next, run }));
-        }
-        Ok(Some(rec))
+    pub fn finish(self) -> Result<Sorted, RedisError> {
+        Ok(Sorted {
+            src: Some(self.inner.into_sorted().map_err(sort_err)?),
+        })
     }
 }
 
 /// Records in sorted order.
-pub enum Sorted {
-    /// Everything fit in memory.
-    Mem(std::vec::IntoIter<Rec>),
-    /// Merged from spilled runs.
-    Merge(Merge),
+pub struct Sorted {
+    src: Option<SortedRecords>,
 }
 
 impl Sorted {
     /// The next record, or `None` at the end.
     pub fn next_rec(&mut self) -> Result<Option<Rec>, RedisError> {
-        match self {
-            Sorted::Mem(it) => Ok(it.next()),
-            Sorted::Merge(m) => m.next(),
-        }
+        let Some(src) = self.src.as_mut() else {
+            return Ok(None);
+        };
+        let Some((k, p)) = src.next_record().map_err(sort_err)? else {
+            return Ok(None);
+        };
+        let (uk, tag) = decode_key(&k)?;
+        let (seq, item) = decode_payload(tag, &p)?;
+        Ok(Some(Rec { uk, seq, item }))
     }
 }
 
@@ -376,7 +260,7 @@ impl Cursor {
     /// An empty cursor.
     pub fn empty() -> Self {
         Cursor {
-            src: Sorted::Mem(Vec::new().into_iter()),
+            src: Sorted { src: None },
             head: None,
         }
     }
@@ -478,6 +362,7 @@ mod tests {
                     len: 2,
                     count: i,
                 }),
+                2 if i % 8 == 2 => Item::Unsorted,
                 2 => Item::Owned(i % 3 == 0),
                 _ => Item::Ttl(i),
             };
@@ -486,7 +371,7 @@ mod tests {
         let got = drain(s.finish().unwrap());
         assert_eq!(got.len(), n as usize);
         for w in got.windows(2) {
-            assert_ne!(w[0].cmp_key(&w[1]), Ordering::Greater);
+            assert_ne!(w[0].cmp_key(&w[1]), std::cmp::Ordering::Greater);
         }
         // Items survive the round trip through scratch files.
         let meta0 = got.iter().find(|r| r.uk == b"k000").unwrap();
@@ -499,6 +384,27 @@ mod tests {
                 slot: Some(0)
             })
         );
+    }
+
+    #[test]
+    fn empty_nul_and_prefix_keys_sort_bytewise_in_memory_and_spilled() {
+        let keys: [&[u8]; 8] = [b"ab", b"a\0\0", b"", b"a\0", b"\0", b"a", b"\xff", b"a\x01"];
+        for limit in [1 << 20, 1] {
+            let mut s = Sorter::new("test", limit);
+            for k in keys {
+                s.push(k, Item::Ttl(k.len() as u64)).unwrap();
+            }
+            let got: Vec<Vec<u8>> = drain(s.finish().unwrap())
+                .into_iter()
+                .map(|r| r.uk)
+                .collect();
+            let mut want: Vec<Vec<u8>> = keys.iter().map(|k| k.to_vec()).collect();
+            want.sort();
+            assert_eq!(got, want, "limit {limit}");
+        }
+        assert!(decode_key(b"a\0").is_err());
+        assert!(decode_key(b"a\0\x02\x00").is_err());
+        assert!(decode_key(b"a").is_err());
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! The adapter end to end on hand-built entries: the spec's test vectors (spec 40 §10),
+//! The adapter end to end on hand-built entries: the spec's test vectors (docs/format/40-redis.md §10),
 //! the Redis part of the golden fixtures, and the cases where we read correctly what
 //! upstream misreads.
 
@@ -8,6 +8,8 @@ use crate::encode::emitter::FailState;
 use crate::encode::WorkerPool;
 use crate::options::Scope;
 use crate::sinks::{DirSink, Sink};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
 use bytes::Bytes;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -60,7 +62,19 @@ fn read_tree(root: &Path) -> Tree {
     out
 }
 
-/// Runs the adapter over `rows` (sorted by key first, as the pipeline delivers them).
+/// The commit timestamp of every test row: a realistic HLC (physical ms << 16), whose
+/// inverted big-endian bytes start with 0xfe — the suffix that decides where a name
+/// that is a prefix of another lands in encoded-key order.
+pub(super) const TS: u64 = 1_735_689_600_000 << 16;
+
+/// Sorts rows the way the pipeline delivers them: by encoded key `key ‖ BE64(!TS)`
+/// (not by key alone: `""` and `"a"` arrive after `"ab"`).
+pub(super) fn encoded_order(rows: &mut [Row]) {
+    rows.sort_by_cached_key(|(k, _)| [&k[..], &(!TS).to_be_bytes()[..]].concat());
+}
+
+/// Runs the adapter over `rows` (sorted by encoded key first, as the pipeline delivers
+/// them).
 fn run_opts(rows: &[Row], opts: DecodeOptions) -> Result<Tree, Error> {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("out");
@@ -69,7 +83,7 @@ fn run_opts(rows: &[Row], opts: DecodeOptions) -> Result<Tree, Error> {
     let pool = WorkerPool::start(2, sink.clone(), fail.clone());
     let emitter = Emitter::new(sink, &pool, fail, Arc::new(opts.clone())).unwrap();
     let mut rows = rows.to_vec();
-    rows.sort();
+    encoded_order(&mut rows);
     let mut adapter = RedisAdapter::new(&opts);
     let res = (|| {
         for (k, v) in &rows {
@@ -79,7 +93,7 @@ fn run_opts(rows: &[Row], opts: DecodeOptions) -> Result<Tree, Error> {
             }
             let e = Entry {
                 user_key: Bytes::from(k.clone()),
-                commit_ts: 1,
+                commit_ts: TS,
                 expire_at_ms: 0,
                 tombstone: false,
                 value: Bytes::from(v.clone()),
@@ -479,6 +493,165 @@ fn large_collections_stream_through_chunks() {
         n as usize
     );
     assert!(hsh.ends_with("\"expire_at_ms\": 1735689600000\n}"));
+}
+
+/// Names that are prefixes of one another, including the empty name: in encoded-key
+/// order (`name ‖ BE64(!ts)`, `!ts` starting 0xfe) `"ab"` arrives before `"a"`, and `""`
+/// after every name whose first byte is below 0xfe; upstream writes bytewise order.
+const PREFIX_NAMES: [&[u8]; 7] = [b"", b"\x00", b"a", b"a\x00", b"ab", b"b", b"\xff"];
+
+/// The elements' names in file order (the JSON strings after `key`), `\u0000` unescaped.
+fn names_in(file: &str, key: &str) -> Vec<String> {
+    file.split(key)
+        .skip(1)
+        .map(|rest| {
+            let rest = rest.trim_start();
+            if let Some(r) = rest.strip_prefix('{') {
+                // {"base64": "…"} for non-UTF-8 names.
+                return format!("b64:{}", r.split('"').nth(3).unwrap());
+            }
+            rest.split('"').nth(1).unwrap().replace("\\u0000", "\0")
+        })
+        .collect()
+}
+
+fn want_names() -> Vec<String> {
+    let mut v: Vec<&[u8]> = PREFIX_NAMES.to_vec();
+    v.sort();
+    v.iter()
+        .map(|n| match std::str::from_utf8(n) {
+            Ok(s) => s.to_string(),
+            Err(_) => format!("b64:{}", URL_SAFE_NO_PAD.encode(n)),
+        })
+        .collect()
+}
+
+#[test]
+fn prefix_names_arrive_out_of_bytewise_order() {
+    // The premise of the fix: the pipeline's order is not name order.
+    let mut rows: Vec<Row> = PREFIX_NAMES
+        .iter()
+        .map(|n| r(&wide("!hs|fld|", b"h", n), b""))
+        .collect();
+    encoded_order(&mut rows);
+    let names: Vec<&[u8]> = rows.iter().map(|(k, _)| &k[8 + 4 + 1..]).collect();
+    assert_eq!(
+        names,
+        vec![&b"\x00"[..], b"a\x00", b"ab", b"a", b"b", b"", b"\xff"]
+    );
+}
+
+#[test]
+fn hash_fields_in_bytewise_order_with_empty_and_prefix_names() {
+    let rows: Vec<Row> = PREFIX_NAMES
+        .iter()
+        .map(|n| r(&wide("!hs|fld|", b"h", n), b"v"))
+        .collect();
+    let t = run(&rows);
+    let f = s(&t, "redis/db_0/hashes/h.json");
+    assert_eq!(names_in(&f, "\"name\":"), want_names(), "{f}");
+}
+
+#[test]
+fn set_members_in_bytewise_order_with_empty_and_prefix_names() {
+    let rows: Vec<Row> = PREFIX_NAMES
+        .iter()
+        .map(|n| r(&wide("!st|mem|", b"s", n), b""))
+        .collect();
+    let t = run(&rows);
+    let f = s(&t, "redis/db_0/sets/s.json");
+    let got: Vec<String> = f
+        .lines()
+        .filter(|l| l.starts_with("    \"") || l.starts_with("      \"base64"))
+        .map(|l| {
+            let l = l.trim();
+            match l.strip_prefix("\"base64\": ") {
+                Some(b) => format!("b64:{}", b.trim_matches('"')),
+                None => l
+                    .trim_end_matches(',')
+                    .trim_matches('"')
+                    .replace("\\u0000", "\0"),
+            }
+        })
+        .collect();
+    assert_eq!(got, want_names(), "{f}");
+}
+
+#[test]
+fn zset_members_in_bytewise_order_with_empty_and_prefix_names() {
+    // Equal scores everywhere: the order is by member bytes only.
+    let rows: Vec<Row> = PREFIX_NAMES
+        .iter()
+        .map(|n| r(&wide("!zs|mem|", b"z", n), &1.0f64.to_bits().to_be_bytes()))
+        .collect();
+    let t = run(&rows);
+    let f = s(&t, "redis/db_0/zsets/z.json");
+    assert_eq!(names_in(&f, "\"member\":"), want_names(), "{f}");
+}
+
+#[test]
+fn large_collections_with_prefix_names_are_resorted_across_chunks() {
+    // Thousands of names, each also present extended by a byte: every short name arrives
+    // after its extension, and the empty name after all of them, across many scratch
+    // chunks and spilled sort runs (test limits are tiny).
+    let mut names: Vec<Vec<u8>> = vec![Vec::new()];
+    for i in 0..3000u32 {
+        let n = format!("m{i:05}").into_bytes();
+        names.push([&n[..], b"a"].concat());
+        names.push(n);
+    }
+    let mut rows = Vec::new();
+    for n in &names {
+        rows.push(r(&wide("!hs|fld|", b"big", n), n));
+        rows.push(r(&wide("!st|mem|", b"big", n), b""));
+        rows.push(r(
+            &wide("!zs|mem|", b"big", n),
+            &2.5f64.to_bits().to_be_bytes(),
+        ));
+    }
+    let t = run(&rows);
+    names.sort();
+    let want: Vec<String> = names
+        .iter()
+        .map(|n| String::from_utf8(n.clone()).unwrap())
+        .collect();
+    let hsh = s(&t, "redis/db_0/hashes/big.json");
+    assert_eq!(names_in(&hsh, "\"name\":"), want);
+    // Each value is its own name: values moved with their names.
+    assert_eq!(names_in(&hsh, "\"value\":"), want);
+    let z = s(&t, "redis/db_0/zsets/big.json");
+    assert_eq!(names_in(&z, "\"member\":"), want);
+    let set = s(&t, "redis/db_0/sets/big.json");
+    let got: Vec<String> = set
+        .lines()
+        .filter(|l| l.starts_with("    \""))
+        .map(|l| l.trim().trim_end_matches(',').trim_matches('"').to_string())
+        .collect();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn ttl_index_rows_of_prefix_keys_reach_their_strings() {
+    // `!redis|ttl|user` arrives after `!redis|ttl|user:1` (encoded-key order) and `""`
+    // after both; each must still find its string, and the sidecar lines keep arrival
+    // order. A hash `user:` takes its own TTL row.
+    let t = run(&[
+        r(b"!redis|str|", b"e"),
+        r(b"!redis|str|user", b"u"),
+        r(b"!redis|str|user:1", b"u1"),
+        r(b"!redis|ttl|", &h(MS1)),
+        r(b"!redis|ttl|user", &h(MS1)),
+        r(b"!redis|ttl|user:", &h(MS2)),
+        r(b"!redis|ttl|user:1", &h(MS2)),
+        r(&wide("!hs|fld|", b"user:", b"f"), b"v"),
+    ]);
+    assert_eq!(
+        s(&t, "redis/db_0/strings_ttl.jsonl"),
+        "{\"key\":\"user%3A1\",\"expire_at_ms\":1767225600000}\n\
+         {\"key\":\"user\",\"expire_at_ms\":1735689600000}\n\
+         {\"key\":\"\",\"expire_at_ms\":1735689600000}\n"
+    );
+    assert!(s(&t, "redis/db_0/hashes/user%3A.json").ends_with("\"expire_at_ms\": 1767225600000\n}"));
 }
 
 #[test]

@@ -401,7 +401,7 @@ impl Bodies {
         Ok(())
     }
 
-    /// A chunk reference of active object `p` (spec 20 §8.4): kept when it belongs to a
+    /// A chunk reference of active object `p` (docs/format/20-s3.md §8): kept when it belongs to a
     /// declared offloaded part and its payload was seen; checked against both.
     pub fn chunk_ref(
         &mut self,
@@ -516,7 +516,7 @@ impl Bodies {
         Ok(())
     }
 
-    /// Checks and writes a spilled body (spec 20 §8.5).
+    /// Checks and writes a spilled body (docs/format/20-s3.md §8).
     fn assemble(
         &mut self,
         p: usize,

@@ -1,4 +1,4 @@
-//! Errors of the S3 adapter. Each message ends in upstream's sentinel text (spec 20 §9)
+//! Errors of the S3 adapter. Each message ends in upstream's sentinel text (docs/format/20-s3.md §9)
 //! where upstream has one, preceded — as upstream's wrapped errors are — by the bucket,
 //! object and what exactly is wrong.
 

@@ -1,4 +1,4 @@
-//! Reading S3 metadata JSON with the semantics of Go's `encoding/json` (spec 20 §4).
+//! Reading S3 metadata JSON with the semantics of Go's `encoding/json` (docs/format/20-s3.md §4).
 //!
 //! Upstream decodes bucket and manifest values with `json.Unmarshal` into structs, so a
 //! compatible reader must: match object keys to fields case-insensitively (exact match

@@ -1,4 +1,4 @@
-//! Parsing of S3 internal keys (spec 20 §2–§3).
+//! Parsing of S3 internal keys (docs/format/20-s3.md §2–§3).
 //!
 //! Every key family after its prefix is a run of escaped segments (`00` → `00 FF`,
 //! terminated by `00 01`) and fixed 8-byte big-endian integers, with no separators. The

@@ -1,5 +1,5 @@
 //! S3 adapter: buckets, object manifests and chunked blobs → `s3/<bucket>/…`
-//! (spec 20).
+//! (docs/format/20-s3.md).
 //!
 //! Output per bucket: `_bucket.json`, every active object's body at its key (one regular
 //! file, chunks concatenated in part/chunk order) with its `.elastickv-meta.json` sidecar,

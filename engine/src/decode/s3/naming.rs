@@ -1,4 +1,4 @@
-//! Where an S3 object lands inside its bucket directory (spec 20 §7.2, §8.3, §8.6, plus
+//! Where an S3 object lands inside its bucket directory (docs/format/20-s3.md §7, §8, §8.6, plus
 //! this project's encoding for keys that cannot be a path).
 //!
 //! An object key is normally used verbatim as a relative path. Keys that cannot be one

@@ -1,4 +1,4 @@
-//! Blob chunks that belong to no written object (spec 20 §8.6): chunks of objects
+//! Blob chunks that belong to no written object (docs/format/20-s3.md §8): chunks of objects
 //! without a manifest, and chunks of stale generations. They are counted and reported;
 //! with `--include-orphans` each is also written, as it arrives, to
 //! `s3/<bucket>/_orphans/<E(object)>/gen-<N>/<E(upload)>_<part>_<chunk>_<version>.bin`.

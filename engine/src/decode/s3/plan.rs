@@ -1,10 +1,10 @@
 //! The index pass: every bucket's active generation and every object's assembly plan and
 //! final name, known before the first body byte arrives.
 //!
-//! Blob chunks sort before bucket metadata and manifests (spec 20 §5), so the adapter
+//! Blob chunks sort before bucket metadata and manifests (docs/format/20-s3.md §5), so the adapter
 //! reads the small families first (bucket meta, manifests) through the index pass and
 //! decides here — once, per bucket — which objects are active, where each one lands
-//! (spec 20 §8.2–§8.3 plus our escaping), and how its body is assembled. Per object only
+//! (docs/format/20-s3.md §8–§8.3 plus our escaping), and how its body is assembled. Per object only
 //! the encoded key, upload ID and declared parts are kept; sidecar fields are re-read
 //! from the manifest in the main pass.
 
@@ -23,7 +23,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::ops::Range;
 
-/// One declared part with chunks: a run of the body (spec 20 §8.5).
+/// One declared part with chunks: a run of the body (docs/format/20-s3.md §8).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Slot {
     /// Part number.
@@ -202,7 +202,7 @@ fn manifest_err(o: &keys::ObjKey, detail: String) -> Error {
     .into()
 }
 
-/// Turns a manifest's parts into body slots (spec 20 §6.1 K3): a repeated (part,
+/// Turns a manifest's parts into body slots (docs/format/20-s3.md §6 K3): a repeated (part,
 /// version, offloaded) key replaces the earlier one; zero-count parts are dropped.
 fn slots_of(o: &keys::ObjKey, m: &Manifest) -> Result<Box<[Slot]>, Error> {
     let mut table: BTreeMap<(u64, u64, bool), Slot> = BTreeMap::new();

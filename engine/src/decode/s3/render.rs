@@ -1,4 +1,4 @@
-//! The JSON files of the S3 subtree (spec 20 §7.3–§7.6): `_bucket.json` and the object
+//! The JSON files of the S3 subtree (docs/format/20-s3.md §7–§7.6): `_bucket.json` and the object
 //! sidecar `<body>.elastickv-meta.json`.
 //!
 //! Both are Go `json.MarshalIndent(v, "", "  ")` output, so unlike the JSONL files they

@@ -1,4 +1,4 @@
-//! End-to-end tests of the S3 adapter: the spec 20 §14 test vectors (adapted where the
+//! End-to-end tests of the S3 adapter: the docs/format/20-s3.md §14 test vectors (adapted where the
 //! contract's visibility rule or a documented difference changes the outcome) and hostile
 //! keys, run through the real dispatcher, worker pool and directory sink.
 
@@ -77,19 +77,23 @@ fn walk(root: &Path, rel: &str, out: &mut Tree) {
     }
 }
 
-/// Runs the S3 adapter over `records` (sorted by key, as the merged stream delivers
-/// them) and returns the written tree (directories end in `/`) or the error.
+/// A realistic HLC commit timestamp (physical ms << 16).
+const TS: u64 = 1_735_689_600_000 << 16;
+
+/// Runs the S3 adapter over `records` (sorted by encoded key `key ‖ BE64(!ts)`, as the
+/// merged stream delivers them) and returns the written tree (directories end in `/`)
+/// or the error.
 fn run_at(
     root: &Path,
     mut records: Vec<(Vec<u8>, Vec<u8>)>,
     opts: DecodeOptions,
 ) -> Result<Tree, Error> {
-    records.sort_by(|a, b| a.0.cmp(&b.0));
+    records.sort_by_cached_key(|(k, _)| [&k[..], &(!TS).to_be_bytes()].concat());
     let entries: Vec<Entry> = records
         .into_iter()
         .map(|(k, v)| Entry {
             user_key: Bytes::from(k),
-            commit_ts: 1,
+            commit_ts: TS,
             expire_at_ms: 0,
             tombstone: false,
             value: Bytes::from(v),

@@ -1,4 +1,4 @@
-//! `--include-incomplete-uploads` (spec 20 §8.7): every upload meta (K4) and part
+//! `--include-incomplete-uploads` (docs/format/20-s3.md §8): every upload meta (K4) and part
 //! descriptor (K5) record of a bucket, copied raw (base64) into
 //! `s3/<bucket>/_incomplete_uploads/records.jsonl`, K4 lines first, in input order.
 //!

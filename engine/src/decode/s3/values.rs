@@ -1,4 +1,4 @@
-//! S3 value envelopes (spec 20 §4): bucket meta and object manifest JSON, and the binary
+//! S3 value envelopes (docs/format/20-s3.md §4): bucket meta and object manifest JSON, and the binary
 //! chunk reference.
 
 use super::gojson::{self, set_bool, set_i64, set_slice, set_str, set_u64, JVal};
@@ -204,7 +204,7 @@ fn take_u16(b: &mut &[u8]) -> Option<usize> {
     Some(u16::from_be_bytes([s[0], s[1]]) as usize)
 }
 
-/// Decodes a K7 value (spec 20 §4.5): V1 or V2, exact length.
+/// Decodes a K7 value (docs/format/20-s3.md §4): V1 or V2, exact length.
 pub(crate) fn decode_chunk_ref(v: &[u8]) -> Result<ChunkRef, &'static str> {
     let mut b = v;
     let version = take(&mut b, 1).ok_or("value shorter than 43 bytes")?[0];

@@ -1,5 +1,5 @@
 //! Finalisation: `_queue.json` files, warnings, and the merged message and side-record
-//! streams written queue after queue (spec 30 §4, §6.6).
+//! streams written queue after queue (docs/format/30-sqs.md §4, §6).
 
 use super::{render, show, ExternalSorter, Queue, SqsAdapter, SqsError, KIND_MESSAGE};
 use crate::encode::filename::encode_segment;

@@ -1,4 +1,4 @@
-//! SQS key parsing (spec 30 §2.1): which queue a key belongs to, and its partition.
+//! SQS key parsing (docs/format/30-sqs.md §2): which queue a key belongs to, and its partition.
 //!
 //! Queues are grouped by the *encoded* queue segment exactly as it appears in the key,
 //! so these functions return that segment; the name is decoded only from meta keys.
@@ -133,8 +133,8 @@ pub(crate) fn parse_side(rest: &[u8]) -> Result<&[u8], KeyProblem> {
 
 /// Parses the rest of a `!sqs|queue|seq|` key, which is just the encoded queue segment
 /// (the live adapter writes `prefix || b64url(name)`). Upstream applies the side-record
-/// parser here, which needs a trailer and so refuses every real sequence row; see the
-/// README's "Differences from the upstream decoder".
+/// parser here, which needs a trailer and so refuses every real sequence row; see
+/// "SQS" in docs/COMPATIBILITY.md.
 pub(crate) fn parse_seq(rest: &[u8]) -> Result<&[u8], KeyProblem> {
     if rest.is_empty() || b64url_boundary(rest) != rest.len() {
         return Err(KeyProblem::QueueSegmentNotFound);

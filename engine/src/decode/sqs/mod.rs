@@ -1,5 +1,5 @@
 //! SQS adapter: queues, messages and (optionally) side records → `sqs/<queue>/…`
-//! (spec 30).
+//! (docs/format/30-sqs.md).
 //!
 //! How the work is laid out, given that entries arrive in key order:
 //! * `!sqs|queue|meta|` and `!sqs|queue|gen|` sort *after* every `!sqs|msg|` key, but a

@@ -1,4 +1,4 @@
-//! The stored SQS values (spec 30 §3): queue metadata and message records, decoded
+//! The stored SQS values (docs/format/30-sqs.md §3): queue metadata and message records, decoded
 //! with Go `Unmarshal` semantics into the fields the dump uses.
 
 use super::gojson::{Doc, JsonError};

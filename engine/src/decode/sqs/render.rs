@@ -1,4 +1,4 @@
-//! The bytes of the SQS output files (spec 30 §5, §6.4, §6.5), exactly as upstream's Go
+//! The bytes of the SQS output files (docs/format/30-sqs.md §5, §6, §6.5), exactly as upstream's Go
 //! encoders produce them.
 //!
 //! Two escaping dialects meet here: `_queue.json` and a text message body come from

@@ -1,5 +1,5 @@
 //! An item's JSON (`items/…json`, or one line of a JSONL bundle) → `DynamoItem`, and the
-//! keys it is stored under (spec 10 §10 steps 5–7): the ordered item key built from the
+//! keys it is stored under (docs/format/10-dynamodb.md §10 steps 5–7): the ordered item key built from the
 //! schema's key attributes, and one row per global secondary index whose key attributes
 //! the item carries (sparse indexes skip the others).
 //!
@@ -112,7 +112,7 @@ fn typed(raw: &[u8], depth: usize) -> Result<DynamoAttributeValue, String> {
     Ok(DynamoAttributeValue { value: Some(value) })
 }
 
-/// The raw key bytes of a key attribute (spec 10 §3.3): `S` text, `B` bytes, `N` ordered
+/// The raw key bytes of a key attribute (docs/format/10-dynamodb.md §3): `S` text, `B` bytes, `N` ordered
 /// number; any other type cannot be part of a key.
 fn key_raw(name: &str, v: &DynamoAttributeValue) -> Result<Vec<u8>, String> {
     match &v.value {

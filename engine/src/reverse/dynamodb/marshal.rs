@@ -1,4 +1,4 @@
-//! Go's deterministic protobuf marshalling of the DynamoDB records (spec 10 §4.3), which
+//! Go's deterministic protobuf marshalling of the DynamoDB records (docs/format/10-dynamodb.md §4), which
 //! the live adapter and upstream's encoder use, so equal items give equal bytes.
 //!
 //! Why not `prost::Message::encode`: prost leaves an empty key or value out of a map

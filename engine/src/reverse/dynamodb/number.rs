@@ -1,5 +1,5 @@
 //! The order-preserving byte encoding of a DynamoDB number used in ordered item and GSI
-//! keys (spec 10 §3.3): numerically equal literals (`1.5`, `1.50`, `15e-1`) get the same
+//! keys (docs/format/10-dynamodb.md §3): numerically equal literals (`1.5`, `1.50`, `15e-1`) get the same
 //! bytes, and bytewise order is numeric order, so a range query over keys is a range of
 //! the store. The decoder never needs it (it does not parse key payloads); the encoder
 //! must rebuild exactly the keys the live adapter writes.

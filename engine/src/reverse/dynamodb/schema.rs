@@ -1,4 +1,4 @@
-//! `_schema.json` → the `DynamoTableSchema` a fresh table is restored with (spec 10 §10
+//! `_schema.json` → the `DynamoTableSchema` a fresh table is restored with (docs/format/10-dynamodb.md §10
 //! steps 1–2): the names and types the dump records, key encoding version 2, generation 1
 //! and no migration. The per-key `type` fields are ignored; `attribute_definitions` is
 //! the source of attribute types, as in the stored schema.
@@ -10,7 +10,7 @@ use crate::encode::filename::encode_segment;
 use crate::reverse::json::{one_value, text, Record};
 use std::collections::BTreeMap;
 
-/// Key encoding of every restored table: ordered keys (spec 10 §3.2).
+/// Key encoding of every restored table: ordered keys (docs/format/10-dynamodb.md §3).
 pub const KEY_ENCODING_VERSION: u64 = 2;
 /// Generation of every restored table, item key and GSI row.
 pub const RESTORE_GENERATION: u64 = 1;
@@ -98,7 +98,7 @@ pub(crate) mod tests {
     use super::*;
     use crate::reverse::dynamodb::marshal::schema_value;
 
-    /// `_schema.json` of spec 10 V12: V3's table with only the `by_status` index.
+    /// `_schema.json` of docs/format/10-dynamodb.md V12: V3's table with only the `by_status` index.
     pub(crate) const V12_SCHEMA: &str = r#"{
   "format_version": 1,
   "table_name": "orders",

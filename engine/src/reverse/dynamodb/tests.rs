@@ -1,4 +1,4 @@
-//! Tree-level tests: spec 10 V12 and the layouts and refusals of the walk.
+//! Tree-level tests: docs/format/10-dynamodb.md V12 and the layouts and refusals of the walk.
 
 use super::schema::tests::V12_SCHEMA;
 use super::*;

@@ -1,4 +1,4 @@
-//! `strings/` and `hll/` back to records (spec 40 §9): each `<seg>.bin` body with its TTL
+//! `strings/` and `hll/` back to records (docs/format/40-redis.md §9): each `<seg>.bin` body with its TTL
 //! from the sidecar folded into the value envelope. Strings always get the `FF 01`
 //! envelope and no scan-index row; an HLL keeps its raw body when it has no TTL, and gets
 //! the `FF 02` envelope plus a `!redis|ttl|` row when it has one.

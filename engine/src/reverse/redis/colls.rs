@@ -1,4 +1,4 @@
-//! `hashes/`, `sets/`, `lists/`, `zsets/` back to records (spec 40 §9): one JSON file per
+//! `hashes/`, `sets/`, `lists/`, `zsets/` back to records (docs/format/40-redis.md §9): one JSON file per
 //! key (`format_version` 1) → the consolidated count meta (TTL inline), one row per
 //! element, and a `!redis|ttl|` row when the collection expires.
 
@@ -38,7 +38,7 @@ impl Coll {
     }
 }
 
-/// A binary-safe value (spec 40 §6.1) back to bytes: a JSON string is its UTF-8 bytes,
+/// A binary-safe value (docs/format/40-redis.md §6) back to bytes: a JSON string is its UTF-8 bytes,
 /// `{"base64": "<unpadded base64url>"}` the decoded bytes; anything else is refused.
 pub(crate) fn binary(raw: Option<&[u8]>, what: &str) -> Result<Vec<u8>, String> {
     let Some(raw) = raw else {

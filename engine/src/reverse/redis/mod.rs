@@ -1,4 +1,4 @@
-//! `redis/db_0/` back to internal records (spec 40 §9), exactly as upstream's encoder
+//! `redis/db_0/` back to internal records (docs/format/40-redis.md §9), exactly as upstream's encoder
 //! stages them, so that encoding a dump of an encoder-made snapshot gives that snapshot
 //! back byte for byte: strings and HLLs with their TTL sidecars folded into the value
 //! envelopes, hashes/sets/lists/zsets as consolidated metas plus element rows, streams as

@@ -1,4 +1,4 @@
-//! File names back to Redis user keys, and the TTL sidecars (spec 40 §4, §9).
+//! File names back to Redis user keys, and the TTL sidecars (docs/format/40-redis.md §4, §9).
 //!
 //! A file stem is `EncodeSegment(key)`: percent-decoded directly, or — for a SHA
 //! fallback — looked up in the database's `KEYMAP.jsonl` (last record per name wins, as

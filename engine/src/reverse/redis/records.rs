@@ -1,4 +1,4 @@
-//! The internal Redis keys and values the encoder writes (spec 40 §2–§3, §9), in the
+//! The internal Redis keys and values the encoder writes (docs/format/40-redis.md §2–§3, §9), in the
 //! live store's layout so a restored cluster serves them: strings always in the `FF 01`
 //! envelope, TTLs inline in the value or meta plus the `!redis|ttl|` scan-index row for
 //! non-string types, consolidated count metas (no deltas), lists renumbered from 0, zsets

@@ -1,4 +1,4 @@
-//! `streams/<seg>.jsonl` back to records (spec 40 §9): every entry line → one
+//! `streams/<seg>.jsonl` back to records (docs/format/40-redis.md §9): every entry line → one
 //! `!stream|entry|` row (protobuf value, ID from the line), the one `_meta` line → the
 //! stream meta (TTL inline) and, when it expires, a `!redis|ttl|` row. The file is read
 //! one JSON value at a time, and entries are staged as they are read.

@@ -1,4 +1,4 @@
-//! `KEYMAP.jsonl` on the way back (spec 00 §5, spec 20 §11.2): the record reader shared
+//! `KEYMAP.jsonl` on the way back (docs/format/00-container.md §5, docs/format/20-s3.md §11): the record reader shared
 //! with the Redis encoder, and the strict per-bucket S3 rename log.
 //!
 //! A bucket's log maps a path on disk back to the original object key: upstream's renames
@@ -130,7 +130,7 @@ fn check_encoded(enc: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Validates a record of a bucket's log (spec 20 §11.2, plus the escape kinds).
+/// Validates a record of a bucket's log (docs/format/20-s3.md §11, plus the escape kinds).
 fn check_s3_record(r: &Record) -> Result<(), String> {
     check_encoded(&r.encoded)?;
     if r.original.is_empty() {

@@ -1,4 +1,4 @@
-//! S3 internal keys as the reverse encoder writes them (spec 20 §2–§3, §11): every
+//! S3 internal keys as the reverse encoder writes them (docs/format/20-s3.md §2–§3, §11): every
 //! restored object lives in generation 1 as one part of upload `elastickv-restore`,
 //! re-cut into 1 MiB chunks.
 

@@ -1,4 +1,4 @@
-//! `s3/` back to internal records (spec 20 §11): for each bucket directory its bucket
+//! `s3/` back to internal records (docs/format/20-s3.md §11): for each bucket directory its bucket
 //! meta (K1) and generation counter (K2), and for each object body its K6 chunks and K3
 //! manifest, exactly as upstream's encoder stages them — so encoding a dump of an
 //! encoder-made snapshot gives that snapshot back byte for byte.
@@ -15,8 +15,8 @@
 mod hlc;
 pub(crate) mod keymap;
 mod keys;
-mod objects;
-mod values;
+pub(crate) mod objects;
+pub(crate) mod values;
 
 #[cfg(test)]
 mod tests;
@@ -31,6 +31,27 @@ use std::path::Path;
 /// Stages the internal records for `root/s3/` (if present) on `out`; object bodies are
 /// read one 1 MiB chunk at a time.
 pub fn encode_into<S: Stage + ?Sized>(root: &Path, out: &mut S) -> Result<(), ReverseError> {
+    each_bucket(root, |dir, name, shown| {
+        objects::encode_bucket(dir, name, shown, out)
+    })
+}
+
+/// Walks every bucket directory of `root/s3/` (nothing when absent) with `v`: shared by
+/// `encode` and `restore s3`.
+pub(crate) fn walk<V: objects::BucketVisitor + ?Sized>(
+    root: &Path,
+    v: &mut V,
+) -> Result<(), V::Error> {
+    each_bucket(root, |dir, name, shown| {
+        objects::walk_bucket(dir, name, shown, v)
+    })
+}
+
+/// Calls `f(dir, dir_name, shown)` for each bucket directory of `root/s3/`.
+fn each_bucket<E: From<ReverseError>>(
+    root: &Path,
+    mut f: impl FnMut(&Path, &[u8], &str) -> Result<(), E>,
+) -> Result<(), E> {
     let dir = root.join("s3");
     if !require_dir(&dir, "s3")? {
         return Ok(());
@@ -45,9 +66,10 @@ pub fn encode_into<S: Stage + ?Sized>(root: &Path, out: &mut S) -> Result<(), Re
                 &shown,
                 "backup: s3 dump file is not a regular file: only bucket directories may \
                  sit directly in s3/",
-            ));
+            )
+            .into());
         }
-        objects::encode_bucket(&dir.join(&name), name.as_bytes(), &shown, out)?;
+        f(&dir.join(&name), name.as_bytes(), &shown)?;
     }
     Ok(())
 }

@@ -1,5 +1,5 @@
 //! The dump's S3 JSON files read back (`_bucket.json`, `<body>.elastickv-meta.json`) and
-//! the internal values rebuilt from them (spec 20 §4.1, §4.2, §11).
+//! the internal values rebuilt from them (docs/format/20-s3.md §4, §4, §11).
 //!
 //! Reading follows Go's `encoding/json` into upstream's dump structs (case-insensitive
 //! field names, later duplicates win, `null` leaves a scalar unchanged, numbers must fit
@@ -33,7 +33,7 @@ fn check_version(v: u32) -> Result<(), String> {
     }
 }
 
-/// What `_bucket.json` says (spec 20 §7.5); the reserved fields are read and ignored.
+/// What `_bucket.json` says (docs/format/20-s3.md §7); the reserved fields are read and ignored.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub(crate) struct BucketFile {
     /// Bucket name.
@@ -91,7 +91,7 @@ pub(crate) fn bucket_meta_value(b: &BucketFile, generation: u64) -> Vec<u8> {
     o
 }
 
-/// What an object sidecar says (spec 20 §7.6).
+/// What an object sidecar says (docs/format/20-s3.md §7).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub(crate) struct Sidecar {
     /// ETag, verbatim.

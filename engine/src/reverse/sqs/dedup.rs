@@ -1,4 +1,4 @@
-//! FIFO dedup rows (spec 30 §10 step 6): one row per dedup key, for the message sent last;
+//! FIFO dedup rows (docs/format/30-sqs.md §10 step 6): one row per dedup key, for the message sent last;
 //! a tie goes to the message processed first (file order, or for a partitioned queue
 //! ascending sequence number, then message id, then file order).
 //!

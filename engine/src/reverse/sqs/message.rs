@@ -1,5 +1,5 @@
 //! One `messages.jsonl` value → the message, and its stored `!sqs|msg|data|` value
-//! (spec 30 §10 steps 3 and 6).
+//! (docs/format/30-sqs.md §10 steps 3 and 6).
 //!
 //! The line is the decoder's public form: `body` is a JSON string (the body's UTF-8
 //! bytes) or `{"base64": "<base64url>"}` for a binary body; `partition` says where a

@@ -1,4 +1,4 @@
-//! `sqs/` subtree → internal records (spec 30 §10).
+//! `sqs/` subtree → internal records (docs/format/30-sqs.md §10).
 //!
 //! Per queue directory: the queue record and generation counter from `_queue.json`, then
 //! for every message of `messages.jsonl` its data record and the visibility and age index
@@ -12,8 +12,8 @@
 //! external sorter, so no per-queue state grows with the queue.
 
 mod dedup;
-mod message;
-mod queue;
+pub(crate) mod message;
+pub(crate) mod queue;
 mod rows;
 
 use super::fsutil::{list_dir, open_regular, read_regular, require_dir, shown_join};
@@ -53,6 +53,38 @@ pub fn encode_tree(root: &Path, out: &mut Entries) -> Result<(), ReverseError> {
 
 /// Stages the records of `root/sqs/` (nothing when the directory is absent).
 pub fn encode_into(root: &Path, opts: &Options, out: &mut dyn Stage) -> Result<(), ReverseError> {
+    walk(
+        root,
+        &mut Encoder {
+            opts,
+            out,
+            queue: None,
+        },
+    )
+}
+
+/// What a walk over `sqs/` hands on, queue by queue: shared by `encode` (records) and
+/// `restore sqs` (API calls), so both read the tree with the same rules.
+pub(crate) trait QueueVisitor {
+    /// The caller's error; reading the tree fails with a [`ReverseError`].
+    type Error: From<ReverseError>;
+    /// A queue's parsed `_queue.json`, before any of its messages.
+    fn queue(&mut self, meta: &QueueMeta, shown: &str) -> Result<(), Self::Error>;
+    /// Message number `n` (from 1) of `messages.jsonl` (named `shown`), in file order;
+    /// `partition` as the line gives it.
+    fn message(
+        &mut self,
+        m: Message,
+        partition: Option<u32>,
+        shown: &str,
+        n: u64,
+    ) -> Result<(), Self::Error>;
+    /// The last queue's messages are all handed on.
+    fn queue_done(&mut self) -> Result<(), Self::Error>;
+}
+
+/// Walks `root/sqs/` (nothing when the directory is absent).
+pub(crate) fn walk<V: QueueVisitor + ?Sized>(root: &Path, v: &mut V) -> Result<(), V::Error> {
     let dir = root.join("sqs");
     if !require_dir(&dir, "sqs")? {
         return Ok(());
@@ -60,46 +92,33 @@ pub fn encode_into(root: &Path, opts: &Options, out: &mut dyn Stage) -> Result<(
     for (name, ft) in list_dir(&dir, "sqs")? {
         if ft.is_dir() {
             let shown = shown_join("sqs", name.as_bytes());
-            encode_queue(&dir.join(&name), &shown, opts, &mut *out)?;
+            walk_queue(&dir.join(&name), &shown, v)?;
         }
     }
     Ok(())
 }
 
-fn encode_queue(
+fn walk_queue<V: QueueVisitor + ?Sized>(
     dir: &Path,
     shown: &str,
-    opts: &Options,
-    out: &mut dyn Stage,
-) -> Result<(), ReverseError> {
+    v: &mut V,
+) -> Result<(), V::Error> {
     let qshown = format!("{shown}/_queue.json");
     let qpath = dir.join("_queue.json");
     if open_regular(&qpath, &qshown)?.is_none() {
         let why = if shown.ends_with(".orphan") {
-            "is missing: an .orphan directory holds side records of a queue whose metadata was gone; it cannot be encoded (remove it to encode the rest)"
+            "is missing: an .orphan directory holds side records of a queue whose metadata was gone; it cannot be encoded or restored (remove it to use the rest)"
         } else {
             "is missing"
         };
-        return Err(ReverseError::invalid(qshown, why));
+        return Err(ReverseError::invalid(qshown, why).into());
     }
     let meta = queue::parse(&read_regular(&qpath, &qshown)?)
         .map_err(|e| ReverseError::invalid(&qshown, format!("invalid _queue.json: {e}")))?;
-    let layout = Layout::new(&meta.name, meta.partition_count);
-    out.add(layout.queue_key("meta"), queue::meta_value(&meta))?;
-    out.add(
-        layout.queue_key("gen"),
-        rows::GENERATION.to_string().into_bytes(),
-    )?;
+    v.queue(&meta, &qshown)?;
     let mshown = format!("{shown}/messages.jsonl");
     let Some(f) = open_regular(&dir.join("messages.jsonl"), &mshown)? else {
-        return Ok(());
-    };
-    let mut q = Queue {
-        meta: &meta,
-        layout: &layout,
-        preserve: opts.preserve_visibility,
-        dedup: Dedup::new(meta.partition_count > 1, opts.dedup_budget),
-        max_seq: 0,
+        return v.queue_done();
     };
     let mut values = ValueStream::new(BufReader::with_capacity(1 << 16, f));
     let mut n = 0u64;
@@ -108,20 +127,80 @@ fn encode_queue(
         let raw = match values.next_value() {
             Ok(Some(v)) => v,
             Ok(None) => break,
-            Err(Ok(e)) => return Err(ReverseError::io(mshown, e)),
-            Err(Err(e)) => return Err(ReverseError::invalid(mshown, format!("message {n}: {e}"))),
+            Err(Ok(e)) => return Err(ReverseError::io(mshown, e).into()),
+            Err(Err(e)) => {
+                return Err(ReverseError::invalid(mshown, format!("message {n}: {e}")).into())
+            }
         };
-        q.message(&raw, out).map_err(|e| match e {
-            Problem::Data(why) => ReverseError::invalid(&mshown, format!("message {n}: {why}")),
+        let (m, given) = message::parse(&raw)
+            .map_err(|why| ReverseError::invalid(&mshown, format!("message {n}: {why}")))?;
+        v.message(m, given, &mshown, n)?;
+    }
+    v.queue_done()
+}
+
+/// The encoder's visitor: queue, message, index, dedup and sequence records.
+struct Encoder<'a> {
+    opts: &'a Options,
+    out: &'a mut dyn Stage,
+    queue: Option<Queue>,
+}
+
+impl QueueVisitor for Encoder<'_> {
+    type Error = ReverseError;
+
+    fn queue(&mut self, meta: &QueueMeta, _shown: &str) -> Result<(), ReverseError> {
+        let layout = Layout::new(&meta.name, meta.partition_count);
+        self.out
+            .add(layout.queue_key("meta"), queue::meta_value(meta))?;
+        self.out.add(
+            layout.queue_key("gen"),
+            rows::GENERATION.to_string().into_bytes(),
+        )?;
+        self.queue = Some(Queue {
+            meta: meta.clone(),
+            layout,
+            preserve: self.opts.preserve_visibility,
+            dedup: Dedup::new(meta.partition_count > 1, self.opts.dedup_budget),
+            max_seq: 0,
+        });
+        Ok(())
+    }
+
+    fn message(
+        &mut self,
+        m: Message,
+        given: Option<u32>,
+        shown: &str,
+        n: u64,
+    ) -> Result<(), ReverseError> {
+        let Some(q) = self.queue.as_mut() else {
+            return Err(ReverseError::invalid(shown, "a message before its queue"));
+        };
+        q.message(&m, given, &mut *self.out).map_err(|e| match e {
+            Problem::Data(why) => ReverseError::invalid(shown, format!("message {n}: {why}")),
             Problem::Stage(e) => e,
-        })?;
+        })
     }
-    let Queue { dedup, max_seq, .. } = q;
-    dedup.finish(out)?;
-    if meta.is_fifo && max_seq > 0 {
-        out.add(layout.queue_key("seq"), max_seq.to_string().into_bytes())?;
+
+    fn queue_done(&mut self) -> Result<(), ReverseError> {
+        let Some(Queue {
+            meta,
+            layout,
+            dedup,
+            max_seq,
+            ..
+        }) = self.queue.take()
+        else {
+            return Ok(());
+        };
+        dedup.finish(&mut *self.out)?;
+        if meta.is_fifo && max_seq > 0 {
+            self.out
+                .add(layout.queue_key("seq"), max_seq.to_string().into_bytes())?;
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 /// Why a message could not be staged.
@@ -139,15 +218,15 @@ impl From<ReverseError> for Problem {
 }
 
 /// One queue's messages being staged.
-struct Queue<'a> {
-    meta: &'a QueueMeta,
-    layout: &'a Layout,
+struct Queue {
+    meta: QueueMeta,
+    layout: Layout,
     preserve: bool,
     dedup: Dedup,
     max_seq: u64,
 }
 
-impl Queue<'_> {
+impl Queue {
     /// The partition a message is stored on, checked against the queue's routing.
     fn partition(&self, m: &Message, given: Option<u32>) -> Result<u32, String> {
         let count = self.meta.partition_count;
@@ -180,24 +259,28 @@ impl Queue<'_> {
         Ok(p)
     }
 
-    fn message(&mut self, raw: &[u8], out: &mut dyn Stage) -> Result<(), Problem> {
-        let (m, given) = message::parse(raw).map_err(Problem::Data)?;
-        let p = self.partition(&m, given).map_err(Problem::Data)?;
-        let l = self.layout;
-        out.add(l.data_key(&m, p), message::data_value(&m, self.preserve))?;
+    fn message(
+        &mut self,
+        m: &Message,
+        given: Option<u32>,
+        out: &mut dyn Stage,
+    ) -> Result<(), Problem> {
+        let p = self.partition(m, given).map_err(Problem::Data)?;
+        let l = &self.layout;
+        out.add(l.data_key(m, p), message::data_value(m, self.preserve))?;
         let visible_at = if self.preserve && m.visible_at_millis != 0 {
             m.visible_at_millis
         } else {
             m.available_at_millis
         };
-        out.add(l.index_key("vis", &m, p, visible_at), m.message_id.clone())?;
+        out.add(l.index_key("vis", m, p, visible_at), m.message_id.clone())?;
         out.add(
-            l.index_key("byage", &m, p, m.send_timestamp_millis),
+            l.index_key("byage", m, p, m.send_timestamp_millis),
             m.message_id.clone(),
         )?;
         if self.meta.is_fifo {
             self.max_seq = self.max_seq.max(m.sequence_number);
-            self.dedup_candidate(&m, p)?;
+            self.dedup_candidate(m, p)?;
         }
         Ok(())
     }

@@ -1,5 +1,5 @@
 //! `_queue.json` → the queue configuration, validated as upstream's encoder does, and the
-//! stored `!sqs|queue|meta|` value a fresh queue is restored with (spec 30 §10 steps 1–2).
+//! stored `!sqs|queue|meta|` value a fresh queue is restored with (docs/format/30-sqs.md §10 steps 1–2).
 
 use crate::decode::sqs::records::QueueMeta;
 use crate::encode::json::write_i64;

@@ -1,4 +1,4 @@
-//! The internal keys of a restored queue (spec 30 §2, §9, §10 steps 4–7): where a message
+//! The internal keys of a restored queue (docs/format/30-sqs.md §2, §9, §10 steps 4–7): where a message
 //! lives (classic or partitioned layout, generation 1), the visibility and age index rows
 //! the live adapter keeps beside it, FIFO dedup rows, and the partition a message group
 //! hashes to.

@@ -1,4 +1,4 @@
-//! Tree-level tests: spec 30 S10 and the rules of the walk (partitions, dedup winners,
+//! Tree-level tests: docs/format/30-sqs.md S10 and the rules of the walk (partitions, dedup winners,
 //! refusals).
 
 use super::queue::tests::S4_QUEUE;

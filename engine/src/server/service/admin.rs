@@ -1,4 +1,4 @@
-//! `Admin` (spec 50 §2.6, §5): `GetRaftGroups` and the Phase 1 backup RPCs. Authentication
+//! `Admin` (docs/format/50-live-cluster.md §2, §5): `GetRaftGroups` and the Phase 1 backup RPCs. Authentication
 //! happens in the interceptor ([`super::auth`]) before any of these run.
 
 use crate::server::cluster::Cluster;
@@ -16,6 +16,8 @@ use tonic::{Request, Response, Status};
 pub struct AdminService {
     /// The cluster served.
     pub cluster: Arc<Cluster>,
+    /// The node this listener belongs to (it lists only the groups it hosts).
+    pub node: usize,
 }
 
 #[tonic::async_trait]
@@ -24,14 +26,19 @@ impl Admin for AdminService {
         &self,
         _req: Request<GetRaftGroupsRequest>,
     ) -> Result<Response<GetRaftGroupsResponse>, Status> {
+        let p = &self.cluster.placement;
         Ok(Response::new(GetRaftGroupsResponse {
             groups: self
                 .cluster
                 .groups()
                 .iter()
+                .filter(|g| p.hosts(self.node, g.id))
                 .map(|g| RaftGroupState {
                     raft_group_id: g.id,
-                    leader_node_id: "loopback".into(),
+                    leader_node_id: p
+                        .leader(g.id)
+                        .map(crate::server::placement::Placement::node_id)
+                        .unwrap_or_default(),
                     leader_term: 1,
                     commit_index: g.commit_index(),
                     applied_index: g.applied_index(),

@@ -1,4 +1,4 @@
-//! Bearer-token rule for `/Admin/` methods (spec 50 §2.6): metadata key `authorization`,
+//! Bearer-token rule for `/Admin/` methods (docs/format/50-live-cluster.md §2): metadata key `authorization`,
 //! value `Bearer <token>` (case-sensitive scheme, one space), first value only, constant-time
 //! comparison, every failure `UNAUTHENTICATED` before any side effect.
 

@@ -1,4 +1,4 @@
-//! `Distribution` (spec 50 §2.4): the route catalog, the per-key ownership oracle, and the
+//! `Distribution` (docs/format/50-live-cluster.md §2): the route catalog, the per-key ownership oracle, and the
 //! `GetTimestamp` counter that is deliberately not an HLC.
 
 use crate::server::cluster::Cluster;

@@ -1,8 +1,9 @@
-//! `RaftAdmin` (spec 50 §2.5) with the documented single-listener simplification: one
-//! listener serves every group, and `Status`/`Configuration` describe the configured
-//! group (group 1 by default): always the leader, reachable at the listener itself.
+//! `RaftAdmin` (docs/format/50-live-cluster.md) with the documented one-listener-per-node simplification:
+//! `Status`/`Configuration` describe the node's lowest hosted group — its leader's listener
+//! and its replicas' listeners.
 
 use crate::server::cluster::Cluster;
+use crate::server::placement::Placement;
 use elastickv_backup_proto::wire::{
     RaftAdminConfigurationRequest, RaftAdminConfigurationResponse, RaftAdminMember, RaftAdminState,
     RaftAdminStatusRequest, RaftAdminStatusResponse,
@@ -15,10 +16,19 @@ use tonic::{Request, Response, Status};
 pub struct RaftAdminService {
     /// The cluster served.
     pub cluster: Arc<Cluster>,
-    /// The group this listener answers for.
-    pub group: u64,
-    /// The listener address (the leader address of every group).
-    pub address: String,
+    /// The node this listener belongs to.
+    pub node: usize,
+}
+
+impl RaftAdminService {
+    fn group(&self) -> Result<u64, Status> {
+        self.cluster
+            .placement
+            .groups_of(self.node)
+            .first()
+            .copied()
+            .ok_or_else(|| Status::failed_precondition("raft engine is not configured"))
+    }
 }
 
 #[tonic::async_trait]
@@ -27,14 +37,21 @@ impl RaftAdmin for RaftAdminService {
         &self,
         _req: Request<RaftAdminStatusRequest>,
     ) -> Result<Response<RaftAdminStatusResponse>, Status> {
+        let gid = self.group()?;
         let g = self
             .cluster
-            .group(self.group)
+            .group(gid)
             .ok_or_else(|| Status::failed_precondition("raft engine is not configured"))?;
+        let p = &self.cluster.placement;
+        let leader = p.leader(gid);
         Ok(Response::new(RaftAdminStatusResponse {
-            state: RaftAdminState::Leader as i32,
-            leader_id: "loopback".into(),
-            leader_address: self.address.clone(),
+            state: if leader == Some(self.node) {
+                RaftAdminState::Leader as i32
+            } else {
+                RaftAdminState::Follower as i32
+            },
+            leader_id: leader.map(Placement::node_id).unwrap_or_default(),
+            leader_address: leader.and_then(|l| p.addr(l)).unwrap_or_default(),
             term: 1,
             commit_index: g.commit_index(),
             applied_index: g.applied_index(),
@@ -49,12 +66,17 @@ impl RaftAdmin for RaftAdminService {
         &self,
         _req: Request<RaftAdminConfigurationRequest>,
     ) -> Result<Response<RaftAdminConfigurationResponse>, Status> {
+        let gid = self.group()?;
+        let p = &self.cluster.placement;
+        let nodes = (0..self.cluster.config.nodes.max(1)).filter(|n| p.hosts(*n, gid));
         Ok(Response::new(RaftAdminConfigurationResponse {
-            servers: vec![RaftAdminMember {
-                id: "loopback".into(),
-                address: self.address.clone(),
-                suffrage: "Voter".into(),
-            }],
+            servers: nodes
+                .map(|n| RaftAdminMember {
+                    id: Placement::node_id(n),
+                    address: p.addr(n).unwrap_or_default(),
+                    suffrage: "Voter".into(),
+                })
+                .collect(),
         }))
     }
 }

@@ -1,4 +1,4 @@
-//! `RawKV` (spec 50 §2.1–2.3) over the loopback cluster: the 1025 page cap with upstream's
+//! `RawKV` (docs/format/50-live-cluster.md §2) over the loopback cluster: the 1025 page cap with upstream's
 //! `UNKNOWN invalid request`, explicit-group scans without route clamping (an unknown group
 //! is a silent empty page), `ts = 0` meaning "server chooses", compaction errors, the 64 MiB
 //! message budget, and the per-group faults.
@@ -24,6 +24,9 @@ const PAIR_OVERHEAD: usize = 16;
 pub struct RawKvService {
     /// The cluster served.
     pub cluster: Arc<Cluster>,
+    /// The node this listener belongs to: an explicit-group read of a group it does not
+    /// host is a silent empty answer, as on a real node (§2.1).
+    pub node: usize,
 }
 
 impl RawKvService {
@@ -42,6 +45,21 @@ impl RawKvService {
         }
         self.cluster.stats.pages.fetch_add(1, Ordering::AcqRel);
         Ok(())
+    }
+
+    /// `Ok(false)`: this node does not host `g` (answer empty); an election in progress
+    /// fails as a real node's proxy does when it knows no leader.
+    fn serves(&self, g: u64) -> Result<bool, Status> {
+        let p = &self.cluster.placement;
+        if !p.hosts(self.node, g) {
+            return Ok(false);
+        }
+        if p.leader(g).is_none() {
+            return Err(Status::unknown(format!(
+                "group {g}: raft: leader not found"
+            )));
+        }
+        Ok(true)
     }
 
     fn read_ts(&self, ts: u64) -> u64 {
@@ -87,6 +105,9 @@ impl RawKv for RawKvService {
         let Some(g) = c.group(gid) else {
             return Ok(Response::new(RawGetResponse::default()));
         };
+        if !self.serves(gid)? {
+            return Ok(Response::new(RawGetResponse::default()));
+        }
         let mut key_end = r.key.clone();
         key_end.push(0);
         if c.faults.refuses_range(&r.key, &key_end) {
@@ -125,6 +146,9 @@ impl RawKv for RawKvService {
             let Some(g) = c.group(r.group_id) else {
                 return Ok(Response::new(RawScanAtResponse::default()));
             };
+            if !self.serves(r.group_id)? {
+                return Ok(Response::new(RawScanAtResponse::default()));
+            }
             self.before_page(Some(g)).await?;
             let page = g
                 .read()

@@ -122,8 +122,10 @@ impl ArchiveSink {
         let mtime = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
-        // SAFETY: geteuid/getegid cannot fail and touch no memory.
-        let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+        let (uid, gid) = (
+            rustix::process::geteuid().as_raw(),
+            rustix::process::getegid().as_raw(),
+        );
         Ok(ArchiveSink {
             shared: Arc::new(Shared {
                 state: Mutex::new(State {

@@ -62,6 +62,14 @@ pub enum LiveError {
         /// Last status message.
         message: String,
     },
+    /// No reachable node hosts a group the catalog lists.
+    #[error("group {group}: no reachable node hosts it ({tried}); pass a seed on a node that hosts it (--address, repeatable) or --group-endpoint {group}=HOST:PORT")]
+    NoHost {
+        /// The group.
+        group: u64,
+        /// What each candidate answered.
+        tried: String,
+    },
     /// The route catalog changed during the dump.
     #[error("route catalog changed during the dump (catalog_version {before} → {after}); a split or migration moved keys, retry the dump")]
     CatalogChanged {

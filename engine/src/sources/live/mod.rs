@@ -12,6 +12,7 @@ pub mod error;
 pub mod pin;
 pub mod reorder;
 pub mod resume;
+pub mod retry;
 pub mod route_key;
 pub mod routes;
 pub mod scan;
@@ -19,6 +20,7 @@ pub mod scopes;
 pub mod session;
 pub mod shard;
 pub mod signals;
+pub mod topology;
 
 pub use error::LiveError;
 pub use session::{LiveConfig, LiveSession};

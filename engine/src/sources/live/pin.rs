@@ -5,6 +5,7 @@
 use super::abort::{Abort, AbortReason};
 use super::client::Conn;
 use super::error::LiveError;
+use super::retry;
 use elastickv_backup_proto::wire::{
     BeginBackupRequest, BeginBackupResponse, EndBackupRequest, RenewBackupRequest,
 };
@@ -12,7 +13,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
-use tonic::Code;
 
 /// Deadline of one `EndBackup` attempt (two attempts are made).
 pub const END_BACKUP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -52,14 +52,27 @@ pub async fn end(conn: &Conn, token: &[u8]) -> bool {
     false
 }
 
-fn transient(code: Code) -> bool {
-    matches!(code, Code::Unavailable | Code::DeadlineExceeded)
+/// When a renewal round must have succeeded, as a fraction of the TTL after the last grant:
+/// the margin left covers the clock and transit difference with the server.
+const RENEW_DEADLINE_NUM: u32 = 9;
+const RENEW_DEADLINE_DEN: u32 = 10;
+/// Attempts a renewal round is sized for: each attempt gets a third of the time from
+/// `ttl/3` to the round's deadline, so a stalled call (a leader election) leaves room for at
+/// least two more.
+const RENEW_ATTEMPTS: u32 = 3;
+
+/// The per-attempt deadline of a renewal round starting `ttl/3` after a grant.
+fn attempt_timeout(ttl: Duration) -> Duration {
+    let window = ttl * RENEW_DEADLINE_NUM / RENEW_DEADLINE_DEN - ttl / 3;
+    (window / (RENEW_ATTEMPTS + 1)).max(Duration::from_millis(1))
 }
 
-/// Renews the pin every `ttl/3` until `abort` fires. A renewal that still fails when only a
-/// third of the TTL is left, or a pin the server no longer knows, stops the dump.
+/// Renews the pin every `ttl/3` until `abort` fires. A renewal that fails transiently
+/// (broken connection, node restarting, deadline, leader change — see [`retry::classify`]) is
+/// repeated with short attempts until 90% of the TTL since the last grant is gone; a pin the
+/// server no longer knows, or any other refusal, stops the dump at once.
 pub async fn renewal_loop(
-    conn: Conn,
+    conns: Vec<Conn>,
     token: Vec<u8>,
     ttl_ms: u64,
     abort: Abort,
@@ -67,22 +80,37 @@ pub async fn renewal_loop(
 ) {
     let mut ttl = Duration::from_millis(ttl_ms.max(3));
     let mut granted = Instant::now();
+    let mut at = 0usize;
     loop {
         tokio::select! {
             _ = tokio::time::sleep_until(granted + ttl / 3) => {}
             _ = abort.wait() => return,
         }
+        let round_deadline = granted + ttl * RENEW_DEADLINE_NUM / RENEW_DEADLINE_DEN;
+        let per_attempt = attempt_timeout(ttl);
+        let backoff = (ttl / 30).clamp(Duration::from_millis(1), Duration::from_millis(500));
+        let mut attempts = 0u32;
         loop {
+            attempts += 1;
+            let Some(conn) = conns.get(at % conns.len().max(1)) else {
+                abort.trigger(AbortReason::Failed(
+                    "no seed to renew the pin through".into(),
+                ));
+                return;
+            };
             let sent = Instant::now();
+            let timeout = per_attempt.min(round_deadline.saturating_duration_since(sent));
             let r = conn.req(
                 RenewBackupRequest {
                     pin_token: token.clone(),
                     ttl_ms,
                 },
-                ttl / 3,
+                timeout,
             );
             let res = tokio::select! {
-                r = async { conn.admin().renew_backup(r).await } => r,
+                r = tokio::time::timeout(timeout, async { conn.admin().renew_backup(r).await }) => {
+                    r.unwrap_or_else(|_| Err(retry::no_answer("RenewBackup", timeout)))
+                }
                 _ = abort.wait() => return,
             };
             match res {
@@ -90,19 +118,51 @@ pub async fn renewal_loop(
                     granted = sent;
                     ttl = Duration::from_millis(resp.into_inner().ttl_ms_effective.max(3));
                     renewals.fetch_add(1, Ordering::AcqRel);
+                    crate::progress::pin_renewed((granted + ttl).into_std());
                     break;
                 }
-                Err(s) if transient(s.code()) && Instant::now() < granted + ttl * 2 / 3 => {
-                    tokio::time::sleep(Duration::from_millis(500).min(ttl / 10)).await;
+                Err(s) if retry::is_transient(&s) && Instant::now() + backoff < round_deadline => {
+                    eprintln!(
+                        "elastickv-backup: RenewBackup attempt {attempts} via {}: {:?}: {} — retrying",
+                        conn.address,
+                        s.code(),
+                        s.message()
+                    );
+                    if retry::classify(&s).is_some_and(|t| t.reresolve()) {
+                        at += 1; // the next seed
+                    }
+                    tokio::time::sleep(backoff).await;
                 }
                 Err(s) => {
-                    let e =
-                        LiveError::PinLost(format!("RenewBackup: {:?}: {}", s.code(), s.message()));
+                    let e = LiveError::PinLost(format!(
+                        "RenewBackup: {:?}: {} (after {attempts} attempt(s))",
+                        s.code(),
+                        s.message()
+                    ));
                     eprintln!("elastickv-backup: CRITICAL: {e}");
                     abort.trigger(AbortReason::Failed(e.to_string()));
                     return;
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_round_fits_three_attempts() {
+        for ms in [900u64, 3_000, 1_800_000] {
+            let ttl = Duration::from_millis(ms);
+            let window = ttl * RENEW_DEADLINE_NUM / RENEW_DEADLINE_DEN - ttl / 3;
+            let backoff = (ttl / 30).clamp(Duration::from_millis(1), Duration::from_millis(500));
+            assert!(
+                (attempt_timeout(ttl) + backoff) * 3 <= window,
+                "ttl {ms} ms: attempts {:?} do not fit {window:?}",
+                attempt_timeout(ttl)
+            );
         }
     }
 }

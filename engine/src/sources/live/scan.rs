@@ -8,9 +8,11 @@ use super::abort::Abort;
 use super::client::Conn;
 use super::error::LiveError;
 use super::reorder::Reorder;
+use super::retry;
 use super::route_key::is_explicit_group_key;
 use super::routes::RouteTable;
 use super::scopes::{counted_scope, ScopeId};
+use super::topology::GroupRoute;
 use crate::error::Error;
 use crate::sources::RawEntry;
 use bytes::Bytes;
@@ -26,11 +28,14 @@ use tonic::{Code, Status};
 /// well under the default 32 MiB value-page budget.
 const BLOB_VALUE_BATCH: usize = 16;
 const BLOB_FAMILIES: [&[u8]; 2] = [b"!s3|blob|", b"!s3|chunkblob|"];
+/// How long past a call's deadline the client waits for any answer before treating the
+/// peer as gone.
+const CLIENT_GRACE: Duration = Duration::from_secs(1);
 
 /// What every scan of one group shares.
 pub struct ScanParams {
-    /// The node to ask (explicit `group_id` on every call).
-    pub conn: Conn,
+    /// The node to ask (explicit `group_id` on every call), re-resolved when it fails.
+    pub route: Arc<GroupRoute>,
     /// Raft group id.
     pub group: u64,
     /// The pinned read timestamp (never 0).
@@ -62,13 +67,6 @@ enum CallFail {
     Status(Status),
     /// The dump stopped, or the group ran out of retries.
     Fatal(Error),
-}
-
-fn retryable(s: &Status) -> bool {
-    matches!(
-        s.code(),
-        Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled
-    ) || (s.code() == Code::Unknown && s.message().contains("leader not found"))
 }
 
 /// `key ‖ 0x00`: the smallest key above `key`.
@@ -126,21 +124,28 @@ impl ScanParams {
     /// retry budget is spent.
     async fn call<T, F, Fut>(&self, mut f: F) -> Result<T, CallFail>
     where
-        F: FnMut() -> Fut,
+        F: FnMut(Conn) -> Fut,
         Fut: Future<Output = Result<T, Status>>,
     {
         let started = Instant::now();
         let mut backoff = Duration::from_millis(100);
         let mut attempts = 0u32;
+        let mut unresolved: Option<LiveError> = None;
         loop {
             attempts += 1;
+            let conn = self.route.current();
+            // The client-side bound covers a peer that stops answering without closing the
+            // connection (the request's own deadline is only a header the peer may ignore).
+            let bound = self.call_timeout + CLIENT_GRACE;
             let res = tokio::select! {
-                r = f() => r,
+                r = tokio::time::timeout(bound, f(conn.clone())) => {
+                    r.unwrap_or_else(|_| Err(retry::no_answer(&format!("group {}", self.group), bound)))
+                }
                 reason = self.abort.wait() => return Err(CallFail::Fatal(reason.to_error())),
             };
             let s = match res {
                 Ok(v) => return Ok(v),
-                Err(s) if retryable(&s) => s,
+                Err(s) if retry::is_transient(&s) => s,
                 Err(s) => return Err(CallFail::Status(s)),
             };
             if started.elapsed() + backoff > self.retry_budget {
@@ -150,14 +155,18 @@ impl ScanParams {
                         attempts,
                         secs: started.elapsed().as_secs_f64(),
                         code: s.code(),
-                        message: s.message().to_string(),
+                        message: match &unresolved {
+                            Some(e) => format!("{} (then: {e})", s.message()),
+                            None => s.message().to_string(),
+                        },
                     }
                     .into(),
                 ));
             }
             eprintln!(
-                "elastickv-backup: group {}: {:?} {} — retrying in {:?}",
+                "elastickv-backup: group {} via {}: {:?} {} — retrying in {:?}",
                 self.group,
+                conn.address,
                 s.code(),
                 s.message(),
                 backoff
@@ -165,6 +174,13 @@ impl ScanParams {
             tokio::select! {
                 _ = tokio::time::sleep(backoff) => {}
                 reason = self.abort.wait() => return Err(CallFail::Fatal(reason.to_error())),
+            }
+            if retry::classify(&s).is_some_and(|t| t.reresolve()) {
+                let found = tokio::select! {
+                    r = self.route.reresolve(&conn.address) => r,
+                    reason = self.abort.wait() => return Err(CallFail::Fatal(reason.to_error())),
+                };
+                unresolved = found.err();
             }
             backoff = (backoff * 2).min(Duration::from_secs(2));
         }
@@ -187,9 +203,9 @@ impl ScanParams {
             keys_only,
         };
         let resp = self
-            .call(|| {
-                let mut c = self.conn.raw();
-                let r = self.conn.req(msg.clone(), self.call_timeout);
+            .call(|conn| {
+                let mut c = conn.raw();
+                let r = conn.req(msg.clone(), self.call_timeout);
                 async move { c.raw_scan_at(r).await }
             })
             .await?;
@@ -208,9 +224,9 @@ impl ScanParams {
             group_id: self.group,
         };
         let resp = self
-            .call(|| {
-                let mut c = self.conn.raw();
-                let r = self.conn.req(msg.clone(), self.call_timeout);
+            .call(|conn| {
+                let mut c = conn.raw();
+                let r = conn.req(msg.clone(), self.call_timeout);
                 async move { c.raw_get(r).await }
             })
             .await
@@ -355,13 +371,5 @@ mod tests {
                 (b"!s3|".to_vec(), b"!s3}".to_vec())
             ]
         );
-    }
-
-    #[test]
-    fn retry_classes() {
-        assert!(retryable(&Status::unavailable("x")));
-        assert!(retryable(&Status::unknown("raft: leader not found")));
-        assert!(!retryable(&Status::unknown("invalid request")));
-        assert!(!retryable(&Status::resource_exhausted("big")));
     }
 }

@@ -10,6 +10,7 @@ use super::routes::RouteTable;
 use super::scan::ScanParams;
 use super::scopes::{baseline_threshold, is_shortfall, parse_wire, redis_db0, ScopeId};
 use super::shard::LiveShard;
+use super::topology::{parse_seeds, GroupRoute, Topology};
 use crate::decode::AdapterKind;
 use crate::encode::manifest::{InputInfo, LiveInfo};
 use crate::error::Error;
@@ -31,8 +32,11 @@ use tonic::Code;
 /// Producer settings (the `dump` flags that concern the cluster).
 #[derive(Debug, Clone)]
 pub struct LiveConfig {
-    /// Seed node `host:port`.
+    /// Seed nodes: `host:port`, several separated by commas (cluster-wide calls fail over
+    /// between them; each group is read from a seed that hosts it).
     pub address: String,
+    /// `--group-endpoint`: explicit listeners for some groups.
+    pub group_endpoints: BTreeMap<u64, String>,
     /// Bearer token for `/Admin/` calls.
     pub admin_token: Option<String>,
     /// Requested pin TTL (0 = server default).
@@ -69,6 +73,7 @@ impl Default for LiveConfig {
     fn default() -> Self {
         LiveConfig {
             address: String::new(),
+            group_endpoints: BTreeMap::new(),
             admin_token: None,
             ttl_ms: 1_800_000,
             begin_backup_deadline: Duration::from_secs(5),
@@ -96,6 +101,8 @@ struct PinState {
 pub struct LiveSession {
     rt: tokio::runtime::Runtime,
     conn: Conn,
+    seeds: Vec<Conn>,
+    group_routes: BTreeMap<u64, Arc<GroupRoute>>,
     routes: Arc<RouteTable>,
     cfg: LiveConfig,
     /// The read timestamp every request carries.
@@ -118,7 +125,16 @@ fn runtime() -> Result<tokio::runtime::Runtime, Error> {
 
 const UNPINNED_WARNING: &str = "WARNING: unpinned best-effort dump: no compaction pin, no cross-shard fence; groups are read at the same timestamp but cross-group atomicity is not guaranteed, and compaction may abort the dump after its retention window";
 
-type Connected = (tokio::runtime::Runtime, Abort, Conn, Arc<RouteTable>);
+struct Connected {
+    rt: tokio::runtime::Runtime,
+    abort: Abort,
+    /// The first seed that answered: catalog and pin calls go there first.
+    conn: Conn,
+    /// Every seed (the first answering one first), for the pin calls to fail over to.
+    seeds: Vec<Conn>,
+    routes: Arc<RouteTable>,
+    group_routes: BTreeMap<u64, Arc<GroupRoute>>,
+}
 
 fn check_page_size(cfg: &LiveConfig) -> Result<(), Error> {
     if !(1..=1025).contains(&cfg.page_size) {
@@ -134,6 +150,8 @@ fn check_page_size(cfg: &LiveConfig) -> Result<(), Error> {
 /// the catalog snapshot every dump starts with.
 fn connect(cfg: &LiveConfig) -> Result<Connected, Error> {
     let rt = runtime()?;
+    // Lazy channels are made here too; they need the runtime's context.
+    let _context = rt.enter();
     let abort = Abort::default();
     if cfg.handle_signals {
         let a = abort.clone();
@@ -145,7 +163,37 @@ fn connect(cfg: &LiveConfig) -> Result<Connected, Error> {
             ));
         });
     }
-    let conn = rt.block_on(Conn::connect(&cfg.address, cfg.admin_token.as_deref()))?;
+    let seeds = parse_seeds(std::slice::from_ref(&cfg.address));
+    if seeds.is_empty() {
+        return Err(Error::Usage(
+            "no seed address: give --address HOST:PORT (repeatable, or comma-separated)".into(),
+        ));
+    }
+    let topo = Arc::new(Topology::new(
+        seeds.clone(),
+        cfg.group_endpoints.clone(),
+        cfg.admin_token.clone(),
+    ));
+    let mut first_err = None;
+    let mut conn = None;
+    for seed in &seeds {
+        match rt.block_on(Conn::connect(seed, cfg.admin_token.as_deref())) {
+            Ok(c) => {
+                topo.adopt(c.clone());
+                conn = Some(c);
+                break;
+            }
+            Err(e) => {
+                eprintln!("elastickv-backup: seed {seed}: {e}");
+                first_err.get_or_insert(e);
+            }
+        }
+    }
+    let conn = match (conn, first_err) {
+        (Some(c), _) => c,
+        (None, Some(e)) => return Err(e.into()),
+        (None, None) => return Err(Error::Internal("no seed tried".into())),
+    };
     let routes = rt
         .block_on(async {
             conn.dist()
@@ -154,7 +202,27 @@ fn connect(cfg: &LiveConfig) -> Result<Connected, Error> {
         })
         .map_err(|s| LiveError::rpc("ListRoutes", &s))?
         .into_inner();
-    Ok((rt, abort, conn, Arc::new(RouteTable::from_wire(&routes))))
+    let routes = Arc::new(RouteTable::from_wire(&routes));
+    // Every group must have a reachable host before anything is pinned.
+    let mut group_routes = BTreeMap::new();
+    for g in routes.groups() {
+        let c = rt.block_on(topo.resolve(g, None))?;
+        group_routes.insert(g, Arc::new(GroupRoute::new(g, topo.clone(), c)));
+    }
+    let mut seed_conns = vec![conn.clone()];
+    seed_conns.extend(
+        topo.seed_conns()?
+            .into_iter()
+            .filter(|c| c.address != conn.address),
+    );
+    Ok(Connected {
+        rt,
+        abort,
+        conn,
+        seeds: seed_conns,
+        routes,
+        group_routes,
+    })
 }
 
 impl LiveSession {
@@ -162,7 +230,14 @@ impl LiveSession {
     /// written; on error no pin stays behind.
     pub fn begin(cfg: LiveConfig) -> Result<Self, Error> {
         check_page_size(&cfg)?;
-        let (rt, abort, conn, routes) = connect(&cfg)?;
+        let Connected {
+            rt,
+            abort,
+            conn,
+            seeds,
+            routes,
+            group_routes,
+        } = connect(&cfg)?;
         let groups = routes.groups();
         let begun = rt.block_on(async {
             tokio::select! {
@@ -173,6 +248,8 @@ impl LiveSession {
         let mut session = LiveSession {
             rt,
             conn,
+            seeds,
+            group_routes,
             routes,
             read_ts: 0,
             pin: None,
@@ -202,7 +279,7 @@ impl LiveSession {
                     .into());
                 }
                 let renewal = session.rt.spawn(pin::renewal_loop(
-                    session.conn.clone(),
+                    session.seeds.clone(),
                     resp.pin_token.clone(),
                     resp.ttl_ms_effective,
                     session.abort.clone(),
@@ -288,7 +365,14 @@ impl LiveSession {
     /// reports [`LiveError::PinLost`].
     pub fn attach(cfg: LiveConfig, held: HeldPin) -> Result<Self, Error> {
         check_page_size(&cfg)?;
-        let (rt, abort, conn, routes) = connect(&cfg)?;
+        let Connected {
+            rt,
+            abort,
+            conn,
+            seeds,
+            routes,
+            group_routes,
+        } = connect(&cfg)?;
         if routes.version != held.catalog_version {
             rt.block_on(pin::end(&conn, &held.token));
             return Err(LiveError::CatalogChanged {
@@ -339,7 +423,7 @@ impl LiveSession {
             .ttl_ms_effective;
         let renewals = Arc::new(AtomicU64::new(1));
         let renewal = rt.spawn(pin::renewal_loop(
-            conn.clone(),
+            seeds.clone(),
             held.token.clone(),
             ttl_eff,
             abort.clone(),
@@ -356,6 +440,8 @@ impl LiveSession {
         Ok(LiveSession {
             rt,
             conn,
+            seeds,
+            group_routes,
             routes,
             read_ts: held.read_ts,
             pin: Some(PinState {
@@ -438,9 +524,17 @@ impl LiveSession {
             .groups
             .iter()
             .map(|&g| {
-                Arc::new(LiveShard::new(
+                let route = match self.group_routes.get(&g) {
+                    Some(r) => r.clone(),
+                    None => {
+                        return Err(Error::Internal(format!(
+                            "group {g}: no route resolved at connect"
+                        )))
+                    }
+                };
+                Ok(Arc::new(LiveShard::new(
                     ScanParams {
-                        conn: self.conn.clone(),
+                        route,
                         group: g,
                         read_ts: self.read_ts,
                         page_size: self.cfg.page_size,
@@ -451,9 +545,9 @@ impl LiveSession {
                     },
                     self.rt.handle().clone(),
                     restrict.map(<[&'static [u8]]>::to_vec),
-                ))
+                )))
             })
-            .collect();
+            .collect::<Result<_, Error>>()?;
         let dyn_shards: Vec<Arc<dyn Shard>> =
             shards.iter().map(|s| s.clone() as Arc<dyn Shard>).collect();
         let written = pipeline::write_data(dyn_shards, sink, opts, threads);
@@ -573,7 +667,12 @@ impl LiveSession {
         self.groups
             .iter()
             .map(|g| InputInfo {
-                name: format!("group {g} via {}", self.conn.address),
+                name: format!(
+                    "group {g} via {}",
+                    self.group_routes
+                        .get(g)
+                        .map_or_else(|| self.conn.address.clone(), |r| r.current().address)
+                ),
                 format: "grpc".into(),
                 read_ts: self.read_ts,
                 snapshot_index: None,
@@ -607,9 +706,15 @@ impl LiveSession {
             );
             return;
         }
-        let conn = self.conn.clone();
+        let conns = self.seeds.clone();
         let token = p.token.clone();
-        let work = async move { pin::end(&conn, &token).await };
+        let work = async move {
+            for conn in &conns {
+                if pin::end(conn, &token).await {
+                    return;
+                }
+            }
+        };
         if tokio::runtime::Handle::try_current().is_ok() {
             // Dropped inside some runtime: release from a plain thread to avoid nesting.
             let handle = self.rt.handle().clone();

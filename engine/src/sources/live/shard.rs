@@ -59,7 +59,8 @@ impl Shard for LiveShard {
     fn name(&self) -> String {
         format!(
             "group {} via {}",
-            self.params.group, self.params.conn.address
+            self.params.group,
+            self.params.route.current().address
         )
     }
 

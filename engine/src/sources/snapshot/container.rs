@@ -1,6 +1,6 @@
 //! The `.fsm` container: which byte range of a file is the `EKVPBBL1` entry stream.
 //!
-//! Two shapes are accepted (spec 00 §1, contract §2): the bare `EKVPBBL1` payload the
+//! Two shapes are accepted (docs/format/00-container.md §1, contract §2): the bare `EKVPBBL1` payload the
 //! upstream decoder reads, and the file the running cluster writes — an `EKVTHLC1`/`EKVTHLC2`
 //! header, the payload, and a big-endian CRC32C footer over everything before it. The
 //! footer is verified when the file is opened, before any entry is handed downstream.
@@ -301,7 +301,7 @@ pub struct Framed {
     pub value: Bytes,
 }
 
-/// Iterates the framed entries of a payload (spec 00 §1.3), zero-copy.
+/// Iterates the framed entries of a payload (docs/format/00-container.md §1), zero-copy.
 pub struct FrameReader {
     file: Bytes,
     pos: usize,

@@ -39,6 +39,8 @@ struct PageReleaser {
     released: usize,
     /// `released` at the last sweep.
     swept: usize,
+    /// madvise failed once: stop trying (only memory use is at stake).
+    failed: bool,
 }
 
 /// Consumed bytes between two sweeps of the whole consumed part (see [`PageReleaser`]).
@@ -51,14 +53,18 @@ impl PageReleaser {
             len: file.len(),
             released: 0,
             swept: 0,
+            failed: false,
         }
     }
 
     fn release_to(&mut self, offset: usize) {
-        const PAGE: usize = 4096;
-        let mut start = self.released.div_ceil(PAGE) * PAGE;
-        let end = (offset.min(self.len) / PAGE) * PAGE;
-        if end <= start || !self.base.is_multiple_of(PAGE) || end - start < (1 << 20) {
+        if self.failed {
+            return;
+        }
+        let page = rustix::param::page_size();
+        let mut start = self.released.div_ceil(page) * page;
+        let end = (offset.min(self.len) / page) * page;
+        if end <= start || !self.base.is_multiple_of(page) || end - start < (1 << 20) {
             return;
         }
         if end - self.swept >= SWEEP_EVERY {
@@ -68,12 +74,21 @@ impl PageReleaser {
         // SAFETY: [start, end) lies inside the live read-only file mapping owned by the
         // payload's `Bytes` (kept alive by the caller); MADV_DONTNEED on a file mapping
         // only discards this process's page-table entries, never the file's contents.
-        unsafe {
-            libc::madvise(
-                (self.base + start) as *mut libc::c_void,
+        let advised = unsafe {
+            rustix::mm::madvise(
+                (self.base + start) as *mut std::ffi::c_void,
                 end - start,
-                libc::MADV_DONTNEED,
+                rustix::mm::Advice::LinuxDontNeed,
+            )
+        };
+        if let Err(e) = advised {
+            // Only memory use is at stake (the pages stay mapped): say so once and stop
+            // trying for this shard.
+            tracing::warn!(
+                "madvise(MADV_DONTNEED) on a snapshot mapping failed ({e}); resident memory will grow with the input"
             );
+            self.failed = true;
+            return;
         }
         self.released = end;
     }
@@ -163,7 +178,7 @@ impl SnapshotShard {
     }
 }
 
-/// `snapshot_index` from a file name (spec 00 §6.3 with the contract's hex rule).
+/// `snapshot_index` from a file name (docs/format/00-container.md §6 with the contract's hex rule).
 pub fn snapshot_index_from_path(path: &str) -> Option<u64> {
     let name = Path::new(path).file_name()?.to_str()?;
     let stem = name.strip_suffix(".fsm")?;

@@ -1,4 +1,4 @@
-//! MVCC entry decoding (spec 00 §2): stored key/value → user key, commit ts, flags.
+//! MVCC entry decoding (docs/format/00-container.md §2): stored key/value → user key, commit ts, flags.
 
 use super::container::{ContainerError, Framed};
 use crate::sources::RawEntry;

@@ -1,0 +1,405 @@
+//! Items rendered straight from their stored protobuf bytes, without decoding them into a
+//! [`DynamoItem`](super::proto::DynamoItem).
+//!
+//! Why: the per-item layout is bound by per-file work, and decoding an item with prost builds
+//! a `BTreeMap` with an owned `String` per attribute name and value — about twenty allocations
+//! for a ten-attribute item, most of the per-file allocations left in the pipeline. Here an
+//! item is a list of `(name, value)` byte ranges into the stored body, sorted by name (the
+//! order Go's `encoding/json` gives a map), and values are rendered from the bytes directly.
+//!
+//! This is a *fast path*, not a second decoder: [`scan`] accepts only plainly encoded items —
+//! every field known and of its declared wire type, at most one member per value, no repeated
+//! map-entry fields, no duplicate attribute names, valid UTF-8, nesting well inside prost's
+//! recursion limit. On anything else it declines and the caller decodes with prost as before,
+//! so errors, and the rare merge semantics of repeated protobuf fields, stay prost's own.
+//! Everything [`scan`] accepts prost decodes too, and [`render`] writes the same bytes as
+//! [`render_item`](super::render::render_item) on the decoded item (tests below check both on
+//! generated and mutated items).
+
+use super::render::html_escape_tail;
+use crate::encode::json::JsonWriter;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use std::cell::RefCell;
+use std::ops::Range;
+
+/// Nesting (lists and maps inside values) beyond which the fast path declines; prost's own
+/// limit is 100 nested messages and each level here is two or three of them.
+const MAX_DEPTH: usize = 24;
+
+/// One attribute: where its name and its `DynamoAttributeValue` message lie in the body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attr {
+    /// The attribute name (valid UTF-8).
+    pub name: Range<usize>,
+    /// The value message (may be empty: an unset value, rendered `{"NULL": true}`).
+    pub value: Range<usize>,
+}
+
+/// A key attribute's value as the item path needs it.
+#[derive(Debug, PartialEq, Eq)]
+pub enum KeyValue<'a> {
+    /// `S`.
+    S(&'a str),
+    /// `N` (as stored; the path canonicalises it).
+    N(&'a str),
+    /// `B`.
+    B(&'a [u8]),
+    /// Any other member: its Go type name, for upstream's error text.
+    Other(&'static str),
+    /// No member set.
+    Nil,
+}
+
+/// Reads an item body into `attrs`, sorted by name. `false`: not a plain encoding — decode
+/// it with prost instead.
+pub fn scan(body: &[u8], attrs: &mut Vec<Attr>) -> bool {
+    attrs.clear();
+    if read_map(body, 0..body.len(), attrs, 0).is_none() {
+        return false;
+    }
+    sort_unique(body, attrs)
+}
+
+/// Runs `f` on the item's sorted attributes when [`scan`] accepts the body, on `None` when
+/// it declines; the attribute list is a per-thread scratch buffer, so nothing is allocated.
+pub fn scan_with<R>(body: &[u8], f: impl FnOnce(Option<&[Attr]>) -> R) -> R {
+    thread_local! {
+        static ATTRS: RefCell<Vec<Attr>> = const { RefCell::new(Vec::new()) };
+    }
+    ATTRS.with(|s| match s.try_borrow_mut() {
+        Ok(mut attrs) => {
+            let ok = scan(body, &mut attrs);
+            f(ok.then_some(attrs.as_slice()))
+        }
+        // Re-entered from inside `f` (never today): use a buffer of its own.
+        Err(_) => {
+            let mut attrs = Vec::new();
+            let ok = scan(body, &mut attrs);
+            f(ok.then_some(attrs.as_slice()))
+        }
+    })
+}
+
+/// The value of attribute `name` among sorted `attrs`, `None` when absent.
+pub fn key_value<'a>(body: &'a [u8], attrs: &[Attr], name: &str) -> Option<KeyValue<'a>> {
+    let i = attrs
+        .binary_search_by(|a| body[a.name.clone()].cmp(name.as_bytes()))
+        .ok()?;
+    let v = &body[attrs[i].value.clone()];
+    let Some((tag, payload)) = single_member(v) else {
+        return Some(KeyValue::Nil);
+    };
+    Some(match tag {
+        1 => KeyValue::S(std::str::from_utf8(payload).unwrap_or_default()),
+        2 => KeyValue::N(std::str::from_utf8(payload).unwrap_or_default()),
+        3 => KeyValue::B(payload),
+        4 => KeyValue::Other("*proto.DynamoAttributeValue_BoolValue"),
+        5 => KeyValue::Other("*proto.DynamoAttributeValue_NullValue"),
+        6 => KeyValue::Other("*proto.DynamoAttributeValue_Ss"),
+        7 => KeyValue::Other("*proto.DynamoAttributeValue_Ns"),
+        8 => KeyValue::Other("*proto.DynamoAttributeValue_Bs"),
+        9 => KeyValue::Other("*proto.DynamoAttributeValue_L"),
+        _ => KeyValue::Other("*proto.DynamoAttributeValue_M"),
+    })
+}
+
+/// Renders an item body accepted by [`scan`]: pretty (the per-item file) or compact (a
+/// bundle line), byte for byte as `render_item` on the prost-decoded item. `false` (nothing
+/// written) when the body is not one [`scan`] accepts.
+pub fn render(body: &[u8], pretty: bool, out: &mut Vec<u8>) -> bool {
+    thread_local! {
+        static SCRATCH: RefCell<Vec<Attr>> = const { RefCell::new(Vec::new()) };
+    }
+    SCRATCH.with(|s| {
+        let mut attrs = s.borrow_mut();
+        if !scan(body, &mut attrs) {
+            return false;
+        }
+        let start = out.len();
+        {
+            let mut w = if pretty {
+                JsonWriter::pretty(out)
+            } else {
+                JsonWriter::compact(out)
+            };
+            let mut r = Renderer {
+                body,
+                w: &mut w,
+                nested: Vec::new(),
+            };
+            r.attr_map(&attrs, 0);
+        }
+        html_escape_tail(out, start);
+        true
+    })
+}
+
+// ---- wire format ----
+
+const VARINT: u8 = 0;
+const LEN: u8 = 2;
+
+/// A cursor over one message's fields.
+struct Fields<'a> {
+    buf: &'a [u8],
+    at: usize,
+    end: usize,
+}
+
+/// One field: its number, wire type and payload (the bytes of a LEN field, the value of a
+/// varint).
+enum Field {
+    Len(u32, Range<usize>),
+    Varint(u32, u64),
+}
+
+impl<'a> Fields<'a> {
+    fn new(buf: &'a [u8], r: Range<usize>) -> Self {
+        Fields {
+            buf,
+            at: r.start,
+            end: r.end,
+        }
+    }
+
+    fn varint(&mut self) -> Option<u64> {
+        let mut v: u64 = 0;
+        for i in 0..10 {
+            if self.at >= self.end {
+                return None;
+            }
+            let b = self.buf[self.at];
+            self.at += 1;
+            if i == 9 && b > 1 {
+                return None; // overflows 64 bits: prost rejects it
+            }
+            v |= u64::from(b & 0x7f) << (7 * i);
+            if b < 0x80 {
+                return Some(v);
+            }
+        }
+        None
+    }
+
+    /// The next field; `Some(None)` at the end; `None` on anything malformed or of a wire
+    /// type other than varint/LEN.
+    fn next_field(&mut self) -> Option<Option<Field>> {
+        if self.at >= self.end {
+            return Some(None);
+        }
+        let key = self.varint()?;
+        let tag = u32::try_from(key >> 3).ok().filter(|&t| t != 0)?;
+        match (key & 7) as u8 {
+            VARINT => Some(Some(Field::Varint(tag, self.varint()?))),
+            LEN => {
+                let len = usize::try_from(self.varint()?).ok()?;
+                let end = self.at.checked_add(len).filter(|&e| e <= self.end)?;
+                let r = self.at..end;
+                self.at = end;
+                Some(Some(Field::Len(tag, r)))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Reads the map entries (field 1) of an item or `M` value into `attrs` (unsorted); checks
+/// every value recursively.
+fn read_map(buf: &[u8], r: Range<usize>, attrs: &mut Vec<Attr>, depth: usize) -> Option<()> {
+    let mut f = Fields::new(buf, r);
+    while let Some(field) = f.next_field()? {
+        let Field::Len(1, entry) = field else {
+            return None;
+        };
+        let (mut name, mut value) = (None, None);
+        let mut e = Fields::new(buf, entry.clone());
+        while let Some(field) = e.next_field()? {
+            match field {
+                Field::Len(1, n) if name.is_none() => name = Some(n),
+                Field::Len(2, v) if value.is_none() => value = Some(v),
+                _ => return None,
+            }
+        }
+        let name = name.unwrap_or(entry.start..entry.start);
+        std::str::from_utf8(&buf[name.clone()]).ok()?;
+        let value = value.unwrap_or(entry.end..entry.end);
+        check_value(buf, value.clone(), depth)?;
+        attrs.push(Attr { name, value });
+    }
+    Some(())
+}
+
+/// Sorts by name; `false` when two entries share a name (prost keeps the last one).
+fn sort_unique(buf: &[u8], attrs: &mut [Attr]) -> bool {
+    attrs.sort_unstable_by(|a, b| buf[a.name.clone()].cmp(&buf[b.name.clone()]));
+    attrs
+        .windows(2)
+        .all(|w| buf[w[0].name.clone()] != buf[w[1].name.clone()])
+}
+
+/// The single member of a value message (tag, payload bytes for LEN members; the varint's
+/// own bytes for BOOL/NULL), `None` when none is set. Only called on checked values.
+fn single_member(v: &[u8]) -> Option<(u32, &[u8])> {
+    let mut f = Fields::new(v, 0..v.len());
+    match f.next_field() {
+        Some(Some(Field::Len(tag, r))) => Some((tag, &v[r])),
+        Some(Some(Field::Varint(tag, x))) => Some((tag, if x != 0 { &[1] } else { &[0] })),
+        _ => None,
+    }
+}
+
+/// Checks one `DynamoAttributeValue`: at most one member, of its declared wire type, with
+/// valid contents.
+fn check_value(buf: &[u8], r: Range<usize>, depth: usize) -> Option<()> {
+    if depth > MAX_DEPTH {
+        return None;
+    }
+    let mut f = Fields::new(buf, r);
+    let Some(member) = f.next_field()? else {
+        return Some(()); // unset: {"NULL": true}
+    };
+    if f.next_field()?.is_some() {
+        return None; // several members: prost's last-wins/merge rules apply
+    }
+    match member {
+        Field::Len(1 | 2, s) => std::str::from_utf8(&buf[s]).ok().map(drop),
+        Field::Len(3, _) | Field::Varint(4 | 5, _) => Some(()),
+        Field::Len(6 | 7, set) => repeated(buf, set, |b| std::str::from_utf8(b).ok().map(drop)),
+        Field::Len(8, set) => repeated(buf, set, |_| Some(())),
+        Field::Len(9, list) => {
+            let mut f = Fields::new(buf, list);
+            while let Some(field) = f.next_field()? {
+                let Field::Len(1, e) = field else {
+                    return None;
+                };
+                check_value(buf, e, depth + 1)?;
+            }
+            Some(())
+        }
+        Field::Len(10, m) => {
+            let mut inner = Vec::new();
+            read_map(buf, m, &mut inner, depth + 1)?;
+            sort_unique(buf, &mut inner).then_some(())
+        }
+        _ => None,
+    }
+}
+
+/// Checks a set message: only field 1, LEN, each element passing `ok`.
+fn repeated(buf: &[u8], r: Range<usize>, ok: impl Fn(&[u8]) -> Option<()>) -> Option<()> {
+    let mut f = Fields::new(buf, r);
+    while let Some(field) = f.next_field()? {
+        let Field::Len(1, e) = field else {
+            return None;
+        };
+        ok(&buf[e])?;
+    }
+    Some(())
+}
+
+// ---- rendering (only of checked bytes) ----
+
+struct Renderer<'b, 'w, 'o> {
+    body: &'b [u8],
+    w: &'w mut JsonWriter<'o>,
+    /// Reused for the attributes of nested `M` values.
+    nested: Vec<Vec<Attr>>,
+}
+
+/// The text at `r` of a checked body (valid UTF-8 there).
+fn str_at(body: &[u8], r: Range<usize>) -> &str {
+    std::str::from_utf8(&body[r]).unwrap_or_default()
+}
+
+impl Renderer<'_, '_, '_> {
+    fn attr_map(&mut self, attrs: &[Attr], depth: usize) {
+        let body = self.body;
+        self.w.begin_object();
+        for a in attrs {
+            self.w.key(str_at(body, a.name.clone()));
+            self.value(a.value.clone(), depth);
+        }
+        self.w.end_object();
+    }
+
+    fn value(&mut self, r: Range<usize>, depth: usize) {
+        let body = self.body;
+        self.w.begin_object();
+        let mut f = Fields::new(body, r);
+        match f.next_field() {
+            Some(Some(Field::Len(1, s))) => {
+                self.w.key("S").string(str_at(body, s));
+            }
+            Some(Some(Field::Len(2, s))) => {
+                self.w.key("N").string(str_at(body, s));
+            }
+            Some(Some(Field::Len(3, b))) => {
+                self.w.key("B");
+                base64_value(self.w, &body[b]);
+            }
+            Some(Some(Field::Varint(4, v))) => {
+                self.w.key("BOOL").bool(v != 0);
+            }
+            Some(Some(Field::Varint(5, v))) => {
+                self.w.key("NULL").bool(v != 0);
+            }
+            Some(Some(Field::Len(tag @ (6 | 7), set))) => {
+                self.w.key(if tag == 6 { "SS" } else { "NS" }).begin_array();
+                for e in elements(body, set) {
+                    self.w.string(str_at(body, e));
+                }
+                self.w.end_array();
+            }
+            Some(Some(Field::Len(8, set))) => {
+                self.w.key("BS").begin_array();
+                for e in elements(body, set) {
+                    base64_value(self.w, &body[e]);
+                }
+                self.w.end_array();
+            }
+            Some(Some(Field::Len(9, list))) => {
+                self.w.key("L").begin_array();
+                for e in elements(body, list) {
+                    self.value(e, depth + 1);
+                }
+                self.w.end_array();
+            }
+            Some(Some(Field::Len(10, m))) => {
+                self.w.key("M");
+                let mut attrs = self.nested.pop().unwrap_or_default();
+                attrs.clear();
+                // Checked by `scan`: cannot fail or hold duplicates.
+                let _ = read_map(body, m, &mut attrs, depth + 1);
+                let _ = sort_unique(body, &mut attrs);
+                self.attr_map(&attrs, depth + 1);
+                self.nested.push(attrs);
+            }
+            _ => {
+                self.w.key("NULL").bool(true);
+            }
+        }
+        self.w.end_object();
+    }
+}
+
+/// The LEN elements (field 1) of a checked set or list message.
+fn elements(buf: &[u8], r: Range<usize>) -> impl Iterator<Item = Range<usize>> + '_ {
+    let mut f = Fields::new(buf, r);
+    std::iter::from_fn(move || match f.next_field() {
+        Some(Some(Field::Len(_, e))) => Some(e),
+        _ => None,
+    })
+}
+
+/// A `B`/`BS` element: standard base64 in quotes (its alphabet needs no JSON escaping).
+fn base64_value(w: &mut JsonWriter<'_>, b: &[u8]) {
+    let mut s = String::with_capacity(b.len().div_ceil(3) * 4 + 2);
+    s.push('"');
+    STANDARD.encode_string(b, &mut s);
+    s.push('"');
+    w.raw(s.as_bytes());
+}
+
+#[cfg(test)]
+mod tests;
