@@ -242,7 +242,7 @@ pub struct OutputFlags {
     /// Endpoint URL of an S3-compatible store (MinIO, Ceph, moto, …) for an
     /// `--output s3://BUCKET/PREFIX/` (or, with --archive, `s3://BUCKET/KEY`). Without it,
     /// AWS S3 itself. Credentials and region come from the standard AWS chain
-    /// (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE and ~/.aws/config, SSO, web
+    /// (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE and ~/.aws/config, web
     /// identity, instance roles; AWS_REGION).
     #[arg(long, value_name = "URL", help_heading = HEAD_OUTPUT)]
     pub s3_endpoint: Option<String>,
