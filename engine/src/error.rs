@@ -56,6 +56,9 @@ pub enum Error {
     /// SQS adapter error.
     #[error("{0}")]
     Sqs(#[from] crate::decode::sqs::SqsError),
+    /// S3-compatible object storage (output or `verify s3://`) failed.
+    #[error(transparent)]
+    Object(#[from] crate::sinks::object::ObjectError),
     /// An external sort (digests, DynamoDB migration) failed.
     #[error(transparent)]
     Sort(#[from] crate::extsort::SortError),

@@ -4,7 +4,8 @@ use crate::decode::AdapterKind;
 use crate::error::Error;
 use crate::options::{DdbLayout, DecodeOptions, Scope, DEFAULT_BUNDLE_BYTES};
 use crate::sinks::archive::{self, ArchiveSink, Compression, Destination};
-use crate::sinks::{DirSink, Sink};
+use crate::sinks::object::{S3Config, S3Url};
+use crate::sinks::{DirSink, ObjectSink, Sink};
 use clap::Args;
 use std::path::Path;
 use std::sync::Arc;
@@ -237,6 +238,14 @@ pub struct OutputFlags {
     #[arg(long, short = 'j', value_name = "N", value_parser = parse_threads,
           help_heading = HEAD_PERF)]
     pub threads: Option<usize>,
+
+    /// Endpoint URL of an S3-compatible store (MinIO, Ceph, moto, …) for an
+    /// `--output s3://BUCKET/PREFIX/` (or, with --archive, `s3://BUCKET/KEY`). Without it,
+    /// AWS S3 itself. Credentials and region come from the standard AWS chain
+    /// (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE and ~/.aws/config, web
+    /// identity, instance roles; AWS_REGION).
+    #[arg(long, value_name = "URL", help_heading = HEAD_OUTPUT)]
+    pub s3_endpoint: Option<String>,
 }
 
 /// Parses `64M`, `1G`, `4096`.
@@ -355,13 +364,37 @@ impl OutputFlags {
         }
     }
 
+    /// The object-storage destination `output` names (`s3://…`), if it names one.
+    pub fn s3_output(&self, output: &Path) -> Result<Option<(S3Url, S3Config)>, Error> {
+        let arg = output.to_string_lossy();
+        if !S3Url::is_s3(&arg) {
+            if self.s3_endpoint.is_some() {
+                return Err(Error::Usage(
+                    "--s3-endpoint needs an --output s3://BUCKET/PREFIX/".into(),
+                ));
+            }
+            return Ok(None);
+        }
+        let config = S3Config {
+            endpoint: self.s3_endpoint.clone(),
+        };
+        Ok(Some((S3Url::parse(&arg)?, config)))
+    }
+
     /// The sink for `output`: a directory tree, or an archive file / standard output with
-    /// `--archive`.
+    /// `--archive`; `s3://…` writes the tree (or the archive object) to object storage.
     pub fn open_sink(&self, output: &Path) -> Result<Arc<dyn Sink>, Error> {
-        Ok(match self.archive()? {
-            None => Arc::new(DirSink::create(output, self.force)?),
-            Some(c) => Arc::new(ArchiveSink::create(
+        let s3 = self.s3_output(output)?;
+        Ok(match (self.archive()?, s3) {
+            (None, None) => Arc::new(DirSink::create(output, self.force)?),
+            (None, Some((url, config))) => Arc::new(ObjectSink::create(&url, &config, self.force)?),
+            (Some(c), None) => Arc::new(ArchiveSink::create(
                 &Destination::from_arg(output),
+                c,
+                self.force,
+            )?),
+            (Some(c), Some((url, config))) => Arc::new(ArchiveSink::create(
+                &Destination::Object { url, config },
                 c,
                 self.force,
             )?),

@@ -53,6 +53,8 @@ pub struct DecodeArgs {
 
     /// Output directory (created if missing; must be empty unless --force). With
     /// --archive: the archive file (must not exist unless --force), or - for standard output.
+    /// s3://BUCKET/PREFIX/ writes the tree to object storage (s3://BUCKET/KEY with
+    /// --archive); see --s3-endpoint.
     #[arg(long, short = 'o', value_name = "DIR|FILE", help_heading = HEAD_OUTPUT)]
     pub output: PathBuf,
 

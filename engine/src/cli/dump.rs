@@ -44,7 +44,8 @@ pub struct DumpArgs {
     #[arg(long, help_heading = "Output")]
     pub no_sync: bool,
 
-    /// Output directory (created if missing; must be empty unless --force).
+    /// Output directory (created if missing; must be empty unless --force), or
+    /// s3://BUCKET/PREFIX/ (see --s3-endpoint).
     #[arg(
         long,
         visible_alias = "output-dir",
@@ -252,6 +253,13 @@ fn run_resumable(args: DumpArgs, handle_signals: bool) -> Result<(), Error> {
         return Err(Error::Usage(
             "--force cannot be combined with --resumable/--resume: a resumable dump writes only into an empty directory".into(),
         ));
+    }
+    if let Some(out) = &args.output {
+        if args.flags.s3_output(out)?.is_some() {
+            return Err(Error::Usage(
+                "--resumable writes into a local directory: dump to a directory, or drop --resumable to write to s3:// directly".into(),
+            ));
+        }
     }
     if args.flags.archive.is_some() {
         return Err(Error::Usage(

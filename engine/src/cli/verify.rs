@@ -2,6 +2,7 @@
 //! before a restore) and says exactly what is wrong with it.
 
 use crate::error::Error;
+use crate::sinks::object::{S3Config, S3Url};
 use crate::verify::{self, VerifyError};
 use clap::Args;
 use std::io::Write;
@@ -22,13 +23,20 @@ use std::path::PathBuf;
   elastickv-backup verify today.tar.zst
   aws s3 cp s3://backups/today.tar.zst - | elastickv-backup verify -")]
 pub struct VerifyArgs {
-    /// Dump directory, .tar / .tar.zst archive, or - for an archive on standard input.
-    #[arg(value_name = "DIR|ARCHIVE")]
+    /// Dump directory, .tar / .tar.zst archive, - for an archive on standard input, or a dump
+    /// in object storage: s3://BUCKET/PREFIX/ (objects fetched and hashed as they stream in)
+    /// or s3://BUCKET/KEY (one archive object, streamed).
+    #[arg(value_name = "DIR|ARCHIVE|s3://…")]
     pub path: PathBuf,
 
     /// Hashing threads (default: the number of CPUs).
     #[arg(long, short = 'j', value_name = "N", value_parser = super::common::parse_threads)]
     pub threads: Option<usize>,
+
+    /// Endpoint URL of the S3-compatible store holding an s3:// dump (credentials and
+    /// region from the standard AWS chain, as for the dump).
+    #[arg(long, value_name = "URL")]
+    pub s3_endpoint: Option<String>,
 
     /// Logs and reports.
     #[command(flatten)]
@@ -38,7 +46,17 @@ pub struct VerifyArgs {
 /// Runs the verify command: prints the report on standard output; fails if it has errors.
 pub fn run(args: VerifyArgs) -> Result<(), Error> {
     let threads = args.threads.unwrap_or_else(super::common::default_threads);
-    let report = verify::verify(&args.path, threads)?;
+    let arg = args.path.to_string_lossy();
+    let report = if S3Url::is_s3(&arg) {
+        let cfg = S3Config {
+            endpoint: args.s3_endpoint.clone(),
+        };
+        verify::verify_s3(&S3Url::parse(&arg)?, &cfg, threads)?
+    } else if args.s3_endpoint.is_some() {
+        return Err(Error::Usage("--s3-endpoint needs an s3:// dump".into()));
+    } else {
+        verify::verify(&args.path, threads)?
+    };
     let target = args.path.display().to_string();
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(report.render(&target).as_bytes());

@@ -1,4 +1,4 @@
-//! Sinks: where encoded files go. A directory today, an archive later.
+//! Sinks: where encoded files go: a directory, an archive, or S3-compatible object storage.
 //!
 //! Every byte of the dump passes through a [`Sink`], which hashes while it writes so that
 //! `CHECKSUMS` is assembled from the recorded digests and the tree is never read back.
@@ -6,11 +6,13 @@
 pub mod archive;
 pub mod dir;
 pub mod null;
+pub mod object;
 pub mod path;
 
 pub use archive::ArchiveSink;
 pub use dir::DirSink;
 pub use null::NullSink;
+pub use object::ObjectSink;
 pub use path::{PathError, RelPath};
 
 use crate::error::Error;
@@ -110,6 +112,46 @@ impl DigestLog {
         }
         Ok(v)
     }
+}
+
+/// Refuses a dump in which two files share a path or a path is both a file and a
+/// directory: the directory sink refuses those at once (`O_EXCL`, `ENOTDIR`); sinks that
+/// cannot (an archive, object storage) call this before `MANIFEST.json`, so such a dump is
+/// never completed. `digests` must be sorted by path.
+pub(crate) fn check_unique_paths(
+    digests: &[FileDigest],
+    explicit: &[RelPath],
+) -> Result<(), Error> {
+    use std::collections::HashSet;
+    let mut dirs: HashSet<&str> = HashSet::new();
+    for w in digests.windows(2) {
+        if w[0].path == w[1].path {
+            return Err(Error::UnsafeOutput {
+                path: w[0].path.to_string(),
+                why: "already exists; two records map to the same file",
+            });
+        }
+    }
+    for p in digests.iter().map(|d| &d.path).chain(explicit.iter()) {
+        let s = p.as_str();
+        let mut end = s.len();
+        while let Some(i) = s[..end].rfind('/') {
+            if !dirs.insert(&s[..i]) {
+                break;
+            }
+            end = i;
+        }
+    }
+    for d in explicit.iter() {
+        dirs.insert(d.as_str());
+    }
+    if let Some(d) = digests.iter().find(|d| dirs.contains(d.path.as_str())) {
+        return Err(Error::UnsafeOutput {
+            path: d.path.to_string(),
+            why: "is needed both as a file and as a directory",
+        });
+    }
+    Ok(())
 }
 
 /// Destination of a dump. Implementations are shared by the decode thread and the

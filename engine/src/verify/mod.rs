@@ -1,7 +1,8 @@
 //! `elastickv-backup verify`: is this dump complete and untampered?
 //!
 //! Works on a dump directory and on a `tar` / `tar.zst` archive of one (detected by its
-//! magic, from a file or standard input). Reads everything once, hashing on all cores,
+//! magic, from a file or standard input), and on either in S3-compatible storage
+//! (`s3://bucket/prefix/`, `s3://bucket/key`; see [`object`]). Reads everything once, hashing on all cores,
 //! then judges the result with the same checks for both inputs:
 //!
 //! * the MANIFEST.json gate of docs/format/00-container.md §6 ([`manifest`]);
@@ -21,6 +22,7 @@ pub mod hashpool;
 pub mod layout;
 pub mod listing;
 pub mod manifest;
+pub mod object;
 pub mod report;
 pub mod rfc3339;
 pub mod tar;
@@ -69,6 +71,20 @@ pub fn verify(target: &Path, threads: usize) -> Result<Report, Error> {
         }
     };
     if let Some(tree) = tree {
+        check(&tree, &mut r);
+    }
+    Ok(r)
+}
+
+/// Reads and checks the dump at `url` in object storage: a tree of objects under a prefix,
+/// or one archive object.
+pub fn verify_s3(
+    url: &crate::sinks::object::S3Url,
+    cfg: &crate::sinks::object::S3Config,
+    threads: usize,
+) -> Result<Report, Error> {
+    let mut r = Report::default();
+    if let Some(tree) = object::collect(url, cfg, threads, &mut r)? {
         check(&tree, &mut r);
     }
     Ok(r)

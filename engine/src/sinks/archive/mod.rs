@@ -151,40 +151,12 @@ impl ArchiveSink {
     /// are caught before `MANIFEST.json`, so such an archive is never completed.
     fn check_paths(&self) -> Result<(), Error> {
         let digests = self.log.sorted()?;
-        let mut dirs: HashSet<&str> = HashSet::new();
-        for w in digests.windows(2) {
-            if w[0].path == w[1].path {
-                return Err(Error::UnsafeOutput {
-                    path: w[0].path.to_string(),
-                    why: "already exists; two records map to the same file",
-                });
-            }
-        }
         let explicit = self
             .shared
             .lock()
             .map(|s| s.explicit_dirs.clone())
             .unwrap_or_default();
-        for p in digests.iter().map(|d| &d.path).chain(explicit.iter()) {
-            let s = p.as_str();
-            let mut end = s.len();
-            while let Some(i) = s[..end].rfind('/') {
-                if !dirs.insert(&s[..i]) {
-                    break;
-                }
-                end = i;
-            }
-        }
-        for d in explicit.iter() {
-            dirs.insert(d.as_str());
-        }
-        if let Some(d) = digests.iter().find(|d| dirs.contains(d.path.as_str())) {
-            return Err(Error::UnsafeOutput {
-                path: d.path.to_string(),
-                why: "is needed both as a file and as a directory",
-            });
-        }
-        Ok(())
+        super::check_unique_paths(&digests, &explicit)
     }
 }
 

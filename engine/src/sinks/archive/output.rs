@@ -1,9 +1,13 @@
 //! Where the archive's bytes go: a file (written under a temporary name beside it and
-//! renamed into place only once complete) or standard output; optionally through zstd.
+//! renamed into place only once complete), standard output, or one S3 object (a multipart
+//! upload completed only once the archive is, aborted otherwise); optionally through zstd.
 
 use crate::error::Error;
+use crate::sinks::object::upload::{self, ObjectWriter, Registry};
+use crate::sinks::object::{ObjectError, S3Config, S3Url, Store};
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Compression of the archive stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +30,13 @@ pub enum Destination {
     File(PathBuf),
     /// Standard output (`--output -`).
     Stdout,
+    /// One object in S3-compatible storage (`--output s3://bucket/key.tar.zst`).
+    Object {
+        /// The object.
+        url: S3Url,
+        /// How to reach the store.
+        config: S3Config,
+    },
 }
 
 impl Destination {
@@ -43,6 +54,7 @@ impl Destination {
         match self {
             Destination::File(p) => p.display().to_string(),
             Destination::Stdout => "<stdout>".to_string(),
+            Destination::Object { url, .. } => url.to_string(),
         }
     }
 
@@ -54,7 +66,7 @@ impl Destination {
                 Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
                 _ => PathBuf::from("."),
             },
-            Destination::Stdout => std::env::temp_dir(),
+            Destination::Stdout | Destination::Object { .. } => std::env::temp_dir(),
         }
     }
 }
@@ -69,6 +81,8 @@ enum Target {
         force: bool,
     },
     Stdout(io::Stdout),
+    /// Completed by [`Output::finish`]; aborted if dropped before.
+    Object(ObjectWriter),
 }
 
 impl Write for Target {
@@ -76,6 +90,10 @@ impl Write for Target {
         match self {
             Target::File { tmp, .. } => tmp.write(buf),
             Target::Stdout(s) => s.write(buf),
+            Target::Object(w) => w
+                .append(buf)
+                .map(|()| buf.len())
+                .map_err(|e| io::Error::other(e.to_string())),
         }
     }
 
@@ -83,8 +101,44 @@ impl Write for Target {
         match self {
             Target::File { tmp, .. } => tmp.flush(),
             Target::Stdout(s) => s.flush(),
+            // Parts go up as they fill; the object is completed only by `finish`.
+            Target::Object(_) => Ok(()),
         }
     }
+}
+
+/// Connects, refuses an existing object unless `force`, and prepares its upload.
+fn open_object(url: &S3Url, config: &S3Config, force: bool) -> Result<Target, Error> {
+    if url.key.is_empty() || url.key.ends_with('/') {
+        return Err(ObjectError::BadUrl {
+            url: url.to_string(),
+            why: "--archive writes one object: give its key, e.g. s3://bucket/dumps/x.tar.zst",
+        }
+        .into());
+    }
+    let store = Arc::new(Store::connect(config)?);
+    let req = store
+        .client()
+        .head_object()
+        .bucket(&url.bucket)
+        .key(&url.key);
+    match store.run(req.send())? {
+        Ok(_) if !force => {
+            return Err(Error::UnsafeOutput {
+                path: url.to_string(),
+                why: "already exists; pass --force to replace it",
+            })
+        }
+        Ok(_) => {}
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => {}
+        Err(e) => return Err(store.request_error(url, "HeadObject", &e).into()),
+    }
+    Ok(Target::Object(ObjectWriter::new(
+        store,
+        url.clone(),
+        Arc::new(Registry::default()),
+        upload::part_size(),
+    )))
 }
 
 /// Output buffer size: large writes keep syscalls (and pipe wake-ups) few.
@@ -116,6 +170,7 @@ impl Output {
                 }
                 Target::Stdout(io::stdout())
             }
+            Destination::Object { url, config } => open_object(url, config, force)?,
             Destination::File(p) => {
                 match std::fs::symlink_metadata(p) {
                     Ok(m) if m.is_dir() => {
@@ -196,6 +251,7 @@ impl Output {
         let target = buffered.into_inner().map_err(|e| io_err(e.into_error()))?;
         match target {
             Target::Stdout(mut s) => s.flush().map_err(io_err),
+            Target::Object(mut w) => Ok(w.finish()?),
             Target::File { tmp, dest, force } => {
                 tmp.as_file().sync_all().map_err(io_err)?;
                 let res = if force {
