@@ -14,6 +14,7 @@
 
 #![warn(missing_docs)]
 
+pub mod aws_http;
 pub mod bench;
 pub mod cli;
 pub mod decode;

@@ -12,7 +12,6 @@ use crate::reverse::ReverseError;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
 use std::fmt::Write as _;
 use std::path::Path;
 use std::time::Duration;
@@ -128,9 +127,7 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, AwsRestoreError> {
 /// back through the same client setup.
 pub fn load_config(rt: &tokio::runtime::Runtime, t: &Target) -> SdkConfig {
     rt.block_on(async {
-        let http = aws_smithy_http_client::Builder::new()
-            .tls_provider(Provider::Rustls(CryptoMode::Ring))
-            .build_https();
+        let http = crate::aws_http::https_client();
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .http_client(http)
             .timeout_config(

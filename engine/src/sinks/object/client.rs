@@ -52,7 +52,8 @@ impl Store {
             .map_err(|e| ObjectError::Runtime(e.to_string()))?;
         let endpoint = cfg.endpoint.clone();
         let client = rt.block_on(async move {
-            let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+            let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .http_client(crate::aws_http::https_client());
             if let Some(e) = &endpoint {
                 loader = loader.endpoint_url(e);
             }
