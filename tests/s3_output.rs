@@ -170,7 +170,17 @@ fn golden_cases_to_s3_match_the_directory_output_and_verify() {
             ok(out, &format!("{case} decode to {output}"));
         }
         assert_same_as_dir(&s, "golden", &prefix, &dir_out);
-        ok(verify(&m, &format!("s3://golden/{prefix}")), "verify");
+        let remote = verify(&m, &format!("s3://golden/{prefix}"));
+        let remote_out = String::from_utf8_lossy(&remote.stdout).into_owned();
+        ok(remote, "verify");
+        // The same file and byte counts as verify of the directory output.
+        let local = cmd(&[]).arg("verify").arg(&dir_out).output().unwrap();
+        let counts = |s: &str| s.split_once(": ").map(|x| x.1.to_string());
+        assert_eq!(
+            counts(&remote_out),
+            counts(&String::from_utf8_lossy(&local.stdout)),
+            "{case}: verify s3:// counts"
+        );
     }
     // A non-empty prefix is refused, as a non-empty directory is.
     let cdir = golden_dir().join("mixed_all");

@@ -74,8 +74,8 @@ fn list(store: &Store, root: &S3Url) -> Result<Vec<String>, Error> {
     }
 }
 
-/// One fetched object: its SHA-256, and its bytes if it is a control file.
-type Fetched = Result<([u8; 32], Option<Vec<u8>>), ObjectError>;
+/// One fetched object: its SHA-256, its length, and its bytes if it is a control file.
+type Fetched = Result<([u8; 32], u64, Option<Vec<u8>>), ObjectError>;
 
 /// GETs `key` and hashes the body as it streams in.
 async fn fetch(
@@ -100,17 +100,19 @@ async fn fetch(
     let mut body = out.body;
     let mut h = Sha256::new();
     let mut kept = keep.then(Vec::new);
+    let mut len: u64 = 0;
     while let Some(chunk) = body
         .try_next()
         .await
         .map_err(|e| fail("GetObject (body)", &e))?
     {
         h.update(&chunk);
+        len += chunk.len() as u64;
         if let Some(k) = kept.as_mut() {
             k.extend_from_slice(&chunk);
         }
     }
-    Ok((h.finalize().into(), kept))
+    Ok((h.finalize().into(), len, kept))
 }
 
 /// Lists and hashes a dump tree stored one object per file.
@@ -169,7 +171,9 @@ fn collect_tree(
     }
     for (rel, rx) in pending {
         match rx.recv() {
-            Ok(Ok((sha, kept))) => {
+            Ok(Ok((sha, len, kept))) => {
+                r.files += 1;
+                r.bytes += len;
                 if let Some(bytes) = kept {
                     if rel == MANIFEST && bytes.len() <= MANIFEST_MAX {
                         tree.manifest = Some(bytes);
