@@ -126,7 +126,11 @@ fn collect_tree(
     let mut tree = Tree::default();
     let mut files = Vec::new();
     for key in keys {
-        let rel = key[root.key.len()..].as_bytes().to_vec();
+        let rel = key
+            .as_bytes()
+            .get(root.key.len()..)
+            .unwrap_or_default()
+            .to_vec();
         if rel.is_empty() {
             continue; // the prefix's own folder marker
         }
