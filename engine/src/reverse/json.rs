@@ -8,7 +8,7 @@
 //! split into member/element slices only when a caller asks, so nothing recurses over
 //! untrusted nesting depth.
 
-use crate::decode::sqs::gojson::{fold_name, next_value, unquote, JsonError};
+use elastickv_backup_gocompat::json::{fold_name, next_value, unquote, JsonError};
 use std::io::BufRead;
 
 /// The JSON type of a validated value.

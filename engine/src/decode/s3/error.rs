@@ -69,8 +69,8 @@ pub enum S3Error {
     InvalidBucketMeta {
         /// Bucket name, quoted.
         bucket: String,
-        /// The decode failure.
-        detail: String,
+        /// The decode failure, as Go's decoder would report it.
+        detail: elastickv_backup_gocompat::json::JsonError,
     },
     /// A manifest value is not the JSON upstream writes, or declares an impossible part.
     #[error("bucket {bucket} object {object}: {detail}: backup: invalid !s3|obj|head value")]

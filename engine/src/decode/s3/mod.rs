@@ -13,7 +13,6 @@
 
 mod body;
 mod error;
-pub(crate) mod gojson;
 pub(crate) mod keys;
 pub(crate) mod naming;
 mod orphans;
@@ -216,7 +215,7 @@ impl S3Adapter {
             values::decode_manifest(&entry.value).map_err(|detail| S3Error::InvalidManifest {
                 bucket: quote(&o.bucket),
                 object: quote(&o.object),
-                detail,
+                detail: detail.to_string(),
             })?;
         let path = self.index.sidecar_path(p)?;
         out.file_with(path, move |buf| {

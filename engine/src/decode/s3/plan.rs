@@ -265,7 +265,7 @@ impl Index {
         o: &keys::ObjKey,
         value: &[u8],
     ) -> Result<(), Error> {
-        let m = decode_manifest(value).map_err(|d| manifest_err(o, d))?;
+        let m = decode_manifest(value).map_err(|d| manifest_err(o, d.to_string()))?;
         let slots = slots_of(o, &m)?;
         let name_off = o.id_len - keys_object_len(&o.object);
         let mut plan = ObjPlan {

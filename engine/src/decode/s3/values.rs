@@ -1,7 +1,9 @@
 //! S3 value envelopes (docs/format/20-s3.md §4): bucket meta and object manifest JSON, and the binary
 //! chunk reference.
 
-use super::gojson::{self, set_bool, set_i64, set_slice, set_str, set_u64, JVal};
+use elastickv_backup_gocompat::json::{
+    self as gojson, set_bool, set_i64, set_slice, set_str, set_u64, JVal, JsonError,
+};
 use std::collections::BTreeMap;
 
 /// The fields of a bucket meta record (K1) the decoder uses, type-checked like Go.
@@ -27,7 +29,7 @@ const BUCKET_FIELDS: [&str; 6] = [
 ];
 
 /// Decodes a K1 value; the error text describes what Go's decoder would reject.
-pub(crate) fn decode_bucket_meta(b: &[u8]) -> Result<BucketMeta, String> {
+pub(crate) fn decode_bucket_meta(b: &[u8]) -> Result<BucketMeta, JsonError> {
     let v = gojson::parse(b)?;
     let mut m = BucketMeta::default();
     let (mut name, mut created) = (String::new(), 0u64);
@@ -70,7 +72,7 @@ const PART_FIELDS: [&str; 8] = [
     "offloaded",
 ];
 
-fn decode_part(p: &mut PartJson, v: &JVal) -> Result<(), String> {
+fn decode_part(p: &mut PartJson, v: &JVal) -> Result<(), JsonError> {
     let (mut etag, mut size) = (String::new(), 0i64);
     gojson::for_fields(v, "parts", &PART_FIELDS, |i, x| match i {
         0 => set_u64(&mut p.part_no, x, "parts.part_no"),
@@ -130,7 +132,7 @@ const MANIFEST_FIELDS: [&str; 10] = [
 pub(crate) fn decode_user_metadata(
     m: &mut BTreeMap<String, String>,
     v: &JVal,
-) -> Result<(), String> {
+) -> Result<(), JsonError> {
     match v {
         JVal::Null => {
             m.clear();
@@ -163,7 +165,7 @@ pub(crate) fn decode_user_metadata(
 }
 
 /// Decodes a K3 value with Go's rules (see [`gojson`]).
-pub(crate) fn decode_manifest(b: &[u8]) -> Result<Manifest, String> {
+pub(crate) fn decode_manifest(b: &[u8]) -> Result<Manifest, JsonError> {
     let v = gojson::parse(b)?;
     let mut m = Manifest::default();
     gojson::for_fields(&v, "manifest", &MANIFEST_FIELDS, |i, x| match i {

@@ -4,7 +4,7 @@
 //! so these functions return that segment; the name is decoded only from meta keys.
 //! Every `rest` argument is the key with its routing prefix already removed.
 
-use super::gob64::url_raw_decode;
+use elastickv_backup_gocompat::base64::url_raw_decode;
 
 /// Bytes of the BE32 partition in a partitioned key.
 const PARTITION_BYTES: usize = 4;

@@ -15,8 +15,6 @@
 //!   `messages.jsonl` and `_internals/side_records.jsonl`, one queue after another.
 
 mod flush;
-pub(crate) mod gob64;
-pub(crate) mod gojson;
 mod keys;
 pub(crate) mod records;
 pub(crate) mod render;
@@ -257,7 +255,7 @@ impl SqsAdapter {
             let name = if q.meta.is_some() {
                 Some(q.key_name.clone())
             } else {
-                gob64::url_raw_decode(&q.segment)
+                elastickv_backup_gocompat::base64::url_raw_decode(&q.segment)
             };
             name.is_some_and(|n| scopes.iter().any(|s| s.name == n))
         };
@@ -266,7 +264,7 @@ impl SqsAdapter {
     }
 
     fn queue_label(&self, segment: &[u8]) -> String {
-        match gob64::url_raw_decode(segment) {
+        match elastickv_backup_gocompat::base64::url_raw_decode(segment) {
             Some(n) => show(&n),
             None => show(segment),
         }

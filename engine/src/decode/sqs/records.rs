@@ -1,7 +1,7 @@
 //! The stored SQS values (docs/format/30-sqs.md §3): queue metadata and message records, decoded
 //! with Go `Unmarshal` semantics into the fields the dump uses.
 
-use super::gojson::{Doc, JsonError};
+use elastickv_backup_gocompat::json::{Doc, JsonError};
 
 /// Magic that starts a stored queue-meta value (`\x00SQ\x01`).
 pub(crate) const META_MAGIC: &[u8] = b"\x00SQ\x01";

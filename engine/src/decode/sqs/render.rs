@@ -5,12 +5,12 @@
 //! `json.Marshal` (HTML escaping on: `<`, `>`, `&` → `\u003c`, `\u003e`, `\u0026`), the
 //! rest of a JSONL line from a `json.Encoder` with HTML escaping off.
 
-use super::gojson::compact_into;
 use super::records::{Message, QueueMeta};
 use crate::encode::json::{write_str, write_str_html, write_u64, JsonWriter};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::engine::Config as _;
 use base64::Engine;
+use elastickv_backup_gocompat::json::compact_into;
 
 /// Appends the base64 of `data` to `out` without an intermediate string.
 fn b64_into<E: Engine>(engine: &E, data: &[u8], out: &mut Vec<u8>) {

@@ -13,10 +13,10 @@ use crate::decode::dynamodb::proto::{
     DynamoAttributeValue, DynamoAttributeValueList, DynamoAttributeValueMap, DynamoBinarySet,
     DynamoItem, DynamoStringSet, DynamoTableSchema, Value,
 };
-use crate::decode::sqs::gob64::std_decode;
 use crate::gen::enc::{b64url, seg};
 use crate::reverse::json::{boolean, elements, members, text, Kind};
 use crate::reverse::Entries;
+use elastickv_backup_gocompat::base64::std_decode;
 use std::collections::BTreeMap;
 
 /// Deepest `L`/`M` nesting accepted: far beyond what DynamoDB allows (32) or the decoder

@@ -2,14 +2,14 @@
 //! without holding it in memory: the element array is handed over one element at a
 //! time while the file is read in 64 KiB pieces, so a hash of millions of fields costs
 //! one element of memory. Values are validated with the decoder's Go-compatible scanner
-//! (`decode::sqs::gojson`), member names are matched as Go matches struct fields, and the
+//! (`elastickv_backup_gocompat::json`), member names are matched as Go matches struct fields, and the
 //! few scalar fields are read with [`Record`] semantics afterwards.
 //!
 //! One deliberate narrowing of Go's rules: the element array may appear only once (Go
 //! would merge a repeated array into the first); the decoder never writes it twice.
 
-use crate::decode::sqs::gojson::{fold_name, next_value, unquote, JsonError};
 use crate::reverse::json::{describe, Kind, Record};
+use elastickv_backup_gocompat::json::{fold_name, next_value, unquote, JsonError};
 use std::io::Read;
 
 /// Longest single element accepted: far above any element the store can hold (1 MiB

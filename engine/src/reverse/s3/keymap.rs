@@ -6,13 +6,13 @@
 //! (`s3-unsafe-key`, `s3-control-name`, always `_escaped_keys/<flat name>`). A record that
 //! the decoder could not have written is refused rather than restored under a wrong key.
 
-use crate::decode::s3::gojson::{self, set_str, JVal};
 use crate::decode::s3::naming::{flat_name, ESCAPED_DIR, LEAF_SUFFIX, META_SUFFIX};
 use crate::reverse::fsutil::read_regular;
 use crate::reverse::ReverseError;
 use base64::alphabet::URL_SAFE;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use base64::Engine as _;
+use elastickv_backup_gocompat::json::{self as gojson, set_str, JVal};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -56,7 +56,7 @@ pub(crate) fn parse_line(line: &[u8]) -> Result<Record, String> {
     if line.len() > MAX_LINE {
         return Err(format!("line longer than {MAX_LINE} bytes"));
     }
-    let v = gojson::parse(line)?;
+    let v = gojson::parse(line).map_err(|e| e.to_string())?;
     let JVal::Obj(members) = &v else {
         return Err("a record must be a JSON object".into());
     };
@@ -77,7 +77,8 @@ pub(crate) fn parse_line(line: &[u8]) -> Result<Record, String> {
             1 => set_str(&mut b64, x, "original"),
             _ => set_str(&mut kind, x, "kind"),
         },
-    )?;
+    )
+    .map_err(|e| e.to_string())?;
     if encoded.is_empty() || kind.is_empty() {
         return Err("missing encoded or kind".into());
     }

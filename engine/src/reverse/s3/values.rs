@@ -8,13 +8,15 @@
 //! sorted, HTML-safe string escaping.
 
 use super::keys::{PART_NO, UPLOAD_ID};
-use crate::decode::s3::gojson::{self, set_i64, set_str, type_err, JVal};
 use crate::decode::s3::values::decode_user_metadata;
 use crate::encode::json::write_str_html;
 use crate::encode::json::{write_i64, write_u64};
+use elastickv_backup_gocompat::json::{
+    self as gojson, set_i64, set_str, type_err, JVal, JsonError,
+};
 use std::collections::BTreeMap;
 
-fn set_u32(dst: &mut u32, v: &JVal, field: &str) -> Result<(), String> {
+fn set_u32(dst: &mut u32, v: &JVal, field: &'static str) -> Result<(), JsonError> {
     match v {
         JVal::Null => Ok(()),
         JVal::U(n) => {
@@ -59,7 +61,7 @@ const BUCKET_FIELDS: [&str; 8] = [
 
 /// Parses `_bucket.json`: one JSON value, `format_version` 1.
 pub(crate) fn parse_bucket(b: &[u8]) -> Result<BucketFile, String> {
-    let v = gojson::parse(b)?;
+    let v = gojson::parse(b).map_err(|e| e.to_string())?;
     let (mut out, mut version, mut ignored) = (BucketFile::default(), 0u32, String::new());
     gojson::for_fields(&v, "s3PublicBucket", &BUCKET_FIELDS, |i, x| match i {
         0 => set_u32(&mut version, x, "format_version"),
@@ -68,7 +70,8 @@ pub(crate) fn parse_bucket(b: &[u8]) -> Result<BucketFile, String> {
         4 => set_str(&mut out.region, x, "region"),
         5 => set_str(&mut out.acl, x, "acl"),
         _ => set_str(&mut ignored, x, BUCKET_FIELDS.get(i).copied().unwrap_or("")),
-    })?;
+    })
+    .map_err(|e| e.to_string())?;
     check_version(version)?;
     Ok(out)
 }
@@ -127,7 +130,7 @@ const SIDECAR_FIELDS: [&str; 9] = [
 
 /// Go's decoding into a `map[string]string`: `null` resets it, an object merges into
 /// it (a `null` element stores ""), anything else is a type error.
-fn set_map(dst: &mut Option<BTreeMap<String, String>>, v: &JVal) -> Result<(), String> {
+fn set_map(dst: &mut Option<BTreeMap<String, String>>, v: &JVal) -> Result<(), JsonError> {
     match v {
         JVal::Null => {
             *dst = None;
@@ -140,7 +143,7 @@ fn set_map(dst: &mut Option<BTreeMap<String, String>>, v: &JVal) -> Result<(), S
 
 /// Parses a sidecar: one JSON value, `format_version` 1.
 pub(crate) fn parse_sidecar(b: &[u8]) -> Result<Sidecar, String> {
-    let v = gojson::parse(b)?;
+    let v = gojson::parse(b).map_err(|e| e.to_string())?;
     let (mut s, mut version) = (Sidecar::default(), 0u32);
     gojson::for_fields(&v, "s3PublicManifest", &SIDECAR_FIELDS, |i, x| match i {
         0 => set_u32(&mut version, x, "format_version"),
@@ -152,7 +155,8 @@ pub(crate) fn parse_sidecar(b: &[u8]) -> Result<Sidecar, String> {
         6 => set_str(&mut s.cache_control, x, "cache_control"),
         7 => set_str(&mut s.content_disposition, x, "content_disposition"),
         _ => set_map(&mut s.user_metadata, x),
-    })?;
+    })
+    .map_err(|e| e.to_string())?;
     check_version(version)?;
     Ok(s)
 }

@@ -8,14 +8,14 @@
 //! JSON, generation 1, and the receive state of a never-received message unless the dump
 //! preserved it.
 
-use crate::decode::sqs::gob64::{std_decode, url_raw_decode};
-use crate::decode::sqs::gojson::compact_into;
 use crate::decode::sqs::records::Message;
 use crate::encode::json::write_str_html;
 use crate::encode::json::{write_i64, write_u64};
 use crate::reverse::json::{members, string, Kind, Record};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
+use elastickv_backup_gocompat::base64::{std_decode, url_raw_decode};
+use elastickv_backup_gocompat::json::compact_into;
 use std::collections::BTreeMap;
 
 /// Magic that starts a stored message value (`\x00SM\x01`).

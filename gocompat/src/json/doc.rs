@@ -1,55 +1,20 @@
-//! A reader for stored SQS JSON with Go `encoding/json` `Unmarshal` semantics.
+//! The cursor: one pass over one JSON document with Go's acceptance rules.
 //!
-//! Why not serde_json: upstream decodes queue and message records with Go's decoder, and
-//! what it accepts is observable in the dump. Go validates the whole document first (a
-//! syntax error anywhere fails the record), matches member names case-insensitively
-//! (with Go's folding, so `ſ` matches `s` and `K` matches `k`), lets a later duplicate
-//! win, ignores `null` for scalars, replaces invalid UTF-8 and lone surrogates with
-//! U+FFFD, and keeps `json.RawMessage` values byte for byte. serde_json rejects invalid
-//! UTF-8 and lone surrogates outright, so it would refuse records upstream decodes.
-//!
-//! The reader is a cursor over one document. Callers walk the top-level object with
-//! [`Doc::members`] and read each value with a typed reader; a type mismatch is
-//! remembered (Go reports it after finishing the document) while syntax errors stop at
-//! once. Deeply nested unknown values are skipped iteratively (no recursion).
+//! Callers walk the top-level object with [`Doc::members`] and read each value with a typed
+//! reader; a type mismatch is remembered (Go reports it after finishing the document) while
+//! syntax errors stop at once. Deeply nested unknown values are skipped iteratively (no
+//! recursion), so Go's nesting limit holds on any thread's stack.
+
+use super::error::JsonError;
+use super::fold::fold_name;
+use super::text::utf8_len;
 
 /// Go's limit on nesting depth (`maxNestingDepth`).
-const MAX_DEPTH: usize = 10_000;
-
-/// Why a document was refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum JsonError {
-    /// Not valid JSON (Go's `checkValid` refuses it before decoding).
-    Syntax {
-        /// Byte offset of the problem.
-        offset: usize,
-        /// What was expected or found.
-        what: &'static str,
-    },
-    /// Valid JSON whose value does not fit the field (Go's `UnmarshalTypeError`) or a
-    /// `[]byte` field whose string is not standard base64.
-    Type {
-        /// The member name as Go reports it.
-        field: &'static str,
-        /// What went wrong.
-        what: String,
-    },
-}
-
-impl std::fmt::Display for JsonError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            JsonError::Syntax { offset, what } => {
-                write!(f, "invalid JSON at byte {offset}: {what}")
-            }
-            JsonError::Type { field, what } => write!(f, "field {field}: {what}"),
-        }
-    }
-}
+pub(crate) const MAX_DEPTH: usize = 10_000;
 
 /// The JSON type of the value under the cursor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub(crate) enum Kind {
     Str,
     Num,
     Bool,
@@ -59,7 +24,7 @@ enum Kind {
 }
 
 impl Kind {
-    fn go_name(self) -> &'static str {
+    pub(crate) fn go_name(self) -> &'static str {
         match self {
             Kind::Str => "string",
             Kind::Num => "number",
@@ -72,21 +37,21 @@ impl Kind {
 }
 
 /// Members of a raw-valued object: (name, raw JSON value) in document order.
-pub(crate) type RawMembers = Vec<(Vec<u8>, Vec<u8>)>;
+pub type RawMembers = Vec<(Vec<u8>, Vec<u8>)>;
 
 /// A cursor over one JSON document.
-pub(crate) struct Doc<'a> {
-    s: &'a [u8],
-    pos: usize,
+pub struct Doc<'a> {
+    pub(crate) s: &'a [u8],
+    pub(crate) pos: usize,
     /// The first type error seen; reported once the document proved valid.
-    type_err: Option<JsonError>,
+    pub(crate) type_err: Option<JsonError>,
 }
 
-type Res<T> = Result<T, JsonError>;
+pub(crate) type Res<T> = Result<T, JsonError>;
 
 impl<'a> Doc<'a> {
     /// A cursor at the start of `s`.
-    pub(crate) fn new(s: &'a [u8]) -> Self {
+    pub fn new(s: &'a [u8]) -> Self {
         Doc {
             s,
             pos: 0,
@@ -94,7 +59,7 @@ impl<'a> Doc<'a> {
         }
     }
 
-    fn syntax<T>(&self, what: &'static str) -> Res<T> {
+    pub(crate) fn syntax<T>(&self, what: &'static str) -> Res<T> {
         Err(JsonError::Syntax {
             offset: self.pos,
             what,
@@ -107,7 +72,7 @@ impl<'a> Doc<'a> {
         }
     }
 
-    fn ws(&mut self) {
+    pub(crate) fn ws(&mut self) {
         while let Some(&c) = self.s.get(self.pos) {
             if matches!(c, b' ' | b'\t' | b'\n' | b'\r') {
                 self.pos += 1;
@@ -117,7 +82,7 @@ impl<'a> Doc<'a> {
         }
     }
 
-    fn peek_kind(&mut self) -> Res<Kind> {
+    pub(crate) fn peek_kind(&mut self) -> Res<Kind> {
         self.ws();
         match self.s.get(self.pos) {
             Some(b'"') => Ok(Kind::Str),
@@ -133,9 +98,9 @@ impl<'a> Doc<'a> {
 
     /// Walks the top-level value, which Go requires to be an object (or `null`, which
     /// leaves every field at zero). `member` is called with each member's folded name
-    /// (see [`fold_name`]) and must consume the member's value with one of the readers.
+    /// (see [`fold_name`](super::fold_name)) and must consume the member's value with one of the readers.
     /// Returns the first type error after the whole document proved valid.
-    pub(crate) fn members<F>(mut self, mut member: F) -> Res<()>
+    pub fn members<F>(mut self, mut member: F) -> Res<()>
     where
         F: FnMut(&mut Self, &[u8]) -> Res<()>,
     {
@@ -195,7 +160,7 @@ impl<'a> Doc<'a> {
         }
     }
 
-    fn literal(&mut self, lit: &'static [u8]) -> Res<()> {
+    pub(crate) fn literal(&mut self, lit: &'static [u8]) -> Res<()> {
         if self.s.get(self.pos..self.pos + lit.len()) == Some(lit) {
             self.pos += lit.len();
             Ok(())
@@ -205,7 +170,7 @@ impl<'a> Doc<'a> {
     }
 
     /// Scans a number and returns its text.
-    fn number(&mut self) -> Res<&'a [u8]> {
+    pub(crate) fn number(&mut self) -> Res<&'a [u8]> {
         let s = self.s;
         let start = self.pos;
         let mut i = self.pos;
@@ -254,7 +219,7 @@ impl<'a> Doc<'a> {
 
     /// Scans a string literal and returns its decoded bytes, as Go's `unquote` does:
     /// escapes resolved, invalid UTF-8 bytes and unpaired surrogates → U+FFFD.
-    fn string(&mut self) -> Res<Vec<u8>> {
+    pub(crate) fn string(&mut self) -> Res<Vec<u8>> {
         self.pos += 1; // opening quote
         let mut out = Vec::new();
         loop {
@@ -360,7 +325,7 @@ impl<'a> Doc<'a> {
     }
 
     /// Skips one value of any shape (validating it) and returns its exact bytes.
-    fn skip(&mut self) -> Res<&'a [u8]> {
+    pub(crate) fn skip(&mut self) -> Res<&'a [u8]> {
         self.ws();
         let start = self.pos;
         // Open containers: true = object, false = array.
@@ -447,7 +412,7 @@ impl<'a> Doc<'a> {
     }
 
     /// Skips a value of an unknown member.
-    pub(crate) fn ignore(&mut self) -> Res<()> {
+    pub fn ignore(&mut self) -> Res<()> {
         self.skip().map(|_| ())
     }
 
@@ -464,7 +429,7 @@ impl<'a> Doc<'a> {
 
     /// A Go `string` field: `Some` for a string, `None` when the value is `null` (Go
     /// leaves the field unchanged) or of another type (a type error is recorded).
-    pub(crate) fn str_field(&mut self, field: &'static str) -> Res<Option<Vec<u8>>> {
+    pub fn str_field(&mut self, field: &'static str) -> Res<Option<Vec<u8>>> {
         match self.peek_kind()? {
             Kind::Str => self.string().map(Some),
             Kind::Null => self.literal(b"null").map(|()| None),
@@ -473,7 +438,7 @@ impl<'a> Doc<'a> {
     }
 
     /// A Go `bool` field.
-    pub(crate) fn bool_field(&mut self, field: &'static str) -> Res<Option<bool>> {
+    pub fn bool_field(&mut self, field: &'static str) -> Res<Option<bool>> {
         match self.peek_kind()? {
             Kind::Bool => {
                 if self.s.get(self.pos) == Some(&b't') {
@@ -489,7 +454,7 @@ impl<'a> Doc<'a> {
 
     /// A Go integer field: the number's text must parse as `T` (no fraction, no
     /// exponent, in range), as `strconv.ParseInt`/`ParseUint` require.
-    pub(crate) fn int_field<T: std::str::FromStr>(
+    pub fn int_field<T: std::str::FromStr>(
         &mut self,
         field: &'static str,
         go_type: &'static str,
@@ -517,11 +482,11 @@ impl<'a> Doc<'a> {
 
     /// A Go `[]byte` field: a standard-base64 string (padding required), or an array of
     /// byte-sized numbers. `Ok(Some(None))` is JSON `null` (the slice becomes nil).
-    pub(crate) fn bytes_field(&mut self, field: &'static str) -> Res<Option<Option<Vec<u8>>>> {
+    pub fn bytes_field(&mut self, field: &'static str) -> Res<Option<Option<Vec<u8>>>> {
         match self.peek_kind()? {
             Kind::Str => {
                 let s = self.string()?;
-                match super::gob64::std_decode(&s) {
+                match crate::base64::std_decode(&s) {
                     Some(b) => Ok(Some(Some(b))),
                     None => {
                         self.mismatch(field, "illegal base64 data".to_string());
@@ -561,7 +526,7 @@ impl<'a> Doc<'a> {
     /// A Go `map[string]json.RawMessage` field. `Ok(Some(None))` is JSON `null` (the map
     /// becomes nil); an object yields its members in document order (the caller merges
     /// them into an existing map, as Go does for a repeated member).
-    pub(crate) fn raw_map_field(&mut self, field: &'static str) -> Res<Option<Option<RawMembers>>> {
+    pub fn raw_map_field(&mut self, field: &'static str) -> Res<Option<Option<RawMembers>>> {
         match self.peek_kind()? {
             Kind::Obj => {}
             Kind::Null => return self.literal(b"null").map(|()| Some(None)),
@@ -602,112 +567,6 @@ impl<'a> Doc<'a> {
             }
         }
     }
-}
-
-/// Length of the valid UTF-8 sequence at the start of `s`, or 0 if the first byte does
-/// not start one (Go then substitutes U+FFFD for that single byte).
-pub(crate) fn utf8_len(s: &[u8]) -> usize {
-    let n = match s.first() {
-        Some(0x00..=0x7f) => return 1,
-        Some(0xc2..=0xdf) => 2,
-        Some(0xe0..=0xef) => 3,
-        Some(0xf0..=0xf4) => 4,
-        _ => return 0,
-    };
-    match s.get(..n) {
-        Some(seq) if std::str::from_utf8(seq).is_ok() => n,
-        _ => 0,
-    }
-}
-
-/// Go's `foldName` restricted to what can equal an ASCII field name: ASCII letters are
-/// lower-cased, and the four non-ASCII runes whose `ToUpper(ToLower(r))` is ASCII map to
-/// their ASCII letter (`ſ` → s, `K` (Kelvin) → k, `İ`/`ı` → i). Everything else is kept,
-/// so it can never match a field name.
-pub(crate) fn fold_name(name: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(name.len());
-    let mut i = 0;
-    while i < name.len() {
-        let rest = &name[i..];
-        let special: Option<(&[u8], u8)> = [
-            ("\u{17f}".as_bytes(), b's'),
-            ("\u{212a}".as_bytes(), b'k'),
-            ("\u{130}".as_bytes(), b'i'),
-            ("\u{131}".as_bytes(), b'i'),
-        ]
-        .into_iter()
-        .find(|(seq, _)| rest.starts_with(seq));
-        match special {
-            Some((seq, c)) => {
-                out.push(c);
-                i += seq.len();
-            }
-            None => {
-                out.push(name[i].to_ascii_lowercase());
-                i += 1;
-            }
-        }
-    }
-    out
-}
-
-/// Go's `json.Compact` without HTML escaping: removes insignificant white space from a
-/// valid JSON text and keeps every other byte (string contents verbatim).
-pub(crate) fn compact_into(out: &mut Vec<u8>, raw: &[u8]) {
-    let mut in_str = false;
-    let mut escaped = false;
-    for &c in raw {
-        if in_str {
-            out.push(c);
-            if escaped {
-                escaped = false;
-            } else if c == b'\\' {
-                escaped = true;
-            } else if c == b'"' {
-                in_str = false;
-            }
-            continue;
-        }
-        match c {
-            b' ' | b'\t' | b'\n' | b'\r' => {}
-            b'"' => {
-                in_str = true;
-                out.push(c);
-            }
-            _ => out.push(c),
-        }
-    }
-}
-
-/// Finds the JSON value that starts at or after `from` in `s` (white space skipped) and
-/// validates it as Go's scanner does: `Ok(Some((start, end)))`, or `Ok(None)` when only
-/// white space remains. Lets the reverse encoder read whole documents and value streams
-/// (`messages.jsonl`) with the same acceptance rules as the decoder.
-pub(crate) fn next_value(s: &[u8], from: usize) -> Result<Option<(usize, usize)>, JsonError> {
-    let mut d = Doc {
-        s,
-        pos: from,
-        type_err: None,
-    };
-    d.ws();
-    if d.pos >= s.len() {
-        return Ok(None);
-    }
-    let start = d.pos;
-    d.skip()?;
-    Ok(Some((start, d.pos)))
-}
-
-/// Go's unquoting of the string literal at the start of `lit` (which must begin with `"`):
-/// the decoded bytes (invalid UTF-8 and lone surrogates → U+FFFD) and the literal's
-/// length in bytes.
-pub(crate) fn unquote(lit: &[u8]) -> Result<(Vec<u8>, usize), JsonError> {
-    let mut d = Doc::new(lit);
-    if lit.first() != Some(&b'"') {
-        return d.syntax("looking for beginning of string");
-    }
-    let v = d.string()?;
-    Ok((v, d.pos))
 }
 
 #[cfg(test)]
@@ -815,19 +674,5 @@ mod tests {
         assert!(num(br#"{"n":1e3}"#).is_err());
         assert!(num(br#"{"n":"1"}"#).is_err());
         assert!("-0".parse::<u64>().is_err());
-    }
-
-    #[test]
-    fn folding() {
-        assert_eq!(fold_name("meſſage_İd".as_bytes()), b"message_id");
-        assert_eq!(fold_name("\u{212a}".as_bytes()), b"k");
-        assert_eq!(fold_name("é".as_bytes()), "é".as_bytes());
-    }
-
-    #[test]
-    fn compaction_keeps_strings() {
-        let mut o = Vec::new();
-        compact_into(&mut o, b"{ \"a b\" : [ 1 , \"x\\\" y\" ] }");
-        assert_eq!(o, b"{\"a b\":[1,\"x\\\" y\"]}");
     }
 }

@@ -36,12 +36,12 @@ fn without_newlines(s: &[u8]) -> std::borrow::Cow<'_, [u8]> {
 }
 
 /// Go's `base64.RawURLEncoding.DecodeString`: URL alphabet, no padding.
-pub(crate) fn url_raw_decode(s: &[u8]) -> Option<Vec<u8>> {
+pub fn url_raw_decode(s: &[u8]) -> Option<Vec<u8>> {
     URL_RAW.decode(without_newlines(s)).ok()
 }
 
 /// Go's `base64.StdEncoding.DecodeString`: standard alphabet, padding required.
-pub(crate) fn std_decode(s: &[u8]) -> Option<Vec<u8>> {
+pub fn std_decode(s: &[u8]) -> Option<Vec<u8>> {
     STD_PADDED.decode(without_newlines(s)).ok()
 }
 
