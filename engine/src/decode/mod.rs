@@ -9,57 +9,17 @@
 
 pub mod dynamodb;
 pub mod redis;
-pub mod routes;
 pub mod s3;
 pub mod sqs;
 
-pub use routes::{route, Family, Route};
+/// The prefix route table, kept where decode's adapters have always found it; it lives in
+/// the format crate with the rest of the storage layout.
+pub use elastickv_backup_format::keyspace as routes;
+pub use elastickv_backup_format::keyspace::{route, AdapterKind, Family, Route};
 
 use crate::encode::Emitter;
 use crate::error::Error;
 use crate::sources::Entry;
-
-/// The four adapters, in upstream's fixed order (manifest order and finalize order).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum AdapterKind {
-    /// DynamoDB-compatible tables.
-    DynamoDb,
-    /// S3-compatible buckets.
-    S3,
-    /// Redis-compatible keys.
-    Redis,
-    /// SQS-compatible queues.
-    Sqs,
-}
-
-impl AdapterKind {
-    /// All four, in order.
-    pub const ALL: [AdapterKind; 4] = [
-        AdapterKind::DynamoDb,
-        AdapterKind::S3,
-        AdapterKind::Redis,
-        AdapterKind::Sqs,
-    ];
-
-    /// The name used on the command line and in MANIFEST.json.
-    pub fn name(self) -> &'static str {
-        match self {
-            AdapterKind::DynamoDb => "dynamodb",
-            AdapterKind::S3 => "s3",
-            AdapterKind::Redis => "redis",
-            AdapterKind::Sqs => "sqs",
-        }
-    }
-
-    /// Parses a command-line adapter name (case-sensitive, as upstream).
-    pub fn from_name(s: &str) -> Option<Self> {
-        AdapterKind::ALL.into_iter().find(|a| a.name() == s)
-    }
-
-    fn index(self) -> usize {
-        self as usize
-    }
-}
 
 /// One adapter's decoder: consumes the entries routed to it, emits files.
 ///

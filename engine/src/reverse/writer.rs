@@ -17,12 +17,13 @@ use crate::decode::sqs::ExternalSorter;
 use sha2::{Digest, Sha256};
 use std::io::Write;
 
-/// Payload magic.
-pub const MAGIC: &[u8; 8] = b"EKVPBBL1";
-/// Longest encoded key the snapshot reader accepts (1 MiB + the 8-byte timestamp).
-pub const MAX_KEY_BYTES: usize = 1_048_584;
-/// Longest encoded value the snapshot reader accepts (256 MiB + header + envelope).
-pub const MAX_VALUE_BYTES: usize = 268_435_499;
+use elastickv_backup_format::container::{MAX_KEY_LEN, MAX_VALUE_LEN, PAYLOAD_MAGIC as MAGIC};
+
+/// Longest encoded key the snapshot reader accepts: the writer refuses what the reader
+/// would (one definition, in the format crate).
+pub const MAX_KEY_BYTES: usize = MAX_KEY_LEN as usize;
+/// Longest encoded value the snapshot reader accepts (see [`MAX_KEY_BYTES`]).
+pub const MAX_VALUE_BYTES: usize = MAX_VALUE_LEN as usize;
 /// Bytes of the MVCC value header (flags + LE64 expiry).
 const VALUE_HEADER: usize = 9;
 

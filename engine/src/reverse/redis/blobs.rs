@@ -3,6 +3,8 @@
 //! envelope and no scan-index row; an HLL keeps its raw body when it has no TTL, and gets
 //! the `FF 02` envelope plus a `!redis|ttl|` row when it has one.
 
+use crate::decode::Family;
+
 use super::names::{load_ttls, type_files, Names};
 use super::records::{envelope, plain_key, TTL_PREFIX};
 use crate::reverse::fsutil::read_regular;
@@ -27,8 +29,8 @@ pub(crate) fn encode<S: Stage + ?Sized>(
     out: &mut S,
 ) -> Result<(), ReverseError> {
     let (sub, sidecar, prefix): (&str, &str, &[u8]) = match kind {
-        Blob::Str => ("strings", "strings_ttl.jsonl", b"!redis|str|"),
-        Blob::Hll => ("hll", "hll_ttl.jsonl", b"!redis|hll|"),
+        Blob::Str => ("strings", "strings_ttl.jsonl", Family::RedisString.prefix()),
+        Blob::Hll => ("hll", "hll_ttl.jsonl", Family::RedisHll.prefix()),
     };
     let ttls = load_ttls(db, shown_db, sidecar)?;
     for f in type_files(db, shown_db, sub, ".bin")? {

@@ -2,6 +2,8 @@
 //! key (`format_version` 1) → the consolidated count meta (TTL inline), one row per
 //! element, and a `!redis|ttl|` row when the collection expires.
 
+use crate::decode::Family;
+
 use super::incr::{read_collection, IncrError};
 use super::names::{type_files, Names};
 use super::records::{
@@ -128,10 +130,22 @@ pub(crate) fn encode<S: Stage + ?Sized>(
         let ttl: Option<u64> = r.opt_int("expire_at_ms", "uint64").map_err(&bad)?;
         let n = n as u64;
         let (key, meta) = match coll {
-            Coll::Hash => (wide_key(b"!hs|meta|", &uk, b"")?, count_meta(n, ttl)),
-            Coll::Set => (wide_key(b"!st|meta|", &uk, b"")?, count_meta(n, ttl)),
-            Coll::ZSet => (wide_key(b"!zs|meta|", &uk, b"")?, count_meta(n, ttl)),
-            Coll::List => (plain_key(b"!lst|meta|", &uk), list_meta(n, ttl)),
+            Coll::Hash => (
+                wide_key(Family::RedisHashMeta.prefix(), &uk, b"")?,
+                count_meta(n, ttl),
+            ),
+            Coll::Set => (
+                wide_key(Family::RedisSetMeta.prefix(), &uk, b"")?,
+                count_meta(n, ttl),
+            ),
+            Coll::ZSet => (
+                wide_key(Family::RedisZsetMeta.prefix(), &uk, b"")?,
+                count_meta(n, ttl),
+            ),
+            Coll::List => (
+                plain_key(Family::RedisListMeta.prefix(), &uk),
+                list_meta(n, ttl),
+            ),
         };
         out.add(key, meta)?;
         if let Some(t) = live_ttl(ttl) {
@@ -159,11 +173,14 @@ fn element<S: Stage + ?Sized>(
             let e = Record::new(raw).map_err(|e| Err(format!("fields[{i}]: {e}")))?;
             let name = binary(e.get("name"), &format!("fields[{i}].name")).map_err(Err)?;
             let value = binary(e.get("value"), &format!("fields[{i}].value")).map_err(Err)?;
-            add(wide_key(b"!hs|fld|", uk, &name), value)
+            add(wide_key(Family::RedisHashField.prefix(), uk, &name), value)
         }
         Coll::Set => {
             let m = binary(Some(raw), &format!("members[{i}]")).map_err(Err)?;
-            add(wide_key(b"!st|mem|", uk, &m), Vec::new())
+            add(
+                wide_key(Family::RedisSetMember.prefix(), uk, &m),
+                Vec::new(),
+            )
         }
         Coll::List => {
             let v = binary(Some(raw), &format!("items[{i}]")).map_err(Err)?;
@@ -174,12 +191,15 @@ fn element<S: Stage + ?Sized>(
             let member = binary(e.get("member"), &format!("members[{i}].member")).map_err(Err)?;
             let s = score(e.get("score")).map_err(|e| Err(format!("members[{i}].{e}")))?;
             add(
-                wide_key(b"!zs|mem|", uk, &member),
+                wide_key(Family::RedisZsetMember.prefix(), uk, &member),
                 s.to_bits().to_be_bytes().to_vec(),
             )?;
             let mut suffix = sortable_f64(s).to_vec();
             suffix.extend_from_slice(&member);
-            add(wide_key(b"!zs|scr|", uk, &suffix), Vec::new())
+            add(
+                wide_key(Family::RedisZsetScore.prefix(), uk, &suffix),
+                Vec::new(),
+            )
         }
     }
 }

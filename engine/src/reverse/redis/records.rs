@@ -4,10 +4,12 @@
 //! non-string types, consolidated count metas (no deltas), lists renumbered from 0, zsets
 //! with both the member and the score index.
 
+use crate::decode::Family;
+
 use crate::reverse::ReverseError;
 
 /// `!redis|ttl|` scan-index prefix.
-pub(crate) const TTL_PREFIX: &[u8] = b"!redis|ttl|";
+pub(crate) const TTL_PREFIX: &[u8] = Family::RedisTtl.prefix();
 /// Magic of a stream entry value.
 const STREAM_MAGIC: &[u8] = b"\x00RXE\x01";
 /// XOR mask of the sortable int64 / float64 encodings.
@@ -77,7 +79,7 @@ pub(crate) fn list_meta(n: u64, ttl: Option<u64>) -> Vec<u8> {
 
 /// `!lst|itm|UK ‖ sortable(seq)`.
 pub(crate) fn list_item_key(uk: &[u8], seq: u64) -> Vec<u8> {
-    let mut k = plain_key(b"!lst|itm|", uk);
+    let mut k = plain_key(Family::RedisListItem.prefix(), uk);
     k.extend_from_slice(&(seq ^ SIGN).to_be_bytes());
     k
 }

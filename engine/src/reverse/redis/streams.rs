@@ -7,6 +7,8 @@
 //! wrong `length`, a meta last ID below the largest entry ID, an ID that is not
 //! `<u64>-<u64>`, and fields that are not UTF-8 (a protobuf `string` cannot hold them).
 
+use crate::decode::Family;
+
 use super::colls::binary;
 use super::names::{type_files, Names};
 use super::records::{live_ttl, plain_key, stream_entry, stream_meta, wide_key, TTL_PREFIX};
@@ -113,7 +115,7 @@ pub(crate) fn encode<S: Stage + ?Sized>(
             id_bytes[..8].copy_from_slice(&ms.to_be_bytes());
             id_bytes[8..].copy_from_slice(&seq.to_be_bytes());
             out.add(
-                wide_key(b"!stream|entry|", &uk, &id_bytes)?,
+                wide_key(Family::RedisStreamEntry.prefix(), &uk, &id_bytes)?,
                 stream_entry(&id, &fields),
             )?;
             count += 1;
@@ -139,7 +141,7 @@ pub(crate) fn encode<S: Stage + ?Sized>(
             ));
         }
         out.add(
-            wide_key(b"!stream|meta|", &uk, b"")?,
+            wide_key(Family::RedisStreamMeta.prefix(), &uk, b"")?,
             stream_meta(m.length, m.last_ms, m.last_seq, m.ttl),
         )?;
         if let Some(t) = live_ttl(m.ttl) {

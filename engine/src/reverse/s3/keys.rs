@@ -2,6 +2,8 @@
 //! restored object lives in generation 1 as one part of upload `elastickv-restore`,
 //! re-cut into 1 MiB chunks.
 
+use crate::decode::Family;
+
 /// The generation every restored bucket and object gets (the dump does not keep it).
 pub(crate) const GENERATION: u64 = 1;
 /// The upload ID of every restored object's single part.
@@ -31,12 +33,12 @@ fn with_bucket(prefix: &[u8], bucket: &[u8]) -> Vec<u8> {
 
 /// K1 `!s3|bucket|meta|` ‖ seg(bucket).
 pub(crate) fn bucket_meta(bucket: &[u8]) -> Vec<u8> {
-    with_bucket(b"!s3|bucket|meta|", bucket)
+    with_bucket(Family::S3BucketMeta.prefix(), bucket)
 }
 
 /// K2 `!s3|bucket|gen|` ‖ seg(bucket).
 pub(crate) fn bucket_gen(bucket: &[u8]) -> Vec<u8> {
-    with_bucket(b"!s3|bucket|gen|", bucket)
+    with_bucket(Family::S3BucketGen.prefix(), bucket)
 }
 
 fn object_head(prefix: &[u8], bucket: &[u8], object: &[u8]) -> Vec<u8> {
@@ -48,13 +50,13 @@ fn object_head(prefix: &[u8], bucket: &[u8], object: &[u8]) -> Vec<u8> {
 
 /// K3 `!s3|obj|head|` ‖ seg(bucket) ‖ u64(1) ‖ seg(object).
 pub(crate) fn manifest(bucket: &[u8], object: &[u8]) -> Vec<u8> {
-    object_head(b"!s3|obj|head|", bucket, object)
+    object_head(Family::S3ObjHead.prefix(), bucket, object)
 }
 
 /// K6 `!s3|blob|` ‖ seg(bucket) ‖ u64(1) ‖ seg(object) ‖ seg(upload) ‖ u64(1) ‖
 /// u64(chunk), unversioned.
 pub(crate) fn blob(bucket: &[u8], object: &[u8], chunk: u64) -> Vec<u8> {
-    let mut k = object_head(b"!s3|blob|", bucket, object);
+    let mut k = object_head(Family::S3Blob.prefix(), bucket, object);
     seg(&mut k, UPLOAD_ID.as_bytes());
     k.extend_from_slice(&PART_NO.to_be_bytes());
     k.extend_from_slice(&chunk.to_be_bytes());

@@ -1,7 +1,8 @@
 //! Snapshot files (`.fsm`, one per Raft group) as a source: memory-mapped, one scanner
 //! thread per shard feeding a bounded channel.
 
-pub mod container;
+/// The `.fsm` container reader, from the format crate (the storage layout lives there).
+pub use elastickv_backup_format::container;
 pub mod mvcc;
 
 pub use container::{ContainerError, ContainerFormat};

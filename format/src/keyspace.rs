@@ -1,9 +1,52 @@
-//! The prefix route table (docs/format/00-container.md §3): which adapter and handler owns a user key.
+//! The keyspace (docs/format/00-container.md §3): the four adapters, the key families, and
+//! the prefix route table that says which adapter and handler owns a user key.
 //!
 //! Upstream tries prefixes longest first; the table below is already in that effective
 //! order, so the first match wins.
 
-use super::AdapterKind;
+/// The four adapters, in upstream's fixed order (manifest order and finalize order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum AdapterKind {
+    /// DynamoDB-compatible tables.
+    DynamoDb,
+    /// S3-compatible buckets.
+    S3,
+    /// Redis-compatible keys.
+    Redis,
+    /// SQS-compatible queues.
+    Sqs,
+}
+
+impl AdapterKind {
+    /// All four, in order.
+    pub const ALL: [AdapterKind; 4] = [
+        AdapterKind::DynamoDb,
+        AdapterKind::S3,
+        AdapterKind::Redis,
+        AdapterKind::Sqs,
+    ];
+
+    /// The name used on the command line and in MANIFEST.json.
+    pub fn name(self) -> &'static str {
+        match self {
+            AdapterKind::DynamoDb => "dynamodb",
+            AdapterKind::S3 => "s3",
+            AdapterKind::Redis => "redis",
+            AdapterKind::Sqs => "sqs",
+        }
+    }
+
+    /// Parses a command-line adapter name (case-sensitive, as upstream).
+    pub fn from_name(s: &str) -> Option<Self> {
+        AdapterKind::ALL.into_iter().find(|a| a.name() == s)
+    }
+
+    /// The adapter's slot in per-adapter arrays (counters, adapter tables): its position
+    /// in [`AdapterKind::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
 
 /// Every key family the dispatcher distinguishes.
 #[allow(missing_docs)]
@@ -80,7 +123,10 @@ const fn r(prefix: &'static [u8], adapter: Option<AdapterKind>, family: Family) 
 }
 
 /// The table, longest prefix first (ties in upstream's declaration order).
-pub static ROUTES: [Route; 46] = [
+pub static ROUTES: [Route; 46] = TABLE;
+
+/// [`ROUTES`] as a constant, so that [`Family::prefix`] can be evaluated at compile time.
+const TABLE: [Route; 46] = [
     r(b"!sqs|queue|tombstone|", Some(Q), F::SqsQueueTombstone),
     r(b"!ddb|meta|table|", Some(D), F::DdbTableMeta),
     r(b"!s3|bucket|meta|", Some(S3), F::S3BucketMeta),
@@ -138,19 +184,31 @@ pub fn route(user_key: &[u8]) -> Option<&'static Route> {
 }
 
 impl Family {
-    /// This family's prefix.
-    pub fn prefix(self) -> &'static [u8] {
-        ROUTES
-            .iter()
-            .find(|r| r.family == self)
-            .map(|r| r.prefix)
-            .unwrap_or(b"")
+    /// This family's prefix, from the route table: writers (`encode`, the generators, the
+    /// loopback server) build keys with it instead of spelling prefixes again. A `const fn`,
+    /// so a prefix can name a constant.
+    pub const fn prefix(self) -> &'static [u8] {
+        let mut i = 0;
+        while i < TABLE.len() {
+            if TABLE[i].family as u8 == self as u8 {
+                return TABLE[i].prefix;
+            }
+            i += 1;
+        }
+        b""
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_family_has_its_prefix() {
+        for r in &ROUTES {
+            assert_eq!(r.family.prefix(), r.prefix, "{:?}", r.family);
+        }
+    }
 
     #[test]
     fn table_is_longest_first() {

@@ -1,0 +1,19 @@
+//! elastickv's storage layout, the one place the engine learns it from.
+//!
+//! Why a crate of its own: the same bytes are read by the snapshot scanner and the live
+//! source, and written by `encode`, the generators and the loopback server. When each of
+//! them carried its own copy of a prefix or a magic number, a change reached some and not
+//! others. This crate holds the layout only — no I/O policy, no rendering — and depends on
+//! nothing in the workspace, so every other crate can build on it.
+//!
+//! - [`keyspace`]: the adapters, the key families and the prefix route table that says which
+//!   adapter owns a user key (docs/format/00-container.md §3).
+//! - [`container`]: the `.fsm` file — the bare `EKVPBBL1` payload and the runtime's
+//!   `EKVTHLC1`/`EKVTHLC2` wrapper with its CRC32C footer (docs/format/00-container.md §1–2).
+
+#![warn(missing_docs)]
+
+pub mod container;
+pub mod keyspace;
+
+pub use keyspace::{route, AdapterKind, Family, Route};
