@@ -130,7 +130,8 @@ mod tests {
 
     #[test]
     fn refuses_what_it_cannot_do() {
-        let cases: [(&str, fn(&AddressError) -> bool); 7] = [
+        type Check = fn(&AddressError) -> bool;
+        let cases: [(&str, Check); 7] = [
             ("rediss://h:1", |e| {
                 matches!(e, AddressError::UnsupportedScheme)
             }),
