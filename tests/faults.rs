@@ -74,17 +74,16 @@ fn file_size_limit_fails_cleanly() {
         "--output",
         out.to_str().unwrap(),
     ]);
-    // SAFETY: only async-signal-safe calls between fork and exec.
+    // SAFETY: only async-signal-safe calls between fork and exec (signal(2) and
+    // setrlimit(2)). libc for signal(2): rustix offers no safe way to set a disposition.
     unsafe {
         cmd.pre_exec(|| {
             libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
-            let lim = libc::rlimit {
-                rlim_cur: 64 * 1024,
-                rlim_max: 64 * 1024,
+            let lim = rustix::process::Rlimit {
+                current: Some(64 * 1024),
+                maximum: Some(64 * 1024),
             };
-            if libc::setrlimit(libc::RLIMIT_FSIZE, &lim) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
+            rustix::process::setrlimit(rustix::process::Resource::Fsize, lim)?;
             Ok(())
         });
     }

@@ -257,8 +257,11 @@ fn sigint_then_resume() {
         .spawn()
         .unwrap();
     wait_until("the first finished adapter", || done_units(&out) >= 1);
-    // SAFETY: plain kill(2) on our own child's pid.
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    rustix::process::kill_process(
+        rustix::process::Pid::from_child(&child),
+        rustix::process::Signal::INT,
+    )
+    .unwrap();
     let res = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&res.stderr);
     assert!(!res.status.success(), "{stderr}");

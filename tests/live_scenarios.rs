@@ -492,8 +492,11 @@ fn sigint_ends_the_backup_and_exits_non_zero() {
     let c = s.cluster().clone();
     wait_until("the pin", || c.active_pins() == 1);
     std::thread::sleep(Duration::from_millis(300));
-    // SAFETY: plain kill(2) on our own child's pid.
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    rustix::process::kill_process(
+        rustix::process::Pid::from_child(&child),
+        rustix::process::Signal::INT,
+    )
+    .unwrap();
     let status = child.wait().unwrap();
     assert!(!status.success());
     assert!(!out.join("MANIFEST.json").exists());

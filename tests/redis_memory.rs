@@ -80,7 +80,8 @@ fn sample_anon(pid: u32, done: Arc<AtomicBool>) -> std::thread::JoinHandle<i64> 
 }
 
 /// Runs the binary; returns (exit status, peak RSS in KiB, peak sampled RssAnon in KiB).
-// The child is reaped by `libc::wait4` (to read its rusage), which clippy cannot see.
+// The child is reaped by `libc::wait4` (to read its rusage; rustix has no wait4), which
+// clippy cannot see.
 #[allow(clippy::zombie_processes)]
 fn run_measured(args: &[&str]) -> (i32, i64, i64) {
     let child = Command::new(env!("CARGO_BIN_EXE_elastickv-backup"))

@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use elastickv_backup::sinks::archive::header::{encode, EntryHeader, EntryKind, END_OF_ARCHIVE};
+use elastickv_backup::sinks::archive::header::{append, EntryHeader, EntryKind};
 use sha2::{Digest, Sha256};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -261,28 +261,25 @@ fn tampered_archives() {
 
     // An entry that escapes the root, an added file and a second copy of a file,
     // appended before the end marker.
-    let mut evil = bytes[..bytes.len() - END_OF_ARCHIVE.len()].to_vec();
+    // (`../evil` is refused by ustar's name field, so it goes into a PAX `path` record.)
+    let mut evil = tar::Builder::new(bytes[..bytes.len() - 1024].to_vec());
     for (path, kind) in [
         ("../evil", EntryKind::File),
         ("redis/db_0/extra.bin", EntryKind::File),
         ("redis/db_0/strings/s.bin", EntryKind::File),
     ] {
-        encode(
-            &EntryHeader {
-                path,
-                kind,
-                mode: 0o600,
-                size: 1,
-                mtime: 0,
-                uid: 0,
-                gid: 0,
-            },
-            &mut evil,
-        );
-        evil.push(b'x');
-        evil.resize(evil.len() + 511, 0);
+        let h = EntryHeader {
+            path,
+            kind,
+            mode: 0o600,
+            size: 1,
+            mtime: 0,
+            uid: 0,
+            gid: 0,
+        };
+        append(&mut evil, &h, &b"x"[..]).unwrap();
     }
-    evil.extend_from_slice(&END_OF_ARCHIVE);
+    let evil = evil.into_inner().unwrap();
     let p = t.join("evil.tar");
     std::fs::write(&p, &evil).unwrap();
     assert_fails_naming(&p, "ERROR ../evil: unsafe archive entry name");

@@ -3,7 +3,7 @@
 //! ceilings and ratios. Speed claims of this project come from here (and from the
 //! criterion benches), never from tests.
 
-use super::common::parse_size;
+use super::common::size_arg;
 use crate::bench::{self, BenchConfig, Layout};
 use crate::error::Error;
 use crate::gen::plan::Mix;
@@ -13,9 +13,9 @@ use std::path::PathBuf;
 /// Measure decode throughput on generated data, per stage, against same-run ceilings.
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// Size of the generated dataset (K/M/G suffixes accepted).
-    #[arg(long, default_value = "256M", value_name = "BYTES")]
-    pub size: String,
+    /// Size of the generated dataset (e.g. 256MiB, 256M, 1G).
+    #[arg(long, default_value = "256MiB", value_name = "BYTES", value_parser = size_arg)]
+    pub size: u64,
 
     /// Shard files of the dataset.
     #[arg(long, default_value_t = 8, value_name = "N")]
@@ -50,8 +50,8 @@ pub struct BenchArgs {
     pub vs_shards: Option<usize>,
 
     /// Also run on a dataset of this size and compare peak RSS.
-    #[arg(long, value_name = "BYTES")]
-    pub vs_size: Option<String>,
+    #[arg(long, value_name = "BYTES", value_parser = size_arg)]
+    pub vs_size: Option<u64>,
 
     /// Also dump the same data live from the embedded loopback cluster.
     #[arg(long)]
@@ -89,7 +89,7 @@ impl BenchArgs {
             ));
         }
         Ok(BenchConfig {
-            size: parse_size(&self.size)?,
+            size: self.size,
             shards: self.shards,
             seed: self.seed,
             mix: match &self.mix {
@@ -109,7 +109,7 @@ impl BenchArgs {
             repeat: self.repeat.max(1),
             vs_threads: self.vs_threads,
             vs_shards: self.vs_shards,
-            vs_size: self.vs_size.as_deref().map(parse_size).transpose()?,
+            vs_size: self.vs_size,
             live: self.live,
         })
     }

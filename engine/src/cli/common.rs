@@ -133,9 +133,10 @@ pub fn parse_threads(s: &str) -> Result<usize, String> {
     }
 }
 
-/// Value parser for byte sizes: `4096`, `512K`, `64M`, `1G` (binary multiples).
+/// Value parser for byte sizes: `4096`, `512KiB`, `64M`, `1GiB` (binary multiples; see
+/// [`parse_size`]).
 pub fn size_arg(s: &str) -> Result<u64, String> {
-    parse_size(s).map_err(|_| "invalid size (use e.g. 4096, 512K, 64M, 1G)".to_string())
+    parse_size(s).map_err(|_| "invalid size (use e.g. 4096, 512KiB, 64M, 1GiB)".to_string())
 }
 
 /// Value parser for durations (`500ms`, `5s`, `2m`, `1h 30m`) through `humantime`; a bare
@@ -146,6 +147,14 @@ pub fn duration_arg(s: &str) -> Result<std::time::Duration, String> {
         return Ok(std::time::Duration::from_secs(n));
     }
     humantime::parse_duration(t).map_err(|e| format!("{e} (use e.g. 500ms, 5s, 2m)"))
+}
+
+/// [`duration_arg`] refusing zero: for timeouts, where zero would fail every call.
+pub fn positive_duration_arg(s: &str) -> Result<std::time::Duration, String> {
+    match duration_arg(s)? {
+        d if d.is_zero() => Err("must be more than zero".into()),
+        d => Ok(d),
+    }
 }
 
 /// The processor count: the default of every `--threads`.
@@ -248,31 +257,32 @@ pub struct OutputFlags {
     pub s3_endpoint: Option<String>,
 }
 
-/// Parses `64M`, `1G`, `4096`.
+/// Parses a byte size: a number with an optional binary-multiple suffix, `K`/`KiB`,
+/// `M`/`MiB`, `G`/`GiB`, `T`/`TiB` (case-insensitive, `KB`-style spellings read as the
+/// same binary multiples, since every size here is a buffer or a part size), or `B`.
+/// The one size syntax of every flag ([`size_arg`]).
 pub fn parse_size(s: &str) -> Result<u64, Error> {
+    let bad = || {
+        Error::Usage(format!(
+            "{s}: invalid size (use e.g. 4096, 512KiB, 64M, 1GiB)"
+        ))
+    };
     let t = s.trim();
-    let (num, mul) = match t.char_indices().last() {
-        Some((i, c)) if c.is_ascii_alphabetic() => {
-            let mul = match c.to_ascii_uppercase() {
-                'K' => 1u64 << 10,
-                'M' => 1 << 20,
-                'G' => 1 << 30,
-                'B' => 1,
-                _ => {
-                    return Err(Error::Usage(format!(
-                        "{s}: invalid size (use e.g. 4096, 512K, 64M, 1G)"
-                    )))
-                }
-            };
-            (&t[..i], mul)
-        }
-        _ => (t, 1),
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let shift = match unit.trim_start().to_ascii_uppercase().as_str() {
+        "" | "B" => 0,
+        "K" | "KB" | "KIB" => 10,
+        "M" | "MB" | "MIB" => 20,
+        "G" | "GB" | "GIB" => 30,
+        "T" | "TB" | "TIB" => 40,
+        _ => return Err(bad()),
     };
     num.parse::<u64>()
         .ok()
-        .and_then(|n| n.checked_mul(mul))
+        .and_then(|n| n.checked_mul(1u64 << shift))
         .filter(|n| *n > 0)
-        .ok_or_else(|| Error::Usage(format!("{s}: invalid size (use e.g. 4096, 512K, 64M, 1G)")))
+        .ok_or_else(bad)
 }
 
 /// Resolves `--adapter` items: `all` or one lone empty value (upstream's `--adapter ""`)
@@ -441,7 +451,14 @@ mod tests {
         assert!(parse_scope("mongo:x").is_err());
         assert!(parse_scope("orders").is_err());
         assert_eq!(parse_size("64M").unwrap(), 64 << 20);
+        assert_eq!(parse_size("256MiB").unwrap(), 256 << 20);
+        assert_eq!(parse_size("1 GiB").unwrap(), 1 << 30);
+        assert_eq!(parse_size("512kb").unwrap(), 512 << 10);
+        assert_eq!(parse_size("2T").unwrap(), 2 << 40);
         assert_eq!(parse_size("4096").unwrap(), 4096);
+        assert!(parse_size("1.5G").is_err());
+        assert!(parse_size("99999999999T").is_err());
+        assert!(parse_size("").is_err());
         assert!(parse_size("0").is_err());
         assert!(parse_size("12Q").is_err());
     }

@@ -86,9 +86,10 @@ pub struct DumpArgs {
         long,
         default_value = "5s",
         value_name = "DURATION",
+        value_parser = super::common::duration_arg,
         help_heading = "Pin"
     )]
-    pub begin_backup_deadline: String,
+    pub begin_backup_deadline: Duration,
 
     /// Minimum snapshot headroom (embedded cluster configuration; advisory for a remote one).
     #[arg(long, default_value_t = 1000, value_name = "N", help_heading = "Pin")]
@@ -123,9 +124,10 @@ pub struct DumpArgs {
         long,
         default_value = "60s",
         value_name = "DURATION",
+        value_parser = super::common::duration_arg,
         help_heading = "Scan"
     )]
-    pub group_retry_budget: String,
+    pub group_retry_budget: Duration,
 
     /// Raft groups of the embedded cluster (only with --embedded).
     #[arg(
@@ -151,30 +153,6 @@ pub struct DumpArgs {
     /// Logs, progress and metrics.
     #[command(flatten)]
     pub observe: super::observe::ObserveArgs,
-}
-
-/// Parses `500ms`, `5s`, `2m`, `1h` (a bare number is seconds).
-pub fn parse_duration(s: &str) -> Result<Duration, Error> {
-    let t = s.trim();
-    let split = t
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: f64 = num
-        .parse()
-        .map_err(|_| Error::Usage(format!("{s}: invalid duration (use e.g. 500ms, 5s, 2m)")))?;
-    let secs = match unit {
-        "ms" => n / 1000.0,
-        "" | "s" => n,
-        "m" => n * 60.0,
-        "h" => n * 3600.0,
-        _ => {
-            return Err(Error::Usage(format!(
-                "{s}: invalid duration unit (ms, s, m, h)"
-            )))
-        }
-    };
-    Duration::try_from_secs_f64(secs).map_err(|_| Error::Usage(format!("{s}: invalid duration")))
 }
 
 /// `--group-endpoint` values as a map (usage error when malformed).
@@ -271,10 +249,10 @@ fn run_resumable(args: DumpArgs, handle_signals: bool) -> Result<(), Error> {
         group_endpoints: group_endpoints(&args.group_endpoint)?,
         admin_token: admin_token(&args.admin_token, &args.admin_token_file)?,
         ttl_ms: args.ttl_ms,
-        begin_backup_deadline: parse_duration(&args.begin_backup_deadline)?,
+        begin_backup_deadline: args.begin_backup_deadline,
         page_size: args.scan_page_size,
         allow_unpinned: args.allow_unpinned,
-        group_retry_budget: parse_duration(&args.group_retry_budget)?,
+        group_retry_budget: args.group_retry_budget,
         handle_signals,
         ..LiveConfig::default()
     };
@@ -333,7 +311,7 @@ pub fn run_dump_with(args: DumpArgs, handle_signals: bool) -> Result<(), Error> 
     let started = Instant::now();
     let opts = args.flags.options()?;
     let token = admin_token(&args.admin_token, &args.admin_token_file)?;
-    let begin_deadline = parse_duration(&args.begin_backup_deadline)?;
+    let begin_deadline = args.begin_backup_deadline;
     let archive = args.flags.archive()?.is_some();
     // Output checks before anything is pinned: a bad path costs the cluster nothing.
     if archive {
@@ -376,7 +354,7 @@ pub fn run_dump_with(args: DumpArgs, handle_signals: bool) -> Result<(), Error> 
         begin_backup_deadline: begin_deadline,
         page_size: args.scan_page_size,
         allow_unpinned: args.allow_unpinned,
-        group_retry_budget: parse_duration(&args.group_retry_budget)?,
+        group_retry_budget: args.group_retry_budget,
         handle_signals,
         ..LiveConfig::default()
     })?;
@@ -413,19 +391,4 @@ pub fn run_dump_with(args: DumpArgs, handle_signals: bool) -> Result<(), Error> 
     );
     drop(embedded);
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("5s").unwrap(), Duration::from_secs(5));
-        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
-        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
-        assert_eq!(parse_duration("3").unwrap(), Duration::from_secs(3));
-        assert!(parse_duration("5x").is_err());
-        assert!(parse_duration("").is_err());
-    }
 }

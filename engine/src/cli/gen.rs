@@ -2,7 +2,7 @@
 //! benchmarks, restore drills and tests at any size (decode them with `decode
 //! --input-snap-dir`, or serve them with `dev serve --input-snap-dir`).
 
-use super::common::parse_size;
+use super::common::size_arg;
 use crate::error::Error;
 use crate::gen::plan::{generate, GenConfig, GenReport, Mix};
 use crate::progress::human_bytes;
@@ -21,9 +21,9 @@ pub struct GenArgs {
     #[arg(long, default_value_t = 8, value_name = "N")]
     pub shards: usize,
 
-    /// Approximate total size of the shard files (K/M/G suffixes accepted).
-    #[arg(long, value_name = "BYTES")]
-    pub size: String,
+    /// Approximate total size of the shard files (e.g. 256MiB, 256M, 1G).
+    #[arg(long, value_name = "BYTES", value_parser = size_arg)]
+    pub size: u64,
 
     /// Seed; the same seed, size and mix always give the same bytes.
     #[arg(long, default_value_t = 1, value_name = "S")]
@@ -44,7 +44,7 @@ impl GenArgs {
             )));
         }
         Ok(GenConfig {
-            size: parse_size(&self.size)?,
+            size: self.size,
             shards: self.shards,
             seed: self.seed,
             mix: match &self.mix {

@@ -1,6 +1,6 @@
 //! `elastickv-backup restore redis|dynamodb|s3|sqs`: replays a dump into a running server.
 
-use crate::cli::common::parse_size;
+use crate::cli::common::{positive_duration_arg, size_arg};
 use crate::error::Error;
 use crate::restore::aws::{Summary, Target};
 use crate::restore::redis::{self, Mode, RestoreError, RestoreOptions};
@@ -86,17 +86,18 @@ pub struct AwsArgs {
     #[arg(long)]
     pub use_existing: bool,
 
-    /// Seconds allowed for one attempt of one API call (each call is tried up to 4
-    /// times, with backoff, on throttling and transient errors).
-    #[arg(long, default_value_t = 60, value_name = "SECS")]
-    pub timeout: u64,
+    /// Time allowed for one attempt of one API call (e.g. 30s, 2m; a bare number is
+    /// seconds). Each call is tried up to 4 times, with backoff, on throttling and
+    /// transient errors.
+    #[arg(long, default_value = "60s", value_name = "DURATION", value_parser = positive_duration_arg)]
+    pub timeout: Duration,
 }
 
 impl AwsArgs {
     fn target(&self) -> Target {
         let mut t = Target::new(self.endpoint.clone());
         t.region = self.region.clone();
-        t.timeout = Duration::from_secs(self.timeout.max(1));
+        t.timeout = self.timeout;
         t
     }
 }
@@ -125,13 +126,13 @@ pub struct S3Args {
     #[allow(missing_docs)]
     pub aws: AwsArgs,
 
-    /// Objects larger than this are sent as multipart uploads (K, M, G suffixes).
-    #[arg(long, default_value = "16M", value_name = "BYTES")]
-    pub multipart_threshold: String,
+    /// Objects larger than this are sent as multipart uploads (e.g. 16MiB, 16M, 1G).
+    #[arg(long, default_value = "16MiB", value_name = "BYTES", value_parser = size_arg)]
+    pub multipart_threshold: u64,
 
-    /// Part size of multipart uploads (at least 5M, the S3 minimum).
-    #[arg(long, default_value = "8M", value_name = "BYTES")]
-    pub part_size: String,
+    /// Part size of multipart uploads (at least 5MiB, the S3 minimum).
+    #[arg(long, default_value = "8MiB", value_name = "BYTES", value_parser = size_arg)]
+    pub part_size: u64,
 
     /// PutObject requests in flight at once.
     #[arg(long, default_value_t = 4, value_name = "N")]
@@ -155,8 +156,8 @@ pub struct RedisArgs {
     pub input: PathBuf,
 
     /// The server: redis://[[user]:password@]host[:port][/db], or host:port.
-    #[arg(long, value_name = "URL")]
-    pub address: String,
+    #[arg(long, value_name = "URL", value_parser = redis::parse_address)]
+    pub address: redis::Target,
 
     /// Database to write into (SELECT). Default: the URL's /db, else the number of the
     /// dump's redis/db_<n>/ directory.
@@ -185,9 +186,10 @@ pub struct RedisArgs {
     #[arg(long, value_name = "OPS")]
     pub rate_limit: Option<u64>,
 
-    /// Seconds to wait for the connection and for each batch of replies.
-    #[arg(long, default_value_t = 60, value_name = "SECS")]
-    pub timeout: u64,
+    /// How long to wait for the connection and for each batch of replies (e.g. 30s, 2m;
+    /// a bare number is seconds).
+    #[arg(long, default_value = "60s", value_name = "DURATION", value_parser = positive_duration_arg)]
+    pub timeout: Duration,
 
     /// No progress on stderr (a live line on a terminal, else a log line every 10 s).
     #[arg(long)]
@@ -213,8 +215,8 @@ pub fn run(args: RestoreArgs) -> Result<(), Error> {
         RestoreTarget::S3(a) => {
             let mut o = s3::Options::new(a.aws.input.clone(), a.aws.target());
             o.use_existing = a.aws.use_existing;
-            o.multipart_threshold = parse_size(&a.multipart_threshold)?;
-            o.part_size = parse_size(&a.part_size)?;
+            o.multipart_threshold = a.multipart_threshold;
+            o.part_size = a.part_size;
             if o.part_size < s3::MIN_PART_SIZE {
                 return Err(Error::Usage(format!(
                     "--part-size must be at least 5M ({} bytes): S3 refuses smaller parts",
@@ -246,7 +248,7 @@ fn report(
 }
 
 fn run_redis(a: RedisArgs) -> Result<(), Error> {
-    let target = redis::parse_address(&a.address).map_err(|e| Error::Usage(e.to_string()))?;
+    let target = a.address;
     let mode: Mode = a.mode.parse().map_err(Error::Usage)?;
     if a.rate_limit == Some(0) {
         return Err(Error::Usage("--rate-limit must be at least 1".into()));
@@ -257,7 +259,7 @@ fn run_redis(a: RedisArgs) -> Result<(), Error> {
     opts.mode = mode;
     opts.preserve_ttl = a.preserve_ttl;
     opts.rate_limit = a.rate_limit;
-    opts.timeout = Duration::from_secs(a.timeout.max(1));
+    opts.timeout = a.timeout;
     opts.progress = !a.quiet;
     let summary = redis::restore(&opts)?;
     let mut out = std::io::stdout().lock();

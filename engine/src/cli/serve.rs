@@ -4,12 +4,14 @@
 
 pub mod faults;
 
-use super::dump::{admin_token, parse_duration};
+use super::common::duration_arg;
+use super::dump::admin_token;
 use crate::error::Error;
 use crate::server::{load, LoopbackServer, ServerConfig};
 use clap::Args;
 use std::io::Write;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// Serve a multi-group loopback cluster over gRPC until SIGINT/SIGTERM.
 #[derive(Args, Debug)]
@@ -61,8 +63,8 @@ pub struct ServeArgs {
     pub max_active_pins: usize,
 
     /// BeginBackup catch-up deadline.
-    #[arg(long, default_value = "5s", value_name = "DURATION")]
-    pub begin_backup_deadline: String,
+    #[arg(long, default_value = "5s", value_name = "DURATION", value_parser = duration_arg)]
+    pub begin_backup_deadline: Duration,
 
     /// Raft entries between snapshots.
     #[arg(long, default_value_t = 10_000, value_name = "N")]
@@ -79,8 +81,8 @@ pub struct ServeArgs {
     pub fault: Vec<String>,
 
     /// MVCC history kept by the compactor.
-    #[arg(long, default_value = "30m", value_name = "DURATION")]
-    pub compaction_retention: String,
+    #[arg(long, default_value = "30m", value_name = "DURATION", value_parser = duration_arg)]
+    pub compaction_retention: Duration,
 }
 
 /// Runs the serve command.
@@ -102,10 +104,10 @@ pub fn run_serve(args: ServeArgs) -> Result<(), Error> {
         phase1: !args.no_backup_rpcs,
         backup_max_ttl_ms: args.backup_max_ttl_ms,
         max_active_pins: args.max_active_pins,
-        begin_backup_deadline: parse_duration(&args.begin_backup_deadline)?,
+        begin_backup_deadline: args.begin_backup_deadline,
         snapshot_every: args.snapshot_every,
         snapshot_headroom_entries: args.snapshot_headroom_entries,
-        compaction_retention: parse_duration(&args.compaction_retention)?,
+        compaction_retention: args.compaction_retention,
         ..ServerConfig::default()
     };
     let mut schedule = args

@@ -1,7 +1,7 @@
 //! Which loopback node hosts which Raft group, who leads it, and leader elections in
-//! progress: the multi-node shape of a real cluster (spec 50 §1.2, §2.8), so a client has to
-//! find each group's hosts and follow leaders that move. One node (the default) hosts every
-//! group.
+//! progress: the multi-node shape of a real cluster (docs/format/50-live-cluster.md §1,
+//! §2), so a client has to find each group's hosts and follow leaders that move. One node
+//! (the default) hosts every group.
 
 use std::collections::BTreeMap;
 use std::sync::RwLock;

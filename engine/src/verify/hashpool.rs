@@ -2,6 +2,11 @@
 //! thread, in order, while files are hashed on the others. A small file goes over whole;
 //! a large one as a job that receives its content in chunks, so no file is ever held in
 //! memory. Both queues are bounded, so memory stays at a few MiB per worker.
+//!
+//! Not rayon (which `verify` uses for a directory, a plain parallel map over known files):
+//! here the files arrive one by one from a single sequential reader, and the bounded
+//! queue is what keeps the reader from buffering the archive in memory ahead of the
+//! hashers; a rayon `scope` + `spawn` per file would queue without bound.
 
 use crossbeam_channel::{bounded, Receiver, Sender};
 use sha2::{Digest, Sha256};

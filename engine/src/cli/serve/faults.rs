@@ -46,7 +46,7 @@ const USAGE: &str = "expected AT=ACTION, AT a duration (500ms, 2s) and ACTION on
 pub fn parse(v: &str) -> Result<Fault, Error> {
     let bad = |why: &str| Error::Usage(format!("--fault {v}: {why}; {USAGE}"));
     let (at, action) = v.split_once('=').ok_or_else(|| bad("no '='"))?;
-    let at = super::super::dump::parse_duration(at)?;
+    let at = super::super::common::duration_arg(at).map_err(|e| bad(&e))?;
     let mut parts = action.split(':');
     let name = parts.next().unwrap_or_default();
     let args: Vec<&str> = parts.collect();

@@ -1,5 +1,5 @@
-//! Spec 30 §12 vectors, the golden SQS cases, and the upstream differences, driven
-//! through the adapter with a real directory sink.
+//! The test vectors of docs/format/30-sqs.md §12, the golden SQS cases, and the upstream
+//! differences, driven through the adapter with a real directory sink.
 
 use super::*;
 use crate::decode::route;
@@ -501,7 +501,7 @@ use base64::Engine as _;
 
 /// Message ids that are prefixes of one another at equal send time and sequence: their
 /// keys arrive in encoded order (`YQA` for `a\0` before `YQ` for `a`), the file is in
-/// bytewise id order (spec 30 §6.3), in memory and spilled alike. (An empty message id
+/// bytewise id order (docs/format/30-sqs.md §6), in memory and spilled alike. (An empty message id
 /// cannot occur: its key has no id segment and is rejected as malformed, as upstream.)
 #[test]
 fn equal_send_times_order_empty_and_prefix_ids_bytewise() {

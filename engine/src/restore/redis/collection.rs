@@ -1,5 +1,6 @@
-//! Readers for `hashes/`, `lists/`, `sets/` and `zsets/` files (spec 40 §6.4): the header
-//! (`format_version`, `expire_at_ms`) and the elements, one at a time, in file order.
+//! Readers for `hashes/`, `lists/`, `sets/` and `zsets/` files (docs/format/40-redis.md
+//! §6): the header (`format_version`, `expire_at_ms`) and the elements, one at a time, in
+//! file order.
 
 use super::json::{JsonReader, Scalar};
 use super::kind::Kind;

@@ -5,14 +5,6 @@
 /// Why a Redis restore stopped (or, for the per-key variants, why one key was skipped).
 #[derive(Debug, thiserror::Error)]
 pub enum RestoreError {
-    /// The `--address` value is not a usable Redis URL.
-    #[error("--address {address:?}: {why}")]
-    Address {
-        /// The address as given.
-        address: String,
-        /// What is wrong with it.
-        why: String,
-    },
     /// Connecting to, writing to or reading from the server failed.
     #[error("redis server {address}: {what}: {source}")]
     Connection {
@@ -51,7 +43,7 @@ pub enum RestoreError {
         #[source]
         source: std::io::Error,
     },
-    /// A dump file's content is not what the decoder writes (spec 40 §4–§6).
+    /// A dump file's content is not what the decoder writes (docs/format/40-redis.md §4–§6).
     #[error("{path}: byte {offset}: {why}")]
     Format {
         /// Path of the dump file.

@@ -1,8 +1,9 @@
 //! HLL bodies. elastickv keeps an HLL as the exact set of its members, stored as
-//! `\x00RS\x01` ‖ protobuf `RedisSetValue { repeated string members = 1; }` (spec 40 §2.8);
-//! replaying those members with PFADD rebuilds the same value on elastickv and an
-//! equivalent sketch on Redis. Any other body (a Redis `HYLL` string, say) is opaque and
-//! is restored byte for byte with SET, which is how Redis itself stores an HLL.
+//! `\x00RS\x01` ‖ protobuf `RedisSetValue { repeated string members = 1; }`
+//! (docs/format/40-redis.md §2); replaying those members with PFADD rebuilds the same
+//! value on elastickv and an equivalent sketch on Redis. Any other body (a Redis `HYLL`
+//! string, say) is opaque and is restored byte for byte with SET, which is how Redis
+//! itself stores an HLL.
 
 use std::io::{BufRead, Read};
 

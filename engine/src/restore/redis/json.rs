@@ -394,7 +394,7 @@ mod tests {
 
     #[test]
     fn resolves_go_escapes() {
-        // What Go's encoder writes (spec 40 §6.2), back to the raw bytes.
+        // What Go's encoder writes (docs/format/40-redis.md §6), back to the raw bytes.
         let mut r =
             rd(br#""\u003ca\u0026b\u003e \"q\"\\ \b\f\n\r\t \u0001 \u2028 \ud83d\ude00 \/""#);
         assert_eq!(

@@ -1,4 +1,5 @@
-//! The seven Redis types of a dump and where each lives under `redis/db_<n>/` (spec 40 §4).
+//! The seven Redis types of a dump and where each lives under `redis/db_<n>/`
+//! (docs/format/40-redis.md §4).
 
 /// A Redis type as the dump stores it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -44,7 +44,7 @@ pub use kind::Kind;
 pub use replay::TtlMode;
 pub use resp::Reply;
 pub use summary::Summary;
-pub use url::{parse as parse_address, Target};
+pub use url::{parse as parse_address, AddressError, Target};
 
 use crate::progress::{Reporter, ReporterConfig};
 use client::is_unknown_command;

@@ -127,8 +127,8 @@ fn sort_sidecar(path: &Path, budget: usize) -> Result<Option<LastWins>, RestoreE
         let (Some(key), true) = (key, seen_ttl) else {
             return Err(r.error("TTL sidecar line without \"key\" and \"expire_at_ms\""));
         };
-        // 0 and null both mean "no TTL" (spec 40 §9); kept as 0 so a later line can
-        // still override an earlier one.
+        // 0 and null both mean "no TTL" (docs/format/40-redis.md §9); kept as 0 so a later
+        // line can still override an earlier one.
         s.push(key, ttl.unwrap_or(0).to_be_bytes().to_vec())
     })?;
     Ok(Some(LastWins::new(s.finish()?)?))

@@ -1,4 +1,4 @@
-//! Reader for `streams/<seg>.jsonl` (spec 40 §6.5): entry lines
+//! Reader for `streams/<seg>.jsonl` (docs/format/40-redis.md §6): entry lines
 //! `{"id":"<ms>-<seq>","fields":[{"name":…,"value":…},…]}` and one
 //! `{"_meta":true,"length":…,"last_ms":…,"last_seq":…,"expire_at_ms":…}` line.
 

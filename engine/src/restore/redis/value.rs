@@ -1,6 +1,6 @@
-//! The dump's binary-safe `<value>` (spec 40 §6.1: a JSON string for UTF-8 bytes, else
-//! `{"base64": "<base64url, no padding>"}`) and zset scores (§6.3: a JSON number or the
-//! strings `"+inf"` / `"-inf"`), read back into the bytes and floats to send.
+//! The dump's binary-safe `<value>` (docs/format/40-redis.md §6: a JSON string for UTF-8
+//! bytes, else `{"base64": "<base64url, no padding>"}`) and zset scores (same section: a JSON
+//! number or the strings `"+inf"` / `"-inf"`), read back into the bytes and floats to send.
 
 use super::json::{JsonReader, Scalar};
 use super::RestoreError;

@@ -30,12 +30,12 @@ pub use output::{Compression, Destination};
 
 use super::{DigestLog, FileDigest, RelPath, Sink, StreamFile};
 use crate::error::Error;
-use header::{EntryHeader, EntryKind, BLOCK};
+use header::{EntryHeader, EntryKind};
 use output::Output;
 use sha2::{Digest, Sha256};
 use std::collections::HashSet;
 use std::fs::File;
-use std::io::Read;
+use std::io::{self, BufReader, Read};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -101,13 +101,30 @@ pub(crate) struct Shared {
 
 struct State {
     /// `None` once finished, or after a failure (the partial file is deleted then).
-    out: Option<Output>,
+    out: Option<tar::Builder<Output>>,
     finished: bool,
     failed: Option<String>,
     dirs_seen: HashSet<String>,
     /// Directories created explicitly (they may hold no file), for the end checks.
     explicit_dirs: Vec<RelPath>,
-    header: Vec<u8>,
+}
+
+impl State {
+    /// Drops the output without ending the archive: a `tar::Builder` dropped unfinished
+    /// writes the end-of-archive marker, which would make a cut-off stream on standard
+    /// output look complete; an abandoned [`Output`] refuses that write.
+    fn abandon(&mut self) {
+        if let Some(mut b) = self.out.take() {
+            b.get_mut().abandon();
+        }
+    }
+}
+
+impl Drop for State {
+    /// A sink dropped before `CHECKSUMS` (a failed run) must not complete the archive.
+    fn drop(&mut self) {
+        self.abandon();
+    }
 }
 
 impl ArchiveSink {
@@ -118,7 +135,7 @@ impl ArchiveSink {
         compression: Compression,
         force: bool,
     ) -> Result<Self, Error> {
-        let out = Output::open(dest, compression, force)?;
+        let out = tar::Builder::new(Output::open(dest, compression, force)?);
         let mtime = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
@@ -134,7 +151,6 @@ impl ArchiveSink {
                     failed: None,
                     dirs_seen: HashSet::new(),
                     explicit_dirs: Vec::new(),
-                    header: Vec::with_capacity(4 * BLOCK),
                 }),
                 mtime,
                 uid,
@@ -186,36 +202,32 @@ impl Shared {
         let r = f(self, &mut st);
         if let Err(e) = &r {
             st.failed = Some(e.to_string());
-            st.out = None;
+            st.abandon();
         }
         r
     }
 
-    fn header(
+    /// Appends one entry (header, `data`, padding) through the tar builder.
+    fn append(
         &self,
         st: &mut State,
         path: &str,
         kind: EntryKind,
         mode: u32,
         size: u64,
+        data: impl Read,
     ) -> Result<(), Error> {
-        let mut buf = std::mem::take(&mut st.header);
-        buf.clear();
-        header::encode(
-            &EntryHeader {
-                path,
-                kind,
-                mode,
-                size,
-                mtime: self.mtime,
-                uid: self.uid,
-                gid: self.gid,
-            },
-            &mut buf,
-        );
-        let r = out(st)?.write_all(&buf);
-        st.header = buf;
-        r
+        let h = EntryHeader {
+            path,
+            kind,
+            mode,
+            size,
+            mtime: self.mtime,
+            uid: self.uid,
+            gid: self.gid,
+        };
+        header::append(out(st)?, &h, data)
+            .map_err(|e| Error::io(format!("{} ({path})", self.name), e))
     }
 
     /// Directory entries for `dir` and every ancestor not seen yet, outermost first.
@@ -232,7 +244,7 @@ impl Shared {
         for end in prefix_ends {
             let d = &s[..end];
             if !st.dirs_seen.contains(d) {
-                self.header(st, d, EntryKind::Dir, 0o755, 0)?;
+                self.append(st, d, EntryKind::Dir, 0o755, 0, io::empty())?;
                 st.dirs_seen.insert(d.to_string());
             }
         }
@@ -245,10 +257,14 @@ impl Shared {
             if let Some((dir, _)) = path.split_last() {
                 me.ensure_dirs(st, &dir)?;
             }
-            me.header(st, path.as_str(), EntryKind::File, mode, data.len() as u64)?;
-            let o = out(st)?;
-            o.write_all(data)?;
-            o.write_all(&[0u8; BLOCK][..header::padding(data.len() as u64)])
+            me.append(
+                st,
+                path.as_str(),
+                EntryKind::File,
+                mode,
+                data.len() as u64,
+                data,
+            )
         })
     }
 
@@ -264,29 +280,14 @@ impl Shared {
             if let Some((dir, _)) = path.split_last() {
                 me.ensure_dirs(st, &dir)?;
             }
-            me.header(st, path.as_str(), EntryKind::File, 0o600, len)?;
-            let o = out(st)?;
-            let mut buf = vec![0u8; 1 << 16];
-            let mut left = len;
-            while left > 0 {
-                let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
-                let n = src
-                    .read(&mut buf[..want])
-                    .map_err(|e| Error::io(format!("{path} (spill file)"), e))?;
-                if n == 0 {
-                    return Err(Error::Internal(format!(
-                        "{path}: spill file shorter than its stream"
-                    )));
-                }
-                o.write_all(&buf[..n])?;
-                left -= n as u64;
-            }
-            o.write_all(&[0u8; BLOCK][..header::padding(len)])
+            // A 64 KiB buffer: `io::copy` then moves the spill in large reads.
+            let spill = BufReader::with_capacity(1 << 16, &mut *src);
+            me.append(st, path.as_str(), EntryKind::File, 0o600, len, spill)
         })
     }
 }
 
-fn out(st: &mut State) -> Result<&mut Output, Error> {
+fn out(st: &mut State) -> Result<&mut tar::Builder<Output>, Error> {
     st.out
         .as_mut()
         .ok_or_else(|| Error::Internal("archive output already closed".into()))
@@ -317,7 +318,7 @@ impl Sink for ArchiveSink {
                 // Nothing may complete this archive now.
                 if let Ok(mut st) = self.shared.lock() {
                     st.failed = Some(e.to_string());
-                    st.out = None;
+                    st.abandon();
                 }
                 return Err(e);
             }
@@ -327,13 +328,15 @@ impl Sink for ArchiveSink {
             return self.log.record(path, Sha256::digest(data).into());
         }
         // CHECKSUMS is the last entry: end the archive and put it in place.
+        let name = self.shared.name.clone();
         self.shared.with_output(|_, st| {
-            out(st)?.write_all(&header::END_OF_ARCHIVE)?;
-            let o = st
+            let b = st
                 .out
                 .take()
                 .ok_or_else(|| Error::Internal("archive output already closed".into()))?;
             st.finished = true;
+            // `into_inner` writes the end-of-archive marker (two zero blocks).
+            let o = b.into_inner().map_err(|e| Error::io(&name, e))?;
             o.finish()
         })
     }

@@ -149,6 +149,8 @@ pub struct Output {
     enc: Encoder,
     name: String,
     written: u64,
+    /// Set by [`Output::abandon`]: every later write fails.
+    abandoned: bool,
 }
 
 enum Encoder {
@@ -221,17 +223,15 @@ impl Output {
             enc,
             name,
             written: 0,
+            abandoned: false,
         })
     }
 
-    /// Appends bytes.
-    pub fn write_all(&mut self, data: &[u8]) -> Result<(), Error> {
-        let r = match &mut self.enc {
-            Encoder::Plain(w) => w.write_all(data),
-            Encoder::Zstd(z) => z.write_all(data),
-        };
-        self.written += data.len() as u64;
-        r.map_err(|e| Error::io(&self.name, e))
+    /// Refuses every later write: the run failed, and whatever still holds this output
+    /// (the tar builder's drop writes the end-of-archive marker) must not make the partial
+    /// archive look complete.
+    pub fn abandon(&mut self) {
+        self.abandoned = true;
     }
 
     /// Uncompressed bytes written so far.
@@ -241,6 +241,12 @@ impl Output {
 
     /// Ends the zstd frame, flushes, and (for a file) syncs it and renames it into place.
     pub fn finish(self) -> Result<(), Error> {
+        if self.abandoned {
+            return Err(Error::Internal(format!(
+                "archive {}: finish after the run failed",
+                self.name
+            )));
+        }
         let name = self.name;
         let io_err = |e| Error::io(&name, e);
         let mut buffered = match self.enc {
@@ -263,5 +269,46 @@ impl Output {
                 Ok(())
             }
         }
+    }
+}
+
+impl Write for Output {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        if self.abandoned {
+            return Err(io::Error::other(format!(
+                "archive {}: write after the run failed",
+                self.name
+            )));
+        }
+        let n = match &mut self.enc {
+            Encoder::Plain(w) => w.write(data),
+            Encoder::Zstd(z) => z.write(data),
+        }?;
+        self.written += n as u64;
+        Ok(n)
+    }
+
+    /// Flushes nothing to the destination: the archive is made durable (and put in place)
+    /// only by [`Output::finish`].
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn abandoned_output_refuses_writes() {
+        let t = tempfile::tempdir().unwrap();
+        let dest = Destination::File(t.path().join("x.tar"));
+        let mut o = Output::open(&dest, Compression::None, false).unwrap();
+        o.write_all(b"abc").unwrap();
+        assert_eq!(o.position(), 3);
+        o.abandon();
+        assert!(o.write_all(b"d").is_err());
+        assert!(o.finish().is_err());
+        assert_eq!(std::fs::read_dir(t.path()).unwrap().count(), 0);
     }
 }

@@ -1,3 +1,4 @@
+use super::header::BLOCK;
 use super::*;
 use crate::verify::tar::{TarKind, TarReader};
 use std::io::Read;
