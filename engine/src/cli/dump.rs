@@ -1,6 +1,7 @@
 //! `elastickv-backup dump`: a point-in-time dump of a running cluster (docs/format/50-live-cluster.md), or — with
 //! `--embedded` — of an embedded loopback cluster seeded with the sample dataset.
 
+pub mod link;
 pub mod preflight;
 
 use super::common::OutputFlags;
@@ -10,10 +11,8 @@ use crate::options::DecodeOptions;
 use crate::pipeline;
 use crate::server::{LoopbackServer, ServerConfig};
 use crate::sinks::{DirSink, Sink};
-use crate::sources::live::limits::ScanLimits;
 use crate::sources::live::resume::journal::OptionsRecord;
 use crate::sources::live::resume::Runner;
-use crate::sources::live::tls::ClientTlsFiles;
 use crate::sources::live::{LiveConfig, LiveSession};
 use clap::Args;
 use std::path::PathBuf;
@@ -115,52 +114,9 @@ pub struct DumpArgs {
     #[arg(long, value_name = "FILE", help_heading = "Cluster")]
     pub admin_token_file: Option<PathBuf>,
 
-    /// PEM CA bundle trusted for the nodes' certificates (default: the system roots).
-    /// Giving any TLS file makes addresses without a scheme TLS too; https:// seeds are
-    /// always TLS, http:// never.
-    #[arg(
-        long,
-        value_name = "FILE",
-        conflicts_with = "embedded",
-        help_heading = "TLS"
-    )]
-    pub ca_cert: Option<PathBuf>,
-
-    /// PEM client certificate chain, for clusters that require mutual TLS (with
-    /// --client-key).
-    #[arg(
-        long,
-        value_name = "FILE",
-        requires = "client_key",
-        conflicts_with = "embedded",
-        help_heading = "TLS"
-    )]
-    pub client_cert: Option<PathBuf>,
-
-    /// PEM private key of --client-cert.
-    #[arg(
-        long,
-        value_name = "FILE",
-        requires = "client_cert",
-        conflicts_with = "embedded",
-        help_heading = "TLS"
-    )]
-    pub client_key: Option<PathBuf>,
-
-    /// Group reads (RPCs) in flight at once across the cluster [default: the number of
-    /// groups, at most 16].
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..), help_heading = "Limits")]
-    pub scan_concurrency: Option<u64>,
-
-    /// Data read from the cluster but not yet written, across groups (e.g. 64M, 1G); each
-    /// group may still hold one batch beyond it.
-    #[arg(long, value_name = "BYTES", default_value = "256M", value_parser = super::common::size_arg, help_heading = "Limits")]
-    pub max_inflight_bytes: u64,
-
-    /// Read at most this many bytes per second from the cluster (e.g. 50M); unlimited when
-    /// not given.
-    #[arg(long, value_name = "BYTES", value_parser = super::common::size_arg, help_heading = "Limits")]
-    pub rate_limit: Option<u64>,
+    /// TLS and scan limits (boxed: keeps the command enum small).
+    #[command(flatten)]
+    pub link: Box<link::LinkArgs>,
 
     /// If the cluster cannot pin a read timestamp (no Phase 1 RPCs), dump anyway at its
     /// latest committed timestamp — best effort, loudly marked in MANIFEST.json.
@@ -256,24 +212,6 @@ pub fn admin_token(
     }
 }
 
-/// The TLS files and scan limits the flags give.
-fn tls_and_limits(args: &DumpArgs) -> (ClientTlsFiles, ScanLimits) {
-    (
-        ClientTlsFiles {
-            ca_cert: args.ca_cert.clone(),
-            client_cert: args.client_cert.clone(),
-            client_key: args.client_key.clone(),
-        },
-        ScanLimits {
-            scan_concurrency: args
-                .scan_concurrency
-                .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
-            max_inflight_bytes: args.max_inflight_bytes,
-            rate_limit: args.rate_limit,
-        },
-    )
-}
-
 /// Runs the dump command.
 pub fn run_dump(args: DumpArgs) -> Result<(), Error> {
     run_dump_with(args, true)
@@ -333,7 +271,7 @@ fn run_resumable(args: DumpArgs, handle_signals: bool) -> Result<(), Error> {
             "--archive cannot be combined with --resumable/--resume: a streamed archive cannot be resumed; dump to a directory (it can be archived afterwards)".into(),
         ));
     }
-    let (tls, limits) = tls_and_limits(&args);
+    let (tls, limits) = (args.link.tls(), args.link.limits());
     let cfg = LiveConfig {
         tls,
         limits,
@@ -438,7 +376,7 @@ pub fn run_dump_with(args: DumpArgs, handle_signals: bool) -> Result<(), Error> 
         Some(s) => s.addr().to_string(),
         None => args.address.join(","),
     };
-    let (tls, limits) = tls_and_limits(&args);
+    let (tls, limits) = (args.link.tls(), args.link.limits());
     let session = LiveSession::begin(LiveConfig {
         tls,
         limits,

@@ -61,7 +61,7 @@ pub fn scan_ranges(opts: &DecodeOptions) -> Option<Vec<KeyRange>> {
 /// character that carries only part of a byte may differ (trailing bits) and is left out.
 fn b64_stem(name: &[u8]) -> Vec<u8> {
     let mut s = URL_SAFE_NO_PAD.encode(name).into_bytes();
-    if name.len() % 3 != 0 {
+    if !name.len().is_multiple_of(3) {
         s.pop();
     }
     s
