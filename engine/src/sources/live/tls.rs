@@ -315,6 +315,25 @@ mod tests {
     }
 
     #[test]
+    fn broken_transports_are_told_from_answers() {
+        use tonic::Status;
+        for s in [
+            Status::unknown("transport error"),
+            Status::cancelled("operation was canceled: connection closed"),
+            Status::internal("h2 protocol error: frame with invalid size"),
+        ] {
+            assert!(broken_transport(&s), "{s:?}");
+        }
+        for s in [
+            Status::unavailable("tcp connect error: connection refused"),
+            Status::permission_denied("invalid admin token"),
+            Status::unimplemented("ListRoutes"),
+        ] {
+            assert!(!broken_transport(&s), "{s:?}");
+        }
+    }
+
+    #[test]
     fn files_are_checked_by_name() {
         let d = tempfile::tempdir().unwrap();
         let cert = d.path().join("c.pem");
