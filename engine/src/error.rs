@@ -77,9 +77,12 @@ pub enum Error {
     /// The run was cancelled (signal or a failing sibling stage).
     #[error("cancelled: {0}")]
     Cancelled(String),
-    /// A live-cluster failure (RPC, pin, baseline).
-    #[error("{0}")]
-    Live(String),
+    /// A live-cluster failure (RPC, pin, baseline, TLS, resume journal).
+    #[error(transparent)]
+    Live(#[from] crate::sources::live::LiveError),
+    /// The output location failed a check made before anything is pinned.
+    #[error(transparent)]
+    Preflight(#[from] crate::cli::dump::preflight::PreflightError),
     /// `verify` found the dump incomplete, altered or unsafe (its report lists each problem).
     #[error("{0}")]
     Verify(#[from] crate::verify::VerifyError),

@@ -1,6 +1,7 @@
-//! `elastickv-backup dump`: a point-in-time dump of a running cluster (spec 50), or — with
+//! `elastickv-backup dump`: a point-in-time dump of a running cluster (docs/format/50-live-cluster.md), or — with
 //! `--embedded` — of an embedded loopback cluster seeded with the sample dataset.
 
+pub mod link;
 pub mod preflight;
 
 use super::common::OutputFlags;
@@ -113,6 +114,10 @@ pub struct DumpArgs {
     /// the token is read from $ELASTICKV_ADMIN_TOKEN, if set.
     #[arg(long, value_name = "FILE", help_heading = "Cluster")]
     pub admin_token_file: Option<PathBuf>,
+
+    /// TLS and scan limits (boxed: keeps the command enum small).
+    #[command(flatten)]
+    pub link: Box<link::LinkArgs>,
 
     /// If the cluster cannot pin a read timestamp (no Phase 1 RPCs), dump anyway at its
     /// latest committed timestamp — best effort, loudly marked in MANIFEST.json.
@@ -244,7 +249,10 @@ fn run_resumable(args: DumpArgs, handle_signals: bool) -> Result<(), Error> {
             "--archive cannot be combined with --resumable/--resume: a streamed archive cannot be resumed; dump to a directory (it can be archived afterwards)".into(),
         ));
     }
+    let (tls, limits) = (args.link.tls(), args.link.limits());
     let cfg = LiveConfig {
+        tls,
+        limits,
         address: args.address.join(","),
         group_endpoints: group_endpoints(&args.group_endpoint)?,
         admin_token: admin_token(&args.admin_token, &args.admin_token_file)?,
@@ -346,7 +354,10 @@ pub fn run_dump_with(args: DumpArgs, handle_signals: bool) -> Result<(), Error> 
         Some(s) => s.addr().to_string(),
         None => args.address.join(","),
     };
+    let (tls, limits) = (args.link.tls(), args.link.limits());
     let session = LiveSession::begin(LiveConfig {
+        tls,
+        limits,
         address,
         group_endpoints: group_endpoints(&args.group_endpoint)?,
         admin_token: token,

@@ -8,6 +8,7 @@ use super::common::duration_arg;
 use super::dump::admin_token;
 use crate::error::Error;
 use crate::server::{load, LoopbackServer, ServerConfig};
+use crate::sources::live::tls::ServerTlsFiles;
 use clap::Args;
 use std::io::Write;
 use std::path::PathBuf;
@@ -42,13 +43,27 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 1, value_name = "N")]
     pub nodes: usize,
 
-    /// Require `authorization: Bearer <T>` on Admin calls.
+    /// Require `authorization: Bearer <T>` on Admin calls (prefer --admin-token-file or
+    /// $ELASTICKV_ADMIN_TOKEN: arguments are visible to other users of the machine).
     #[arg(long, value_name = "T", conflicts_with = "admin_token_file")]
     pub admin_token: Option<String>,
 
-    /// File holding the Admin token.
+    /// File holding the Admin token. Without either flag the token is read from
+    /// $ELASTICKV_ADMIN_TOKEN, if set.
     #[arg(long, value_name = "FILE")]
     pub admin_token_file: Option<PathBuf>,
+
+    /// Serve TLS with this PEM certificate chain (with --tls-key); clients dial https://.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Require client certificates signed by this PEM CA bundle (mutual TLS).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_client_ca: Option<PathBuf>,
 
     /// Behave like a node without the Phase 1 backup RPCs (they answer UNIMPLEMENTED).
     #[arg(long)]
@@ -108,6 +123,14 @@ pub fn run_serve(args: ServeArgs) -> Result<(), Error> {
         snapshot_every: args.snapshot_every,
         snapshot_headroom_entries: args.snapshot_headroom_entries,
         compaction_retention: args.compaction_retention,
+        tls: match (&args.tls_cert, &args.tls_key) {
+            (Some(cert), Some(key)) => Some(ServerTlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+                client_ca: args.tls_client_ca.clone(),
+            }),
+            _ => None,
+        },
         ..ServerConfig::default()
     };
     let mut schedule = args

@@ -94,6 +94,32 @@ pub struct Stats {
     pub end_calls: AtomicU64,
     /// RawKV pages served.
     pub pages: AtomicU64,
+    /// Keys returned by keys-only scans (the producer's enumeration): shows which key
+    /// ranges a dump actually asked for.
+    pub keys_listed: AtomicU64,
+    /// `RawScanAt`/`RawGet` calls being answered right now.
+    pub reads_in_flight: AtomicU64,
+    /// The most `RawScanAt`/`RawGet` calls answered at once since start (or the last
+    /// reset): what `dump --scan-concurrency` bounds.
+    pub max_reads_in_flight: AtomicU64,
+}
+
+impl Stats {
+    /// Counts a read for as long as the returned guard lives.
+    pub fn read_started(&self) -> ReadGuard<'_> {
+        let now = self.reads_in_flight.fetch_add(1, Ordering::AcqRel) + 1;
+        self.max_reads_in_flight.fetch_max(now, Ordering::AcqRel);
+        ReadGuard(self)
+    }
+}
+
+/// One read in flight (see [`Stats::read_started`]).
+pub struct ReadGuard<'a>(&'a Stats);
+
+impl Drop for ReadGuard<'_> {
+    fn drop(&mut self) {
+        self.0.reads_in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// The in-process cluster.

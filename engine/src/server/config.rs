@@ -40,6 +40,9 @@ pub struct ServerConfig {
     pub max_message_bytes: usize,
     /// The version `GetNodeVersion` reports.
     pub node_version: String,
+    /// Serve TLS with these files (`serve --tls-cert --tls-key [--tls-client-ca]`);
+    /// `None` = plaintext.
+    pub tls: Option<crate::sources::live::tls::ServerTlsFiles>,
 }
 
 impl Default for ServerConfig {
@@ -63,6 +66,7 @@ impl Default for ServerConfig {
             max_message_bytes: elastickv_backup_proto::MAX_MESSAGE_BYTES,
             node_version: concat!("elastickv-backup-loopback/", env!("CARGO_PKG_VERSION"))
                 .to_string(),
+            tls: None,
         }
     }
 }

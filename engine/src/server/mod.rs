@@ -65,6 +65,11 @@ fn runtime(name: &str) -> Result<tokio::runtime::Runtime, Error> {
 impl Node {
     /// Binds `listen` and serves the cluster's gRPC surface on it.
     fn start(cluster: &Arc<Cluster>, listen: &str, node: usize) -> Result<Node, Error> {
+        // Read the TLS files before binding: a bad file is reported by name, nothing served.
+        let tls = match &cluster.config.tls {
+            Some(files) => Some(files.load()?),
+            None => None,
+        };
         let rt = runtime("loopback-node")?;
         let listener = rt
             .block_on(tokio::net::TcpListener::bind(listen))
@@ -109,8 +114,21 @@ impl Node {
                 conn
             },
         );
+        let mut builder = tonic::transport::Server::builder();
+        if let Some(tls) = tls {
+            builder = builder.tls_config(tls).map_err(|e| {
+                crate::sources::live::LiveError::TlsConfig {
+                    file: cluster
+                        .config
+                        .tls
+                        .as_ref()
+                        .map_or_else(String::new, |f| f.describe()),
+                    detail: crate::sources::live::tls::chain(&e),
+                }
+            })?;
+        }
         rt.spawn(async move {
-            let served = tonic::transport::Server::builder()
+            let served = builder
                 .add_service(raw)
                 .add_service(dist)
                 .add_service(raft)

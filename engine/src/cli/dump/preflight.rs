@@ -77,12 +77,6 @@ pub enum PreflightError {
     },
 }
 
-impl From<PreflightError> for crate::error::Error {
-    fn from(e: PreflightError) -> Self {
-        crate::error::Error::Live(e.to_string())
-    }
-}
-
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> PreflightError + '_ {
     move |source| PreflightError::Io {
         path: path.to_path_buf(),

@@ -97,6 +97,7 @@ impl RawKv for RawKvService {
     ) -> Result<Response<RawGetResponse>, Status> {
         let r = req.into_inner();
         let c = &self.cluster;
+        let _reading = c.stats.read_started();
         let gid = if r.group_id == 0 {
             c.routes().owner(&r.key).unwrap_or(1)
         } else {
@@ -137,6 +138,7 @@ impl RawKv for RawKvService {
             return Ok(Response::new(RawScanAtResponse::default()));
         }
         let c = &self.cluster;
+        let _reading = c.stats.read_started();
         if c.faults.refuses_range(&r.start_key, &r.end_key) {
             return Err(refused());
         }
@@ -180,6 +182,11 @@ impl RawKv for RawKvService {
         };
         if !r.keys_only && c.faults.prefix_hazard.load(Ordering::Acquire) {
             apply_prefix_hazard(&mut page);
+        }
+        if r.keys_only {
+            c.stats
+                .keys_listed
+                .fetch_add(page.len() as u64, Ordering::AcqRel);
         }
         let bytes: usize = page
             .iter()

@@ -1,16 +1,18 @@
 //! One dump-wide stop signal: a renewal failure, a lost pin or SIGINT/SIGTERM stops every
 //! scanner at its next await point, and the first reason given is the one reported.
 
+use super::error::LiveError;
 use std::sync::Arc;
 use tokio::sync::watch;
 
 /// Why the dump stopped early.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum AbortReason {
     /// The operator interrupted the dump.
     Cancelled(String),
-    /// Something made the dump's result untrustworthy (lost pin, failed renewal).
-    Failed(String),
+    /// Something made the dump's result untrustworthy (lost pin, failed renewal); typed, so
+    /// the resume decision sees what happened.
+    Failed(LiveError),
 }
 
 impl AbortReason {
@@ -18,7 +20,7 @@ impl AbortReason {
     pub fn to_error(&self) -> crate::error::Error {
         match self {
             AbortReason::Cancelled(m) => crate::error::Error::Cancelled(m.clone()),
-            AbortReason::Failed(m) => crate::error::Error::Live(m.clone()),
+            AbortReason::Failed(e) => crate::error::Error::Live(e.clone()),
         }
     }
 }
@@ -82,12 +84,13 @@ mod tests {
         let a = Abort::default();
         let b = a.clone();
         let waiter = rt.spawn(async move { b.wait().await });
-        a.trigger(AbortReason::Failed("x".into()));
+        let lost = LiveError::PinLost("x".into());
+        a.trigger(AbortReason::Failed(lost.clone()));
         a.trigger(AbortReason::Cancelled("y".into()));
         assert_eq!(
             rt.block_on(waiter).unwrap(),
-            AbortReason::Failed("x".into())
+            AbortReason::Failed(lost.clone())
         );
-        assert_eq!(a.reason(), Some(AbortReason::Failed("x".into())));
+        assert_eq!(a.reason(), Some(AbortReason::Failed(lost)));
     }
 }

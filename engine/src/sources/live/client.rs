@@ -1,13 +1,15 @@
-//! The connection to a node: one HTTP/2 channel, clients with the 64 MiB message limit, and
-//! the bearer header on every call when a token is configured (spec 50 §1.2, §2.6).
+//! The connection to a node: one HTTP/2 channel (TLS when asked, see [`super::tls`]),
+//! clients with the 64 MiB message limit, and the bearer header on every call when a token
+//! is configured (docs/format/50-live-cluster.md §1.2, §2.6).
 
 use super::error::LiveError;
+use super::tls::{self, ClientTlsFiles, Target};
 use elastickv_backup_proto::{
     AdminClient, DistributionClient, RaftAdminClient, RawKvClient, MAX_MESSAGE_BYTES,
 };
 use std::time::Duration;
 use tonic::metadata::MetadataValue;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 use tonic::Request;
 
 fn connect_error(address: &str, message: String) -> LiveError {
@@ -20,53 +22,103 @@ fn connect_error(address: &str, message: String) -> LiveError {
 /// A connected node.
 #[derive(Clone)]
 pub struct Conn {
-    /// `host:port` as given.
+    /// The address as given (`host:port` or a URI).
     pub address: String,
     channel: Channel,
     auth: Option<MetadataValue<tonic::metadata::Ascii>>,
+    /// Whether the connection is TLS (for the hint when a plaintext one is refused).
+    pub tls: bool,
 }
 
-impl Conn {
-    /// Connects to `address` (`host:port`, or a full `http://` URI).
-    pub async fn connect(address: &str, admin_token: Option<&str>) -> Result<Conn, LiveError> {
-        let channel = Self::endpoint(address)?
+/// How every node of one dump is dialled: the bearer token and the TLS settings, loaded
+/// once and shared by every channel (seeds, discovered leaders, `--group-endpoint`s).
+#[derive(Clone, Default)]
+pub struct Dialer {
+    token: Option<String>,
+    tls: Option<ClientTlsConfig>,
+    tls_default: bool,
+}
+
+impl Dialer {
+    /// A dialer for `seeds`. TLS is used for `https://` addresses, and for addresses
+    /// without a scheme when some seed is `https://` or a TLS file was given.
+    ///
+    /// Errors: [`LiveError::TlsConfig`] when a TLS file is unusable.
+    pub fn new(
+        seeds: &[String],
+        token: Option<String>,
+        files: &ClientTlsFiles,
+    ) -> Result<Self, LiveError> {
+        let tls_default = files.any() || tls::any_https(seeds);
+        let tls = if tls_default {
+            Some(files.load()?)
+        } else {
+            None
+        };
+        Ok(Dialer {
+            token,
+            tls,
+            tls_default,
+        })
+    }
+
+    /// A plaintext dialer with `token` (tests, the embedded cluster).
+    pub fn plaintext(token: Option<String>) -> Self {
+        Dialer {
+            token,
+            tls: None,
+            tls_default: false,
+        }
+    }
+
+    fn endpoint(&self, address: &str) -> Result<(Endpoint, Target), LiveError> {
+        let t = tls::target(address, self.tls_default)?;
+        let mut ep = Endpoint::from_shared(t.uri.clone())
+            .map_err(|e| connect_error(address, e.to_string()))?
+            .connect_timeout(Duration::from_secs(5))
+            .tcp_nodelay(true);
+        if t.tls {
+            let cfg = match &self.tls {
+                Some(c) => c.clone(),
+                // An https:// address reached without a dialer built for it.
+                None => ClientTlsFiles::default().load()?,
+            };
+            ep = ep.tls_config(cfg).map_err(|e| LiveError::TlsConfig {
+                file: "TLS configuration".into(),
+                detail: tls::chain(&e),
+            })?;
+        }
+        Ok((ep, t))
+    }
+
+    /// Connects to `address` now (`host:port`, `http://…` or `https://…`).
+    ///
+    /// Errors: [`LiveError::Connect`] (unreachable), [`LiveError::TlsHandshake`] (the TLS
+    /// handshake failed: a plaintext listener, an untrusted certificate, a refused client
+    /// certificate).
+    pub async fn connect(&self, address: &str) -> Result<Conn, LiveError> {
+        let (ep, t) = self.endpoint(address)?;
+        let channel = ep
             .connect()
             .await
-            .map_err(|e| connect_error(address, format!("{e} ({e:?})")))?;
-        Self::with_channel(address, channel, admin_token)
+            .map_err(|e| tls::connect_failure(address, &t, &e))?;
+        Conn::with_channel(address, channel, self.token.as_deref(), t.tls)
     }
 
     /// A connection made on first use (and re-made after a failure by the channel itself):
     /// one per node, shared by every group read from it.
-    pub fn lazy(address: &str, admin_token: Option<&str>) -> Result<Conn, LiveError> {
-        let channel = Self::endpoint(address)?.connect_lazy();
-        Self::with_channel(address, channel, admin_token)
+    pub fn lazy(&self, address: &str) -> Result<Conn, LiveError> {
+        let (ep, t) = self.endpoint(address)?;
+        Conn::with_channel(address, ep.connect_lazy(), self.token.as_deref(), t.tls)
     }
+}
 
-    fn endpoint(address: &str) -> Result<Endpoint, LiveError> {
-        if address.to_ascii_lowercase().starts_with("https://") {
-            // Without TLS support the channel would speak plaintext to an address the
-            // operator marked as TLS, bearer token included: refuse instead.
-            return Err(connect_error(
-                address,
-                "TLS (https://) is not supported by this build yet; refusing to speak plaintext (and send the admin token) to an address marked https://. Use a plaintext listener (host:port) over a trusted network or a TLS-terminating tunnel".into(),
-            ));
-        }
-        let uri = if address.contains("://") {
-            address.to_string()
-        } else {
-            format!("http://{address}")
-        };
-        Ok(Endpoint::from_shared(uri)
-            .map_err(|e| connect_error(address, e.to_string()))?
-            .connect_timeout(Duration::from_secs(5))
-            .tcp_nodelay(true))
-    }
-
+impl Conn {
     fn with_channel(
         address: &str,
         channel: Channel,
         admin_token: Option<&str>,
+        tls: bool,
     ) -> Result<Conn, LiveError> {
         let auth = match admin_token {
             Some(t) => Some(format!("Bearer {t}").parse().map_err(|_| {
@@ -81,6 +133,7 @@ impl Conn {
             address: address.to_string(),
             channel,
             auth,
+            tls,
         })
     }
 

@@ -1,4 +1,4 @@
-//! A live cluster as a source: a point-in-time dump over gRPC (spec 50).
+//! A live cluster as a source: a point-in-time dump over gRPC (docs/format/50-live-cluster.md).
 //!
 //! One [`Shard`](crate::sources::Shard) per Raft group. Each shard pages through its group
 //! with keys-only scans at the pinned `read_ts` (the authoritative enumeration), fetches
@@ -9,6 +9,8 @@
 pub mod abort;
 pub mod client;
 pub mod error;
+pub mod limits;
+pub mod narrow;
 pub mod pin;
 pub mod reorder;
 pub mod resume;
@@ -20,6 +22,7 @@ pub mod scopes;
 pub mod session;
 pub mod shard;
 pub mod signals;
+pub mod tls;
 pub mod topology;
 
 pub use error::LiveError;

@@ -1,4 +1,4 @@
-//! The pin's lifecycle on the producer side (spec 50 §5.5): `BeginBackup`, a renewal task
+//! The pin's lifecycle on the producer side (docs/format/50-live-cluster.md §5.5): `BeginBackup`, a renewal task
 //! that is the dump's liveness authority (renew every ttl/3; on failure stop every scan), and
 //! `EndBackup` with its own short deadline on every exit path.
 
@@ -40,15 +40,15 @@ pub async fn end(conn: &Conn, token: &[u8]) -> bool {
         );
         match tokio::time::timeout(END_BACKUP_TIMEOUT, conn.admin().end_backup(r)).await {
             Ok(Ok(_)) => return true,
-            Ok(Err(s)) => eprintln!(
-                "elastickv-backup: EndBackup attempt {attempt}: {:?}: {}",
+            Ok(Err(s)) => tracing::warn!(
+                "EndBackup attempt {attempt}: {:?}: {}",
                 s.code(),
                 s.message()
             ),
-            Err(_) => eprintln!("elastickv-backup: EndBackup attempt {attempt}: timed out"),
+            Err(_) => tracing::warn!("EndBackup attempt {attempt}: timed out"),
         }
     }
-    eprintln!("elastickv-backup: the backup pin was not released; it expires by its TTL");
+    tracing::warn!("the backup pin was not released; it expires by its TTL");
     false
 }
 
@@ -93,9 +93,9 @@ pub async fn renewal_loop(
         loop {
             attempts += 1;
             let Some(conn) = conns.get(at % conns.len().max(1)) else {
-                abort.trigger(AbortReason::Failed(
+                abort.trigger(AbortReason::Failed(LiveError::PinLost(
                     "no seed to renew the pin through".into(),
-                ));
+                )));
                 return;
             };
             let sent = Instant::now();
@@ -122,8 +122,8 @@ pub async fn renewal_loop(
                     break;
                 }
                 Err(s) if retry::is_transient(&s) && Instant::now() + backoff < round_deadline => {
-                    eprintln!(
-                        "elastickv-backup: RenewBackup attempt {attempts} via {}: {:?}: {} — retrying",
+                    tracing::warn!(
+                        "RenewBackup attempt {attempts} via {}: {:?}: {} — retrying",
                         conn.address,
                         s.code(),
                         s.message()
@@ -139,8 +139,8 @@ pub async fn renewal_loop(
                         s.code(),
                         s.message()
                     ));
-                    eprintln!("elastickv-backup: CRITICAL: {e}");
-                    abort.trigger(AbortReason::Failed(e.to_string()));
+                    tracing::error!("{e}");
+                    abort.trigger(AbortReason::Failed(e));
                     return;
                 }
             }

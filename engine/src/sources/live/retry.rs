@@ -1,4 +1,4 @@
-//! Which failed calls are worth repeating (spec 50 §5.5, §3.5): a dropped connection, a
+//! Which failed calls are worth repeating (docs/format/50-live-cluster.md §5.5, §3.5): a dropped connection, a
 //! node restarting, a deadline that ran out (tonic reports its own as `CANCELLED "Timeout
 //! expired"`) and a leader change all heal by themselves within seconds, so scans retry them
 //! within the group's budget and renewals within the pin's remaining TTL. Everything else

@@ -1,4 +1,4 @@
-//! Route-key normalisation (spec 50 §3.3): the key a storage key is *routed by*.
+//! Route-key normalisation (docs/format/50-live-cluster.md §3.3): the key a storage key is *routed by*.
 //!
 //! A group owns the storage keys whose route key falls in one of its route ranges, not the
 //! keys whose raw bytes do. The producer needs this to drop stale copies a group still holds

@@ -1,4 +1,4 @@
-//! The per-group scanner (spec 50 §3.5): keys-only pages are the authoritative enumeration;
+//! The per-group scanner (docs/format/50-live-cluster.md §3.5): keys-only pages are the authoritative enumeration;
 //! values come from value-bearing scans over each page's key span (halved on
 //! `RESOURCE_EXHAUSTED`) with a `RawGet` backfill for any key the value scan skipped; keys the
 //! group does not own are dropped; transient failures are retried with exponential backoff
@@ -7,6 +7,7 @@
 use super::abort::Abort;
 use super::client::Conn;
 use super::error::LiveError;
+use super::limits::{BytePermit, Throttle};
 use super::reorder::Reorder;
 use super::retry;
 use super::route_key::is_explicit_group_key;
@@ -19,6 +20,7 @@ use bytes::Bytes;
 use elastickv_backup_proto::wire::{RawGetRequest, RawScanAtRequest};
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
@@ -50,12 +52,17 @@ pub struct ScanParams {
     pub call_timeout: Duration,
     /// The dump-wide stop signal.
     pub abort: Abort,
+    /// The dump-wide read, memory and rate limits.
+    pub throttle: Arc<Throttle>,
+    /// Bytes this group's batches hold in the byte budget right now.
+    pub held: Arc<AtomicU64>,
 }
 
 /// One message from a scanner task to its stream.
 pub enum Msg {
-    /// Entries in encoded-key order.
-    Batch(Vec<RawEntry>),
+    /// Entries in encoded-key order, and their share of the byte budget (given back when
+    /// the consumer is done with them).
+    Batch(Vec<RawEntry>, Option<BytePermit>),
     /// The scan ended; per-scope counts of the keys read (ownership-filtered).
     Done(BTreeMap<ScopeId, u64>),
     /// The scan failed.
@@ -137,8 +144,12 @@ impl ScanParams {
             // The client-side bound covers a peer that stops answering without closing the
             // connection (the request's own deadline is only a header the peer may ignore).
             let bound = self.call_timeout + CLIENT_GRACE;
+            let read = async {
+                let _slot = self.throttle.read_slot().await;
+                tokio::time::timeout(bound, f(conn.clone())).await
+            };
             let res = tokio::select! {
-                r = tokio::time::timeout(bound, f(conn.clone())) => {
+                r = read => {
                     r.unwrap_or_else(|_| Err(retry::no_answer(&format!("group {}", self.group), bound)))
                 }
                 reason = self.abort.wait() => return Err(CallFail::Fatal(reason.to_error())),
@@ -163,8 +174,8 @@ impl ScanParams {
                     .into(),
                 ));
             }
-            eprintln!(
-                "elastickv-backup: group {} via {}: {:?} {} — retrying in {:?}",
+            tracing::warn!(
+                "group {} via {}: {:?} {} — retrying in {:?}",
                 self.group,
                 conn.address,
                 s.code(),
@@ -330,7 +341,7 @@ impl ScanParams {
                         &mut out,
                     );
                 }
-                if !out.is_empty() && tx.send(Msg::Batch(out)).await.is_err() {
+                if !out.is_empty() && !self.deliver(out, tx).await? {
                     return Ok(counts); // the consumer went away
                 }
             }
@@ -338,9 +349,26 @@ impl ScanParams {
         let mut rest = Vec::new();
         reorder.finish(&mut rest);
         if !rest.is_empty() {
-            let _ = tx.send(Msg::Batch(rest)).await;
+            self.deliver(rest, tx).await?;
         }
         Ok(counts)
+    }
+
+    /// Paces `batch` by the rate limit, takes its bytes from the budget and sends it;
+    /// `false` when the consumer went away.
+    async fn deliver(&self, batch: Vec<RawEntry>, tx: &mpsc::Sender<Msg>) -> Result<bool, Error> {
+        let bytes: u64 = batch
+            .iter()
+            .map(|e| (e.user_key.len() + e.value.len()) as u64)
+            .sum();
+        let permit = tokio::select! {
+            p = async {
+                self.throttle.pace(bytes).await;
+                self.throttle.buffer(&self.held, bytes).await
+            } => p,
+            reason = self.abort.wait() => return Err(reason.to_error()),
+        };
+        Ok(tx.send(Msg::Batch(batch, Some(permit))).await.is_ok())
     }
 }
 

@@ -1,4 +1,4 @@
-//! The scope → key-family mapping of the expected-keys baseline (spec 50 §5.7).
+//! The scope → key-family mapping of the expected-keys baseline (docs/format/50-live-cluster.md §5.7).
 //!
 //! The design leaves the unit of counting open; this project fixes it here, once, and both the
 //! loopback server (which counts inside `BeginBackup`) and the producer (which counts what it

@@ -1,15 +1,18 @@
-//! One live dump from BeginBackup to EndBackup (spec 50 §5.5), or the unpinned fallback of
+//! One live dump from BeginBackup to EndBackup (docs/format/50-live-cluster.md §5.5), or the unpinned fallback of
 //! §8. The session owns the pin: dropping it — on success, error, panic or cancellation —
 //! releases the pin, so no exit path leaves one behind.
 
 use super::abort::{Abort, AbortReason};
-use super::client::Conn;
+use super::client::{Conn, Dialer};
 use super::error::LiveError;
+use super::limits::{ScanLimits, Throttle};
+use super::narrow;
 use super::pin;
 use super::routes::RouteTable;
-use super::scan::ScanParams;
+use super::scan::{prefix_ranges, ScanParams};
 use super::scopes::{baseline_threshold, is_shortfall, parse_wire, redis_db0, ScopeId};
 use super::shard::LiveShard;
+use super::tls::{self, ClientTlsFiles};
 use super::topology::{parse_seeds, GroupRoute, Topology};
 use crate::decode::AdapterKind;
 use crate::encode::manifest::{InputInfo, LiveInfo};
@@ -53,6 +56,10 @@ pub struct LiveConfig {
     pub call_timeout: Duration,
     /// Turn SIGINT/SIGTERM into a clean cancellation (the CLI; not in-process tests).
     pub handle_signals: bool,
+    /// `--ca-cert`, `--client-cert`, `--client-key`.
+    pub tls: ClientTlsFiles,
+    /// `--scan-concurrency`, `--max-inflight-bytes`, `--rate-limit`.
+    pub limits: ScanLimits,
 }
 
 /// A pin held by an interrupted dump, to attach to instead of calling `BeginBackup`
@@ -82,6 +89,8 @@ impl Default for LiveConfig {
             group_retry_budget: Duration::from_secs(60),
             call_timeout: Duration::from_secs(30),
             handle_signals: false,
+            tls: ClientTlsFiles::default(),
+            limits: ScanLimits::default(),
         }
     }
 }
@@ -123,7 +132,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, Error> {
         .map_err(|e| Error::io("tokio runtime", e))
 }
 
-const UNPINNED_WARNING: &str = "WARNING: unpinned best-effort dump: no compaction pin, no cross-shard fence; groups are read at the same timestamp but cross-group atomicity is not guaranteed, and compaction may abort the dump after its retention window";
+const UNPINNED_WARNING: &str = "unpinned best-effort dump: no compaction pin, no cross-shard fence; groups are read at the same timestamp but cross-group atomicity is not guaranteed, and compaction may abort the dump after its retention window";
 
 struct Connected {
     rt: tokio::runtime::Runtime,
@@ -146,6 +155,31 @@ fn check_page_size(cfg: &LiveConfig) -> Result<(), Error> {
     Ok(())
 }
 
+/// The error of the first call on a fresh connection. A broken transport there means the
+/// two ends do not speak the same protocol: on a plaintext connection the node most likely
+/// serves TLS ([`LiveError::NotPlaintext`]); on a TLS one the node refused us after the
+/// handshake, e.g. for a missing client certificate ([`LiveError::TlsHandshake`]).
+fn first_call_error(conn: &Conn, rpc: &str, s: &tonic::Status) -> LiveError {
+    if tls::broken_transport(s) {
+        let detail = format!("{rpc}: {}", tls::status_detail(s));
+        if conn.tls {
+            return LiveError::TlsHandshake {
+                endpoint: conn.address.clone(),
+                detail,
+            };
+        }
+        let host = tls::target(&conn.address, false)
+            .map(|t| t.host)
+            .unwrap_or_else(|_| conn.address.clone());
+        return LiveError::NotPlaintext {
+            endpoint: conn.address.clone(),
+            host,
+            detail,
+        };
+    }
+    LiveError::rpc(rpc, s)
+}
+
 /// The runtime, the stop signal (wired to SIGINT/SIGTERM when asked), the connection and
 /// the catalog snapshot every dump starts with.
 fn connect(cfg: &LiveConfig) -> Result<Connected, Error> {
@@ -157,7 +191,7 @@ fn connect(cfg: &LiveConfig) -> Result<Connected, Error> {
         let a = abort.clone();
         rt.spawn(async move {
             super::signals::wait_for_signal().await;
-            eprintln!("elastickv-backup: signal received, stopping the dump");
+            tracing::warn!("signal received, stopping the dump");
             a.trigger(AbortReason::Cancelled(
                 "interrupted by signal; no MANIFEST written".into(),
             ));
@@ -169,22 +203,23 @@ fn connect(cfg: &LiveConfig) -> Result<Connected, Error> {
             "no seed address: give --address HOST:PORT (repeatable, or comma-separated)".into(),
         ));
     }
+    let dialer = Dialer::new(&seeds, cfg.admin_token.clone(), &cfg.tls)?;
     let topo = Arc::new(Topology::new(
         seeds.clone(),
         cfg.group_endpoints.clone(),
-        cfg.admin_token.clone(),
+        dialer.clone(),
     ));
     let mut first_err = None;
     let mut conn = None;
     for seed in &seeds {
-        match rt.block_on(Conn::connect(seed, cfg.admin_token.as_deref())) {
+        match rt.block_on(dialer.connect(seed)) {
             Ok(c) => {
                 topo.adopt(c.clone());
                 conn = Some(c);
                 break;
             }
             Err(e) => {
-                eprintln!("elastickv-backup: seed {seed}: {e}");
+                tracing::warn!("seed {seed}: {e}");
                 first_err.get_or_insert(e);
             }
         }
@@ -200,7 +235,7 @@ fn connect(cfg: &LiveConfig) -> Result<Connected, Error> {
                 .list_routes(conn.req(ListRoutesRequest {}, cfg.call_timeout))
                 .await
         })
-        .map_err(|s| LiveError::rpc("ListRoutes", &s))?
+        .map_err(|s| first_call_error(&conn, "ListRoutes", &s))?
         .into_inner();
     let routes = Arc::new(RouteTable::from_wire(&routes));
     // Every group must have a reachable host before anything is pinned.
@@ -315,8 +350,8 @@ impl LiveSession {
                 if let Some(p) = session.pin.as_mut() {
                     p.scopes = scopes;
                 }
-                eprintln!(
-                    "elastickv-backup: pinned read_ts={} (ttl {} ms) on {} group(s) via {}",
+                tracing::info!(
+                    "pinned read_ts={} (ttl {} ms) on {} group(s) via {}",
                     session.read_ts,
                     resp.ttl_ms_effective,
                     session.groups.len(),
@@ -324,7 +359,7 @@ impl LiveSession {
                 );
             }
             Err(s) if s.code() == Code::Unimplemented && session.cfg.allow_unpinned => {
-                eprintln!("elastickv-backup: {UNPINNED_WARNING}");
+                tracing::warn!("{UNPINNED_WARNING}");
                 let ts = session
                     .rt
                     .block_on(async {
@@ -430,8 +465,8 @@ impl LiveSession {
             renewals.clone(),
         ));
         let groups = routes.groups();
-        eprintln!(
-            "elastickv-backup: attached to the held pin read_ts={} (renewed, ttl {} ms) on {} group(s) via {}",
+        tracing::info!(
+            "attached to the held pin read_ts={} (renewed, ttl {} ms) on {} group(s) via {}",
             held.read_ts,
             ttl_eff,
             groups.len(),
@@ -512,7 +547,9 @@ impl LiveSession {
 
     /// [`LiveSession::write`] over only the keys under `restrict` (all keys when `None`):
     /// a resumable dump writes one adapter at a time, scanning only its key families.
-    /// The baseline check covers the scopes `opts` selects.
+    /// Either way only the key ranges of the adapters and scopes `opts` selects are read
+    /// ([`narrow`]); the baseline check covers the scopes `opts` selects, all of whose
+    /// counted keys lie in those ranges.
     pub fn write_restricted(
         &self,
         sink: Arc<dyn Sink>,
@@ -520,6 +557,15 @@ impl LiveSession {
         threads: usize,
         restrict: Option<&[&'static [u8]]>,
     ) -> Result<DataSummary, Error> {
+        let mut narrowed = narrow::scan_ranges(opts);
+        if let Some(r) = restrict {
+            let r = prefix_ranges(r);
+            narrowed = Some(match narrowed {
+                Some(n) => narrow::intersect(&n, &r),
+                None => r,
+            });
+        }
+        let throttle = Arc::new(Throttle::new(&self.cfg.limits, self.groups.len()));
         let shards: Vec<Arc<LiveShard>> = self
             .groups
             .iter()
@@ -542,9 +588,11 @@ impl LiveSession {
                         retry_budget: self.cfg.group_retry_budget,
                         call_timeout: self.cfg.call_timeout,
                         abort: self.abort.clone(),
+                        throttle: throttle.clone(),
+                        held: Arc::new(AtomicU64::new(0)),
                     },
                     self.rt.handle().clone(),
-                    restrict.map(<[&'static [u8]]>::to_vec),
+                    narrowed.clone(),
                 )))
             })
             .collect::<Result<_, Error>>()?;
@@ -563,7 +611,7 @@ impl LiveSession {
             return Err(reason.to_error());
         }
         if !self.pinned() && self.started.elapsed() > Duration::from_secs(20 * 60) {
-            eprintln!("elastickv-backup: WARNING: the unpinned dump took over 20 minutes; compaction may have removed versions it needed");
+            tracing::warn!("the unpinned dump took over 20 minutes; compaction may have removed versions it needed");
         }
         Ok(summary)
     }
@@ -588,10 +636,7 @@ impl LiveSession {
         let mut checked = BTreeSet::new();
         for e in &pin.expected {
             let Some(scope) = parse_wire(&e.scope_id) else {
-                eprintln!(
-                    "elastickv-backup: baseline scope {:?} not understood; skipped",
-                    e.scope_id
-                );
+                tracing::warn!("baseline scope {:?} not understood; skipped", e.scope_id);
                 continue;
             };
             if !selected(&scope) {
@@ -611,8 +656,8 @@ impl LiveSession {
         }
         for s in listed.iter().filter(|s| selected(s)) {
             if !checked.contains(&s.wire()) && actual.contains_key(&s.wire()) {
-                eprintln!(
-                    "elastickv-backup: scope {} has no baseline; dumped without a count check",
+                tracing::warn!(
+                    "scope {} has no baseline; dumped without a count check",
                     s.wire()
                 );
             }
@@ -686,7 +731,7 @@ impl LiveSession {
         self.keep_pin_on_drop(false);
         self.release();
         if !self.pinned() {
-            eprintln!("elastickv-backup: {UNPINNED_WARNING}");
+            tracing::warn!("{UNPINNED_WARNING}");
         }
     }
 
@@ -700,8 +745,8 @@ impl LiveSession {
             h.abort();
         }
         if p.keep_on_drop {
-            eprintln!(
-                "elastickv-backup: keeping the backup pin (read_ts={}) for `dump --resume`; it expires by its TTL unless resumed",
+            tracing::info!(
+                "keeping the backup pin (read_ts={}) for `dump --resume`; it expires by its TTL unless resumed",
                 self.read_ts
             );
             return;

@@ -2,6 +2,8 @@
 //! bridges it to the pipeline's (blocking) iterator through a bounded channel, so a slow
 //! consumer throttles the scanner instead of buffering the group in memory.
 
+use super::limits::BytePermit;
+use super::narrow::{intersect, KeyRange};
 use super::scan::{prefix_ranges, scan_task, Msg, ScanParams};
 use super::scopes::ScopeId;
 use crate::error::Error;
@@ -21,17 +23,18 @@ pub struct LiveShard {
     params: Arc<ScanParams>,
     rt: tokio::runtime::Handle,
     full_counts: CountSlot,
-    restrict: Option<Vec<&'static [u8]>>,
+    restrict: Option<Vec<KeyRange>>,
 }
 
 impl LiveShard {
-    /// A shard scanning with `params` on runtime `rt`. With `restrict`, the full pass (a
-    /// scan with no prefixes) covers only keys under those prefixes — one adapter's families
-    /// when a resumable dump writes adapter by adapter — and its counts are the full counts.
+    /// A shard scanning with `params` on runtime `rt`. With `restrict`, every scan covers
+    /// only keys in those ranges — the selected adapters' and scopes' keys, one adapter's
+    /// when a resumable dump writes adapter by adapter — and the full pass's counts are the
+    /// full counts.
     pub fn new(
         params: ScanParams,
         rt: tokio::runtime::Handle,
-        restrict: Option<Vec<&'static [u8]>>,
+        restrict: Option<Vec<KeyRange>>,
     ) -> Self {
         LiveShard {
             params: Arc::new(params),
@@ -70,15 +73,17 @@ impl Shard for LiveShard {
 
     fn scan(&self, prefixes: &[&'static [u8]]) -> Result<ShardStream, Error> {
         let full = prefixes.is_empty();
-        let ranges = match (&self.restrict, full) {
-            (Some(r), true) => prefix_ranges(r),
-            _ => prefix_ranges(prefixes),
+        let asked = prefix_ranges(prefixes);
+        let ranges = match &self.restrict {
+            Some(r) => intersect(&asked, r),
+            None => asked,
         };
         let (tx, rx) = mpsc::channel(BATCHES_IN_FLIGHT);
         self.rt.spawn(scan_task(self.params.clone(), ranges, tx));
         Ok(Box::new(LiveStream {
             rx,
             batch: Vec::new().into_iter(),
+            permit: None,
             group: self.params.group,
             done: false,
             counts: full.then(|| self.full_counts.clone()),
@@ -90,6 +95,8 @@ impl Shard for LiveShard {
 struct LiveStream {
     rx: mpsc::Receiver<Msg>,
     batch: std::vec::IntoIter<RawEntry>,
+    /// The current batch's bytes in the budget, given back once it is consumed.
+    permit: Option<BytePermit>,
     group: u64,
     done: bool,
     counts: Option<CountSlot>,
@@ -103,11 +110,16 @@ impl Iterator for LiveStream {
             if let Some(e) = self.batch.next() {
                 return Some(Ok(e));
             }
+            // The batch is consumed: its bytes go back before waiting for the next one.
+            self.permit = None;
             if self.done {
                 return None;
             }
             match self.rx.blocking_recv() {
-                Some(Msg::Batch(b)) => self.batch = b.into_iter(),
+                Some(Msg::Batch(b, permit)) => {
+                    self.batch = b.into_iter();
+                    self.permit = permit;
+                }
                 Some(Msg::Done(counts)) => {
                     self.done = true;
                     if let Some(slot) = &self.counts {

@@ -1,4 +1,4 @@
-//! Where each Raft group is read from (spec 50 §1.2, §2.8). No upstream RPC maps a group to a
+//! Where each Raft group is read from (docs/format/50-live-cluster.md §1.2, §2.8). No upstream RPC maps a group to a
 //! listener, so the producer takes seeds (`--address`, several) and optional explicit
 //! `--group-endpoint GROUP=HOST:PORT` overrides, and for each group picks a node that hosts
 //! it — checked with `Admin.GetRaftGroups`, because a node that does not host a group
@@ -7,7 +7,7 @@
 //! one channel, shared by every group read from it. A group is resolved again when its node
 //! stops answering or loses the leadership.
 
-use super::client::Conn;
+use super::client::{Conn, Dialer};
 use super::error::LiveError;
 use super::retry;
 use elastickv_backup_proto::wire::{GetRaftGroupsRequest, RaftAdminStatusRequest};
@@ -23,7 +23,7 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct Topology {
     seeds: Vec<String>,
     explicit: BTreeMap<u64, String>,
-    token: Option<String>,
+    dialer: Dialer,
     conns: Mutex<HashMap<String, Conn>>,
 }
 
@@ -65,12 +65,13 @@ pub fn parse_group_endpoints(values: &[String]) -> Result<BTreeMap<u64, String>,
 }
 
 impl Topology {
-    /// A topology over `seeds` (at least one) and `explicit` group endpoints.
-    pub fn new(seeds: Vec<String>, explicit: BTreeMap<u64, String>, token: Option<String>) -> Self {
+    /// A topology over `seeds` (at least one) and `explicit` group endpoints, every node
+    /// dialled by `dialer`.
+    pub fn new(seeds: Vec<String>, explicit: BTreeMap<u64, String>, dialer: Dialer) -> Self {
         Topology {
             seeds,
             explicit,
-            token,
+            dialer,
             conns: Mutex::new(HashMap::new()),
         }
     }
@@ -86,7 +87,7 @@ impl Topology {
         if let Some(c) = m.get(addr) {
             return Ok(c.clone());
         }
-        let c = Conn::lazy(addr, self.token.as_deref())?;
+        let c = self.dialer.lazy(addr)?;
         m.insert(addr.to_string(), c.clone());
         Ok(c)
     }
@@ -150,8 +151,7 @@ impl Topology {
             }
         }
         if let Some(conn) = unverified {
-            eprintln!(
-                "elastickv-backup: WARNING: group {g}: {} does not list the groups it hosts (Admin service unavailable); reading the group through it unverified — a node that does not host it answers empty pages. Pass --group-endpoint {g}=HOST:PORT to be sure",
+            tracing::warn!("group {g}: {} does not list the groups it hosts (Admin service unavailable); reading the group through it unverified — a node that does not host it answers empty pages. Pass --group-endpoint {g}=HOST:PORT to be sure",
                 conn.address
             );
             return Ok(conn);
@@ -236,9 +236,10 @@ impl GroupRoute {
     pub async fn reresolve(&self, failed: &str) -> Result<(), LiveError> {
         let c = self.topo.resolve(self.group, Some(failed)).await?;
         if c.address != failed {
-            eprintln!(
-                "elastickv-backup: group {}: now reading from {} (was {failed})",
-                self.group, c.address
+            tracing::info!(
+                "group {}: now reading from {} (was {failed})",
+                self.group,
+                c.address
             );
         }
         *self.current.lock().unwrap_or_else(|e| e.into_inner()) = c;

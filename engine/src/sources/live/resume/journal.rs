@@ -75,7 +75,7 @@ pub struct OptionsRecord {
 
 fn adapter(name: &str) -> Result<AdapterKind, Error> {
     AdapterKind::from_name(name)
-        .ok_or_else(|| Error::Live(format!("resume journal: unknown adapter {name:?}")))
+        .ok_or_else(|| journal_error(format!("resume journal: unknown adapter {name:?}")))
 }
 
 impl OptionsRecord {
@@ -109,7 +109,7 @@ impl OptionsRecord {
             scopes.push(Scope {
                 adapter: adapter(a)?,
                 name: hex::decode(name).map_err(|_| {
-                    Error::Live(format!("resume journal: scope name {name:?} is not hex"))
+                    journal_error(format!("resume journal: scope name {name:?} is not hex"))
                 })?,
             });
         }
@@ -219,7 +219,7 @@ impl Journal {
     pub fn held_pin(&self) -> Result<HeldPin, Error> {
         Ok(HeldPin {
             token: hex::decode(&self.pin_token)
-                .map_err(|_| Error::Live("resume journal: pin_token is not hex".into()))?,
+                .map_err(|_| journal_error("resume journal: pin_token is not hex".into()))?,
             read_ts: self.read_ts,
             expected: self
                 .expected_keys
@@ -248,20 +248,20 @@ impl Journal {
             Err(e) => return Err(Error::io(path.display(), e)),
         };
         let j: Journal = serde_json::from_slice(&raw).map_err(|e| {
-            Error::Live(format!(
+            journal_error(format!(
                 "{}: unreadable resume journal: {e}",
                 path.display()
             ))
         })?;
         if j.format != FORMAT {
-            return Err(Error::Live(format!(
+            return Err(journal_error(format!(
                 "{}: resume journal format {} is not {FORMAT}",
                 path.display(),
                 j.format
             )));
         }
         if j.producer_version != producer_version() {
-            return Err(Error::Live(format!(
+            return Err(journal_error(format!(
                 "{}: the interrupted dump was written by {}, this is {}; resume it with the same version (output bytes may differ between versions)",
                 path.display(),
                 j.producer_version,
@@ -313,6 +313,11 @@ pub fn sync_dir(dir: &Path) -> Result<(), Error> {
     std::fs::File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(|e| Error::io(dir.display(), e))
+}
+
+/// A damaged or foreign journal (not resumable: start a new dump).
+fn journal_error(message: String) -> Error {
+    crate::sources::live::LiveError::Journal(message).into()
 }
 
 #[cfg(test)]

@@ -28,18 +28,11 @@ use crate::options::DecodeOptions;
 use crate::pipeline;
 use crate::sinks::{DirSink, Sink};
 use crate::sources::live::session::{LiveConfig, LiveSession};
+use crate::sources::live::LiveError;
 use journal::{journal_dir, sync_dir, write_durably, Journal, OptionsRecord, UnitState};
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-
-/// Messages of the live failures a resume cannot repair (prefixes of their `Display`).
-const NOT_RESUMABLE: [&str; 4] = [
-    "ErrCompactionDuringDump",
-    "route catalog changed",
-    "backup pin lost",
-    "the cluster cannot pin",
-];
 
 /// Whether a failed run can be finished by `dump --resume` under the same pin: transient
 /// cluster trouble, cancellation and I/O errors can; lost data, a lost pin, a changed
@@ -47,7 +40,7 @@ const NOT_RESUMABLE: [&str; 4] = [
 pub fn resumable(e: &Error) -> bool {
     match e {
         Error::Cancelled(_) | Error::Io { .. } => true,
-        Error::Live(m) => !NOT_RESUMABLE.iter().any(|p| m.starts_with(p)),
+        Error::Live(e) => e.is_resumable(),
         _ => false,
     }
 }
@@ -111,12 +104,9 @@ fn staging(root: &Path) -> PathBuf {
 fn abandon(root: &Path) {
     let dir = journal_dir(root);
     match std::fs::remove_dir_all(&dir) {
-        Ok(()) => eprintln!(
-            "elastickv-backup: this dump cannot be resumed; removed {}",
-            dir.display()
-        ),
-        Err(e) => eprintln!(
-            "elastickv-backup: this dump cannot be resumed; could not remove {}: {e}",
+        Ok(()) => tracing::info!("this dump cannot be resumed; removed {}", dir.display()),
+        Err(e) => tracing::warn!(
+            "this dump cannot be resumed; could not remove {}: {e}",
             dir.display()
         ),
     }
@@ -142,9 +132,10 @@ fn commit_entries(root: &Path, entries: &[String]) -> Result<(), Error> {
                 })
             }
             (false, false) => {
-                return Err(Error::Live(format!(
+                return Err(LiveError::Journal(format!(
                     "resume: {name} is in neither the staging area nor the output directory; start a new dump"
-                )))
+                ))
+                .into())
             }
         }
     }
@@ -263,15 +254,15 @@ impl Runner<'_> {
                 done.attempts = journal.attempts;
                 session.end();
                 if let Err(e) = std::fs::remove_dir_all(journal_dir(self.root)) {
-                    eprintln!(
-                        "elastickv-backup: the dump is complete but its resume journal could not be removed: {e}"
+                    tracing::warn!(
+                        "the dump is complete but its resume journal could not be removed: {e}"
                     );
                 }
                 Ok(done)
             }
             Err(e) if resumable(&e) => {
-                eprintln!(
-                    "elastickv-backup: the dump stopped ({e}); finished adapters are kept and the pin (read_ts={}) stays held until its TTL runs out. Finish it with: elastickv-backup dump --resume {} (plus --admin-token-file if the cluster needs one)",
+                tracing::warn!(
+                    "the dump stopped ({e}); finished adapters are kept and the pin (read_ts={}) stays held until its TTL runs out. Finish it with: elastickv-backup dump --resume {} (plus --admin-token-file if the cluster needs one)",
                     session.read_ts,
                     self.root.display()
                 );
@@ -315,8 +306,8 @@ impl Runner<'_> {
             .map(|u| format!("{} ({} files)", u.adapter, u.files))
             .collect();
         if journal.attempts > 1 {
-            eprintln!(
-                "elastickv-backup: resuming at read_ts={} (run {}): finished and skipped: {}; written from scratch now: {}",
+            tracing::info!(
+                "resuming at read_ts={} (run {}): finished and skipped: {}; written from scratch now: {}",
                 journal.read_ts,
                 journal.attempts,
                 if done.is_empty() { "none".into() } else { done.join(", ") },
@@ -374,8 +365,8 @@ impl Runner<'_> {
                 u.state = UnitState::Done;
             }
             journal.save(self.root)?;
-            eprintln!(
-                "elastickv-backup: adapter {} finished ({} files) and recorded in the resume journal",
+            tracing::info!(
+                "adapter {} finished ({} files) and recorded in the resume journal",
                 kind.name(),
                 digests.len()
             );
@@ -422,7 +413,6 @@ impl Runner<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sources::live::LiveError;
     use tonic::Code;
 
     #[test]
@@ -439,6 +429,11 @@ mod tests {
             LiveError::Connect {
                 address: "a".into(),
                 message: "refused".into(),
+            }
+            .into(),
+            LiveError::TlsHandshake {
+                endpoint: "https://a:1".into(),
+                detail: "unknown issuer".into(),
             }
             .into(),
             Error::Cancelled("signal".into()),
@@ -460,6 +455,7 @@ mod tests {
             .into(),
             LiveError::PinLost("gone".into()).into(),
             LiveError::PinUnsupported("x".into()).into(),
+            LiveError::Journal("digest list does not match".into()).into(),
             Error::Usage("bad flag".into()),
             Error::Internal("bug".into()),
         ];

@@ -43,7 +43,7 @@ pub fn render(digests: &[FileDigest]) -> Result<(Vec<u8>, String), Error> {
 pub fn read(path: &Path, want_sha256: &str) -> Result<Vec<FileDigest>, Error> {
     let raw = std::fs::read(path).map_err(|e| Error::io(path.display(), e))?;
     let bad = |why: String| {
-        Error::Live(format!(
+        journal_error(format!(
             "{}: {why}; the finished part of this dump cannot be trusted, start a new dump",
             path.display()
         ))
@@ -118,6 +118,11 @@ impl Sink for FinalSink {
         v.sort();
         Ok(v)
     }
+}
+
+/// A damaged or foreign journal (not resumable: start a new dump).
+fn journal_error(message: String) -> Error {
+    crate::sources::live::LiveError::Journal(message).into()
 }
 
 #[cfg(test)]

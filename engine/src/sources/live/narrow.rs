@@ -1,0 +1,246 @@
+//! The key ranges a live dump actually requests, from `--adapter` and `--scope`: only the
+//! key families of the selected adapters, and within a scoped adapter only the keys that
+//! start with the scope's name segment, so unselected data is never read from the cluster.
+//!
+//! The ranges are a *superset* of what the adapters keep (they still filter by scope), so
+//! the output is the one a full read would give: a name segment is matched by a prefix
+//! that holds no byte the key writer could encode differently (base64url: every character
+//! but a last partial one; S3: the bucket name up to its first NUL, which the key escapes),
+//! and families that are not keyed by a scope (S3's content-addressed chunk payloads) are
+//! read whole. Key layouts: docs/format/10-dynamodb.md, 20-s3.md, 30-sqs.md, 40-redis.md.
+//!
+//! Why storage-key prefixes and not the route catalog: routes are ranges over *route keys*
+//! (`route_key.rs`), which for most families are not the storage keys a scan is over, so a
+//! group's storage range cannot be derived from its routes; every group is scanned over the
+//! narrowed ranges and keeps the keys it owns.
+
+use super::resume::units::adapter_prefixes;
+use super::scan::prefix_ranges;
+use crate::decode::routes::{Family, ROUTES};
+use crate::decode::sqs::keys::PARTITIONED;
+use crate::decode::AdapterKind;
+use crate::options::DecodeOptions;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+
+/// A `[start, end)` storage-key range (empty `end` = unbounded).
+pub type KeyRange = (Vec<u8>, Vec<u8>);
+
+/// The ranges a dump with `opts` reads; `None` = the whole key space (every adapter, no
+/// scope: internal and unknown keys are read too, to be counted).
+pub fn scan_ranges(opts: &DecodeOptions) -> Option<Vec<KeyRange>> {
+    let all = AdapterKind::ALL.iter().all(|k| opts.enabled(*k));
+    if all && opts.scopes.is_empty() {
+        return None;
+    }
+    let mut prefixes: Vec<Vec<u8>> = Vec::new();
+    for kind in AdapterKind::ALL.into_iter().filter(|k| opts.enabled(*k)) {
+        let names: Vec<&[u8]> = opts
+            .scopes
+            .iter()
+            .filter(|s| s.adapter == kind)
+            .map(|s| s.name.as_slice())
+            .collect();
+        if names.is_empty() {
+            prefixes.extend(adapter_prefixes(kind).into_iter().map(<[u8]>::to_vec));
+        } else {
+            for name in names {
+                prefixes.extend(scope_prefixes(kind, name));
+            }
+        }
+    }
+    if prefixes.is_empty() {
+        // Only scopes that name nothing (e.g. a Redis database other than 0): read nothing.
+        return Some(Vec::new());
+    }
+    let refs: Vec<&[u8]> = prefixes.iter().map(Vec::as_slice).collect();
+    Some(prefix_ranges(&refs))
+}
+
+/// The longest base64url (unpadded) prefix every encoding of `name` starts with: a last
+/// character that carries only part of a byte may differ (trailing bits) and is left out.
+fn b64_stem(name: &[u8]) -> Vec<u8> {
+    let mut s = URL_SAFE_NO_PAD.encode(name).into_bytes();
+    if !name.len().is_multiple_of(3) {
+        s.pop();
+    }
+    s
+}
+
+/// Key prefixes covering every key of scope `name` of adapter `kind`.
+pub fn scope_prefixes(kind: AdapterKind, name: &[u8]) -> Vec<Vec<u8>> {
+    let families = ROUTES.iter().filter(|r| r.adapter == Some(kind));
+    let join = |a: &[u8], b: &[u8]| [a, b].concat();
+    match kind {
+        AdapterKind::Redis => {
+            // Only database 0 exists (docs/format/40-redis.md): it is all of Redis.
+            if name == crate::decode::redis::DB_INDEX.to_string().as_bytes() {
+                adapter_prefixes(kind)
+                    .into_iter()
+                    .map(<[u8]>::to_vec)
+                    .collect()
+            } else {
+                Vec::new()
+            }
+        }
+        AdapterKind::DynamoDb => {
+            let stem = b64_stem(name);
+            families.map(|r| join(r.prefix, &stem)).collect()
+        }
+        AdapterKind::Sqs => {
+            // Classic keys put the queue segment right after the family prefix,
+            // partitioned ones after `p|` (docs/format/30-sqs.md §2).
+            let stem = b64_stem(name);
+            families
+                .flat_map(|r| {
+                    [
+                        join(r.prefix, &stem),
+                        join(&join(r.prefix, PARTITIONED), &stem),
+                    ]
+                })
+                .collect()
+        }
+        AdapterKind::S3 => {
+            // seg(bucket) escapes NUL; the bytes before the first NUL are the same in
+            // every reading (docs/format/20-s3.md §2.1, §3.1).
+            let stem = name.split(|&b| b == 0).next().unwrap_or_default();
+            families
+                .map(|r| {
+                    if r.family == Family::S3ChunkBlob {
+                        // Content-addressed payloads shared by every bucket.
+                        r.prefix.to_vec()
+                    } else {
+                        join(r.prefix, stem)
+                    }
+                })
+                .collect()
+        }
+    }
+}
+
+/// Whether `key` falls in one of `ranges`.
+pub fn contains(ranges: &[KeyRange], key: &[u8]) -> bool {
+    ranges
+        .iter()
+        .any(|(s, e)| key >= s.as_slice() && (e.is_empty() || key < e.as_slice()))
+}
+
+/// The intersection of two ascending lists of disjoint ranges.
+pub fn intersect(a: &[KeyRange], b: &[KeyRange]) -> Vec<KeyRange> {
+    let mut out = Vec::new();
+    for (s1, e1) in a {
+        for (s2, e2) in b {
+            let start = s1.max(s2).clone();
+            let end = match (e1.is_empty(), e2.is_empty()) {
+                (true, true) => Vec::new(),
+                (true, false) => e2.clone(),
+                (false, true) => e1.clone(),
+                (false, false) => e1.min(e2).clone(),
+            };
+            if end.is_empty() || start < end {
+                out.push((start, end));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::options::Scope;
+    use crate::sources::live::scopes::counted_scope;
+
+    fn opts(adapters: &[AdapterKind], scopes: &[(AdapterKind, &str)]) -> DecodeOptions {
+        DecodeOptions {
+            adapters: adapters.to_vec(),
+            scopes: scopes
+                .iter()
+                .map(|(a, n)| Scope {
+                    adapter: *a,
+                    name: n.as_bytes().to_vec(),
+                })
+                .collect(),
+            ..DecodeOptions::default()
+        }
+    }
+
+    #[test]
+    fn everything_selected_reads_everything() {
+        assert_eq!(scan_ranges(&DecodeOptions::default()), None);
+    }
+
+    #[test]
+    fn stems_leave_out_partial_characters() {
+        assert_eq!(b64_stem(b"orders"), b"b3JkZXJz".to_vec());
+        assert_eq!(b64_stem(b"q"), b"c".to_vec()); // "cQ" / "cR" both decode to "q"
+        assert_eq!(b64_stem(b""), Vec::<u8>::new());
+    }
+
+    #[test]
+    fn adapter_selection_reads_only_its_families() {
+        let r = scan_ranges(&opts(&[AdapterKind::Redis], &[])).unwrap();
+        assert!(contains(&r, b"!redis|str|k"));
+        assert!(contains(&r, b"!hs|meta|k"));
+        assert!(!contains(&r, b"!ddb|item|x"));
+        assert!(!contains(&r, b"!s3|obj|head|b"));
+        assert!(!contains(&r, b"!txn|x"));
+        let none = scan_ranges(&opts(&[AdapterKind::Redis], &[(AdapterKind::Redis, "1")]));
+        assert_eq!(none, Some(Vec::new()));
+    }
+
+    #[test]
+    fn scopes_narrow_within_the_adapter() {
+        let r = scan_ranges(&opts(
+            &[AdapterKind::DynamoDb, AdapterKind::S3, AdapterKind::Sqs],
+            &[
+                (AdapterKind::DynamoDb, "orders"),
+                (AdapterKind::S3, "photos"),
+                (AdapterKind::Sqs, "jobs.fifo"),
+            ],
+        ))
+        .unwrap();
+        assert!(contains(&r, b"!ddb|item|b3JkZXJz|1|x"));
+        assert!(contains(&r, b"!ddb|meta|table|b3JkZXJz"));
+        assert!(!contains(&r, b"!ddb|item|dXNlcnM|1|x"));
+        assert!(contains(&r, b"!s3|obj|head|photos\x00\x01rest"));
+        assert!(contains(&r, b"!s3|chunkblob|00ff"));
+        assert!(!contains(&r, b"!s3|obj|head|media\x00\x01rest"));
+        assert!(contains(&r, b"!sqs|msg|data|p|am9icy5maWZv|rest"));
+        assert!(contains(&r, b"!sqs|queue|meta|am9icy5maWZv"));
+        assert!(!contains(&r, b"!sqs|queue|meta|b3JkZXJz"));
+        assert!(!contains(&r, b"!redis|str|k"));
+    }
+
+    /// Every counted key of the sample data lies in the ranges of its own scope: the
+    /// baseline check compares counts over the same keys the narrowed scan reads.
+    #[test]
+    fn every_sample_key_is_in_its_scope_ranges() {
+        let mut n = 0;
+        for (k, _) in crate::gen::sample(1) {
+            let Some(s) = counted_scope(&k) else { continue };
+            let name = String::from_utf8_lossy(&s.name).into_owned();
+            let r = scan_ranges(&opts(&[s.adapter], &[(s.adapter, &name)])).unwrap();
+            assert!(
+                contains(&r, &k),
+                "{:?} not in the ranges of {}",
+                k,
+                s.wire()
+            );
+            n += 1;
+        }
+        assert!(n > 50, "only {n} counted keys in the sample");
+    }
+
+    #[test]
+    fn intersections() {
+        let r = |s: &str, e: &str| (s.as_bytes().to_vec(), e.as_bytes().to_vec());
+        assert_eq!(
+            intersect(&[r("a", "m")], &[r("c", "d"), r("k", "")]),
+            vec![r("c", "d"), r("k", "m")]
+        );
+        assert_eq!(intersect(&[r("", "")], &[r("b", "c")]), vec![r("b", "c")]);
+        assert!(intersect(&[r("a", "b")], &[r("b", "c")]).is_empty());
+    }
+}
