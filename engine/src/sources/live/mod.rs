@@ -9,6 +9,7 @@
 pub mod abort;
 pub mod client;
 pub mod error;
+pub mod partition;
 pub mod pin;
 pub mod reorder;
 pub mod resume;
