@@ -93,7 +93,13 @@ fn begin(cwd: &Path, addr: &str, dir: &Path, n: u32) -> PathBuf {
 }
 
 fn join(cwd: &Path, token: &Path, job: Option<(&str, Option<&str>)>, extra: &[&str]) -> Output {
-    let mut args = vec!["dump", "--join", token.to_str().unwrap(), "--scan-page-size", "7"];
+    let mut args = vec![
+        "dump",
+        "--join",
+        token.to_str().unwrap(),
+        "--scan-page-size",
+        "7",
+    ];
     args.extend_from_slice(extra);
     cmd(cwd, &args, job).output().unwrap()
 }
@@ -125,8 +131,7 @@ fn three_processes_equal_a_single_process_dump() {
     let dir = t.path().join("dump");
     let token = begin(t.path(), &addr, &dir, 3);
     assert_eq!(c.active_pins(), 1, "begin must leave the pin held");
-    let plan: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&token).unwrap()).unwrap();
+    let plan: serde_json::Value = serde_json::from_slice(&std::fs::read(&token).unwrap()).unwrap();
     let shares = plan["plan"]["shares"].as_array().unwrap().clone();
     assert_eq!(shares.len(), 3);
     // A crashed earlier attempt of partition 0: a stale staging area and a stale adapter
@@ -149,7 +154,10 @@ fn three_processes_equal_a_single_process_dump() {
     assert!(!dir.join("CHECKSUMS").exists());
     assert_eq!(c.active_pins(), 1, "partitions must leave the pin held");
     let renewals = c.stats.renew_calls.load(Ordering::Acquire);
-    assert!(renewals >= 3, "each partition renews on attach ({renewals})");
+    assert!(
+        renewals >= 3,
+        "each partition renews on attach ({renewals})"
+    );
 
     let reference = t.path().join("reference");
     reference_dump(&addr, &token, &reference);
@@ -199,11 +207,19 @@ fn failure_paths() {
         let extra: Vec<&str> = flag.map(|f| vec!["--partition", f]).unwrap_or_default();
         let o = join(t.path(), &token, job, &extra);
         assert_eq!(o.status.code(), Some(2), "{}", out(&o));
-        assert!(String::from_utf8_lossy(&o.stderr).contains(want), "{}", out(&o));
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains(want),
+            "{}",
+            out(&o)
+        );
     }
     let o = join(t.path(), &token, Some(("0", None)), &["--archive", "tar"]);
     assert_eq!(o.status.code(), Some(2), "{}", out(&o));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("--archive"), "{}", out(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("--archive"),
+        "{}",
+        out(&o)
+    );
 
     // Partition 0 only (N taken from the token's plan), twice: the rerun does nothing.
     ok(join(t.path(), &token, Some(("0", None)), &[]));
@@ -220,7 +236,11 @@ fn failure_paths() {
     .unwrap();
     assert_eq!(o.status.code(), Some(1), "{}", out(&o));
     let e = String::from_utf8_lossy(&o.stderr);
-    assert!(e.contains("partition(s) 1 of 2 have not finished"), "{}", out(&o));
+    assert!(
+        e.contains("partition(s) 1 of 2 have not finished"),
+        "{}",
+        out(&o)
+    );
     assert!(!dir.join("MANIFEST.json").exists());
     assert!(!dir.join("CHECKSUMS").exists());
     assert!(token.is_file());

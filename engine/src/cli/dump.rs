@@ -25,11 +25,12 @@ use std::time::{Duration, Instant};
 pub struct DumpArgs {
     /// A step of a partitioned dump (`begin`, `finish`); none = a dump or a partition.
     #[command(subcommand)]
-    pub step: Option<partition::DumpStep>,
+    pub step: Option<Box<partition::DumpStep>>,
 
     /// `--join TOKEN --partition I/N`: one partition of a partitioned dump.
+    /// (Boxed: keeps `Command`'s variants of similar size.)
     #[command(flatten)]
-    pub part: partition::JoinArgs,
+    pub part: Box<partition::JoinArgs>,
 
     /// Seed node listener (host:port) of the cluster to dump; repeat it or give a comma
     /// list for several seeds (cluster-wide calls fail over between them, and each group is
@@ -329,7 +330,7 @@ fn run_resumable(args: DumpArgs, handle_signals: bool) -> Result<(), Error> {
 /// The dump command; `handle_signals` = false for in-process callers (tests).
 pub fn run_dump_with(mut args: DumpArgs, handle_signals: bool) -> Result<(), Error> {
     if let Some(step) = args.step.take() {
-        return partition::run_step(step, handle_signals);
+        return partition::run_step(*step, handle_signals);
     }
     if args.part.join.is_some() {
         return partition::run_join(args, handle_signals);

@@ -44,7 +44,7 @@ pub enum DumpStep {
     /// pin token DIR/.elastickv-backup-job/token.json (its path is printed on stdout).
     /// Then run `dump --join TOKEN --partition I/N` for every I (on any hosts sharing DIR),
     /// then `dump finish --output DIR`.
-    Begin(BeginArgs),
+    Begin(Box<BeginArgs>),
     /// Partitioned dump, last step: check every partition finished, merge their digests
     /// into CHECKSUMS, write MANIFEST.json, end the pin and remove the job directory.
     Finish(FinishArgs),
@@ -140,7 +140,7 @@ pub struct FinishArgs {
 /// Runs `dump begin` or `dump finish`.
 pub fn run_step(step: DumpStep, handle_signals: bool) -> Result<(), Error> {
     match step {
-        DumpStep::Begin(a) => run_begin(a, handle_signals),
+        DumpStep::Begin(a) => run_begin(*a, handle_signals),
         DumpStep::Finish(a) => run_finish(a),
     }
 }

@@ -33,7 +33,9 @@ pub enum PartitionError {
         partitions: u32,
     },
     /// A partition's record is damaged or belongs to another job.
-    #[error("{path}: {why}; the partitioned dump cannot be trusted, start a new one with `dump begin`")]
+    #[error(
+        "{path}: {why}; the partitioned dump cannot be trusted, start a new one with `dump begin`"
+    )]
     BadRecord {
         /// The record file.
         path: String,

@@ -122,7 +122,8 @@ fn pin_context(e: Error, token: &Token, p: PartitionIndex) -> Error {
 
 impl Join<'_> {
     fn staging(&self) -> PathBuf {
-        self.job_dir.join(format!("staging-{}", self.partition.index))
+        self.job_dir
+            .join(format!("staging-{}", self.partition.index))
     }
 
     /// Runs the partition. `cfg` carries the cluster settings (seeds, admin token, scan

@@ -66,8 +66,8 @@ pub fn save_sums(job_dir: &Path, partition: u32, digests: &[FileDigest]) -> Resu
 
 /// Writes a done marker (last, after the partition's files are in the output root).
 pub fn save_done(job_dir: &Path, rec: &PartRecord) -> Result<(), Error> {
-    let bytes = serde_json::to_vec_pretty(rec)
-        .map_err(|e| Error::Internal(format!("done marker: {e}")))?;
+    let bytes =
+        serde_json::to_vec_pretty(rec).map_err(|e| Error::Internal(format!("done marker: {e}")))?;
     write_durably(job_dir, &done_name(rec.partition), &bytes)
 }
 
@@ -105,7 +105,11 @@ pub fn load_done(job_dir: &Path, token: &Token, i: u32) -> Result<Option<PartRec
 
 /// Every partition's record, in partition order, or [`PartitionError::Unfinished`] naming
 /// each partition without a done marker.
-pub fn finished_parts(root: &Path, job_dir: &Path, token: &Token) -> Result<Vec<PartRecord>, Error> {
+pub fn finished_parts(
+    root: &Path,
+    job_dir: &Path,
+    token: &Token,
+) -> Result<Vec<PartRecord>, Error> {
     let mut done = Vec::new();
     let mut missing = Vec::new();
     for i in 0..token.plan.partitions {
@@ -212,7 +216,9 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let tok = token(3);
         finish_part(t.path(), &tok, 2, &["s3/b/x", "dynamodb/t/_schema.json"]);
-        let e = finished_parts(t.path(), t.path(), &tok).unwrap_err().to_string();
+        let e = finished_parts(t.path(), t.path(), &tok)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("partition(s) 0, 1 of 3"), "{e}");
         finish_part(t.path(), &tok, 0, &["sqs/q/_queue.json", "redis/db_0/a"]);
         finish_part(t.path(), &tok, 1, &[]);

@@ -138,10 +138,7 @@ impl Plan {
                 }
             })
             .collect();
-        Ok(Plan {
-            partitions,
-            shares,
-        })
+        Ok(Plan { partitions, shares })
     }
 
     /// The adapters of partition `p`, checking that `p` belongs to this plan.
@@ -155,13 +152,13 @@ impl Plan {
                 ),
             });
         }
-        let share = self
-            .shares
-            .get(p.index as usize)
-            .ok_or_else(|| PartitionError::BadPartition {
-                given: p.to_string(),
-                why: "not in the token's plan".into(),
-            })?;
+        let share =
+            self.shares
+                .get(p.index as usize)
+                .ok_or_else(|| PartitionError::BadPartition {
+                    given: p.to_string(),
+                    why: "not in the token's plan".into(),
+                })?;
         share
             .adapters
             .iter()
@@ -221,7 +218,10 @@ mod tests {
         assert_eq!(p.shares[0].keys, 900);
         assert_eq!(p.shares[1].keys, 510);
         let p = Plan::balance(&expected, &o, 3).unwrap();
-        assert_eq!(names(&p), [vec!["s3"], vec!["redis"], vec!["dynamodb", "sqs"]]);
+        assert_eq!(
+            names(&p),
+            [vec!["s3"], vec!["redis"], vec!["dynamodb", "sqs"]]
+        );
         assert!(p.idle().is_empty());
     }
 

@@ -167,7 +167,9 @@ impl Token {
             )));
         }
         if t.plan.shares.len() != t.plan.partitions as usize {
-            return Err(bad("the plan's shares do not match its partition count".into()));
+            return Err(bad(
+                "the plan's shares do not match its partition count".into()
+            ));
         }
         if backup_id(&t.pin_token_bytes()?) != t.backup_id {
             return Err(bad("backup_id does not match pin_token".into()));
@@ -235,6 +237,9 @@ mod tests {
         let mut tok = token();
         tok.pin_token = hex::encode(b"other");
         tok.save(t.path()).unwrap();
-        assert!(Token::load(&f).unwrap_err().to_string().contains("backup_id"));
+        assert!(Token::load(&f)
+            .unwrap_err()
+            .to_string()
+            .contains("backup_id"));
     }
 }
