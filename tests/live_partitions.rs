@@ -10,6 +10,7 @@ mod common;
 
 use common::*;
 use elastickv_backup::cli::dump::live_manifest;
+use elastickv_backup::decode::AdapterKind;
 use elastickv_backup::gen;
 use elastickv_backup::options::DecodeOptions;
 use elastickv_backup::pipeline;
@@ -69,22 +70,23 @@ fn ok(o: Output) -> Output {
 
 /// `dump begin`; returns the token path it printed.
 fn begin(cwd: &Path, addr: &str, dir: &Path, n: u32) -> PathBuf {
-    let o = ok(cmd(
-        cwd,
-        &[
-            "dump",
-            "begin",
-            "--address",
-            addr,
-            "--output",
-            dir.to_str().unwrap(),
-            "--partitions",
-            &n.to_string(),
-        ],
-        None,
-    )
-    .output()
-    .unwrap());
+    begin_with(cwd, addr, dir, n, &[])
+}
+
+fn begin_with(cwd: &Path, addr: &str, dir: &Path, n: u32, extra: &[&str]) -> PathBuf {
+    let n = n.to_string();
+    let mut args = vec![
+        "dump",
+        "begin",
+        "--address",
+        addr,
+        "--output",
+        dir.to_str().unwrap(),
+        "--partitions",
+        &n,
+    ];
+    args.extend_from_slice(extra);
+    let o = ok(cmd(cwd, &args, None).output().unwrap());
     let printed = String::from_utf8(o.stdout).unwrap();
     let token = PathBuf::from(printed.trim());
     assert_eq!(token, dir.join(JOB).join("token.json"));
@@ -93,6 +95,15 @@ fn begin(cwd: &Path, addr: &str, dir: &Path, n: u32) -> PathBuf {
 }
 
 fn join(cwd: &Path, token: &Path, job: Option<(&str, Option<&str>)>, extra: &[&str]) -> Output {
+    join_cmd(cwd, token, job, extra).output().unwrap()
+}
+
+fn join_cmd(
+    cwd: &Path,
+    token: &Path,
+    job: Option<(&str, Option<&str>)>,
+    extra: &[&str],
+) -> Command {
     let mut args = vec![
         "dump",
         "--join",
@@ -101,11 +112,11 @@ fn join(cwd: &Path, token: &Path, job: Option<(&str, Option<&str>)>, extra: &[&s
         "7",
     ];
     args.extend_from_slice(extra);
-    cmd(cwd, &args, job).output().unwrap()
+    cmd(cwd, &args, job)
 }
 
 /// A single-process dump at the job's pin (attached through the token), into `dest`.
-fn reference_dump(addr: &str, token: &Path, dest: &Path) {
+fn reference_dump(addr: &str, token: &Path, dest: &Path, opts: &DecodeOptions) {
     let t = Token::load(token).unwrap();
     let session = LiveSession::attach(
         LiveConfig {
@@ -115,10 +126,9 @@ fn reference_dump(addr: &str, token: &Path, dest: &Path) {
         t.held_pin().unwrap(),
     )
     .unwrap();
-    let opts = DecodeOptions::default();
     let sink = Arc::new(DirSink::create(dest, false).unwrap());
-    session.write(sink.clone(), &opts, 2).unwrap();
-    pipeline::finalize(sink.as_ref() as &dyn Sink, &live_manifest(&session, &opts)).unwrap();
+    session.write(sink.clone(), opts, 2).unwrap();
+    pipeline::finalize(sink.as_ref() as &dyn Sink, &live_manifest(&session, opts)).unwrap();
     drop(session); // keeps the pin: `dump finish` ends it
 }
 
@@ -141,14 +151,19 @@ fn three_processes_equal_a_single_process_dump() {
     std::fs::create_dir_all(dir.join(&first)).unwrap();
     std::fs::write(dir.join(&first).join("stale.bin"), b"old").unwrap();
 
+    // All three at once, as an Indexed Job with parallelism 3 runs them.
     let children: Vec<_> = (0..3)
         .map(|i| {
             let i = i.to_string();
-            join(t.path(), &token, Some((&i, Some("3"))), &[])
+            join_cmd(t.path(), &token, Some((&i, Some("3"))), &[])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
         })
         .collect();
-    for o in children {
-        ok(o);
+    for c in children {
+        ok(c.wait_with_output().unwrap());
     }
     assert!(!dir.join("MANIFEST.json").exists());
     assert!(!dir.join("CHECKSUMS").exists());
@@ -160,7 +175,7 @@ fn three_processes_equal_a_single_process_dump() {
     );
 
     let reference = t.path().join("reference");
-    reference_dump(&addr, &token, &reference);
+    reference_dump(&addr, &token, &reference, &DecodeOptions::default());
 
     ok(cmd(
         t.path(),
@@ -186,6 +201,58 @@ fn three_processes_equal_a_single_process_dump() {
     };
     assert_eq!(lines(&dir), lines(&reference));
     ok(run(t.path(), &["verify", dir.to_str().unwrap()]));
+}
+
+/// More partitions than enabled adapters: the idle ones finish at once, and the options
+/// recorded by `begin` (here `--adapter`) are what every partition writes with.
+#[test]
+fn idle_partitions_and_recorded_options() {
+    let s = server(2);
+    let addr = s.addr().to_string();
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("dump");
+    let token = begin_with(t.path(), &addr, &dir, 4, &["--adapter", "redis,sqs"]);
+    let children: Vec<_> = (0..4)
+        .map(|i| {
+            cmd(
+                t.path(),
+                &[
+                    "dump",
+                    "--join",
+                    token.to_str().unwrap(),
+                    "--partition",
+                    &format!("{i}/4"),
+                ],
+                None,
+            )
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+        })
+        .collect();
+    for c in children {
+        ok(c.wait_with_output().unwrap());
+    }
+    let reference = t.path().join("reference");
+    let opts = DecodeOptions {
+        adapters: vec![AdapterKind::Redis, AdapterKind::Sqs],
+        ..DecodeOptions::default()
+    };
+    reference_dump(&addr, &token, &reference, &opts);
+    ok(cmd(
+        t.path(),
+        &["dump", "finish", "--output", dir.to_str().unwrap()],
+        None,
+    )
+    .output()
+    .unwrap());
+    let tree = read_tree(&dir);
+    assert!(tree.keys().any(|p| p.starts_with("redis/")));
+    assert!(!tree.keys().any(|p| p.starts_with("s3/")));
+    let d = compare_trees(&tree, &read_tree(&reference), true);
+    assert!(d.is_empty(), "{} difference(s):\n{}", d.len(), d.join("\n"));
+    assert_eq!(s.cluster().active_pins(), 0);
 }
 
 #[test]
