@@ -200,6 +200,16 @@ fn three_processes_equal_a_single_process_dump() {
             .collect()
     };
     assert_eq!(lines(&dir), lines(&reference));
+    // MANIFEST.json whole, producer.inputs included: only the wall time may differ.
+    let manifest = |p: &Path| -> Vec<String> {
+        std::fs::read_to_string(p.join("MANIFEST.json"))
+            .unwrap()
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("\"wall_time_iso\""))
+            .map(String::from)
+            .collect()
+    };
+    assert_eq!(manifest(&dir), manifest(&reference));
     ok(run(t.path(), &["verify", dir.to_str().unwrap()]));
 }
 
@@ -263,6 +273,26 @@ fn failure_paths() {
     let t = tempfile::tempdir().unwrap();
     let dir = t.path().join("dump");
     let token = begin(t.path(), &addr, &dir, 2);
+
+    // A second job into the same directory is refused before anything is pinned.
+    let o = cmd(
+        t.path(),
+        &[
+            "dump",
+            "begin",
+            "--address",
+            &addr,
+            "--output",
+            dir.to_str().unwrap(),
+            "--partitions",
+            "2",
+        ],
+        None,
+    )
+    .output()
+    .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+    assert_eq!(c.stats.begin_calls.load(Ordering::Acquire), 1);
 
     // Out-of-range indexes and a count other than the plan's are usage errors (status 2).
     for (job, flag, want) in [
