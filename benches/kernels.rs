@@ -113,6 +113,29 @@ fn sha256_small_files(c: &mut Criterion) {
     g.finish();
 }
 
+fn digest_choice(c: &mut Criterion) {
+    // The `--checksums blake3` question of docs/PERFORMANCE.md ("Hashing"): SHA-256 (SHA-NI)
+    // against BLAKE3 on one thread and on all cores, over a 64 MiB large-object stream.
+    let mut rng = elastickv_backup::gen::rng::Rng::new(11);
+    let mut data = Vec::with_capacity(64 << 20);
+    rng.bytes(&mut data, 64 << 20);
+    let mut g = c.benchmark_group("digest-64MiB");
+    g.throughput(Throughput::Bytes(data.len() as u64));
+    g.sample_size(10);
+    g.bench_function("sha256", |b| b.iter(|| Sha256::digest(black_box(&data))));
+    g.bench_function("blake3-1-thread", |b| {
+        b.iter(|| blake3::hash(black_box(&data)))
+    });
+    g.bench_function("blake3-rayon", |b| {
+        b.iter(|| {
+            blake3::Hasher::new()
+                .update_rayon(black_box(&data))
+                .finalize()
+        })
+    });
+    g.finish();
+}
+
 fn zstd_levels(c: &mut Criterion) {
     // Dump-shaped bytes: JSON-ish text with a share of incompressible binary.
     let mut rng = elastickv_backup::gen::rng::Rng::new(9);
@@ -150,6 +173,7 @@ criterion_group!(
     container,
     filenames,
     sha256_small_files,
+    digest_choice,
     zstd_levels
 );
 criterion_main!(kernels);

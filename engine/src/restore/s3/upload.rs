@@ -219,7 +219,7 @@ fn parts(
         )
         .into());
     }
-    rt.block_on(
+    let completed = rt.block_on(
         client
             .complete_multipart_upload()
             .bucket(bucket)
@@ -231,9 +231,17 @@ fn parts(
                     .build(),
             )
             .send(),
-    )
-    .map_err(|e| AwsRestoreError::call("s3", "CompleteMultipartUpload", &target, e))?;
-    Ok(())
+    );
+    match completed {
+        Ok(_) => Ok(()),
+        Err(e) if crate::aws_http::completed_under_other_root(&e) => Ok(()),
+        Err(e) => Err(AwsRestoreError::call(
+            "s3",
+            "CompleteMultipartUpload",
+            &target,
+            e,
+        )),
+    }
 }
 
 #[cfg(test)]

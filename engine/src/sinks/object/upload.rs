@@ -284,7 +284,7 @@ impl ObjectWriter {
             );
         match self.store.run(req.send())? {
             Ok(_) => {}
-            Err(e) if completed_under_other_root(&e) => {}
+            Err(e) if crate::aws_http::completed_under_other_root(&e) => {}
             Err(e) => {
                 return Err(self
                     .store
@@ -296,27 +296,6 @@ impl ObjectWriter {
         Ok(())
     }
 }
-
-/// True for a CompleteMultipartUpload answered `200 OK` with the upload completed but its
-/// XML root named `CompleteMultipartUploadResponse` instead of S3's
-/// `CompleteMultipartUploadResult`, which the SDK refuses to parse. moto 5.x answers so;
-/// anything else (an `<Error>` body, another status) is still a failure.
-fn completed_under_other_root<E>(
-    e: &aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
-) -> bool {
-    let Some(raw) = e.raw_response() else {
-        return false;
-    };
-    let body = raw.body().bytes().unwrap_or_default();
-    raw.status().as_u16() == 200
-        && body
-            .windows(COMPLETED_ROOT.len())
-            .any(|w| w == COMPLETED_ROOT)
-        && !body.windows(7).any(|w| w == b"<Error>")
-}
-
-/// The root element moto gives a completed upload's answer.
-const COMPLETED_ROOT: &[u8] = b"<CompleteMultipartUploadResponse";
 
 /// Waits for the oldest part in flight.
 fn wait_part(up: &mut Multipart) -> Result<(), ObjectError> {
