@@ -357,3 +357,54 @@ fn failure_paths() {
     assert!(!dir.join(JOB).join("part-1.done.json").exists());
     assert!(!dir.join("MANIFEST.json").exists());
 }
+
+/// A partition failure no rerun can repair (the read timestamp compacted away) ends the
+/// job's pin, so the other partitions stop at once instead of dumping in vain.
+#[test]
+fn an_unrepairable_partition_failure_ends_the_pin() {
+    let s = server(2);
+    let c = s.cluster().clone();
+    let addr = s.addr().to_string();
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("dump");
+    let token = begin(t.path(), &addr, &dir, 2);
+    let read_ts = Token::load(&token).unwrap().read_ts;
+    // Compact under partition 0 once it has attached (renewed the pin) and is scanning.
+    c.faults.scan_delay_ms.store(20, Ordering::Release);
+    let renewed = c.stats.renew_calls.load(Ordering::Acquire);
+    let child = join_cmd(t.path(), &token, None, &["--partition", "0/2"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while c.stats.renew_calls.load(Ordering::Acquire) == renewed {
+        assert!(
+            started.elapsed().as_secs() < 30,
+            "partition 0 never attached"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    for g in 1..=2 {
+        c.force_compact_group(g, read_ts + 1);
+    }
+    c.faults.scan_delay_ms.store(0, Ordering::Release);
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        e.contains("compacted") && e.contains("ending the job's pin"),
+        "{}",
+        out(&o)
+    );
+    assert_eq!(c.active_pins(), 0);
+    let o = join(t.path(), &token, None, &["--partition", "1/2"]);
+    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("is gone"),
+        "{}",
+        out(&o)
+    );
+    assert!(!dir.join(JOB).join("part-0.done.json").exists());
+    assert!(!dir.join("MANIFEST.json").exists());
+}
