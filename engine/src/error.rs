@@ -80,6 +80,10 @@ pub enum Error {
     /// A live-cluster failure (RPC, pin, baseline, TLS, resume journal).
     #[error(transparent)]
     Live(#[from] crate::sources::live::LiveError),
+    /// A step of a partitioned dump (`dump begin`, `--join`, `finish`) failed: names the
+    /// partition, token or record and the step that fixes it.
+    #[error(transparent)]
+    Partition(crate::sources::live::partition::error::PartitionError),
     /// The output location failed a check made before anything is pinned.
     #[error(transparent)]
     Preflight(#[from] crate::cli::dump::preflight::PreflightError),

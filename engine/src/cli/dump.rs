@@ -2,6 +2,7 @@
 //! `--embedded` — of an embedded loopback cluster seeded with the sample dataset.
 
 pub mod link;
+pub mod partition;
 pub mod preflight;
 
 use super::common::OutputFlags;
@@ -21,7 +22,17 @@ use std::time::{Duration, Instant};
 
 /// Dump a running cluster at one pinned read timestamp.
 #[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct DumpArgs {
+    /// A step of a partitioned dump (`begin`, `finish`); none = a dump or a partition.
+    #[command(subcommand)]
+    pub step: Option<Box<partition::DumpStep>>,
+
+    /// `--join TOKEN --partition I/N`: one partition of a partitioned dump.
+    /// (Boxed: keeps `Command`'s variants of similar size.)
+    #[command(flatten)]
+    pub part: Box<partition::JoinArgs>,
+
     /// Seed node listener (host:port) of the cluster to dump; repeat it or give a comma
     /// list for several seeds (cluster-wide calls fail over between them, and each group is
     /// read from a seed that hosts it). Required unless --embedded.
@@ -36,7 +47,7 @@ pub struct DumpArgs {
     /// Dump a built-in sample cluster instead of a real one: an embedded loopback cluster
     /// (--groups, --sample-scale) seeded with sample data of every adapter, dumped over
     /// real gRPC. For trying the tool; MANIFEST.json records it.
-    #[arg(long, conflicts_with_all = ["address", "resumable", "resume"], help_heading = "Embedded sample cluster")]
+    #[arg(long, conflicts_with_all = ["address", "resumable", "resume", "ca_cert", "client_cert", "client_key"], help_heading = "Embedded sample cluster")]
     pub embedded: bool,
 
     /// Skip flushing the dump to stable storage before MANIFEST.json is written (faster,
@@ -51,7 +62,7 @@ pub struct DumpArgs {
         long,
         visible_alias = "output-dir",
         value_name = "DIR",
-        required_unless_present = "resume",
+        required_unless_present_any = ["resume", "join"],
         help_heading = "Output"
     )]
     pub output: Option<PathBuf>,
@@ -303,7 +314,13 @@ fn run_resumable(args: DumpArgs, handle_signals: bool) -> Result<(), Error> {
 }
 
 /// The dump command; `handle_signals` = false for in-process callers (tests).
-pub fn run_dump_with(args: DumpArgs, handle_signals: bool) -> Result<(), Error> {
+pub fn run_dump_with(mut args: DumpArgs, handle_signals: bool) -> Result<(), Error> {
+    if let Some(step) = args.step.take() {
+        return partition::run_step(*step, handle_signals);
+    }
+    if args.part.join.is_some() {
+        return partition::run_join(args, handle_signals);
+    }
     if args.resumable || args.resume.is_some() {
         return run_resumable(args, handle_signals);
     }

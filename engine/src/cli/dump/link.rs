@@ -7,18 +7,13 @@ use crate::sources::live::tls::ClientTlsFiles;
 use clap::Args;
 use std::path::PathBuf;
 
-/// TLS and limit flags of `dump`.
-#[derive(Args, Debug, Clone)]
-pub struct LinkArgs {
+/// TLS flags of every step that dials the cluster (`dump`, `dump begin`, `dump finish`).
+#[derive(Args, Debug, Clone, Default)]
+pub struct TlsArgs {
     /// PEM CA bundle trusted for the nodes' certificates (default: the system roots).
     /// Giving any TLS file makes addresses without a scheme TLS too; https:// seeds are
     /// always TLS, http:// never.
-    #[arg(
-        long,
-        value_name = "FILE",
-        conflicts_with = "embedded",
-        help_heading = "TLS"
-    )]
+    #[arg(long, value_name = "FILE", help_heading = "TLS")]
     pub ca_cert: Option<PathBuf>,
 
     /// PEM client certificate chain, for clusters that require mutual TLS (with
@@ -27,7 +22,6 @@ pub struct LinkArgs {
         long,
         value_name = "FILE",
         requires = "client_key",
-        conflicts_with = "embedded",
         help_heading = "TLS"
     )]
     pub client_cert: Option<PathBuf>,
@@ -37,10 +31,28 @@ pub struct LinkArgs {
         long,
         value_name = "FILE",
         requires = "client_cert",
-        conflicts_with = "embedded",
         help_heading = "TLS"
     )]
     pub client_key: Option<PathBuf>,
+}
+
+impl TlsArgs {
+    /// The TLS files given.
+    pub fn files(&self) -> ClientTlsFiles {
+        ClientTlsFiles {
+            ca_cert: self.ca_cert.clone(),
+            client_cert: self.client_cert.clone(),
+            client_key: self.client_key.clone(),
+        }
+    }
+}
+
+/// TLS and limit flags of `dump`.
+#[derive(Args, Debug, Clone)]
+pub struct LinkArgs {
+    /// How the nodes are dialled.
+    #[command(flatten)]
+    pub tls: TlsArgs,
 
     /// Group reads (RPCs) in flight at once across the cluster [default: the number of
     /// groups, at most 16].
@@ -61,11 +73,7 @@ pub struct LinkArgs {
 impl LinkArgs {
     /// The TLS files given.
     pub fn tls(&self) -> ClientTlsFiles {
-        ClientTlsFiles {
-            ca_cert: self.ca_cert.clone(),
-            client_cert: self.client_cert.clone(),
-            client_key: self.client_key.clone(),
-        }
+        self.tls.files()
     }
 
     /// The scan limits given.

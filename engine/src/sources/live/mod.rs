@@ -11,6 +11,7 @@ pub mod client;
 pub mod error;
 pub mod limits;
 pub mod narrow;
+pub mod partition;
 pub mod pin;
 pub mod reorder;
 pub mod resume;

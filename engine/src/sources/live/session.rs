@@ -746,7 +746,7 @@ impl LiveSession {
         }
         if p.keep_on_drop {
             tracing::info!(
-                "keeping the backup pin (read_ts={}) for `dump --resume`; it expires by its TTL unless resumed",
+                "keeping the backup pin (read_ts={}) held for the steps to come (`dump --resume`, or the other partitions and `dump finish`); it expires by its TTL unless renewed",
                 self.read_ts
             );
             return;
