@@ -343,3 +343,79 @@ fn serve_speaks_tls_from_the_command_line() {
     assert!(e.to_ascii_lowercase().contains("token"), "{e}");
     assert!(t.path().join("out/MANIFEST.json").is_file());
 }
+
+/// Runs the binary with `args`; stdout on success, stderr as the error.
+fn run_bin(args: &[&str]) -> Result<String, String> {
+    let o = Command::new(common::bin()).args(args).output().unwrap();
+    if o.status.success() {
+        Ok(String::from_utf8_lossy(&o.stdout).into_owned())
+    } else {
+        Err(String::from_utf8_lossy(&o.stderr).into_owned())
+    }
+}
+
+#[test]
+fn partitioned_dump_runs_over_mutual_tls() {
+    let t = tempfile::tempdir().unwrap();
+    let pki = Pki::new(&t.path().join("pki"));
+    let plain = server(None, None);
+    let want = t.path().join("plain");
+    dump(&plain.addr().to_string(), &want, &[]).unwrap();
+
+    let mtls = server(Some(pki.server(true)), None);
+    let addr = format!("https://{}", mtls.addr());
+    let (ca, cert, key) = (
+        pki.path("ca.pem"),
+        pki.path("client.pem"),
+        pki.path("client.key"),
+    );
+    let tls = [
+        "--ca-cert",
+        ca.as_str(),
+        "--client-cert",
+        cert.as_str(),
+        "--client-key",
+        key.as_str(),
+    ];
+    let out = t.path().join("parts");
+    let out_s = out.to_str().unwrap();
+    let with_tls = |args: &[&str]| -> Vec<String> {
+        args.iter()
+            .chain(tls.iter())
+            .map(|s| s.to_string())
+            .collect()
+    };
+    let strs = |v: &[String]| v.iter().map(String::as_str).collect::<Vec<_>>().join(" ");
+    let begin = with_tls(&[
+        "dump",
+        "begin",
+        "--address",
+        &addr,
+        "--output",
+        out_s,
+        "--partitions",
+        "2",
+    ]);
+    let token = run_bin(&begin.iter().map(String::as_str).collect::<Vec<_>>())
+        .unwrap_or_else(|e| panic!("{}: {e}", strs(&begin)));
+    let token = token.trim().to_string();
+    assert_eq!(mtls.cluster().active_pins(), 1, "begin keeps the pin");
+
+    // A partition without the client certificate is refused by the TLS handshake and
+    // leaves the job as it was.
+    let e = run_bin(&["dump", "--join", &token, "--partition", "0/2"]).unwrap_err();
+    assert!(e.contains("TLS handshake failed"), "{e}");
+
+    for i in 0..2 {
+        let p = format!("{i}/2");
+        let join = with_tls(&["dump", "--join", &token, "--partition", &p]);
+        run_bin(&join.iter().map(String::as_str).collect::<Vec<_>>())
+            .unwrap_or_else(|e| panic!("{}: {e}", strs(&join)));
+    }
+    let finish = with_tls(&["dump", "finish", "--output", out_s]);
+    run_bin(&finish.iter().map(String::as_str).collect::<Vec<_>>())
+        .unwrap_or_else(|e| panic!("{}: {e}", strs(&finish)));
+    assert_same_data(&out, &want);
+    // finish ended the pin over TLS.
+    assert_no_pin(&mtls);
+}
