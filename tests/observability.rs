@@ -340,3 +340,44 @@ fn terminal_run_prints_warnings_above_the_bar() {
         "{lines:#?}"
     );
 }
+
+#[test]
+fn dump_quiet_prints_only_warnings() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let loud = run(t, &["dump", "--embedded", "-o", "loud"]);
+    assert!(loud.status.success(), "{loud:?}");
+    let loud_err = String::from_utf8_lossy(&loud.stderr);
+    assert!(loud_err.contains("live dump complete"), "{loud_err}");
+    assert!(loud_err.contains("not a real cluster"), "{loud_err}");
+
+    let quiet = run(t, &["dump", "--embedded", "--quiet", "-o", "quiet"]);
+    assert!(quiet.status.success(), "{quiet:?}");
+    let quiet_err = String::from_utf8_lossy(&quiet.stderr);
+    // The sample-cluster notice is a warning: it stays; the summary goes.
+    assert!(
+        quiet_err.contains("warning:") && quiet_err.contains("not a real cluster"),
+        "{quiet_err}"
+    );
+    assert!(!quiet_err.contains("live dump complete"), "{quiet_err}");
+    assert_eq!(quiet_err.lines().count(), 1, "{quiet_err}");
+    assert!(t.join("quiet/MANIFEST.json").is_file());
+
+    // The flags of logs and reports are accepted after the partitioned-dump steps too.
+    let begin = run(
+        t,
+        &[
+            "dump",
+            "begin",
+            "--quiet",
+            "--address",
+            "127.0.0.1:1",
+            "--output",
+            "p",
+            "--partitions",
+            "0",
+        ],
+    );
+    let begin_err = String::from_utf8_lossy(&begin.stderr);
+    assert!(!begin_err.contains("unexpected argument"), "{begin_err}");
+}

@@ -60,6 +60,7 @@ pub struct DumpArgs {
     /// s3://BUCKET/PREFIX/ (see --s3-endpoint).
     #[arg(
         long,
+        short = 'o',
         visible_alias = "output-dir",
         value_name = "DIR",
         required_unless_present_any = ["resume", "join"],
@@ -298,8 +299,8 @@ fn run_resumable(args: DumpArgs, handle_signals: bool) -> Result<(), Error> {
     };
     let names =
         |v: &[crate::decode::AdapterKind]| v.iter().map(|a| a.name()).collect::<Vec<_>>().join(",");
-    eprintln!(
-        "elastickv-backup: live dump complete: groups={} read_ts={} output={} runs={} written={} skipped={} visible={} pin_renewals_total={} elapsed={:.2?}",
+    tracing::info!(
+        "live dump complete: groups={} read_ts={} output={} runs={} written={} skipped={} visible={} pin_renewals_total={} elapsed={:.2?}",
         done.groups,
         done.read_ts,
         root.display(),
@@ -359,8 +360,8 @@ pub fn run_dump_with(mut args: DumpArgs, handle_signals: bool) -> Result<(), Err
                 crate::gen::EPOCH_MS << 16,
             );
             let server = LoopbackServer::start(cfg, "127.0.0.1:0", entries)?;
-            eprintln!(
-                "elastickv-backup: --embedded: dumping a built-in {}-group loopback cluster with sample data at {} (not a real cluster)",
+            tracing::warn!(
+                "--embedded: dumping a built-in {}-group loopback cluster with sample data at {} (not a real cluster)",
                 args.groups.max(1),
                 server.addr()
             );
@@ -405,8 +406,8 @@ pub fn run_dump_with(mut args: DumpArgs, handle_signals: bool) -> Result<(), Err
     let renewals = session.renewals();
     session.end();
     let c = summary.counters;
-    eprintln!(
-        "elastickv-backup: live dump complete: groups={groups} read_ts={read_ts} output={} visible={} dynamodb={} s3={} redis={} sqs={} internal={} unknown={} pin_renewals_total={renewals} elapsed={:.2?}",
+    tracing::info!(
+        "live dump complete: groups={groups} read_ts={read_ts} output={} visible={} dynamodb={} s3={} redis={} sqs={} internal={} unknown={} pin_renewals_total={renewals} elapsed={:.2?}",
         output.display(),
         summary.visible,
         c.adapter[0],

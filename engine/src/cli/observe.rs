@@ -33,28 +33,28 @@ pub enum LogFormat {
 pub struct ObserveArgs {
     /// No progress bar or progress lines and no final summary line; warnings and errors
     /// are still printed.
-    #[arg(long, short = 'q', help_heading = HEAD_OBSERVE)]
+    #[arg(long, global = true, short = 'q', help_heading = HEAD_OBSERVE)]
     pub quiet: bool,
 
     /// Format of the log lines on standard error.
-    #[arg(long, value_enum, default_value_t = LogFormat::Text, value_name = "FORMAT",
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, value_name = "FORMAT",
           help_heading = HEAD_OBSERVE)]
     pub log_format: LogFormat,
 
     /// Write Prometheus metrics (text format) to PATH at the end of the run and every
     /// --metrics-interval while it runs, atomically (temporary file in the same directory,
     /// then rename): node_exporter's textfile-collector convention. Name it `*.prom`.
-    #[arg(long, value_name = "PATH", help_heading = HEAD_OBSERVE)]
+    #[arg(long, global = true, value_name = "PATH", help_heading = HEAD_OBSERVE)]
     pub metrics_file: Option<PathBuf>,
 
     /// How often --metrics-file is rewritten while the run goes on (e.g. 15s, 1m).
-    #[arg(long, value_name = "DURATION", default_value = "15s", value_parser = duration_arg,
+    #[arg(long, global = true, value_name = "DURATION", default_value = "15s", value_parser = duration_arg,
           help_heading = HEAD_OBSERVE)]
     pub metrics_interval: Duration,
 
     /// Write a JSON summary of the run to PATH when it ends, success or failure: outcome,
     /// error, counters, stage and phase times, read_ts, pin renewals, bytes and files.
-    #[arg(long, value_name = "PATH", help_heading = HEAD_OBSERVE)]
+    #[arg(long, global = true, value_name = "PATH", help_heading = HEAD_OBSERVE)]
     pub summary_json: Option<PathBuf>,
 }
 

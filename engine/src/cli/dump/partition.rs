@@ -84,7 +84,7 @@ pub struct BeginArgs {
     pub group_endpoint: Vec<String>,
 
     /// The shared output directory (absent or empty; every partition writes into it).
-    #[arg(long, visible_alias = "output-dir", value_name = "DIR")]
+    #[arg(long, short = 'o', visible_alias = "output-dir", value_name = "DIR")]
     pub output: PathBuf,
 
     /// Partitions that will join (N of --partition I/N; completions of the Indexed Job).
@@ -123,7 +123,7 @@ pub struct BeginArgs {
 #[derive(Args, Debug)]
 pub struct FinishArgs {
     /// The shared output directory given to `dump begin`.
-    #[arg(long, visible_alias = "output-dir", value_name = "DIR")]
+    #[arg(long, short = 'o', visible_alias = "output-dir", value_name = "DIR")]
     pub output: PathBuf,
 
     /// Leave the pin held (it expires by its TTL) instead of ending it.
@@ -212,8 +212,8 @@ fn run_begin(a: BeginArgs, handle_signals: bool) -> Result<(), Error> {
     session.keep_pin_on_drop(true);
     drop(session);
     for (i, s) in token.plan.shares.iter().enumerate() {
-        eprintln!(
-            "elastickv-backup: partition {i}/{}: {} ({} baseline keys)",
+        tracing::info!(
+            "partition {i}/{}: {} ({} baseline keys)",
             token.plan.partitions,
             if s.adapters.is_empty() {
                 "nothing (more partitions than adapters: the unit is the adapter)".to_string()
@@ -224,8 +224,8 @@ fn run_begin(a: BeginArgs, handle_signals: bool) -> Result<(), Error> {
         );
     }
     let path = jdir.join(TOKEN_FILE);
-    eprintln!(
-        "elastickv-backup: pinned read_ts={} for {} partition(s) (ttl {} ms: start every partition before it lapses); token {}",
+    tracing::info!(
+        "pinned read_ts={} for {} partition(s) (ttl {} ms: start every partition before it lapses); token {}",
         token.read_ts,
         token.plan.partitions,
         token.ttl_ms,
@@ -320,13 +320,13 @@ pub fn run_join(args: DumpArgs, handle_signals: bool) -> Result<(), Error> {
         sync: !args.no_sync,
     };
     match join.run(cfg)? {
-        Outcome::AlreadyDone(r) => eprintln!(
-            "elastickv-backup: partition {p} had already finished ({} files: {}); nothing to do",
+        Outcome::AlreadyDone(r) => tracing::info!(
+            "partition {p} had already finished ({} files: {}); nothing to do",
             r.files,
             r.adapters.join(", ")
         ),
-        Outcome::Dumped { record, renewals } => eprintln!(
-            "elastickv-backup: partition {p} complete: read_ts={} adapters={} files={} visible={} output={} pin_renewals_total={renewals} elapsed={:.2?}",
+        Outcome::Dumped { record, renewals } => tracing::info!(
+            "partition {p} complete: read_ts={} adapters={} files={} visible={} output={} pin_renewals_total={renewals} elapsed={:.2?}",
             token.read_ts,
             if record.adapters.is_empty() { "none".into() } else { record.adapters.join(",") },
             record.files,
@@ -391,7 +391,7 @@ fn end_pin(
                         return true;
                     }
                 }
-                Err(e) => eprintln!("elastickv-backup: seed {seed}: {e}"),
+                Err(e) => tracing::warn!("seed {seed}: {e}"),
             }
         }
         false
@@ -429,13 +429,13 @@ fn run_finish(a: FinishArgs) -> Result<(), Error> {
         )?
     };
     if let Err(e) = std::fs::remove_dir_all(&jdir) {
-        eprintln!(
-            "elastickv-backup: the dump is complete but its job directory {} could not be removed: {e}",
+        tracing::warn!(
+            "the dump is complete but its job directory {} could not be removed: {e}",
             jdir.display()
         );
     }
-    eprintln!(
-        "elastickv-backup: partitioned dump complete: read_ts={} partitions={} files={} output={} pin={}",
+    tracing::info!(
+        "partitioned dump complete: read_ts={} partitions={} files={} output={} pin={}",
         token.read_ts,
         token.plan.partitions,
         files,

@@ -270,8 +270,8 @@ impl Drop for ObjectSink {
             .registry
             .abort_all(&self.store, &self.root.bucket, ABORT_PATIENCE);
         for (key, id) in left {
-            eprintln!(
-                "elastickv-backup: WARNING: could not abort the incomplete multipart upload of s3://{}/{key} (upload id {id}); remove it with `aws s3api abort-multipart-upload --bucket {} --key {key} --upload-id {id}` or a lifecycle rule",
+            tracing::warn!(
+                "could not abort the incomplete multipart upload of s3://{}/{key} (upload id {id}); remove it with `aws s3api abort-multipart-upload --bucket {} --key {key} --upload-id {id}` or a lifecycle rule",
                 self.root.bucket, self.root.bucket
             );
         }

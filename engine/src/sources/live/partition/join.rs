@@ -162,8 +162,8 @@ impl Join<'_> {
             }
             Err(e) => {
                 if !resumable(&e) {
-                    eprintln!(
-                        "elastickv-backup: partition {p} failed in a way no rerun can repair; ending the job's pin so the other partitions stop"
+                    tracing::warn!(
+                        "partition {p} failed in a way no rerun can repair; ending the job's pin so the other partitions stop"
                     );
                     session.keep_pin_on_drop(false);
                     session.end();
