@@ -86,7 +86,7 @@ pub enum Error {
     Partition(crate::sources::live::partition::error::PartitionError),
     /// The output location failed a check made before anything is pinned.
     #[error(transparent)]
-    Preflight(#[from] crate::cli::dump::preflight::PreflightError),
+    Preflight(#[from] crate::sinks::preflight::PreflightError),
     /// `verify` found the dump incomplete, altered or unsafe (its report lists each problem).
     #[error("{0}")]
     Verify(#[from] crate::verify::VerifyError),

@@ -1,6 +1,6 @@
 //! What the user asked for: the decode options shared by `decode` and `dump`.
 
-use crate::decode::AdapterKind;
+use elastickv_backup_format::AdapterKind;
 
 /// DynamoDB output layout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,28 +2,16 @@
 //! command): its peak RSS then comes from the OS (`wait4` → `ru_maxrss`) untouched by the
 //! generator or the embedded cluster, and its stage counters start from zero. The child
 //! runs an ordinary command line (`decode ...`, `dump ...`) with stage timing on and writes
-//! its counters as JSON for the parent.
+//! its counters as JSON for the parent (the command itself is `cli::bench_child`; this
+//! module spawns it and reads what it wrote).
 
 use crate::error::Error;
 use crate::progress::{self, StageSnapshot};
-use clap::Args;
 use serde::{Deserialize, Serialize};
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// Hidden: run a command with stage timing and write its counters (used by `bench`).
-#[derive(Args, Debug)]
-pub struct ChildArgs {
-    /// Where to write the counters (JSON).
-    #[arg(long, value_name = "FILE")]
-    pub stats: PathBuf,
-
-    /// The command line to run (e.g. `decode --input-snap-dir ...`).
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 1..)]
-    pub command: Vec<String>,
-}
 
 /// Everything the child measured.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -56,7 +44,8 @@ impl ChildStats {
     }
 }
 
-fn collect(wall: Duration) -> ChildStats {
+/// The counters of this process after a run of `wall`: what a child reports.
+pub fn collect(wall: Duration) -> ChildStats {
     let st = progress::stages();
     let named = [
         ("scan", &st.scan),
@@ -97,20 +86,6 @@ fn vm_hwm_kib() -> u64 {
                 .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         })
         .unwrap_or(0)
-}
-
-/// Runs the hidden child command (in the child process).
-pub fn run_child(args: ChildArgs) -> Result<(), Error> {
-    use clap::Parser;
-    progress::enable_stage_timing();
-    let argv = std::iter::once("elastickv-backup".to_string()).chain(args.command);
-    let cli = crate::cli::Cli::try_parse_from(argv)
-        .map_err(|e| Error::Usage(format!("bench child: {e}")))?;
-    let started = Instant::now();
-    crate::cli::run(cli)?;
-    let stats = collect(started.elapsed());
-    let json = serde_json::to_vec(&stats).map_err(|e| Error::Internal(e.to_string()))?;
-    std::fs::write(&args.stats, json).map_err(|e| Error::io(args.stats.display(), e))
 }
 
 /// A finished child run as the parent saw it.

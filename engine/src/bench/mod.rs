@@ -174,7 +174,7 @@ impl Bench<'_> {
             shards,
             self.cfg.seed,
             r.elapsed.as_secs_f64(),
-            crate::cli::gen::describe(&r)
+            r.describe()
         );
         self.say(&text)?;
         ceilings::sync();

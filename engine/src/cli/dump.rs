@@ -3,7 +3,6 @@
 
 pub mod link;
 pub mod partition;
-pub mod preflight;
 
 use super::common::OutputFlags;
 use crate::encode::manifest::{Manifest, PHASE_LIVE};
@@ -11,6 +10,7 @@ use crate::error::Error;
 use crate::options::DecodeOptions;
 use crate::pipeline;
 use crate::server::{LoopbackServer, ServerConfig};
+use crate::sinks::preflight;
 use crate::sinks::{DirSink, Sink};
 use crate::sources::live::resume::journal::OptionsRecord;
 use crate::sources::live::resume::Runner;

@@ -4,8 +4,7 @@
 
 use super::common::size_arg;
 use crate::error::Error;
-use crate::gen::plan::{generate, GenConfig, GenReport, Mix};
-use crate::progress::human_bytes;
+use crate::gen::plan::{generate, GenConfig, Mix};
 use clap::Args;
 use std::path::PathBuf;
 
@@ -55,34 +54,6 @@ impl GenArgs {
     }
 }
 
-/// One line per adapter and a total, for the operator.
-pub fn describe(r: &GenReport) -> String {
-    let mut s = String::new();
-    for (kind, versions, bytes) in r.per_adapter {
-        s.push_str(&format!(
-            "  {:<9} {:>12} versions {:>12}\n",
-            kind.name(),
-            versions,
-            human_bytes(bytes)
-        ));
-    }
-    let sizes: Vec<u64> = r.shards.iter().map(|s| s.bytes).collect();
-    let (min, max) = (
-        sizes.iter().min().copied().unwrap_or(0),
-        sizes.iter().max().copied().unwrap_or(0),
-    );
-    s.push_str(&format!(
-        "  total     {:>12} versions {:>12} in {} shard(s) ({} to {} each), {:.1?}",
-        r.entries(),
-        human_bytes(r.bytes()),
-        r.shards.len(),
-        human_bytes(min),
-        human_bytes(max),
-        r.elapsed
-    ));
-    s
-}
-
 /// Runs the gen command.
 pub fn run(args: GenArgs) -> Result<(), Error> {
     let cfg = args.config()?;
@@ -91,7 +62,7 @@ pub fn run(args: GenArgs) -> Result<(), Error> {
         "elastickv-backup: generated {} (seed {}):\n{}",
         args.output.display(),
         cfg.seed,
-        describe(&report)
+        report.describe()
     );
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! The `elastickv-backup` command line.
 
 pub mod bench;
+pub mod bench_child;
 pub mod common;
 pub mod decode;
 pub mod dump;
@@ -71,7 +72,7 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// Internal: a measured child run of `bench`.
     #[command(name = "__bench-child", hide = true)]
-    BenchChild(crate::bench::child::ChildArgs),
+    BenchChild(bench_child::ChildArgs),
 }
 
 /// `elastickv-backup dev …`: tools for developing and measuring the engine, not for
@@ -151,7 +152,7 @@ fn dispatch(command: Command) -> Result<(), Error> {
         Command::Serve(a) => serve::run_serve(a),
         Command::Gen(a) => gen::run(a),
         Command::Bench(a) => bench::run(a),
-        Command::BenchChild(a) => crate::bench::child::run_child(a),
+        Command::BenchChild(a) => bench_child::run_child(a),
         Command::Encode(a) => encode::run(a),
         Command::Restore(a) => restore::run(a),
     }

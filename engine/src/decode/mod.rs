@@ -19,7 +19,7 @@ pub use elastickv_backup_format::keyspace::{route, AdapterKind, Family, Route};
 
 use crate::encode::Emitter;
 use crate::error::Error;
-use crate::sources::Entry;
+use elastickv_backup_format::Entry;
 
 /// One adapter's decoder: consumes the entries routed to it, emits files.
 ///

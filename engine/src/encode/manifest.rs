@@ -2,8 +2,8 @@
 //! then ours (`producer`), rendered exactly as Go's `json.MarshalIndent` would.
 
 use super::json::JsonWriter;
-use crate::decode::AdapterKind;
 use crate::options::{DdbLayout, DecodeOptions};
+use elastickv_backup_format::AdapterKind;
 use time::OffsetDateTime;
 
 /// Phase 0: offline snapshot decode.

@@ -7,6 +7,7 @@ use super::writer::{ShardInfo, ShardWriter};
 use super::{dynamodb, redis, s3, sqs};
 use crate::decode::AdapterKind;
 use crate::error::Error;
+use crate::progress::human_bytes;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -110,6 +111,34 @@ pub struct GenReport {
 }
 
 impl GenReport {
+    /// One line per adapter and a total, for the operator.
+    pub fn describe(&self) -> String {
+        let mut s = String::new();
+        for (kind, versions, bytes) in self.per_adapter {
+            s.push_str(&format!(
+                "  {:<9} {:>12} versions {:>12}\n",
+                kind.name(),
+                versions,
+                human_bytes(bytes)
+            ));
+        }
+        let sizes: Vec<u64> = self.shards.iter().map(|s| s.bytes).collect();
+        let (min, max) = (
+            sizes.iter().min().copied().unwrap_or(0),
+            sizes.iter().max().copied().unwrap_or(0),
+        );
+        s.push_str(&format!(
+            "  total     {:>12} versions {:>12} in {} shard(s) ({} to {} each), {:.1?}",
+            self.entries(),
+            human_bytes(self.bytes()),
+            self.shards.len(),
+            human_bytes(min),
+            human_bytes(max),
+            self.elapsed
+        ));
+        s
+    }
+
     /// Total bytes of the shard files.
     pub fn bytes(&self) -> u64 {
         self.shards.iter().map(|s| s.bytes).sum()

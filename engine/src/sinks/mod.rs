@@ -8,6 +8,7 @@ pub mod dir;
 pub mod null;
 pub mod object;
 pub mod path;
+pub mod preflight;
 
 pub use archive::ArchiveSink;
 pub use dir::DirSink;

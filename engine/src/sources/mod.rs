@@ -9,25 +9,7 @@ pub mod merge;
 pub mod snapshot;
 pub mod visibility;
 
-use bytes::Bytes;
-
-/// One MVCC version of one user key, as read from a shard.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RawEntry {
-    /// The user key (the internal key, e.g. `!redis|str|k`) without the timestamp suffix.
-    pub user_key: Bytes,
-    /// Commit timestamp (HLC: physical ms << 16 | logical).
-    pub commit_ts: u64,
-    /// MVCC expiry, Unix ms; 0 = none.
-    pub expire_at_ms: u64,
-    /// Delete marker.
-    pub tombstone: bool,
-    /// The value body (after the 9-byte value header).
-    pub value: Bytes,
-}
-
-/// A visible entry: what adapters receive.
-pub type Entry = RawEntry;
+pub use elastickv_backup_format::mvcc::{Entry, RawEntry};
 
 /// A shard's ordered entry stream.
 pub type ShardStream = Box<dyn Iterator<Item = Result<RawEntry, crate::error::Error>> + Send>;

@@ -4,12 +4,13 @@
 //! Indexed Job's environment onto it and prints what each step did.
 
 use super::link::TlsArgs;
-use super::{admin_token, group_endpoints, preflight, DumpArgs};
+use super::{admin_token, group_endpoints, DumpArgs};
 use crate::cli::common::OutputFlags;
 use crate::encode::manifest::{InputInfo, LiveInfo, Manifest, PHASE_LIVE};
 use crate::error::Error;
 use crate::options::DecodeOptions;
 use crate::pipeline;
+use crate::sinks::preflight;
 use crate::sources::live::client::Dialer;
 use crate::sources::live::partition::join::{Join, Outcome};
 use crate::sources::live::partition::merge::{self, PartRecord};

@@ -20,7 +20,7 @@ use super::sort::{Cursor, Item, Sorter};
 use crate::encode::Emitter;
 use crate::error::Error;
 use crate::extsort::ExternalSorter;
-use crate::sources::Entry;
+use elastickv_backup_format::Entry;
 
 /// Bodies larger than this are written from the decode thread straight from the
 /// snapshot's memory instead of being copied into a worker's buffer.

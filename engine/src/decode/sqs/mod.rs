@@ -27,7 +27,7 @@ use super::{Adapter, AdapterKind, Family};
 use crate::encode::Emitter;
 use crate::error::Error;
 use crate::options::{DecodeOptions, Scope};
-use crate::sources::Entry;
+use elastickv_backup_format::Entry;
 use keys::KeyProblem;
 use records::{Message, QueueMeta};
 use std::collections::HashMap;

@@ -3,7 +3,7 @@
 
 /// The `.fsm` container reader, from the format crate (the storage layout lives there).
 pub use elastickv_backup_format::container;
-pub mod mvcc;
+pub use elastickv_backup_format::mvcc;
 
 pub use container::{ContainerError, ContainerFormat};
 

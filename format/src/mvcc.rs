@@ -1,7 +1,27 @@
-//! MVCC entry decoding (docs/format/00-container.md §2): stored key/value → user key, commit ts, flags.
+//! MVCC rows (docs/format/00-container.md §2): a stored key/value → user key, commit ts,
+//! expiry, tombstone. Every source (snapshot scanner, live pages) yields [`RawEntry`]s and
+//! every adapter consumes them, so the type lives with the layout, below both.
 
-use super::container::{ContainerError, Framed};
-use crate::sources::RawEntry;
+use crate::container::{ContainerError, Framed};
+use bytes::Bytes;
+
+/// One MVCC version of one user key, as read from a shard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawEntry {
+    /// The user key (the internal key, e.g. `!redis|str|k`) without the timestamp suffix.
+    pub user_key: Bytes,
+    /// Commit timestamp (HLC: physical ms << 16 | logical).
+    pub commit_ts: u64,
+    /// MVCC expiry, Unix ms; 0 = none.
+    pub expire_at_ms: u64,
+    /// Delete marker.
+    pub tombstone: bool,
+    /// The value body (after the 9-byte value header).
+    pub value: Bytes,
+}
+
+/// A visible entry: what adapters receive (the same shape, after the visibility filter).
+pub type Entry = RawEntry;
 
 /// What one stored row is.
 #[derive(Debug)]
@@ -69,8 +89,7 @@ pub fn decode_row(f: Framed) -> Result<Row, ContainerError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sources::snapshot::container::{locate, FrameReader};
-    use bytes::Bytes;
+    use crate::container::{locate, FrameReader};
 
     fn rows(s: &str) -> Vec<Result<Row, ContainerError>> {
         let p = locate(Bytes::from(hex::decode(s.replace(' ', "")).unwrap())).unwrap();
