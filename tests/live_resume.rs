@@ -12,13 +12,13 @@ use clap::Parser;
 use common::*;
 use elastickv_backup::cli::dump::{live_manifest, run_dump_with};
 use elastickv_backup::cli::{Cli, Command};
+use elastickv_backup::dump::resume::journal::{journal_dir, Journal, UnitState};
 use elastickv_backup::error::Error;
 use elastickv_backup::gen;
 use elastickv_backup::options::DecodeOptions;
 use elastickv_backup::pipeline;
 use elastickv_backup::server::{load, Cluster, LoopbackServer, ServerConfig};
 use elastickv_backup::sinks::{DirSink, Sink};
-use elastickv_backup::sources::live::resume::journal::{journal_dir, Journal, UnitState};
 use elastickv_backup::sources::live::{LiveConfig, LiveSession};
 use live_support::*;
 use std::collections::BTreeMap;
@@ -110,7 +110,7 @@ fn reference_dump(addr: &str, dump_dir: &Path, out: &Path) {
     .unwrap();
     let opts = DecodeOptions::default();
     let sink = Arc::new(DirSink::create(out, false).unwrap());
-    session.write(sink.clone(), &opts, 2).unwrap();
+    elastickv_backup::dump::write(&session, sink.clone(), &opts, 2).unwrap();
     pipeline::finalize(sink.as_ref() as &dyn Sink, &live_manifest(&session, &opts)).unwrap();
     drop(session); // keeps the pin: the resume still needs it
 }

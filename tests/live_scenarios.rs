@@ -69,7 +69,7 @@ fn live_cfg(addr: &str) -> LiveConfig {
 fn write_all(session: &LiveSession, out: &Path) -> Result<(), Error> {
     let opts = DecodeOptions::default();
     let sink = Arc::new(DirSink::create(out, false)?);
-    session.write(sink.clone(), &opts, 2)?;
+    elastickv_backup::dump::write(&session, sink.clone(), &opts, 2)?;
     let m = Manifest {
         phase: PHASE_LIVE,
         elastickv_version: "dev".into(),
@@ -456,9 +456,8 @@ fn cancellation_ends_the_backup() {
         .scan_delay_ms
         .store(200, Ordering::Release);
     let sink = Arc::new(DirSink::create(&out, false).unwrap());
-    let e = session
-        .write(sink, &DecodeOptions::default(), 2)
-        .unwrap_err();
+    let e =
+        elastickv_backup::dump::write(&session, sink, &DecodeOptions::default(), 2).unwrap_err();
     canceller.join().unwrap();
     assert!(matches!(e, Error::Cancelled(_)), "{e}");
     drop(session);

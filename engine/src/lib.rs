@@ -18,6 +18,7 @@ pub mod aws_http;
 pub mod bench;
 pub mod cli;
 pub mod decode;
+pub mod dump;
 pub mod encode;
 pub mod error;
 pub mod extsort;

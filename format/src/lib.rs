@@ -10,14 +10,17 @@
 //!   adapter owns a user key (docs/format/00-container.md §3).
 //! - [`container`]: the `.fsm` file — the bare `EKVPBBL1` payload and the runtime's
 //!   `EKVTHLC1`/`EKVTHLC2` wrapper with its CRC32C footer (docs/format/00-container.md §1–2).
+//! - [`cover`]: the key prefixes that cover one adapter's keys, for scans narrowed to it.
 //! - [`mvcc`]: one stored row → one MVCC version ([`RawEntry`]), the unit every source
 //!   yields and every adapter reads.
 
 #![warn(missing_docs)]
 
 pub mod container;
+pub mod cover;
 pub mod keyspace;
 pub mod mvcc;
 
+pub use cover::adapter_prefixes;
 pub use keyspace::{route, AdapterKind, Family, Route};
 pub use mvcc::{Entry, RawEntry};

@@ -5,6 +5,8 @@ pub mod link;
 pub mod partition;
 
 use super::common::OutputFlags;
+use crate::dump::resume::journal::OptionsRecord;
+use crate::dump::resume::Runner;
 use crate::encode::manifest::{Manifest, PHASE_LIVE};
 use crate::error::Error;
 use crate::options::DecodeOptions;
@@ -12,8 +14,6 @@ use crate::pipeline;
 use crate::server::{LoopbackServer, ServerConfig};
 use crate::sinks::preflight;
 use crate::sinks::{DirSink, Sink};
-use crate::sources::live::resume::journal::OptionsRecord;
-use crate::sources::live::resume::Runner;
 use crate::sources::live::{LiveConfig, LiveSession};
 use clap::Args;
 use std::path::PathBuf;
@@ -395,7 +395,7 @@ pub fn run_dump_with(mut args: DumpArgs, handle_signals: bool) -> Result<(), Err
         }
         Arc::new(DirSink::create(&output, args.flags.force)?.with_sync(!args.no_sync))
     };
-    let summary = session.write(sink.clone(), &opts, args.flags.threads())?;
+    let summary = crate::dump::write(&session, sink.clone(), &opts, args.flags.threads())?;
     let mut manifest = live_manifest(&session, &opts);
     if embedded.is_some() {
         mark_embedded(&mut manifest);

@@ -13,7 +13,7 @@
 //! (SQS group locks and queue tombstones, original generations and upload ids).
 
 pub mod dynamodb;
-pub mod error;
+pub use crate::error::reverse as error;
 pub(crate) mod fsutil;
 pub(crate) mod json;
 pub mod manifest;

@@ -6,25 +6,7 @@
 
 use std::fmt;
 
-/// Longest single name most filesystems accept (ext4, xfs, tmpfs: 255 bytes).
-pub const NAME_MAX: usize = 255;
-
-/// Why a name cannot be a path segment.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PathError {
-    /// Empty segment (e.g. `a//b`).
-    #[error("empty path segment in {0:?}")]
-    Empty(String),
-    /// `.` or `..`.
-    #[error("path segment {0:?} is a dot path")]
-    Dot(String),
-    /// Contains `/` or NUL.
-    #[error("path segment {0:?} contains '/' or NUL")]
-    BadChar(String),
-    /// Longer than [`NAME_MAX`].
-    #[error("path segment of {0} bytes exceeds the {NAME_MAX}-byte name limit")]
-    TooLong(usize),
-}
+pub use crate::error::path::{PathError, NAME_MAX};
 
 /// A relative path under the output root, built only from validated segments.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]

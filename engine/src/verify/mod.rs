@@ -33,18 +33,7 @@ pub use report::{Problem, Report, Severity};
 use crate::error::Error;
 use std::path::Path;
 
-/// A dump that did not verify.
-#[derive(Debug, thiserror::Error)]
-pub enum VerifyError {
-    /// Problems were found (each is in the printed report).
-    #[error("verify {target}: {errors} error(s): the dump is not complete and intact (see the report above)")]
-    Failed {
-        /// The directory or archive verified.
-        target: String,
-        /// Number of errors.
-        errors: usize,
-    },
-}
+pub use crate::error::verify::VerifyError;
 
 /// Reads and checks the dump at `target` (`-` = an archive on standard input) with
 /// `threads` hashing threads. I/O errors opening the target are errors; everything found

@@ -1,25 +1,25 @@
 //! `dump begin`, `dump --join TOKEN --partition I/N` and `dump finish`: one live dump
 //! written by several processes (hosts, pods of a Kubernetes Indexed Job) under one pin.
-//! The logic is in `crate::sources::live::partition`; this module maps flags and the
+//! The logic is in `crate::dump::partition`; this module maps flags and the
 //! Indexed Job's environment onto it and prints what each step did.
 
 use super::link::TlsArgs;
 use super::{admin_token, group_endpoints, DumpArgs};
 use crate::cli::common::OutputFlags;
+use crate::dump::partition::join::{Join, Outcome};
+use crate::dump::partition::merge::{self, PartRecord};
+use crate::dump::partition::plan::{PartitionIndex, Plan};
+use crate::dump::partition::token::{Token, TOKEN_FILE};
+use crate::dump::partition::{job_dir, JOB_DIR};
+use crate::dump::resume::journal::OptionsRecord;
+use crate::dump::resume::sums::FinalSink;
 use crate::encode::manifest::{InputInfo, LiveInfo, Manifest, PHASE_LIVE};
 use crate::error::Error;
 use crate::options::DecodeOptions;
 use crate::pipeline;
 use crate::sinks::preflight;
 use crate::sources::live::client::Dialer;
-use crate::sources::live::partition::join::{Join, Outcome};
-use crate::sources::live::partition::merge::{self, PartRecord};
-use crate::sources::live::partition::plan::{PartitionIndex, Plan};
-use crate::sources::live::partition::token::{Token, TOKEN_FILE};
-use crate::sources::live::partition::{job_dir, JOB_DIR};
 use crate::sources::live::pin;
-use crate::sources::live::resume::journal::OptionsRecord;
-use crate::sources::live::resume::sums::FinalSink;
 use crate::sources::live::tls::ClientTlsFiles;
 use crate::sources::live::topology::parse_seeds;
 use crate::sources::live::{LiveConfig, LiveSession};

@@ -15,7 +15,7 @@
 
 mod collect;
 mod envelope;
-mod error;
+use crate::error::redis as error;
 mod finalize;
 mod keys;
 mod outputs;

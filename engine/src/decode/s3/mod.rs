@@ -12,7 +12,7 @@
 //! holds the per-object plans, never an object's bytes.
 
 mod body;
-mod error;
+use crate::error::s3 as error;
 pub(crate) mod keys;
 pub(crate) mod naming;
 mod orphans;

@@ -22,7 +22,7 @@
 mod client;
 mod collection;
 mod commands;
-mod error;
+use crate::error::restore_redis as error;
 mod extsort;
 mod hll;
 mod json;

@@ -18,7 +18,7 @@
 //!   already written stay, without a manifest.
 
 pub mod client;
-pub mod error;
+pub use crate::error::object as error;
 pub mod upload;
 pub mod url;
 

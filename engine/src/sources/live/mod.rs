@@ -8,13 +8,11 @@
 
 pub mod abort;
 pub mod client;
-pub mod error;
+pub use crate::error::live as error;
 pub mod limits;
 pub mod narrow;
-pub mod partition;
 pub mod pin;
 pub mod reorder;
-pub mod resume;
 pub mod retry;
 pub mod route_key;
 pub mod routes;

@@ -14,7 +14,6 @@
 //! group's storage range cannot be derived from its routes; every group is scanned over the
 //! narrowed ranges and keeps the keys it owns.
 
-use super::resume::units::adapter_prefixes;
 use super::scan::prefix_ranges;
 use crate::decode::routes::{Family, ROUTES};
 use crate::decode::sqs::keys::PARTITIONED;
@@ -22,6 +21,7 @@ use crate::decode::AdapterKind;
 use crate::options::DecodeOptions;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use elastickv_backup_format::adapter_prefixes;
 
 /// A `[start, end)` storage-key range (empty `end` = unbounded).
 pub type KeyRange = (Vec<u8>, Vec<u8>);

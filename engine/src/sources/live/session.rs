@@ -18,8 +18,6 @@ use crate::decode::AdapterKind;
 use crate::encode::manifest::{InputInfo, LiveInfo};
 use crate::error::Error;
 use crate::options::DecodeOptions;
-use crate::pipeline::{self, DataSummary};
-use crate::sinks::Sink;
 use crate::sources::Shard;
 use elastickv_backup_proto::wire::{
     ListAdaptersAndScopesRequest, ListAdaptersAndScopesResponse, ListRoutesRequest,
@@ -534,29 +532,22 @@ impl LiveSession {
         self.abort.clone()
     }
 
-    /// Scans every group at `read_ts` into `sink` through the shared pipeline, then checks
-    /// the baseline, the catalog version and the pin's health.
-    pub fn write(
+    /// Scans every group at `read_ts`: `write` gets one shard per group (the caller runs
+    /// them through the pipeline into its sink), then the baseline, the catalog version and
+    /// the pin's health are checked. Only the keys under `restrict` are read (all keys when
+    /// `None`; a resumable or partitioned dump writes one adapter at a time), and either way
+    /// only the key ranges of the adapters and scopes `opts` selects ([`narrow`]); the
+    /// baseline check covers the scopes `opts` selects, all of whose counted keys lie in
+    /// those ranges.
+    ///
+    /// Why a callback: the session is the source; writing is the pipeline's job, a layer
+    /// above it. The session still owns what must happen after the data is written.
+    pub fn scan<T>(
         &self,
-        sink: Arc<dyn Sink>,
         opts: &DecodeOptions,
-        threads: usize,
-    ) -> Result<DataSummary, Error> {
-        self.write_restricted(sink, opts, threads, None)
-    }
-
-    /// [`LiveSession::write`] over only the keys under `restrict` (all keys when `None`):
-    /// a resumable dump writes one adapter at a time, scanning only its key families.
-    /// Either way only the key ranges of the adapters and scopes `opts` selects are read
-    /// ([`narrow`]); the baseline check covers the scopes `opts` selects, all of whose
-    /// counted keys lie in those ranges.
-    pub fn write_restricted(
-        &self,
-        sink: Arc<dyn Sink>,
-        opts: &DecodeOptions,
-        threads: usize,
         restrict: Option<&[&'static [u8]]>,
-    ) -> Result<DataSummary, Error> {
+        write: impl FnOnce(Vec<Arc<dyn Shard>>) -> Result<T, Error>,
+    ) -> Result<T, Error> {
         let mut narrowed = narrow::scan_ranges(opts);
         if let Some(r) = restrict {
             let r = prefix_ranges(r);
@@ -598,7 +589,7 @@ impl LiveSession {
             .collect::<Result<_, Error>>()?;
         let dyn_shards: Vec<Arc<dyn Shard>> =
             shards.iter().map(|s| s.clone() as Arc<dyn Shard>).collect();
-        let written = pipeline::write_data(dyn_shards, sink, opts, threads);
+        let written = write(dyn_shards);
         if let Some(reason) = self.abort.reason() {
             return Err(reason.to_error());
         }

@@ -1,9 +1,9 @@
 //! Resumable live dumps: `dump --resumable` and `dump --resume DIR`.
 //!
-//! A resumable dump writes one adapter at a time ([`units`]), each into a staging directory
-//! inside the journal directory, and commits it in two journaled steps: its digests are
-//! saved and it is marked *committing*, then its top-level entries are renamed into the
-//! output root and it is marked *done*. So the output root only ever holds whole adapters,
+//! A resumable dump writes one adapter at a time (see *the unit of resumption* below), each
+//! into a staging directory inside the journal directory, and commits it in two journaled
+//! steps: its digests are saved and it is marked *committing*, then its top-level entries
+//! are renamed into the output root and it is marked *done*. So the output root only ever holds whole adapters,
 //! and a crash between the two steps is finished by the next run (the renames are
 //! idempotent). A resumable failure — a group still failing after its retry budget, a
 //! signal, an I/O error, a dropped connection — keeps the pin (no `EndBackup`; it expires by
@@ -16,10 +16,22 @@
 //! A failure that no resume can repair (baseline shortfall, compacted `read_ts`, lost pin,
 //! changed catalog, data the adapters refuse) releases the pin and deletes the journal; the
 //! partial tree stays without MANIFEST.json, as after any failed dump.
+//!
+//! # The unit of resumption
+//!
+//! One adapter. A resumable dump writes the adapters one after another, each scanning only
+//! its own key families ([`adapter_prefixes`]), so a finished adapter's files are final and
+//! an interrupted one is redone from scratch.
+//!
+//! Why not a finer grain: adapters assemble records across key ranges and write some
+//! outputs only at `finish` (Redis collections and TTL sidecars, SQS message order, S3
+//! bodies and KEYMAP, DynamoDB bundle numbering), so an adapter's output is not the
+//! concatenation of what its key ranges produce; redoing the whole adapter is the smallest
+//! step whose output is provably the same as an uninterrupted run's. Adapters share no state
+//! and own disjoint output subtrees, so one adapter's run is exactly its part of a full run.
 
 pub mod journal;
 pub mod sums;
-pub mod units;
 
 use crate::decode::{AdapterKind, Counters};
 use crate::encode::manifest::Manifest;
@@ -29,6 +41,7 @@ use crate::pipeline;
 use crate::sinks::{DirSink, Sink};
 use crate::sources::live::session::{LiveConfig, LiveSession};
 use crate::sources::live::LiveError;
+use elastickv_backup_format::adapter_prefixes;
 use journal::{journal_dir, sync_dir, write_durably, Journal, OptionsRecord, UnitState};
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
@@ -337,8 +350,9 @@ impl Runner<'_> {
                 adapters: vec![kind],
                 ..opts.clone()
             };
-            let prefixes = units::adapter_prefixes(kind);
-            let s = session.write_restricted(
+            let prefixes = adapter_prefixes(kind);
+            let s = crate::dump::write_restricted(
+                session,
                 sink.clone() as Arc<dyn Sink>,
                 &unit_opts,
                 self.threads,

@@ -18,11 +18,11 @@
 //! DynamoDB bundle numbering, SQS message order), so a group's share of the output is not a
 //! separable part of the tree. An adapter's output is: adapters share no state and own
 //! disjoint top-level directories (the same reason a resumable dump commits adapter by
-//! adapter, see `resume::units`), which makes the merged tree byte-identical to a
+//! adapter, see `resume`), which makes the merged tree byte-identical to a
 //! single-process dump at the same read timestamp. Adapters are assigned to partitions by
 //! the baseline key counts (largest first onto the least-loaded partition), not by order.
 
-pub mod error;
+pub use crate::error::partition as error;
 pub mod join;
 pub mod merge;
 pub mod plan;

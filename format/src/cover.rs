@@ -1,16 +1,11 @@
-//! The unit of resumption: one adapter. A resumable dump writes the adapters one after
-//! another, each scanning only its own key families, so a finished adapter's files are
-//! final and an interrupted one is redone from scratch.
+//! Which key prefixes cover one adapter's keys: what a scan narrowed to an adapter reads,
+//! and what a resumable or partitioned dump reads for the adapter it redoes or owns.
 //!
-//! Why not a finer grain: adapters assemble records across key ranges and write some
-//! outputs only at `finish` (Redis collections and TTL sidecars, SQS message order, S3
-//! bodies and KEYMAP, DynamoDB bundle numbering), so an adapter's output is not the
-//! concatenation of what its key ranges produce; redoing the whole adapter is the smallest
-//! step whose output is provably the same as an uninterrupted run's. Adapters share no state
-//! and own disjoint output subtrees, so one adapter's run is exactly its part of a full run.
+//! Why here: the answer is a property of the route table alone, and the live source's
+//! narrowing and the dump jobs above it must agree on it exactly (a prefix too narrow
+//! loses keys, one too wide reads another adapter's).
 
-use crate::decode::routes::ROUTES;
-use crate::decode::AdapterKind;
+use crate::keyspace::{AdapterKind, ROUTES};
 
 /// The top-level family of a route prefix: `!ddb|item|` → `!ddb|`.
 fn top_family(prefix: &'static [u8]) -> &'static [u8] {
@@ -47,7 +42,7 @@ pub fn adapter_prefixes(kind: AdapterKind) -> Vec<&'static [u8]> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decode::route;
+    use crate::keyspace::route;
 
     #[test]
     fn one_prefix_per_top_family() {

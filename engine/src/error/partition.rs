@@ -1,7 +1,7 @@
 //! What can go wrong in a partitioned dump, each variant naming the file, partition or pin
 //! involved and the step that fixes it.
 
-use crate::error::Error;
+use super::Error;
 
 /// A partitioned-dump failure.
 #[derive(Debug, thiserror::Error)]

@@ -15,13 +15,14 @@ use super::merge::{self, InputRecord, PartRecord};
 use super::plan::PartitionIndex;
 use super::token::Token;
 use crate::decode::AdapterKind;
+use crate::dump::resume::journal::sync_dir;
+use crate::dump::resume::resumable;
 use crate::error::Error;
 use crate::options::DecodeOptions;
 use crate::sinks::{DirSink, Sink};
-use crate::sources::live::resume::journal::sync_dir;
-use crate::sources::live::resume::{resumable, units};
 use crate::sources::live::session::{LiveConfig, LiveSession};
 use crate::sources::live::LiveError;
+use elastickv_backup_format::adapter_prefixes;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -98,10 +99,7 @@ fn top_level_entries(dir: &Path) -> Result<Vec<String>, Error> {
 
 /// Key prefixes of every adapter in `share`, sorted, none nested in another.
 fn share_prefixes(share: &[AdapterKind]) -> Vec<&'static [u8]> {
-    let mut p: Vec<&'static [u8]> = share
-        .iter()
-        .flat_map(|a| units::adapter_prefixes(*a))
-        .collect();
+    let mut p: Vec<&'static [u8]> = share.iter().flat_map(|a| adapter_prefixes(*a)).collect();
     p.sort_unstable();
     p.dedup();
     p
@@ -188,7 +186,8 @@ impl Join<'_> {
                 ..self.token.options()?
             };
             let sink = Arc::new(DirSink::create(stage, false)?);
-            let s = session.write_restricted(
+            let s = crate::dump::write_restricted(
+                session,
                 sink.clone() as Arc<dyn Sink>,
                 &opts,
                 self.threads,

@@ -7,11 +7,11 @@
 use super::error::PartitionError;
 use super::plan::Plan;
 use super::JOB_DIR;
-use crate::error::Error;
-use crate::options::DecodeOptions;
-use crate::sources::live::resume::journal::{
+use crate::dump::resume::journal::{
     producer_version, write_durably, ExpectedRecord, OptionsRecord,
 };
+use crate::error::Error;
+use crate::options::DecodeOptions;
 use crate::sources::live::session::HeldPin;
 use elastickv_backup_proto::wire::ScopeKeyCount;
 use serde::{Deserialize, Serialize};

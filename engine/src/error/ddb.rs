@@ -3,7 +3,7 @@
 //! upstream's detail, so the golden comparison of messages holds; our context (table,
 //! key) is appended in parentheses.
 
-use crate::sinks::PathError;
+use super::path::PathError;
 
 /// Errors of the DynamoDB adapter.
 #[derive(Debug, thiserror::Error)]

@@ -7,10 +7,10 @@
 
 use super::error::PartitionError;
 use super::token::Token;
+use crate::dump::resume::journal::write_durably;
+use crate::dump::resume::sums;
 use crate::error::Error;
 use crate::sinks::FileDigest;
-use crate::sources::live::resume::journal::write_durably;
-use crate::sources::live::resume::sums;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -166,9 +166,9 @@ pub fn merged_digests(job_dir: &Path, parts: &[PartRecord]) -> Result<Vec<FileDi
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dump::partition::plan::Plan;
     use crate::options::DecodeOptions;
     use crate::sinks::RelPath;
-    use crate::sources::live::partition::plan::Plan;
     use crate::sources::live::session::HeldPin;
     use sha2::{Digest, Sha256};
 

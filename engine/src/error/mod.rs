@@ -1,7 +1,28 @@
 //! The engine's error type: every failure names what failed (file and byte offset, key,
 //! path, shard) and, where it helps, what to do about it.
+//!
+//! Every component's error enum lives in a submodule here and is re-exported where the
+//! component is (`decode::sqs::SqsError`, `sinks::PathError`, …). Why: [`Error`] wraps
+//! them all, and every stage returns it; were they defined in their components, this
+//! module and each component would depend on each other. Here, `error` depends on nothing
+//! else in the engine, and every module may depend on it.
 
-use crate::sources::snapshot::ContainerError;
+pub mod ddb;
+pub mod live;
+pub mod object;
+pub mod partition;
+pub mod path;
+pub mod preflight;
+pub mod redis;
+pub mod restore_aws;
+pub mod restore_redis;
+pub mod reverse;
+pub mod s3;
+pub mod sort;
+pub mod sqs;
+pub mod verify;
+
+use elastickv_backup_format::container::ContainerError;
 use std::fmt::Display;
 
 /// Any failure of a dump or decode run.
@@ -43,25 +64,25 @@ pub enum Error {
     },
     /// A name derived from data cannot be a path segment.
     #[error("unsafe output path: {0}")]
-    Path(#[from] crate::sinks::PathError),
+    Path(#[from] path::PathError),
     /// DynamoDB adapter error (message as upstream's where upstream has one).
     #[error("{0}")]
-    DynamoDb(#[from] crate::decode::dynamodb::DdbError),
+    DynamoDb(#[from] ddb::DdbError),
     /// S3 adapter error.
     #[error("{0}")]
-    S3(#[from] crate::decode::s3::S3Error),
+    S3(#[from] s3::S3Error),
     /// Redis adapter error.
     #[error("{0}")]
-    Redis(#[from] crate::decode::redis::RedisError),
+    Redis(#[from] redis::RedisError),
     /// SQS adapter error.
     #[error("{0}")]
-    Sqs(#[from] crate::decode::sqs::SqsError),
+    Sqs(#[from] sqs::SqsError),
     /// S3-compatible object storage (output or `verify s3://`) failed.
     #[error(transparent)]
-    Object(#[from] crate::sinks::object::ObjectError),
+    Object(#[from] object::ObjectError),
     /// An external sort (digests, DynamoDB migration) failed.
     #[error(transparent)]
-    Sort(#[from] crate::extsort::SortError),
+    Sort(#[from] sort::SortError),
     /// An adapter error, with the input it came from (upstream's `decode <input>: ` form).
     #[error("decode {input}: {source}")]
     Decode {
@@ -79,26 +100,26 @@ pub enum Error {
     Cancelled(String),
     /// A live-cluster failure (RPC, pin, baseline, TLS, resume journal).
     #[error(transparent)]
-    Live(#[from] crate::sources::live::LiveError),
+    Live(#[from] live::LiveError),
     /// A step of a partitioned dump (`dump begin`, `--join`, `finish`) failed: names the
     /// partition, token or record and the step that fixes it.
     #[error(transparent)]
-    Partition(crate::sources::live::partition::error::PartitionError),
+    Partition(partition::PartitionError),
     /// The output location failed a check made before anything is pinned.
     #[error(transparent)]
-    Preflight(#[from] crate::sinks::preflight::PreflightError),
+    Preflight(#[from] preflight::PreflightError),
     /// `verify` found the dump incomplete, altered or unsafe (its report lists each problem).
     #[error("{0}")]
-    Verify(#[from] crate::verify::VerifyError),
+    Verify(#[from] verify::VerifyError),
     /// `restore` could not run or finished with keys not restored.
     #[error("{0}")]
-    Restore(#[from] crate::restore::redis::RestoreError),
+    Restore(#[from] restore_redis::RestoreError),
     /// `restore dynamodb|s3|sqs` stopped (names the dump file or the API call).
     #[error("{0}")]
-    RestoreAws(#[from] crate::restore::aws::AwsRestoreError),
+    RestoreAws(#[from] restore_aws::AwsRestoreError),
     /// `encode` could not turn the dump tree back into a snapshot (names the file or key).
     #[error("encode: {0}")]
-    Reverse(#[from] crate::reverse::ReverseError),
+    Reverse(#[from] reverse::ReverseError),
     /// A broken internal invariant; a bug, please report it.
     #[error("internal error: {0}")]
     Internal(String),

@@ -97,15 +97,15 @@ impl ReverseError {
     }
 }
 
-impl From<crate::extsort::SortError> for ReverseError {
+impl From<super::sort::SortError> for ReverseError {
     /// Sort failures of the encoder's sorters, worded as the SQS adapter words them.
-    fn from(e: crate::extsort::SortError) -> Self {
-        crate::decode::sqs::SqsError::from(e).into()
+    fn from(e: super::sort::SortError) -> Self {
+        super::sqs::SqsError::from(e).into()
     }
 }
 
-impl From<crate::decode::sqs::SqsError> for ReverseError {
-    fn from(e: crate::decode::sqs::SqsError) -> Self {
+impl From<super::sqs::SqsError> for ReverseError {
+    fn from(e: super::sqs::SqsError) -> Self {
         ReverseError::Scratch { why: e.to_string() }
     }
 }

@@ -1,0 +1,43 @@
+//! The live dump as a job: a pinned [`LiveSession`]'s shards written through the
+//! [`pipeline`](crate::pipeline), whole ([`write`]), adapter by adapter so a failed run can
+//! be finished later ([`resume`]), or split across processes under one pin ([`partition`]).
+//!
+//! Why a module above `sources`: the session is a source — it pins, connects, scans and
+//! checks the baseline — while these jobs decide what is written where and when a dump is
+//! final (MANIFEST.json). Keeping them here lets the data path point one way:
+//! `sources → pipeline → dump`.
+
+pub mod partition;
+pub mod resume;
+
+use crate::error::Error;
+use crate::options::DecodeOptions;
+use crate::pipeline::{self, DataSummary};
+use crate::sinks::Sink;
+use crate::sources::live::LiveSession;
+use std::sync::Arc;
+
+/// Scans every group of `session` at its `read_ts` into `sink` through the shared
+/// pipeline, then runs the session's post-write checks (baseline, catalog, pin health).
+pub fn write(
+    session: &LiveSession,
+    sink: Arc<dyn Sink>,
+    opts: &DecodeOptions,
+    threads: usize,
+) -> Result<DataSummary, Error> {
+    write_restricted(session, sink, opts, threads, None)
+}
+
+/// [`write`] over only the keys under `restrict` (all keys when `None`): a resumable or
+/// partitioned dump writes one adapter at a time, scanning only its key families.
+pub fn write_restricted(
+    session: &LiveSession,
+    sink: Arc<dyn Sink>,
+    opts: &DecodeOptions,
+    threads: usize,
+    restrict: Option<&[&'static [u8]]>,
+) -> Result<DataSummary, Error> {
+    session.scan(opts, restrict, |shards| {
+        pipeline::write_data(shards, sink, opts, threads)
+    })
+}
