@@ -69,7 +69,7 @@ fn live_cfg(addr: &str) -> LiveConfig {
 fn write_all(session: &LiveSession, out: &Path) -> Result<(), Error> {
     let opts = DecodeOptions::default();
     let sink = Arc::new(DirSink::create(out, false)?);
-    elastickv_backup::dump::write(&session, sink.clone(), &opts, 2)?;
+    elastickv_backup::dump::write(session, sink.clone(), &opts, 2)?;
     let m = Manifest {
         phase: PHASE_LIVE,
         elastickv_version: "dev".into(),
