@@ -85,16 +85,6 @@ impl ExternalSorter {
         }
     }
 
-    /// Records pushed so far.
-    pub fn len(&self) -> u64 {
-        self.count
-    }
-
-    /// True before the first push.
-    pub fn is_empty(&self) -> bool {
-        self.count == 0
-    }
-
     /// Runs spilled to disk so far (for tests and diagnostics).
     pub fn spilled_runs(&self) -> usize {
         self.runs.len()

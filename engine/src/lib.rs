@@ -14,20 +14,20 @@
 
 #![warn(missing_docs)]
 
-pub mod aws_http;
-pub mod bench;
+pub(crate) mod aws_http;
+pub(crate) mod bench;
 pub mod cli;
 pub mod decode;
 pub mod dump;
 pub mod encode;
 pub mod error;
-pub mod extsort;
+pub(crate) mod extsort;
 pub mod gen;
 pub mod options;
 pub mod pipeline;
-pub mod progress;
+pub(crate) mod progress;
 pub mod restore;
-pub mod reverse;
+pub(crate) mod reverse;
 pub mod server;
 pub mod sinks;
 pub mod sources;

@@ -276,7 +276,7 @@ pub fn pin_renewed(deadline: Instant) {
 }
 
 /// Tells the reporter when the live dump's pin lease runs out (`None`: no pin).
-pub fn set_lease_deadline(deadline: Option<Instant>) {
+fn set_lease_deadline(deadline: Option<Instant>) {
     if let Ok(mut g) = LEASE_DEADLINE.lock() {
         *g = deadline;
     }

@@ -9,10 +9,10 @@
 //! in one scratch directory that is removed at the end unless `--keep` (outputs are
 //! deleted as soon as measured on tmpfs, at the end on a disk: see `remove_output`).
 
-pub mod ceilings;
-pub mod child;
-pub mod cpu;
-pub mod report;
+pub(crate) mod ceilings;
+pub(crate) mod child;
+pub(crate) mod cpu;
+pub(crate) mod report;
 
 use crate::error::Error;
 use crate::gen::plan::{generate, GenConfig, Mix};

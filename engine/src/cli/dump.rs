@@ -1,8 +1,8 @@
 //! `elastickv-backup dump`: a point-in-time dump of a running cluster (docs/format/50-live-cluster.md), or — with
 //! `--embedded` — of an embedded loopback cluster seeded with the sample dataset.
 
-pub mod link;
-pub mod partition;
+pub(crate) mod link;
+pub(crate) mod partition;
 
 use super::common::OutputFlags;
 use crate::dump::resume::journal::OptionsRecord;

@@ -1,17 +1,17 @@
 //! The `elastickv-backup` command line.
 
-pub mod bench;
-pub mod bench_child;
-pub mod common;
-pub mod decode;
+pub(crate) mod bench;
+pub(crate) mod bench_child;
+pub(crate) mod common;
+pub(crate) mod decode;
 pub mod dump;
-pub mod encode;
-pub mod gen;
+pub(crate) mod encode;
+pub(crate) mod gen;
 pub mod observe;
-pub mod report;
-pub mod restore;
-pub mod serve;
-pub mod verify;
+pub(crate) mod report;
+pub(crate) mod restore;
+pub(crate) mod serve;
+pub(crate) mod verify;
 
 use crate::error::Error;
 use clap::{Args, CommandFactory, Parser, Subcommand};

@@ -2,7 +2,7 @@
 //! elastickv node that speaks the same gRPC surface (RawKV, Distribution, RaftAdmin, Admin with
 //! the Phase 1 backup RPCs), for trying `dump` and for integration tests of other tools.
 
-pub mod faults;
+pub(crate) mod faults;
 
 use super::common::duration_arg;
 use super::dump::admin_token;

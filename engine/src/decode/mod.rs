@@ -8,9 +8,9 @@
 //! names it in [`Adapter::index_families`] and receives it in an index pass first.
 
 pub mod dynamodb;
-pub mod redis;
-pub mod s3;
-pub mod sqs;
+pub(crate) mod redis;
+pub(crate) mod s3;
+pub(crate) mod sqs;
 
 /// The prefix route table, kept where decode's adapters have always found it; it lives in
 /// the format crate with the rest of the storage layout.

@@ -7,6 +7,7 @@ use crate::sinks::{FileDigest, RelPath};
 use std::io::Write;
 
 /// Renders the CHECKSUMS file for `digests` (any order; `CHECKSUMS` itself excluded).
+#[cfg(test)]
 pub fn render(digests: &[FileDigest]) -> Vec<u8> {
     let mut v: Vec<&FileDigest> = digests
         .iter()

@@ -303,11 +303,6 @@ impl Emitter {
         &self.opts
     }
 
-    /// The sink (for adapters that need direct access, e.g. large bodies).
-    pub fn sink(&self) -> &Arc<dyn Sink> {
-        &self.sink
-    }
-
     fn check(&self) -> Result<(), Error> {
         if self.fail.failed() {
             return Err(Error::Cancelled("a write worker failed".into()));

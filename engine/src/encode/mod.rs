@@ -1,11 +1,11 @@
 //! Encode: logical records → file bytes, in upstream's exact formats, and the worker pool
 //! that renders and writes them.
 
-pub mod checksums;
-pub mod emitter;
+pub(crate) mod checksums;
+pub(crate) mod emitter;
 pub mod filename;
-pub mod json;
-pub mod keymap;
+pub(crate) mod json;
+pub(crate) mod keymap;
 pub mod manifest;
 
 pub use emitter::{Emitter, WorkerPool};

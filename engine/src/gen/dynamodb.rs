@@ -4,7 +4,7 @@
 use super::enc::{b64url, cat, seg, Pb};
 use super::Pair;
 
-pub mod synth;
+pub(crate) mod synth;
 
 const SCHEMA_MAGIC: &[u8] = b"\x00DS\x01";
 const ITEM_MAGIC: &[u8] = b"\x00DI\x01";

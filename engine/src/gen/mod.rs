@@ -9,13 +9,13 @@
 
 pub mod dynamodb;
 pub mod plan;
-pub mod redis;
+pub(crate) mod redis;
 pub mod rng;
 pub mod s3;
 pub mod sqs;
-pub mod synth;
-pub mod version;
-pub mod writer;
+pub(crate) mod synth;
+pub(crate) mod version;
+pub(crate) mod writer;
 
 pub(crate) mod enc;
 

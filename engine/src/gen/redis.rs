@@ -4,7 +4,7 @@
 use super::enc::{cat, len_prefixed, Pb};
 use super::{Pair, EPOCH_MS};
 
-pub mod synth;
+pub(crate) mod synth;
 
 fn be(v: u64) -> [u8; 8] {
     v.to_be_bytes()

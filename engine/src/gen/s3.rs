@@ -11,7 +11,7 @@ fn be(v: u64) -> [u8; 8] {
     v.to_be_bytes()
 }
 
-pub mod synth;
+pub(crate) mod synth;
 
 /// Bucket meta JSON (docs/format/20-s3.md §4) as the live writer marshals it.
 pub(crate) fn bucket_meta(name: &str, generation: u64, owner: &str, created_hlc: u64) -> Vec<u8> {

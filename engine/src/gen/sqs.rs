@@ -4,7 +4,7 @@
 use super::enc::{b64std, b64url, cat, md5_hex};
 use super::{Pair, EPOCH_MS};
 
-pub mod synth;
+pub(crate) mod synth;
 
 fn be(v: u64) -> [u8; 8] {
     v.to_be_bytes()

@@ -31,24 +31,6 @@ impl Version {
         }
     }
 
-    /// A value version whose body is produced in place (large bodies: no second copy).
-    pub fn put_with(
-        user_key: &[u8],
-        commit_ts: u64,
-        expire_at_ms: u64,
-        body_len: usize,
-        body: impl FnOnce(&mut Vec<u8>),
-    ) -> Self {
-        let mut value = Vec::with_capacity(9 + body_len);
-        value.push(0);
-        value.extend_from_slice(&expire_at_ms.to_le_bytes());
-        body(&mut value);
-        Version {
-            key: encode_key(user_key, commit_ts),
-            value,
-        }
-    }
-
     /// A delete marker.
     pub fn tombstone(user_key: &[u8], commit_ts: u64) -> Self {
         let mut value = vec![1];

@@ -12,15 +12,15 @@
 //! age, dedup and sequence rows), nothing that only made sense in the source cluster
 //! (SQS group locks and queue tombstones, original generations and upload ids).
 
-pub mod dynamodb;
+pub(crate) mod dynamodb;
 pub use crate::error::reverse as error;
 pub(crate) mod fsutil;
 pub(crate) mod json;
-pub mod manifest;
-pub mod redis;
-pub mod s3;
-pub mod sqs;
-pub mod writer;
+pub(crate) mod manifest;
+pub(crate) mod redis;
+pub(crate) mod s3;
+pub(crate) mod sqs;
+pub(crate) mod writer;
 
 pub use error::ReverseError;
 
@@ -69,8 +69,6 @@ pub struct EncodeOptions {
 pub struct EncodeReport {
     /// The timestamp stamped on every record and written to the header.
     pub last_commit_ts: u64,
-    /// The dump's manifest, if it had one.
-    pub manifest: Option<InputManifest>,
     /// Records and bytes written.
     pub stats: WriteStats,
 }
@@ -130,7 +128,7 @@ pub fn encode<W: Write>(
     }
     let manifest = manifest::read(root)?;
     let ts = commit_ts(opts.last_commit_ts, manifest.as_ref())?;
-    let m = manifest.clone().unwrap_or_default();
+    let m = manifest.unwrap_or_default();
     check_modes(&m, &opts.adapters)?;
     let mut w = FsmWriter::new(ts, opts.sort_budget);
     for a in AdapterKind::ALL {
@@ -160,7 +158,6 @@ pub fn encode<W: Write>(
     let stats = w.finish(out, out_name)?;
     Ok(EncodeReport {
         last_commit_ts: ts,
-        manifest,
         stats,
     })
 }

@@ -65,16 +65,6 @@ impl FsmWriter {
         }
     }
 
-    /// Records staged so far.
-    pub fn len(&self) -> u64 {
-        self.sorter.len()
-    }
-
-    /// True before the first record.
-    pub fn is_empty(&self) -> bool {
-        self.sorter.is_empty()
-    }
-
     /// Writes the payload to `out` (`out_name` names it in errors).
     pub fn finish<W: Write>(self, out: W, out_name: &str) -> Result<WriteStats, ReverseError> {
         let mut w = Hashing {

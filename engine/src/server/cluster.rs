@@ -301,11 +301,6 @@ impl Cluster {
         self.commit(key, false, value, 0)
     }
 
-    /// Writes `key = value` expiring at Unix ms `expire_at_ms`.
-    pub fn put_expiring(&self, key: &[u8], value: &[u8], expire_at_ms: u64) -> u64 {
-        self.commit(key, false, value, expire_at_ms)
-    }
-
     /// Deletes `key` now (a tombstone); returns its commit timestamp.
     pub fn delete(&self, key: &[u8]) -> u64 {
         self.commit(key, true, b"", 0)

@@ -10,15 +10,15 @@
 //! node hosts (`ServerConfig::nodes`, groups spread over them by
 //! [`placement::Placement`]); `RaftAdmin` answers for the node's lowest hosted group.
 
-pub mod cluster;
-pub mod config;
-pub mod export;
-pub mod group;
-pub mod hlc;
+pub(crate) mod cluster;
+pub(crate) mod config;
+pub(crate) mod export;
+pub(crate) mod group;
+pub(crate) mod hlc;
 pub mod load;
-pub mod pins;
-pub mod placement;
-pub mod service;
+pub(crate) mod pins;
+pub(crate) mod placement;
+pub(crate) mod service;
 pub mod store;
 
 pub use cluster::Cluster;

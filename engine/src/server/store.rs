@@ -71,11 +71,6 @@ impl GroupStore {
         self.last_commit_ts
     }
 
-    /// Reads below this fail with [`Compacted`].
-    pub fn min_retained_ts(&self) -> u64 {
-        self.min_retained_ts
-    }
-
     fn check(&self, ts: u64) -> Result<(), Compacted> {
         if ts < self.min_retained_ts {
             Err(Compacted)

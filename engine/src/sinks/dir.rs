@@ -98,11 +98,6 @@ impl DirSink {
         rfs::fsync(&*self.root).map_err(|e| Error::io(self.root_path.display(), errno_to_io(e)))
     }
 
-    /// The root as given.
-    pub fn root_path(&self) -> &Path {
-        &self.root_path
-    }
-
     /// Opens (creating as needed) directory `dir` under the root, refusing symlinks.
     fn dir_fd(&self, dir: &RelPath) -> Result<Arc<OwnedFd>, Error> {
         if dir.is_root() {

@@ -4,11 +4,11 @@
 //! `CHECKSUMS` is assembled from the recorded digests and the tree is never read back.
 
 pub mod archive;
-pub mod dir;
-pub mod null;
+pub(crate) mod dir;
+pub(crate) mod null;
 pub mod object;
-pub mod path;
-pub mod preflight;
+pub(crate) mod path;
+pub(crate) mod preflight;
 
 pub use archive::ArchiveSink;
 pub use dir::DirSink;

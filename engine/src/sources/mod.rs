@@ -5,9 +5,9 @@
 //! version a reader at the read timestamp would see. Everything after that is shared.
 
 pub mod live;
-pub mod merge;
+pub(crate) mod merge;
 pub mod snapshot;
-pub mod visibility;
+pub(crate) mod visibility;
 
 pub use elastickv_backup_format::mvcc::{Entry, RawEntry};
 

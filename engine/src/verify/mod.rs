@@ -15,18 +15,18 @@
 //! Memory grows with the number of files (one path and digest each, as CHECKSUMS itself),
 //! not with their size.
 
-pub mod archive;
-pub mod checksums;
-pub mod dir;
-pub mod hashpool;
-pub mod layout;
-pub mod listing;
+pub(crate) mod archive;
+pub(crate) mod checksums;
+pub(crate) mod dir;
+pub(crate) mod hashpool;
+pub(crate) mod layout;
+pub(crate) mod listing;
 pub mod manifest;
-pub mod object;
+pub(crate) mod object;
 pub mod report;
-pub mod rfc3339;
-pub mod tar;
-pub mod tree;
+pub(crate) mod rfc3339;
+pub(crate) mod tar;
+pub(crate) mod tree;
 
 pub use report::{Problem, Report, Severity};
 

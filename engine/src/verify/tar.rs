@@ -89,7 +89,9 @@ pub struct TarEntry {
     pub kind: TarKind,
     /// Content length.
     pub size: u64,
-    /// Permission bits.
+    /// Permission bits. Verify does not judge them; the archive writer's tests read them
+    /// back to check the modes it writes.
+    #[cfg_attr(not(test), allow(dead_code))]
     pub mode: u32,
     /// Offset of the entry's header in the uncompressed stream (for messages).
     pub offset: u64,

@@ -136,6 +136,7 @@ impl SqsAdapter {
     }
 
     /// Runs spilled by the message sorter so far (diagnostics and tests).
+    #[cfg(test)]
     pub fn spilled_runs(&self) -> usize {
         self.sorter
             .as_ref()

@@ -14,7 +14,7 @@ pub(crate) mod schema;
 
 use super::fsutil::{list_dir, open_regular, read_regular, require_dir, shown_join};
 use super::json::{one_value, ValueStream};
-use super::{Entries, ReverseError, Stage};
+use super::{ReverseError, Stage};
 use crate::decode::dynamodb::proto::{DynamoItem, DynamoTableSchema};
 use crate::gen::enc::b64url;
 use std::io::BufReader;
@@ -31,7 +31,8 @@ pub struct Options {
 
 /// Appends the internal entries for `root/dynamodb/` (if present) to `out`
 /// (per-item layout).
-pub fn encode_tree(root: &Path, out: &mut Entries) -> Result<(), ReverseError> {
+#[cfg(test)]
+pub fn encode_tree(root: &Path, out: &mut super::Entries) -> Result<(), ReverseError> {
     encode_into(root, &Options::default(), out)
 }
 

@@ -2,6 +2,7 @@
 
 use super::schema::tests::V12_SCHEMA;
 use super::*;
+use crate::reverse::Entries;
 
 /// V3's item file (`items/c%2F7/3%2F2.json`).
 const V3_ITEM: &str = r#"{

@@ -19,7 +19,7 @@ mod streams;
 mod tests;
 
 use super::fsutil::{list_dir, require_dir, shown_join};
-use super::{Entries, ReverseError, Stage};
+use super::{ReverseError, Stage};
 use blobs::Blob;
 use colls::Coll;
 use names::Names;
@@ -73,7 +73,8 @@ pub fn encode_into<S: Stage + ?Sized>(root: &Path, out: &mut S) -> Result<(), Re
 
 /// Appends the internal entries for `root/redis/` (if present) to `out`
 /// ([`encode_into`] on a vector).
-pub fn encode_tree(root: &Path, out: &mut Entries) -> Result<(), ReverseError> {
+#[cfg(test)]
+pub fn encode_tree(root: &Path, out: &mut super::Entries) -> Result<(), ReverseError> {
     encode_into(root, out)
 }
 

@@ -24,7 +24,7 @@ mod tests;
 pub(crate) mod testutil;
 
 use super::fsutil::{list_dir, require_dir, shown_join};
-use super::{Entries, ReverseError, Stage};
+use super::{ReverseError, Stage};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
@@ -76,6 +76,7 @@ fn each_bucket<E: From<ReverseError>>(
 
 /// Appends the internal entries for `root/s3/` (if present) to `out`
 /// ([`encode_into`] on a vector).
-pub fn encode_tree(root: &Path, out: &mut Entries) -> Result<(), ReverseError> {
+#[cfg(test)]
+pub fn encode_tree(root: &Path, out: &mut super::Entries) -> Result<(), ReverseError> {
     encode_into(root, out)
 }

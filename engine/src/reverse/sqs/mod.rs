@@ -18,7 +18,7 @@ mod rows;
 
 use super::fsutil::{list_dir, open_regular, read_regular, require_dir, shown_join};
 use super::json::ValueStream;
-use super::{Entries, ReverseError, Stage};
+use super::{ReverseError, Stage};
 use crate::decode::sqs::records::{Message, QueueMeta};
 use dedup::Dedup;
 use rows::{partition_for, Layout};
@@ -44,11 +44,6 @@ impl Default for Options {
             dedup_budget: dedup::DEDUP_SORT_BUDGET,
         }
     }
-}
-
-/// Appends the internal entries for `root/sqs/` (if present) to `out`.
-pub fn encode_tree(root: &Path, out: &mut Entries) -> Result<(), ReverseError> {
-    encode_into(root, &Options::default(), out)
 }
 
 /// Stages the records of `root/sqs/` (nothing when the directory is absent).

@@ -3,6 +3,7 @@
 
 use super::queue::tests::S4_QUEUE;
 use super::*;
+use crate::reverse::Entries;
 
 fn tree(queue_json: &str, lines: &[&str]) -> tempfile::TempDir {
     let d = tempfile::tempdir().unwrap();

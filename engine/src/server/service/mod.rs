@@ -1,7 +1,7 @@
 //! The gRPC services of the loopback node, package-less like upstream's.
 
-pub mod admin;
-pub mod auth;
-pub mod distribution;
-pub mod raft_admin;
-pub mod raw_kv;
+pub(crate) mod admin;
+pub(crate) mod auth;
+pub(crate) mod distribution;
+pub(crate) mod raft_admin;
+pub(crate) mod raw_kv;

@@ -23,8 +23,8 @@
 //!   `zstd -d` report as a truncated archive.
 
 pub mod header;
-pub mod output;
-pub mod spill;
+pub(crate) mod output;
+pub(crate) mod spill;
 
 pub use output::{Compression, Destination};
 

@@ -235,6 +235,7 @@ impl Output {
     }
 
     /// Uncompressed bytes written so far.
+    #[cfg(test)]
     pub fn position(&self) -> u64 {
         self.written
     }

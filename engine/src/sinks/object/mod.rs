@@ -17,10 +17,10 @@
 //!   started, retrying for [`ABORT_PATIENCE`] while the store is unreachable; the objects
 //!   already written stay, without a manifest.
 
-pub mod client;
+pub(crate) mod client;
 pub use crate::error::object as error;
-pub mod upload;
-pub mod url;
+pub(crate) mod upload;
+pub(crate) mod url;
 
 pub use client::{S3Config, Store};
 pub use error::ObjectError;

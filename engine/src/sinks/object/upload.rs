@@ -144,11 +144,6 @@ impl ObjectWriter {
         }
     }
 
-    /// The object being written.
-    pub fn url(&self) -> &S3Url {
-        &self.url
-    }
-
     /// Appends bytes, sending each part as it fills.
     pub fn append(&mut self, mut data: &[u8]) -> Result<(), ObjectError> {
         while !data.is_empty() {

@@ -62,15 +62,6 @@ impl Dialer {
         })
     }
 
-    /// A plaintext dialer with `token` (tests, the embedded cluster).
-    pub fn plaintext(token: Option<String>) -> Self {
-        Dialer {
-            token,
-            tls: None,
-            tls_default: false,
-        }
-    }
-
     fn endpoint(&self, address: &str) -> Result<(Endpoint, Target), LiveError> {
         let t = tls::target(address, self.tls_default)?;
         let mut ep = Endpoint::from_shared(t.uri.clone())

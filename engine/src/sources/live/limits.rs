@@ -115,6 +115,7 @@ impl ByteBudget {
     }
 
     /// Bytes taken now.
+    #[cfg(test)]
     pub fn used(&self) -> u64 {
         *self.used.lock().unwrap_or_else(|e| e.into_inner())
     }

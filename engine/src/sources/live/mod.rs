@@ -7,22 +7,22 @@
 //! snapshot path.
 
 pub mod abort;
-pub mod client;
+pub(crate) mod client;
 pub use crate::error::live as error;
-pub mod limits;
-pub mod narrow;
-pub mod pin;
+pub(crate) mod limits;
+pub(crate) mod narrow;
+pub(crate) mod pin;
 pub mod reorder;
-pub mod retry;
-pub mod route_key;
-pub mod routes;
-pub mod scan;
-pub mod scopes;
-pub mod session;
-pub mod shard;
-pub mod signals;
+pub(crate) mod retry;
+pub(crate) mod route_key;
+pub(crate) mod routes;
+pub(crate) mod scan;
+pub(crate) mod scopes;
+pub(crate) mod session;
+pub(crate) mod shard;
+pub(crate) mod signals;
 pub mod tls;
-pub mod topology;
+pub(crate) mod topology;
 
 pub use error::LiveError;
 pub use session::{LiveConfig, LiveSession};

@@ -119,6 +119,7 @@ pub fn scope_prefixes(kind: AdapterKind, name: &[u8]) -> Vec<Vec<u8>> {
 }
 
 /// Whether `key` falls in one of `ranges`.
+#[cfg(test)]
 pub fn contains(ranges: &[KeyRange], key: &[u8]) -> bool {
     ranges
         .iter()

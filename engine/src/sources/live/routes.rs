@@ -29,11 +29,6 @@ pub struct RouteTable {
 }
 
 impl RouteTable {
-    /// One route covering everything, owned by group 1.
-    pub fn single() -> Self {
-        Self::split(&[], 1)
-    }
-
     /// Routes starting at each of `split_points` (sorted, distinct), assigned to groups
     /// `1..=groups` round-robin.
     pub fn split(split_points: &[Vec<u8>], groups: u64) -> Self {

@@ -76,11 +76,6 @@ impl Topology {
         }
     }
 
-    /// The seeds, in the order given.
-    pub fn seeds(&self) -> &[String] {
-        &self.seeds
-    }
-
     /// The channel to `addr` (made on first use, then shared).
     pub fn conn(&self, addr: &str) -> Result<Conn, LiveError> {
         let mut m = self.conns.lock().unwrap_or_else(|e| e.into_inner());
