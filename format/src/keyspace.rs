@@ -197,6 +197,12 @@ impl Family {
         }
         b""
     }
+
+    /// [`Family::prefix`] as text, for messages that quote the prefix (upstream's error
+    /// texts name the family this way).
+    pub const fn prefix_str(self) -> &'static str {
+        crate::keys::text(self.prefix())
+    }
 }
 
 #[cfg(test)]

@@ -8,6 +8,8 @@
 //!
 //! - [`keyspace`]: the adapters, the key families and the prefix route table that says which
 //!   adapter owns a user key (docs/format/00-container.md §3).
+//! - [`keys`]: the key parts that are not one family — the top-level namespaces, the live
+//!   route catalog's keys, the store's internal rows.
 //! - [`container`]: the `.fsm` file — the bare `EKVPBBL1` payload and the runtime's
 //!   `EKVTHLC1`/`EKVTHLC2` wrapper with its CRC32C footer (docs/format/00-container.md §1–2).
 //! - [`mvcc`]: one stored row → one MVCC version ([`RawEntry`]), the unit every source
@@ -16,6 +18,7 @@
 #![warn(missing_docs)]
 
 pub mod container;
+pub mod keys;
 pub mod keyspace;
 pub mod mvcc;
 
