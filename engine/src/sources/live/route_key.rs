@@ -5,24 +5,28 @@
 //! (migration leftovers), and the loopback server uses the same function to place keys, so
 //! the two sides can never disagree.
 
+use crate::decode::Family;
+use elastickv_backup_format::keys::{ns, DDB_ROUTE_TABLE as DDB_ROUTE, SQS_PARTITION_MARKER};
+use elastickv_backup_format::keys::SQS_ROUTE_GLOBAL;
 use std::borrow::Cow;
 
-const DDB_ROUTE: &[u8] = b"!ddb|route|table|";
-const SQS_ROUTE_GLOBAL: &[u8] = b"!sqs|route|global";
-const S3_ROUTE: &[u8] = b"!s3route|";
+const S3_ROUTE: &[u8] = Family::S3Route.prefix();
 
 /// The families whose keys are owned through a `|p|` partition map outside the route table
 /// (SQS high-throughput FIFO partitions). The producer keeps them from whichever group
 /// returns them.
 pub fn is_explicit_group_key(key: &[u8]) -> bool {
-    const FAMILIES: [&[u8]; 5] = [
-        b"!sqs|msg|data|p|",
-        b"!sqs|msg|vis|p|",
-        b"!sqs|msg|byage|p|",
-        b"!sqs|msg|dedup|p|",
-        b"!sqs|msg|group|p|",
+    const FAMILIES: [Family; 5] = [
+        Family::SqsMsgData,
+        Family::SqsMsgVis,
+        Family::SqsMsgByAge,
+        Family::SqsMsgDedup,
+        Family::SqsMsgGroup,
     ];
-    FAMILIES.iter().any(|f| key.starts_with(f))
+    FAMILIES.iter().any(|f| {
+        key.strip_prefix(f.prefix())
+            .is_some_and(|rest| rest.starts_with(SQS_PARTITION_MARKER))
+    })
 }
 
 /// The route key of storage key `key`; the key itself when no rule applies.
@@ -30,7 +34,7 @@ pub fn route_key(key: &[u8]) -> Cow<'_, [u8]> {
     if let Some(k) = list_route_key(key) {
         return Cow::Borrowed(k);
     }
-    if let Some(rest) = key.strip_prefix(b"!redis|".as_slice()) {
+    if let Some(rest) = key.strip_prefix(ns::REDIS) {
         // `!redis|<family>|<rest>` routes by `<rest>`; a missing or empty family keeps `key`.
         if let Some(sep) = rest.iter().position(|&b| b == b'|') {
             if sep > 0 {
@@ -45,7 +49,7 @@ pub fn route_key(key: &[u8]) -> Cow<'_, [u8]> {
         out.extend_from_slice(table);
         return Cow::Owned(out);
     }
-    if key.starts_with(b"!sqs|") {
+    if key.starts_with(ns::SQS) {
         return Cow::Borrowed(SQS_ROUTE_GLOBAL);
     }
     if let Some(k) = s3_route_key(key) {
@@ -57,16 +61,16 @@ pub fn route_key(key: &[u8]) -> Cow<'_, [u8]> {
 /// Lists: meta `!lst|meta|<k>`, item `!lst|itm|<k><8-byte seq>`, delta
 /// `!lst|meta|d|<BE32 len><k><ts 8><seq 4>`, claim `!lst|claim|<BE32 len><k><seq 8>`.
 fn list_route_key(key: &[u8]) -> Option<&[u8]> {
-    if let Some(rest) = key.strip_prefix(b"!lst|meta|d|".as_slice()) {
+    if let Some(rest) = key.strip_prefix(Family::RedisListMetaDelta.prefix()) {
         return len_prefixed(rest).or(Some(key));
     }
-    if let Some(rest) = key.strip_prefix(b"!lst|claim|".as_slice()) {
+    if let Some(rest) = key.strip_prefix(Family::RedisListClaim.prefix()) {
         return len_prefixed(rest).or(Some(key));
     }
-    if let Some(rest) = key.strip_prefix(b"!lst|meta|".as_slice()) {
+    if let Some(rest) = key.strip_prefix(Family::RedisListMeta.prefix()) {
         return Some(rest);
     }
-    if let Some(rest) = key.strip_prefix(b"!lst|itm|".as_slice()) {
+    if let Some(rest) = key.strip_prefix(Family::RedisListItem.prefix()) {
         return rest.len().checked_sub(8).map(|n| &rest[..n]);
     }
     None
@@ -85,21 +89,21 @@ fn ddb_table_segment(key: &[u8]) -> Option<&[u8]> {
         let sep = rest.iter().position(|&b| b == b'|')?;
         (sep > 0).then(|| &rest[..sep])
     };
-    whole(b"!ddb|meta|table|")
-        .or_else(|| whole(b"!ddb|meta|gen|"))
-        .or_else(|| up_to_bar(b"!ddb|item|"))
-        .or_else(|| up_to_bar(b"!ddb|gsi|"))
+    whole(Family::DdbTableMeta.prefix())
+        .or_else(|| whole(Family::DdbTableGen.prefix()))
+        .or_else(|| up_to_bar(Family::DdbItem.prefix()))
+        .or_else(|| up_to_bar(Family::DdbGsi.prefix()))
 }
 
 /// S3 object-scoped families: `!s3route|` ‖ seg(bucket) ‖ u64(gen) ‖ seg(object).
 fn s3_route_key(key: &[u8]) -> Option<Vec<u8>> {
     const SCOPED: [&[u8]; 6] = [
-        b"!s3|obj|head|",
-        b"!s3|upload|meta|",
-        b"!s3|upload|part|",
-        b"!s3|blob|",
-        b"!s3|chunkref|",
-        b"!s3|gc|upload|",
+        Family::S3ObjHead.prefix(),
+        Family::S3UploadMeta.prefix(),
+        Family::S3UploadPart.prefix(),
+        Family::S3Blob.prefix(),
+        Family::S3ChunkRef.prefix(),
+        Family::S3GcUpload.prefix(),
     ];
     let prefix = SCOPED.iter().find(|p| key.starts_with(p))?;
     let start = prefix.len();

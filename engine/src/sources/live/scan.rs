@@ -14,6 +14,7 @@ use super::route_key::is_explicit_group_key;
 use super::routes::RouteTable;
 use super::scopes::{counted_scope, ScopeId};
 use super::topology::GroupRoute;
+use crate::decode::Family;
 use crate::error::Error;
 use crate::sources::RawEntry;
 use bytes::Bytes;
@@ -29,7 +30,7 @@ use tonic::{Code, Status};
 /// Value-scan batch for families whose values are up to 1 MiB (S3 chunks): 16 values stay
 /// well under the default 32 MiB value-page budget.
 const BLOB_VALUE_BATCH: usize = 16;
-const BLOB_FAMILIES: [&[u8]; 2] = [b"!s3|blob|", b"!s3|chunkblob|"];
+const BLOB_FAMILIES: [&[u8]; 2] = [Family::S3Blob.prefix(), Family::S3ChunkBlob.prefix()];
 /// How long past a call's deadline the client waits for any answer before treating the
 /// peer as gone.
 const CLIENT_GRACE: Duration = Duration::from_secs(1);

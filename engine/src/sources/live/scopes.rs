@@ -13,7 +13,8 @@
 
 use super::route_key::s3_segment_end;
 use crate::decode::routes::route;
-use crate::decode::AdapterKind;
+use crate::decode::{AdapterKind, Family};
+use elastickv_backup_format::keys::SQS_PARTITION_MARKER;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::DecodePaddingMode;
 use base64::Engine;
@@ -76,21 +77,21 @@ fn s3_segment(key: &[u8], from: usize) -> Option<Vec<u8>> {
 
 /// The scope whose baseline counts `key`, if it is a counted key.
 pub fn counted_scope(key: &[u8]) -> Option<ScopeId> {
-    if let Some(rest) = key.strip_prefix(b"!ddb|item|".as_slice()) {
+    if let Some(rest) = key.strip_prefix(Family::DdbItem.prefix()) {
         let sep = rest.iter().position(|&b| b == b'|')?;
         return Some(ScopeId {
             adapter: AdapterKind::DynamoDb,
             name: b64_name(rest.get(..sep)?)?,
         });
     }
-    if let Some(rest) = key.strip_prefix(b"!s3|obj|head|".as_slice()) {
+    if let Some(rest) = key.strip_prefix(Family::S3ObjHead.prefix()) {
         return Some(ScopeId {
             adapter: AdapterKind::S3,
             name: s3_segment(rest, 0)?,
         });
     }
-    if let Some(rest) = key.strip_prefix(b"!sqs|msg|data|".as_slice()) {
-        let seg = match rest.strip_prefix(b"p|".as_slice()) {
+    if let Some(rest) = key.strip_prefix(Family::SqsMsgData.prefix()) {
+        let seg = match rest.strip_prefix(SQS_PARTITION_MARKER) {
             Some(p) => &p[..p.iter().position(|&b| b == b'|')?],
             None => &rest[..rest.iter().position(|&b| !is_b64url(b))?],
         };
@@ -115,9 +116,9 @@ pub fn redis_db0() -> ScopeId {
 
 /// Metadata prefixes listed by `ListAdaptersAndScopes`, in wire-field order.
 pub const SCOPE_META_PREFIXES: [&[u8]; 3] = [
-    b"!ddb|meta|table|",
-    b"!s3|bucket|meta|",
-    b"!sqs|queue|meta|",
+    Family::DdbTableMeta.prefix(),
+    Family::S3BucketMeta.prefix(),
+    Family::SqsQueueMeta.prefix(),
 ];
 
 /// The scope a metadata key (one of [`SCOPE_META_PREFIXES`]) declares.
