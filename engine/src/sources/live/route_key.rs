@@ -6,8 +6,8 @@
 //! the two sides can never disagree.
 
 use crate::decode::Family;
-use elastickv_backup_format::keys::{ns, DDB_ROUTE_TABLE as DDB_ROUTE, SQS_PARTITION_MARKER};
 use elastickv_backup_format::keys::SQS_ROUTE_GLOBAL;
+use elastickv_backup_format::keys::{ns, DDB_ROUTE_TABLE as DDB_ROUTE, SQS_PARTITION_MARKER};
 use std::borrow::Cow;
 
 const S3_ROUTE: &[u8] = Family::S3Route.prefix();
@@ -136,6 +136,7 @@ pub(crate) fn s3_segment_end(key: &[u8], from: usize) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use Family as F;
 
     fn rk(k: &[u8]) -> Vec<u8> {
         route_key(k).into_owned()
@@ -143,59 +144,65 @@ mod tests {
 
     #[test]
     fn ddb_families_share_the_table_route() {
-        let want = b"!ddb|route|table|dXNlcnM".to_vec();
-        assert_eq!(rk(b"!ddb|meta|table|dXNlcnM"), want);
-        assert_eq!(rk(b"!ddb|meta|gen|dXNlcnM"), want);
-        assert_eq!(rk(b"!ddb|item|dXNlcnM|1|u0\x00\x01"), want);
-        assert_eq!(rk(b"!ddb|gsi|dXNlcnM|1|YnlfZW1haWw|x\x00\x01"), want);
+        let want = [DDB_ROUTE, b"dXNlcnM"].concat();
+        assert_eq!(rk(&F::DdbTableMeta.key(b"dXNlcnM")), want);
+        assert_eq!(rk(&F::DdbTableGen.key(b"dXNlcnM")), want);
+        assert_eq!(rk(&F::DdbItem.key(b"dXNlcnM|1|u0\x00\x01")), want);
+        assert_eq!(rk(&F::DdbGsi.key(b"dXNlcnM|1|YnlfZW1haWw|x\x00\x01")), want);
         // Malformed: no table segment → the key itself.
-        assert_eq!(rk(b"!ddb|item||1|x"), b"!ddb|item||1|x".to_vec());
+        assert_eq!(rk(&F::DdbItem.key(b"|1|x")), F::DdbItem.key(b"|1|x"));
     }
 
     #[test]
     fn sqs_is_one_route() {
-        assert_eq!(rk(b"!sqs|queue|meta|cTE"), SQS_ROUTE_GLOBAL.to_vec());
+        assert_eq!(rk(&F::SqsQueueMeta.key(b"cTE")), SQS_ROUTE_GLOBAL.to_vec());
         assert_eq!(
-            rk(b"!sqs|msg|data|p|cQ|\0\0\0\x01"),
+            rk(&F::SqsMsgData.key(b"p|cQ|\0\0\0\x01")),
             SQS_ROUTE_GLOBAL.to_vec()
         );
-        assert!(is_explicit_group_key(b"!sqs|msg|data|p|cQ|\0\0\0\x01"));
-        assert!(!is_explicit_group_key(b"!sqs|msg|data|cQ"));
+        assert!(is_explicit_group_key(
+            &F::SqsMsgData.key(b"p|cQ|\0\0\0\x01")
+        ));
+        assert!(!is_explicit_group_key(&F::SqsMsgData.key(b"cQ")));
     }
 
     #[test]
     fn redis_and_lists() {
-        assert_eq!(rk(b"!redis|str|s"), b"s".to_vec());
-        assert_eq!(rk(b"!redis|ttl|queue:ttl"), b"queue:ttl".to_vec());
-        assert_eq!(rk(b"!redis||x"), b"!redis||x".to_vec());
-        assert_eq!(rk(b"!lst|meta|queue"), b"queue".to_vec());
-        assert_eq!(rk(b"!lst|itm|queue\x80\0\0\0\0\0\0\x01"), b"queue".to_vec());
+        assert_eq!(rk(&F::RedisString.key(b"s")), b"s".to_vec());
+        assert_eq!(rk(&F::RedisTtl.key(b"queue:ttl")), b"queue:ttl".to_vec());
+        let empty_family = [ns::REDIS, b"|x"].concat();
+        assert_eq!(rk(&empty_family), empty_family);
+        assert_eq!(rk(&F::RedisListMeta.key(b"queue")), b"queue".to_vec());
         assert_eq!(
-            rk(b"!lst|meta|d|\0\0\0\x05queue\0\0\0\0\0\0\0\x09\0\0\0\0"),
+            rk(&F::RedisListItem.key(b"queue\x80\0\0\0\0\0\0\x01")),
             b"queue".to_vec()
         );
         assert_eq!(
-            rk(b"!lst|claim|\0\0\0\x01q\x80\0\0\0\0\0\0\0"),
+            rk(&F::RedisListMetaDelta.key(b"\0\0\0\x05queue\0\0\0\0\0\0\0\x09\0\0\0\0")),
+            b"queue".to_vec()
+        );
+        assert_eq!(
+            rk(&F::RedisListClaim.key(b"\0\0\0\x01q\x80\0\0\0\0\0\0\0")),
             b"q".to_vec()
         );
         // Wide-column hashes are routed by their raw key.
         assert_eq!(
-            rk(b"!hs|fld|\0\0\0\x01hf"),
-            b"!hs|fld|\0\0\0\x01hf".to_vec()
+            rk(&F::RedisHashField.key(b"\0\0\0\x01hf")),
+            F::RedisHashField.key(b"\0\0\0\x01hf")
         );
     }
 
     #[test]
     fn s3_object_scoped() {
-        let head = b"!s3|obj|head|b1\x00\x01\0\0\0\0\0\0\0\x01o.txt\x00\x01";
-        let want = b"!s3route|b1\x00\x01\0\0\0\0\0\0\0\x01o.txt\x00\x01".to_vec();
+        let head = &F::S3ObjHead.key(b"b1\x00\x01\0\0\0\0\0\0\0\x01o.txt\x00\x01");
+        let want = F::S3Route.key(b"b1\x00\x01\0\0\0\0\0\0\0\x01o.txt\x00\x01");
         assert_eq!(rk(head), want);
-        let blob = b"!s3|blob|b1\x00\x01\0\0\0\0\0\0\0\x01o.txt\x00\x01up\x00\x01\0\0\0\0\0\0\0\x01\0\0\0\0\0\0\0\0";
+        let blob = &F::S3Blob.key(b"b1\x00\x01\0\0\0\0\0\0\0\x01o.txt\x00\x01up\x00\x01\0\0\0\0\0\0\0\x01\0\0\0\0\0\0\0\0");
         assert_eq!(rk(blob), want);
         // Bucket metadata routes by its raw key.
         assert_eq!(
-            rk(b"!s3|bucket|meta|b1\x00\x01"),
-            b"!s3|bucket|meta|b1\x00\x01".to_vec()
+            rk(&F::S3BucketMeta.key(b"b1\x00\x01")),
+            F::S3BucketMeta.key(b"b1\x00\x01")
         );
         assert_eq!(s3_segment_end(b"a\x00\xffb\x00\x01z", 0), Some(6));
         assert_eq!(s3_segment_end(b"a\x00\x02", 0), None);

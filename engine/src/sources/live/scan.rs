@@ -392,12 +392,16 @@ mod tests {
         assert_eq!(prefix_end(b"a\xff"), b"b".to_vec());
         assert_eq!(prefix_end(b"\xff\xff"), Vec::<u8>::new());
         assert_eq!(prefix_ranges(&[]), vec![(vec![], vec![])]);
-        let r = prefix_ranges(&[b"!s3|", b"!ddb|meta|", b"!ddb|", b"!s3|"]);
+        use elastickv_backup_format::keys::ns;
+        // A prefix and everything under it collapse into one range, ending where the
+        // prefix's closing `|` becomes `}`.
+        let r = prefix_ranges(&[ns::S3, Family::DdbTableMeta.prefix(), ns::DDB, ns::S3]);
+        let past = |p: &[u8]| [&p[..p.len() - 1], b"}"].concat();
         assert_eq!(
             r,
             vec![
-                (b"!ddb|".to_vec(), b"!ddb}".to_vec()),
-                (b"!s3|".to_vec(), b"!s3}".to_vec())
+                (ns::DDB.to_vec(), past(ns::DDB)),
+                (ns::S3.to_vec(), past(ns::S3))
             ]
         );
     }

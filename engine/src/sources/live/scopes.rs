@@ -14,10 +14,10 @@
 use super::route_key::s3_segment_end;
 use crate::decode::routes::route;
 use crate::decode::{AdapterKind, Family};
-use elastickv_backup_format::keys::SQS_PARTITION_MARKER;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::DecodePaddingMode;
 use base64::Engine;
+use elastickv_backup_format::keys::SQS_PARTITION_MARKER;
 
 /// Go's non-strict unpadded base64url decoder: trailing bits tolerated.
 const B64URL: GeneralPurpose = GeneralPurpose::new(
@@ -174,35 +174,39 @@ pub fn is_shortfall(a: u64, b: u64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use Family as F;
 
     #[test]
     fn counted_keys() {
-        let s = counted_scope(b"!ddb|item|dXNlcnM|1|u0\x00\x01").unwrap();
+        let s = counted_scope(&F::DdbItem.key(b"dXNlcnM|1|u0\x00\x01")).unwrap();
         assert_eq!(s.wire(), "dynamodb/users");
-        let s =
-            counted_scope(b"!s3|obj|head|ph\x00\xffx\x00\x01\0\0\0\0\0\0\0\x01o\x00\x01").unwrap();
+        let s = counted_scope(&F::S3ObjHead.key(b"ph\x00\xffx\x00\x01\0\0\0\0\0\0\0\x01o\x00\x01"))
+            .unwrap();
         assert_eq!(s.name, b"ph\x00x".to_vec());
-        let s = counted_scope(b"!sqs|msg|data|cTE\0\0\0\0\0\0\0\x01bS0").unwrap();
+        let s = counted_scope(&F::SqsMsgData.key(b"cTE\0\0\0\0\0\0\0\x01bS0")).unwrap();
         assert_eq!(s.wire(), "sqs/q1");
         let s =
-            counted_scope(b"!sqs|msg|data|p|cGFydC5maWZv|\0\0\0\x01\0\0\0\0\0\0\0\x01bS0").unwrap();
+            counted_scope(&F::SqsMsgData.key(b"p|cGFydC5maWZv|\0\0\0\x01\0\0\0\0\0\0\0\x01bS0"))
+                .unwrap();
         assert_eq!(s.wire(), "sqs/part.fifo");
         assert_eq!(
-            counted_scope(b"!hs|fld|\0\0\0\x01hf").unwrap().wire(),
+            counted_scope(&F::RedisHashField.key(b"\0\0\0\x01hf"))
+                .unwrap()
+                .wire(),
             "redis/db_0"
         );
-        assert_eq!(counted_scope(b"!ddb|meta|table|dXNlcnM"), None);
-        assert_eq!(counted_scope(b"!sqs|msg|vis|cTE\0"), None);
+        assert_eq!(counted_scope(&F::DdbTableMeta.key(b"dXNlcnM")), None);
+        assert_eq!(counted_scope(&F::SqsMsgVis.key(b"cTE\0")), None);
     }
 
     #[test]
     fn declared_scopes_and_wire_round_trip() {
-        let s = declared_scope(b"!s3|bucket|meta|photos\x00\x01").unwrap();
+        let s = declared_scope(&F::S3BucketMeta.key(b"photos\x00\x01")).unwrap();
         assert_eq!(s.wire(), "s3/photos");
         assert_eq!(parse_wire(&s.wire()), Some(s));
         assert_eq!(parse_wire("redis/db_0"), Some(redis_db0()));
         assert_eq!(
-            declared_scope(b"!sqs|queue|meta|cTE").unwrap().wire(),
+            declared_scope(&F::SqsQueueMeta.key(b"cTE")).unwrap().wire(),
             "sqs/q1"
         );
         assert_eq!(parse_wire("nope"), None);
