@@ -7,14 +7,15 @@
 use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use elastickv_backup::encode::filename::{encode_binary_segment, encode_segment};
 use elastickv_backup::gen::plan::{stream, GenConfig, Mix};
-use elastickv_backup::sources::snapshot::container::{locate, FrameReader, PAYLOAD_MAGIC};
+use elastickv_backup::sources::snapshot::container::{
+    locate, payload_header, push_frame, FrameReader,
+};
 use elastickv_backup::sources::snapshot::mvcc::decode_row;
 use sha2::{Digest, Sha256};
 
-/// A bare EKVPBBL1 payload of about `size` bytes of generated data.
+/// A bare snapshot payload of about `size` bytes of generated data.
 fn payload(size: u64, mix: Mix) -> Vec<u8> {
-    let mut out = PAYLOAD_MAGIC.to_vec();
-    out.extend_from_slice(&u64::MAX.to_le_bytes());
+    let mut out = payload_header(u64::MAX).to_vec();
     let cfg = GenConfig {
         size,
         shards: 1,
@@ -22,10 +23,7 @@ fn payload(size: u64, mix: Mix) -> Vec<u8> {
         mix,
     };
     for v in stream(&cfg) {
-        out.extend_from_slice(&(v.key.len() as u64).to_le_bytes());
-        out.extend_from_slice(&v.key);
-        out.extend_from_slice(&(v.value.len() as u64).to_le_bytes());
-        out.extend_from_slice(&v.value);
+        push_frame(&mut out, &v.key, &v.value);
     }
     out
 }

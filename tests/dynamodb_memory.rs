@@ -3,7 +3,7 @@
 //! A migrating table is the one DynamoDB case that needs an order other than key order:
 //! the items of the migration-source and active generations are matched by output path
 //! (the active copy wins) and the survivors then go out in key order. This builds an
-//! EKVPBBL1 snapshot with such a table — the active generation `10` sorts *before* the
+//! bare snapshot with such a table — the active generation `10` sorts *before* the
 //! source generation `9` in key order — decodes it with `--dynamodb-bundle-mode jsonl`
 //! under a small sort budget (so the sorter spills many runs), and checks from the OS
 //! (`wait4` → `ru_maxrss`) that the process stayed under 256 MiB, that the parts hold
@@ -17,6 +17,9 @@
 mod measure;
 use measure::run_measured;
 
+use elastickv_backup_format::container::payload_header;
+use elastickv_backup_format::keys::ddb;
+use elastickv_backup_format::Family;
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::Path;
@@ -85,8 +88,7 @@ const PAD: &str = "an attribute that makes each item about two hundred bytes lon
 
 fn build_snapshot(path: &Path, n: u64) -> std::io::Result<()> {
     let mut w = BufWriter::with_capacity(1 << 20, File::create(path)?);
-    w.write_all(b"EKVPBBL1")?;
-    w.write_all(&2u64.to_le_bytes())?; // last_commit_ts ≥ every commit_ts
+    w.write_all(&payload_header(2))?; // last_commit_ts ≥ every commit_ts
     let mut key = Vec::with_capacity(64);
     let mut val = Vec::with_capacity(256);
     // Key order: generation "10" < "9", then the primary-key payload.
@@ -94,7 +96,8 @@ fn build_snapshot(path: &Path, n: u64) -> std::io::Result<()> {
         for i in (0..n).step_by(step) {
             let pk = format!("p{i:09}");
             key.clear();
-            key.extend_from_slice(format!("!ddb|item|bWln|{generation}|{pk}").as_bytes());
+            key.extend_from_slice(Family::DdbItem.prefix());
+            key.extend_from_slice(format!("bWln|{generation}|{pk}").as_bytes());
             key.extend_from_slice(b"\x00\x01");
             val.clear();
             val.extend_from_slice(b"\x00DI\x01");
@@ -104,8 +107,8 @@ fn build_snapshot(path: &Path, n: u64) -> std::io::Result<()> {
             put_entry(&mut w, &key, &val)?;
         }
     }
-    put_entry(&mut w, b"!ddb|meta|gen|bWln", b"10")?;
-    put_entry(&mut w, b"!ddb|meta|table|bWln", &schema_value())?;
+    put_entry(&mut w, &ddb::table_gen(b"bWln"), b"10")?;
+    put_entry(&mut w, &ddb::table_meta(b"bWln"), &schema_value())?;
     w.flush()
 }
 

@@ -12,6 +12,7 @@ use common::run;
 use elastickv_backup::decode::{route, AdapterKind};
 use elastickv_backup::gen;
 use elastickv_backup::server::{load, Cluster, LoopbackServer, ServerConfig};
+use elastickv_backup_format::Family;
 use live_support::*;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
@@ -154,10 +155,10 @@ fn adapter_and_scope_narrow_what_is_read() {
 
     // --scope dynamodb:orders: only that table's keys.
     let ddb_all = keys_of(AdapterKind::DynamoDb);
-    let orders_prefix = b"!ddb|item|b3JkZXJz|";
+    let orders_prefix = Family::DdbItem.key(b"b3JkZXJz|");
     let orders = gen::sample(1)
         .iter()
-        .filter(|(k, _)| k.starts_with(orders_prefix))
+        .filter(|(k, _)| k.starts_with(&orders_prefix))
         .count() as u64;
     assert!(orders > 0 && orders < ddb_all);
     let before = listed(&c);

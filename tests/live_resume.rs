@@ -20,6 +20,7 @@ use elastickv_backup::pipeline;
 use elastickv_backup::server::{load, Cluster, LoopbackServer, ServerConfig};
 use elastickv_backup::sinks::{DirSink, Sink};
 use elastickv_backup::sources::live::{LiveConfig, LiveSession};
+use elastickv_backup_format::keys::ns;
 use live_support::*;
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
@@ -124,9 +125,9 @@ fn assert_identical(ours: &Path, reference: &Path) {
 /// The key family of a single-family adapter (the first ones to finish).
 fn prefix_of(adapter: &str) -> &'static [u8] {
     match adapter {
-        "dynamodb" => b"!ddb|",
-        "s3" => b"!s3|",
-        "sqs" => b"!sqs|",
+        "dynamodb" => ns::DDB,
+        "s3" => ns::S3,
+        "sqs" => ns::SQS,
         other => panic!("{other}: not a single-family adapter"),
     }
 }

@@ -1,5 +1,5 @@
 //! Peak memory of the Redis adapter on a huge collection: a snapshot holding one zset of
-//! millions of members (built here by hand as an EKVPBBL1 file) is decoded by the real
+//! millions of members (built here by hand as a bare snapshot file) is decoded by the real
 //! binary, whose peak RSS is read from the OS (`wait4` → `ru_maxrss`) and must stay under
 //! 256 MiB — the adapter streams elements through scratch files instead of holding the
 //! collection in memory as upstream does.
@@ -12,6 +12,8 @@
 //!
 //! `EKVB_REDIS_MEMORY_MEMBERS` overrides the member count (default below).
 
+use elastickv_backup_format::container::payload_header;
+use elastickv_backup_format::Family;
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::Path;
@@ -48,15 +50,23 @@ fn member(i: u64) -> String {
 /// One zset `z` with `n` members `m000000000…` (score = index), then its meta.
 fn build_snapshot(path: &Path, n: u64) {
     let mut w = BufWriter::with_capacity(1 << 20, File::create(path).unwrap());
-    w.write_all(b"EKVPBBL1").unwrap();
-    w.write_all(&100u64.to_le_bytes()).unwrap();
+    w.write_all(&payload_header(100)).unwrap();
     let mut key = Vec::new();
     for i in 0..n {
         key.clear();
-        key.extend_from_slice(&wide(b"!zs|mem|", b"z", member(i).as_bytes()));
+        key.extend_from_slice(&wide(
+            Family::RedisZsetMember.prefix(),
+            b"z",
+            member(i).as_bytes(),
+        ));
         entry(&mut w, &key, &(i as f64).to_bits().to_be_bytes()).unwrap();
     }
-    entry(&mut w, &wide(b"!zs|meta|", b"z", b""), &n.to_be_bytes()).unwrap();
+    entry(
+        &mut w,
+        &wide(Family::RedisZsetMeta.prefix(), b"z", b""),
+        &n.to_be_bytes(),
+    )
+    .unwrap();
     w.flush().unwrap();
 }
 

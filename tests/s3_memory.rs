@@ -1,6 +1,6 @@
 //! Peak memory of decoding one very large S3 object.
 //!
-//! Builds an EKVPBBL1 snapshot holding one bucket with one object of
+//! Builds a bare snapshot holding one bucket with one object of
 //! `EKVB_S3_MEMORY_MIB` MiB (default 2048 = 2 GiB) in 1 MiB blob chunks, decodes it
 //! with the built binary, and checks from the OS (`wait4` → `ru_maxrss`) that the
 //! process stayed under 256 MiB, that the body is exactly the chunks in order, that no
@@ -10,6 +10,9 @@
 mod measure;
 use measure::run_measured;
 
+use elastickv_backup_format::container::payload_header;
+use elastickv_backup_format::keys::s3;
+use elastickv_backup_format::Family;
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::Path;
@@ -29,13 +32,6 @@ fn put_entry(w: &mut impl Write, user_key: &[u8], body: &[u8]) -> std::io::Resul
     w.write_all(body)
 }
 
-/// Escaped, terminated key segment (docs/format/20-s3.md §2; the names here hold no NUL).
-fn seg(s: &[u8]) -> Vec<u8> {
-    let mut v = s.to_vec();
-    v.extend_from_slice(&[0, 1]);
-    v
-}
-
 /// Chunk `i`'s bytes: distinct per chunk and per position, cheap to regenerate.
 fn fill_chunk(buf: &mut [u8], i: u64) {
     for (j, w) in buf.chunks_exact_mut(8).enumerate() {
@@ -45,26 +41,17 @@ fn fill_chunk(buf: &mut [u8], i: u64) {
 
 fn build_snapshot(path: &Path, chunks: u64) -> std::io::Result<()> {
     let mut w = BufWriter::with_capacity(1 << 20, File::create(path)?);
-    w.write_all(b"EKVPBBL1")?;
-    w.write_all(&2u64.to_le_bytes())?; // last_commit_ts ≥ every commit_ts
-    let head = [seg(b"big"), 1u64.to_be_bytes().to_vec(), seg(b"huge.bin")].concat();
-    // Key order: "!s3|blob|" < "!s3|bucket|meta|" < "!s3|obj|head|".
+    w.write_all(&payload_header(2))?; // last_commit_ts ≥ every commit_ts
+                                      // Key order: blob chunks < bucket meta < manifest (the families' prefixes sort so).
     let mut buf = vec![0u8; CHUNK];
     for i in 0..chunks {
-        let key = [
-            &b"!s3|blob|"[..],
-            &head,
-            &seg(b"upload-1"),
-            &1u64.to_be_bytes(),
-            &i.to_be_bytes(),
-        ]
-        .concat();
+        let key = s3::chunk(Family::S3Blob, b"big", 1, b"huge.bin", b"upload-1", 1, i, 0);
         fill_chunk(&mut buf, i);
         put_entry(&mut w, &key, &buf)?;
     }
     put_entry(
         &mut w,
-        &[&b"!s3|bucket|meta|"[..], &seg(b"big")].concat(),
+        &s3::bucket_meta(b"big"),
         br#"{"bucket_name":"big","generation":1,"created_at_hlc":0,"owner":"alice"}"#,
     )?;
     let sizes = vec![CHUNK.to_string(); chunks as usize].join(",");
@@ -74,7 +61,7 @@ fn build_snapshot(path: &Path, chunks: u64) -> std::io::Result<()> {
     );
     put_entry(
         &mut w,
-        &[&b"!s3|obj|head|"[..], &head].concat(),
+        &s3::manifest(b"big", 1, b"huge.bin"),
         manifest.as_bytes(),
     )?;
     w.flush()

@@ -1,6 +1,6 @@
 //! Peak memory of decoding one very large SQS queue.
 //!
-//! Builds an EKVPBBL1 snapshot holding one standard queue with many messages whose key
+//! Builds a bare snapshot holding one standard queue with many messages whose key
 //! order (message-id segment) is unrelated to their send order, decodes it with the
 //! built binary under a small SQS sort budget (so the external merge spills many runs),
 //! and checks from the OS (`wait4` → `ru_maxrss`) that the process stayed under
@@ -13,6 +13,8 @@
 mod measure;
 use measure::run_measured;
 
+use elastickv_backup_format::container::payload_header;
+use elastickv_backup_format::Family;
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::Path;
@@ -24,6 +26,9 @@ const SORT_BUDGET: usize = 16 << 20;
 /// Send times are a permutation of `0..n` (multiplication by a prime coprime with n).
 const PERM_PRIME: u64 = 1_000_003;
 const SEND_BASE: u64 = 1_700_000_000_000;
+
+/// The queue's key segment: b64url("big-queue").
+const QUEUE: &[u8] = b"YmlnLXF1ZXVl";
 
 fn put_entry(w: &mut impl Write, user_key: &[u8], body: &[u8]) -> std::io::Result<()> {
     let commit_ts: u64 = 1;
@@ -52,14 +57,14 @@ fn send_offset(i: u64, n: u64) -> u64 {
 
 fn build_snapshot(path: &Path, n: u64) -> std::io::Result<()> {
     let mut w = BufWriter::with_capacity(1 << 20, File::create(path)?);
-    w.write_all(b"EKVPBBL1")?;
-    w.write_all(&2u64.to_le_bytes())?; // last_commit_ts ≥ every commit_ts
+    w.write_all(&payload_header(2))?; // last_commit_ts ≥ every commit_ts
     let mut key = Vec::with_capacity(64);
     let mut val = Vec::with_capacity(512);
-    // "!sqs|msg|data|" < "!sqs|queue|gen|" < "!sqs|queue|meta|": messages come first.
+    // Message data < queue generation < queue meta (the families' prefixes sort so):
+    // messages come first.
     for i in 0..n {
         key.clear();
-        key.extend_from_slice(b"!sqs|msg|data|YmlnLXF1ZXVl"); // b64url("big-queue")
+        key.extend_from_slice(&Family::SqsMsgData.key(QUEUE));
         key.extend_from_slice(&1u64.to_be_bytes());
         key.extend_from_slice(&id_segment(i));
         let send = SEND_BASE + send_offset(i, n);
@@ -71,11 +76,11 @@ fn build_snapshot(path: &Path, n: u64) -> std::io::Result<()> {
         )?;
         put_entry(&mut w, &key, &val)?;
     }
-    put_entry(&mut w, b"!sqs|queue|gen|YmlnLXF1ZXVl", b"1")?;
+    put_entry(&mut w, &Family::SqsQueueGen.key(QUEUE), b"1")?;
     let meta = br#"{"name":"big-queue","generation":1,"visibility_timeout_seconds":30,"message_retention_seconds":345600,"delay_seconds":0,"receive_message_wait_seconds":0,"maximum_message_size":262144}"#;
     let mut v = b"\x00SQ\x01".to_vec();
     v.extend_from_slice(meta);
-    put_entry(&mut w, b"!sqs|queue|meta|YmlnLXF1ZXVl", &v)?;
+    put_entry(&mut w, &Family::SqsQueueMeta.key(QUEUE), &v)?;
     w.flush()
 }
 

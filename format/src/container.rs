@@ -10,7 +10,14 @@ use std::fmt;
 
 /// Magic of the native entry stream.
 pub const PAYLOAD_MAGIC: &[u8; 8] = b"EKVPBBL1";
+/// Magic of the runtime's version-1 header (magic ‖ BE64 HLC ceiling).
+pub const HLC_V1_MAGIC: &[u8; 8] = b"EKVTHLC1";
+/// Magic of the runtime's version-2 header (magic ‖ BE16 length ‖ ceiling ‖ cutover …).
+pub const HLC_V2_MAGIC: &[u8; 8] = b"EKVTHLC2";
+/// What the two runtime magics share; the eighth byte is the version.
 const HLC_PREFIX: &[u8; 7] = b"EKVTHLC";
+/// Length of the payload header: [`PAYLOAD_MAGIC`] ‖ LE64(last_commit_ts).
+pub const PAYLOAD_HEADER_LEN: usize = 16;
 
 /// Largest encoded key upstream accepts (1 MiB + the 8-byte timestamp).
 pub const MAX_KEY_LEN: u64 = 1_048_584;
@@ -40,11 +47,52 @@ impl ContainerFormat {
     /// Name recorded in MANIFEST.json.
     pub fn name(&self) -> &'static str {
         match self {
-            ContainerFormat::Bare => "EKVPBBL1",
-            ContainerFormat::RuntimeV1 { .. } => "EKVTHLC1",
-            ContainerFormat::RuntimeV2 { .. } => "EKVTHLC2",
+            ContainerFormat::Bare => magic_str(PAYLOAD_MAGIC),
+            ContainerFormat::RuntimeV1 { .. } => magic_str(HLC_V1_MAGIC),
+            ContainerFormat::RuntimeV2 { .. } => magic_str(HLC_V2_MAGIC),
         }
     }
+}
+
+/// A magic as text (all three are ASCII), so names and messages cannot drift from the bytes.
+const fn magic_str(m: &'static [u8; 8]) -> &'static str {
+    match std::str::from_utf8(m) {
+        Ok(s) => s,
+        Err(_) => panic!("container magics are ASCII"),
+    }
+}
+
+/// The 16-byte payload header, [`PAYLOAD_MAGIC`] ‖ LE64(`last_commit_ts`): writers (`encode`,
+/// the generators, the loopback server, tests) start a payload with it instead of spelling
+/// the magic again.
+pub fn payload_header(last_commit_ts: u64) -> [u8; PAYLOAD_HEADER_LEN] {
+    let mut h = [0u8; PAYLOAD_HEADER_LEN];
+    h[..8].copy_from_slice(PAYLOAD_MAGIC);
+    h[8..].copy_from_slice(&last_commit_ts.to_le_bytes());
+    h
+}
+
+/// Appends one framed entry, LE64(len) ‖ key ‖ LE64(len) ‖ value, as [`FrameReader`] reads
+/// it. No size check: callers that take untrusted input check [`MAX_KEY_LEN`] and
+/// [`MAX_VALUE_LEN`] themselves.
+pub fn push_frame(out: &mut Vec<u8>, key: &[u8], value: &[u8]) {
+    out.extend_from_slice(&(key.len() as u64).to_le_bytes());
+    out.extend_from_slice(key);
+    out.extend_from_slice(&(value.len() as u64).to_le_bytes());
+    out.extend_from_slice(value);
+}
+
+/// `payload` wrapped as the running cluster writes it: [`HLC_V1_MAGIC`] ‖ BE64(`ceiling_ms`)
+/// ‖ payload ‖ BE32 CRC32C of everything before the footer. For tests and fixtures that
+/// need a runtime file; the tool itself only reads them.
+pub fn runtime_v1(ceiling_ms: u64, payload: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(16 + payload.len() + 4);
+    v.extend_from_slice(HLC_V1_MAGIC);
+    v.extend_from_slice(&ceiling_ms.to_be_bytes());
+    v.extend_from_slice(payload);
+    let crc = crc32c::crc32c(&v);
+    v.extend_from_slice(&crc.to_be_bytes());
+    v
 }
 
 /// Go `%q`-style rendering of the first bytes of a file, for bad-magic messages.
@@ -460,11 +508,8 @@ mod tests {
     fn runtime_v1_and_v2_are_unwrapped_and_verified() {
         let payload = hex(TV2);
         assert_eq!(crc32c::crc32c(&payload), 0xd3e4d994);
-        let mut v1 = b"EKVTHLC1".to_vec();
-        v1.extend_from_slice(&400u64.to_be_bytes());
-        v1.extend_from_slice(&payload);
-        let crc = crc32c::crc32c(&v1);
-        v1.extend_from_slice(&crc.to_be_bytes());
+        let v1 = runtime_v1(400, &payload);
+        assert_eq!(&v1[..8], b"EKVTHLC1");
         let p = locate(Bytes::from(v1.clone())).unwrap();
         assert_eq!(p.format, ContainerFormat::RuntimeV1 { ceiling_ms: 400 });
         assert_eq!(p.last_commit_ts, 100);
@@ -477,7 +522,7 @@ mod tests {
             Err(ContainerError::CrcMismatch { .. })
         ));
 
-        let mut v2 = b"EKVTHLC2".to_vec();
+        let mut v2 = HLC_V2_MAGIC.to_vec();
         v2.extend_from_slice(&16u16.to_be_bytes());
         v2.extend_from_slice(&7u64.to_be_bytes());
         v2.extend_from_slice(&9u64.to_be_bytes());
@@ -493,6 +538,22 @@ mod tests {
             }
         );
         assert_eq!(FrameReader::new(&p).count(), 1);
+    }
+
+    #[test]
+    fn writer_helpers_build_what_the_reader_reads() {
+        let mut v = payload_header(100).to_vec();
+        push_frame(
+            &mut v,
+            b"!redis|str|k\xff\xff\xff\xff\xff\xff\xff\xfa",
+            b"\0\0\0\0\0\0\0\0\0v",
+        );
+        assert_eq!(v, hex(TV2));
+        assert_eq!(ContainerFormat::Bare.name(), "EKVPBBL1");
+        assert_eq!(
+            ContainerFormat::RuntimeV1 { ceiling_ms: 0 }.name(),
+            "EKVTHLC1"
+        );
     }
 
     #[test]

@@ -42,6 +42,7 @@ pub fn adapter_prefixes(kind: AdapterKind) -> Vec<&'static [u8]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keys::{ns, text};
     use crate::keyspace::route;
 
     #[test]
@@ -52,12 +53,13 @@ mod tests {
                 .map(|p| String::from_utf8_lossy(p).into_owned())
                 .collect::<Vec<_>>()
         };
-        assert_eq!(s(AdapterKind::DynamoDb), ["!ddb|"]);
-        assert_eq!(s(AdapterKind::S3), ["!s3|"]);
-        assert_eq!(s(AdapterKind::Sqs), ["!sqs|"]);
+        let t = |ps: &[&'static [u8]]| ps.iter().map(|p| text(p)).collect::<Vec<_>>();
+        assert_eq!(s(AdapterKind::DynamoDb), t(&[ns::DDB]));
+        assert_eq!(s(AdapterKind::S3), t(&[ns::S3]));
+        assert_eq!(s(AdapterKind::Sqs), t(&[ns::SQS]));
         assert_eq!(
             s(AdapterKind::Redis),
-            ["!hs|", "!lst|", "!redis|", "!stream|", "!st|", "!zs|"]
+            t(&[ns::HASH, ns::LIST, ns::REDIS, ns::STREAM, ns::SET, ns::ZSET])
         );
     }
 

@@ -197,6 +197,25 @@ impl Family {
         }
         b""
     }
+
+    /// [`Family::prefix`] as text, for messages that quote the prefix (upstream's error
+    /// texts name the family this way).
+    pub const fn prefix_str(self) -> &'static str {
+        crate::keys::text(self.prefix())
+    }
+
+    /// A key of this family: the prefix ‖ `rest` (whatever the family puts after it, already
+    /// encoded). For writers and tests whose key parts are at hand.
+    pub fn key(self, rest: &[u8]) -> Vec<u8> {
+        [self.prefix(), rest].concat()
+    }
+
+    /// [`Family::prefix_str`] without its closing `|` (`"!s3|obj|head"`): how upstream's
+    /// messages name a family ("invalid !s3|obj|head value").
+    pub fn label(self) -> &'static str {
+        let p = self.prefix_str();
+        p.strip_suffix('|').unwrap_or(p)
+    }
 }
 
 #[cfg(test)]
@@ -207,6 +226,7 @@ mod tests {
     fn every_family_has_its_prefix() {
         for r in &ROUTES {
             assert_eq!(r.family.prefix(), r.prefix, "{:?}", r.family);
+            assert_eq!(format!("{}|", r.family.label()).as_bytes(), r.prefix);
         }
     }
 
@@ -239,5 +259,6 @@ mod tests {
             Family::RedisLegacyZset
         );
         assert_eq!(route(b"!redis|str|k").unwrap().family, Family::RedisString);
+        assert_eq!(Family::RedisString.key(b"k"), b"!redis|str|k");
     }
 }

@@ -8,6 +8,8 @@
 //!
 //! - [`keyspace`]: the adapters, the key families and the prefix route table that says which
 //!   adapter owns a user key (docs/format/00-container.md §3).
+//! - [`keys`]: the key parts that are not one family — the top-level namespaces, the live
+//!   route catalog's keys, the store's internal rows.
 //! - [`container`]: the `.fsm` file — the bare `EKVPBBL1` payload and the runtime's
 //!   `EKVTHLC1`/`EKVTHLC2` wrapper with its CRC32C footer (docs/format/00-container.md §1–2).
 //! - [`cover`]: the key prefixes that cover one adapter's keys, for scans narrowed to it.
@@ -18,6 +20,7 @@
 
 pub mod container;
 pub mod cover;
+pub mod keys;
 pub mod keyspace;
 pub mod mvcc;
 

@@ -8,6 +8,7 @@ use elastickv_backup::decode::routes::ROUTES;
 use elastickv_backup::options::{DdbLayout, DecodeOptions};
 use elastickv_backup::pipeline;
 use elastickv_backup::sinks::{NullSink, Sink};
+use elastickv_backup::sources::snapshot::container::{payload_header, push_frame};
 use elastickv_backup::sources::snapshot::SnapshotShard;
 use elastickv_backup::sources::Shard;
 use libfuzzer_sys::fuzz_target;
@@ -47,13 +48,9 @@ fuzz_target!(|input: Input| {
         .collect();
     rows.sort();
     rows.dedup_by(|a, b| a.0 == b.0);
-    let mut buf = b"EKVPBBL1".to_vec();
-    buf.extend_from_slice(&(input.read_ts as u64).to_le_bytes());
+    let mut buf = payload_header(input.read_ts as u64).to_vec();
     for (k, v) in &rows {
-        buf.extend_from_slice(&(k.len() as u64).to_le_bytes());
-        buf.extend_from_slice(k);
-        buf.extend_from_slice(&(v.len() as u64).to_le_bytes());
-        buf.extend_from_slice(v);
+        push_frame(&mut buf, k, v);
     }
     let Ok(shard) = SnapshotShard::from_bytes("fuzz.fsm", bytes::Bytes::from(buf)) else {
         return;

@@ -2,6 +2,7 @@
 //! binary, reading and comparing dump trees, and building snapshot files by hand.
 #![allow(dead_code)]
 
+use elastickv_backup_format::container;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -172,7 +173,7 @@ pub fn case_adapters(name: &str) -> &'static [&'static str] {
     }
 }
 
-/// Builds an `EKVPBBL1` snapshot by hand.
+/// Builds a bare snapshot payload by hand.
 pub struct SnapshotBuilder {
     buf: Vec<u8>,
 }
@@ -180,19 +181,14 @@ pub struct SnapshotBuilder {
 impl SnapshotBuilder {
     /// A payload with this `last_commit_ts`.
     pub fn new(last_commit_ts: u64) -> Self {
-        let mut buf = b"EKVPBBL1".to_vec();
-        buf.extend_from_slice(&last_commit_ts.to_le_bytes());
-        SnapshotBuilder { buf }
+        SnapshotBuilder {
+            buf: container::payload_header(last_commit_ts).to_vec(),
+        }
     }
 
     /// Appends a raw framed entry.
     pub fn raw(&mut self, key: &[u8], value: &[u8]) -> &mut Self {
-        self.buf
-            .extend_from_slice(&(key.len() as u64).to_le_bytes());
-        self.buf.extend_from_slice(key);
-        self.buf
-            .extend_from_slice(&(value.len() as u64).to_le_bytes());
-        self.buf.extend_from_slice(value);
+        container::push_frame(&mut self.buf, key, value);
         self
     }
 

@@ -8,6 +8,7 @@
 use crate::common::{compare_trees, read_tree, run};
 use elastickv_backup::gen;
 use elastickv_backup::server::Cluster;
+use elastickv_backup_format::Family;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -104,7 +105,7 @@ impl Ddb {
         gen::dynamodb::generate(big, &mut all);
         let items = |v: &[Pair]| -> Vec<Pair> {
             v.iter()
-                .filter(|(k, _)| k.starts_with(b"!ddb|item|"))
+                .filter(|(k, _)| k.starts_with(Family::DdbItem.prefix()))
                 .cloned()
                 .collect()
         };

@@ -2,6 +2,7 @@
 //! a streaming check of an encoded snapshot that never loads it.
 #![allow(dead_code)] // each test uses what it needs
 
+use elastickv_backup_format::container::PAYLOAD_MAGIC;
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::Path;
@@ -32,7 +33,7 @@ pub fn count_sorted_entries(path: &Path) -> u64 {
     let mut r = BufReader::with_capacity(1 << 20, File::open(path).unwrap());
     let mut header = [0u8; 16];
     r.read_exact(&mut header).unwrap();
-    assert_eq!(&header[..8], b"EKVPBBL1");
+    assert_eq!(&header[..8], PAYLOAD_MAGIC);
     assert_eq!(u64::from_le_bytes(header[8..].try_into().unwrap()), 7);
     let (mut prev, mut key, mut val) = (Vec::new(), Vec::new(), Vec::new());
     let mut n = 0u64;

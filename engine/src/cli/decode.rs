@@ -6,6 +6,7 @@ use crate::encode::manifest::{InputInfo, Manifest, PHASE_SNAPSHOT};
 use crate::error::Error;
 use crate::pipeline;
 use crate::sinks::Sink;
+use crate::sources::snapshot::ContainerFormat;
 use crate::sources::snapshot::SnapshotShard;
 use crate::sources::Shard;
 use clap::Args;
@@ -27,6 +28,17 @@ Examples:
   elastickv-backup decode -q -i g1.fsm --adapter redis --scope redis:0 -o out/ \\
       --metrics-file /var/lib/node_exporter/textfile/elastickv_backup.prom";
 
+/// `--input`'s help: built here rather than written as its doc comment so that the
+/// payload magic it names comes from the format crate.
+fn input_help() -> String {
+    format!(
+        "A snapshot file: a bare {} payload, or a runtime fsm-snap/*.fsm file (HLC header + \
+         CRC32C footer, verified before anything is written). Repeat for each shard; shards \
+         may be given in any order and may split the keyspace anywhere",
+        ContainerFormat::Bare.name()
+    )
+}
+
 /// Decode `.fsm` snapshot files (one per Raft group) into a logical dump tree.
 ///
 /// The output is the tree elastickv's own decoder writes (byte for byte), plus
@@ -34,10 +46,10 @@ Examples:
 #[derive(Args, Debug)]
 #[command(after_help = EXAMPLES)]
 pub struct DecodeArgs {
-    /// A snapshot file: a bare EKVPBBL1 payload, or a runtime fsm-snap/*.fsm file (HLC
-    /// header + CRC32C footer, verified before anything is written). Repeat for each shard;
-    /// shards may be given in any order and may split the keyspace anywhere.
+    /// A snapshot file: a bare payload, or a runtime fsm-snap/*.fsm file. Its help text
+    /// (built by `input_help`) names the payload's magic.
     #[arg(
+        help = input_help(),
         long,
         short = 'i',
         value_name = "FILE",

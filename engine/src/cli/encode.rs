@@ -9,7 +9,7 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-/// Encode a dump directory back into an `.fsm` snapshot payload (a bare EKVPBBL1 stream,
+/// Encode a dump directory back into an `.fsm` snapshot payload (a bare payload stream,
 /// the format `decode` reads): every record a fresh cluster needs, at generation 1,
 /// stamped with the dump's last_commit_ts. Decoding the result gives the dump back.
 ///

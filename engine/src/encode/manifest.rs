@@ -27,7 +27,9 @@ pub struct LiveInfo {
 pub struct InputInfo {
     /// Path or group name.
     pub name: String,
-    /// Container format (`EKVPBBL1`, `EKVTHLC1`, `EKVTHLC2`, `grpc`).
+    /// Container format: a snapshot's [`ContainerFormat::name`] (its magic), or `grpc`.
+    ///
+    /// [`ContainerFormat::name`]: elastickv_backup_format::container::ContainerFormat::name
     pub format: String,
     /// The shard's read timestamp.
     pub read_ts: u64,

@@ -2,6 +2,8 @@
 //! where upstream has one, preceded — as upstream's wrapped errors are — by the bucket,
 //! object and what exactly is wrong.
 
+use elastickv_backup_format::Family;
+
 /// Go's `%q` rendering of key bytes, used to name buckets and objects in messages.
 pub(crate) fn quote(b: &[u8]) -> String {
     let mut s = String::with_capacity(b.len() + 2);
@@ -65,7 +67,7 @@ pub enum S3Error {
         key: String,
     },
     /// A bucket meta value is not the JSON upstream writes.
-    #[error("bucket {bucket}: {detail}: backup: invalid !s3|bucket|meta value")]
+    #[error("bucket {bucket}: {detail}: backup: invalid {} value", Family::S3BucketMeta.label())]
     InvalidBucketMeta {
         /// Bucket name, quoted.
         bucket: String,
@@ -73,7 +75,7 @@ pub enum S3Error {
         detail: elastickv_backup_gocompat::json::JsonError,
     },
     /// A manifest value is not the JSON upstream writes, or declares an impossible part.
-    #[error("bucket {bucket} object {object}: {detail}: backup: invalid !s3|obj|head value")]
+    #[error("bucket {bucket} object {object}: {detail}: backup: invalid {} value", Family::S3ObjHead.label())]
     InvalidManifest {
         /// Bucket name, quoted.
         bucket: String,

@@ -3,6 +3,7 @@
 
 use super::enc::{b64url, cat, seg, Pb};
 use super::Pair;
+use elastickv_backup_format::keys::ddb;
 
 pub(crate) mod synth;
 
@@ -97,8 +98,8 @@ pub(crate) fn item(attrs: &mut [(&str, Vec<u8>)]) -> Vec<u8> {
 
 fn table_keys(out: &mut Vec<Pair>, table: &str, schema_value: Vec<u8>) -> String {
     let t = b64url(table.as_bytes());
-    out.push((format!("!ddb|meta|table|{t}").into_bytes(), schema_value));
-    out.push((format!("!ddb|meta|gen|{t}").into_bytes(), b"1".to_vec()));
+    out.push((ddb::table_meta(t.as_bytes()), schema_value));
+    out.push((ddb::table_gen(t.as_bytes()), b"1".to_vec()));
     t
 }
 
@@ -109,7 +110,7 @@ pub fn generate(count: usize, out: &mut Vec<Pair>) {
         let id = format!("order-{:03}", i / 2);
         let line = (i % 2 + 1) as u64;
         let key = cat(&[
-            format!("!ddb|item|{t}|1|").as_bytes(),
+            &ddb::item_prefix(t.as_bytes(), 1),
             &seg(id.as_bytes()),
             &seg(&number_raw(line)),
         ]);
@@ -128,7 +129,7 @@ pub fn generate(count: usize, out: &mut Vec<Pair>) {
     let t = table_keys(out, "users", schema("users", "id", None));
     for i in 0..count {
         let id = format!("user {i}/ü");
-        let key = cat(&[format!("!ddb|item|{t}|1|").as_bytes(), &seg(id.as_bytes())]);
+        let key = cat(&[&ddb::item_prefix(t.as_bytes(), 1), &seg(id.as_bytes())]);
         let value = item(&mut [("id", s(&id)), ("email", s(&format!("u{i}@example.com")))]);
         out.push((key, value));
     }

@@ -15,18 +15,9 @@ pub fn b64std(raw: &[u8]) -> String {
     STANDARD.encode(raw)
 }
 
-/// `00` → `00 FF`, then the `00 01` terminator (S3 segments, DynamoDB ordered key segments).
-pub fn seg(raw: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(raw.len() + 2);
-    for &b in raw {
-        out.push(b);
-        if b == 0 {
-            out.push(0xFF);
-        }
-    }
-    out.extend_from_slice(&[0, 1]);
-    out
-}
+/// `00` → `00 FF`, then the `00 01` terminator (S3 segments, DynamoDB ordered key segments):
+/// format's segment encoder.
+pub use elastickv_backup_format::keys::seg;
 
 /// `BE32(len) ‖ key` (Redis wide-column keys).
 pub fn len_prefixed(key: &[u8]) -> Vec<u8> {

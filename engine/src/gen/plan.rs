@@ -5,9 +5,10 @@ use super::synth::SNAP_TS;
 use super::version::{Family, Merge};
 use super::writer::{ShardInfo, ShardWriter};
 use super::{dynamodb, redis, s3, sqs};
-use crate::decode::AdapterKind;
+use crate::decode::{AdapterKind, Family as KeyFamily};
 use crate::error::Error;
 use crate::progress::human_bytes;
+use elastickv_backup_format::keys::ns;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -174,15 +175,16 @@ pub fn stream(cfg: &GenConfig) -> Merge {
 
 /// The adapter a user key belongs to (by prefix), for the report.
 fn adapter_of(user_key: &[u8]) -> usize {
-    if user_key.starts_with(b"!ddb|") {
-        0
-    } else if user_key.starts_with(b"!s3") {
-        1
-    } else if user_key.starts_with(b"!sqs|") {
-        3
+    let kind = if user_key.starts_with(ns::DDB) {
+        AdapterKind::DynamoDb
+    } else if user_key.starts_with(ns::S3) || user_key.starts_with(KeyFamily::S3Route.prefix()) {
+        AdapterKind::S3
+    } else if user_key.starts_with(ns::SQS) {
+        AdapterKind::Sqs
     } else {
-        2
-    }
+        AdapterKind::Redis
+    };
+    kind.index()
 }
 
 /// Generates the dataset into `dir` (created if missing; must hold no `.fsm` file).

@@ -3,6 +3,7 @@
 
 use super::enc::{cat, len_prefixed, Pb};
 use super::{Pair, EPOCH_MS};
+use crate::decode::Family as KeyFamily;
 
 pub(crate) mod synth;
 
@@ -38,8 +39,8 @@ fn sortable_f64(score: f64) -> [u8; 8] {
     b.to_be_bytes()
 }
 
-fn wide(prefix: &str, uk: &[u8], rest: &[u8]) -> Vec<u8> {
-    cat(&[prefix.as_bytes(), &len_prefixed(uk), rest])
+fn wide(family: KeyFamily, uk: &[u8], rest: &[u8]) -> Vec<u8> {
+    cat(&[family.prefix(), &len_prefixed(uk), rest])
 }
 
 /// Appends the sample keys; collections hold `count` members.
@@ -49,54 +50,77 @@ pub fn generate(count: usize, out: &mut Vec<Pair>) {
         let uk = format!("str:{i:03}");
         let expire = if i % 4 == 0 { ttl } else { 0 };
         out.push((
-            format!("!redis|str|{uk}").into_bytes(),
+            KeyFamily::RedisString.key(uk.as_bytes()),
             envelope(1, expire, format!("value {i}").as_bytes()),
         ));
         if expire != 0 {
-            out.push((format!("!redis|ttl|{uk}").into_bytes(), be(expire).to_vec()));
+            out.push((KeyFamily::RedisTtl.key(uk.as_bytes()), be(expire).to_vec()));
         }
     }
     out.push((
-        b"!redis|hll|visitors".to_vec(),
+        KeyFamily::RedisHll.key(b"visitors"),
         envelope(2, 0, b"HYLL\x01\x00\x00\x00sample"),
     ));
 
     let n = count as u64;
-    out.push((wide("!hs|meta|", b"profile", b""), be(n).to_vec()));
+    out.push((
+        wide(KeyFamily::RedisHashMeta, b"profile", b""),
+        be(n).to_vec(),
+    ));
     for i in 0..count {
         out.push((
-            wide("!hs|fld|", b"profile", format!("field{i:03}").as_bytes()),
+            wide(
+                KeyFamily::RedisHashField,
+                b"profile",
+                format!("field{i:03}").as_bytes(),
+            ),
             format!("v{i}").into_bytes(),
         ));
     }
 
-    out.push((b"!lst|meta|jobs".to_vec(), cat(&[&be(0), &be(n), &be(n)])));
+    out.push((
+        KeyFamily::RedisListMeta.key(b"jobs"),
+        cat(&[&be(0), &be(n), &be(n)]),
+    ));
     for i in 0..count {
         out.push((
-            cat(&[b"!lst|itm|jobs", &sortable_i64(i as i64)]),
+            cat(&[
+                &KeyFamily::RedisListItem.key(b"jobs"),
+                &sortable_i64(i as i64),
+            ]),
             format!("job-{i}").into_bytes(),
         ));
     }
 
-    out.push((wide("!st|meta|", b"tags", b""), cat(&[&be(n), &be(ttl)])));
+    out.push((
+        wide(KeyFamily::RedisSetMeta, b"tags", b""),
+        cat(&[&be(n), &be(ttl)]),
+    ));
     for i in 0..count {
         out.push((
-            wide("!st|mem|", b"tags", format!("tag{i:03}").as_bytes()),
+            wide(
+                KeyFamily::RedisSetMember,
+                b"tags",
+                format!("tag{i:03}").as_bytes(),
+            ),
             Vec::new(),
         ));
     }
 
-    out.push((wide("!zs|meta|", b"scores", b""), be(n).to_vec()));
+    out.push((
+        wide(KeyFamily::RedisZsetMeta, b"scores", b""),
+        be(n).to_vec(),
+    ));
     for i in 0..count {
         let member = format!("player{i:03}");
         let score = i as f64 * 1.5 - 3.0;
         out.push((
-            wide("!zs|mem|", b"scores", member.as_bytes()),
+            wide(KeyFamily::RedisZsetMember, b"scores", member.as_bytes()),
             score.to_bits().to_be_bytes().to_vec(),
         ));
         out.push((
             wide(
-                "!zs|scr|",
+                KeyFamily::RedisZsetScore,
                 b"scores",
                 &cat(&[&sortable_f64(score), member.as_bytes()]),
             ),
@@ -106,7 +130,7 @@ pub fn generate(count: usize, out: &mut Vec<Pair>) {
 
     let last_ms = EPOCH_MS + n;
     out.push((
-        wide("!stream|meta|", b"events", b""),
+        wide(KeyFamily::RedisStreamMeta, b"events", b""),
         cat(&[&be(n), &be(last_ms), &be(0)]),
     ));
     for i in 0..count {
@@ -117,7 +141,11 @@ pub fn generate(count: usize, out: &mut Vec<Pair>) {
             pb = pb.bytes(2, f.as_bytes());
         }
         out.push((
-            wide("!stream|entry|", b"events", &cat(&[&be(ms), &be(0)])),
+            wide(
+                KeyFamily::RedisStreamEntry,
+                b"events",
+                &cat(&[&be(ms), &be(0)]),
+            ),
             cat(&[b"\x00RXE\x01", &pb.0]),
         ));
     }

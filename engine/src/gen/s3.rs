@@ -2,8 +2,10 @@
 //! objects (manifest + one blob chunk each, real MD5 ETags), a nested key, an empty object,
 //! and an empty bucket.
 
-use super::enc::{cat, md5_hex, seg};
+use super::enc::md5_hex;
 use super::{Pair, EPOCH_MS};
+use crate::decode::Family;
+use elastickv_backup_format::keys::s3;
 
 const UPLOAD_ID: &str = "sample-upload";
 
@@ -23,12 +25,9 @@ pub(crate) fn bucket_meta(name: &str, generation: u64, owner: &str, created_hlc:
 
 /// Appends bucket `name` (generation 1): its generation counter and metadata.
 pub fn bucket(out: &mut Vec<Pair>, name: &str) {
+    out.push((s3::bucket_gen(name.as_bytes()), be(1).to_vec()));
     out.push((
-        cat(&[b"!s3|bucket|gen|", &seg(name.as_bytes())]),
-        be(1).to_vec(),
-    ));
-    out.push((
-        cat(&[b"!s3|bucket|meta|", &seg(name.as_bytes())]),
+        s3::bucket_meta(name.as_bytes()),
         bucket_meta(name, 1, "sample", EPOCH_MS << 16),
     ));
 }
@@ -36,7 +35,6 @@ pub fn bucket(out: &mut Vec<Pair>, name: &str) {
 /// Appends a single-part object: manifest and (for a non-empty body) one blob chunk.
 pub fn object(out: &mut Vec<Pair>, bucket: &str, key: &str, body: &[u8], content_type: &str) {
     let etag = format!(r#"\"{}\""#, md5_hex(body));
-    let scope = cat(&[&seg(bucket.as_bytes()), &be(1), &seg(key.as_bytes())]);
     let parts = if body.is_empty() {
         String::new()
     } else {
@@ -46,7 +44,7 @@ pub fn object(out: &mut Vec<Pair>, bucket: &str, key: &str, body: &[u8], content
         )
     };
     out.push((
-        cat(&[b"!s3|obj|head|", &scope]),
+        s3::manifest(bucket.as_bytes(), 1, key.as_bytes()),
         format!(
             r#"{{"upload_id":"{UPLOAD_ID}","etag":"{etag}","size_bytes":{},"last_modified_hlc":{},"content_type":"{content_type}","user_metadata":{{"origin":"gen"}}{parts}}}"#,
             body.len(),
@@ -56,13 +54,16 @@ pub fn object(out: &mut Vec<Pair>, bucket: &str, key: &str, body: &[u8], content
     ));
     if !body.is_empty() {
         out.push((
-            cat(&[
-                b"!s3|blob|",
-                &scope,
-                &seg(UPLOAD_ID.as_bytes()),
-                &be(1),
-                &be(0),
-            ]),
+            s3::chunk(
+                Family::S3Blob,
+                bucket.as_bytes(),
+                1,
+                key.as_bytes(),
+                UPLOAD_ID.as_bytes(),
+                1,
+                0,
+                0,
+            ),
             body.to_vec(),
         ));
     }

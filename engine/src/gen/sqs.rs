@@ -3,6 +3,7 @@
 
 use super::enc::{b64std, b64url, cat, md5_hex};
 use super::{Pair, EPOCH_MS};
+use crate::decode::Family;
 
 pub(crate) mod synth;
 
@@ -12,9 +13,9 @@ fn be(v: u64) -> [u8; 8] {
 
 fn queue(out: &mut Vec<Pair>, name: &str) -> String {
     let q = b64url(name.as_bytes());
-    out.push((format!("!sqs|queue|gen|{q}").into_bytes(), b"1".to_vec()));
+    out.push((Family::SqsQueueGen.key(q.as_bytes()), b"1".to_vec()));
     out.push((
-        format!("!sqs|queue|meta|{q}").into_bytes(),
+        Family::SqsQueueMeta.key(q.as_bytes()),
         cat(&[
             b"\x00SQ\x01",
             format!(
@@ -41,18 +42,17 @@ pub fn generate(count: usize, out: &mut Vec<Pair>) {
         );
         let gen = be(1);
         out.push((
-            cat(&[b"!sqs|msg|data|", q.as_bytes(), &gen, m.as_bytes()]),
+            cat(&[
+                Family::SqsMsgData.prefix(),
+                q.as_bytes(),
+                &gen,
+                m.as_bytes(),
+            ]),
             cat(&[b"\x00SM\x01", record.as_bytes()]),
         ));
-        for family in ["!sqs|msg|vis|", "!sqs|msg|byage|"] {
+        for family in [Family::SqsMsgVis, Family::SqsMsgByAge] {
             out.push((
-                cat(&[
-                    family.as_bytes(),
-                    q.as_bytes(),
-                    &gen,
-                    &be(sent),
-                    m.as_bytes(),
-                ]),
+                cat(&[family.prefix(), q.as_bytes(), &gen, &be(sent), m.as_bytes()]),
                 id.clone().into_bytes(),
             ));
         }

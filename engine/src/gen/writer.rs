@@ -1,4 +1,4 @@
-//! Writes the merged version stream as N `.fsm` shard files (bare `EKVPBBL1` payloads,
+//! Writes the merged version stream as N `.fsm` shard files (bare [`PAYLOAD_MAGIC`] payloads,
 //! docs/format/00-container.md §1), each a contiguous key range of about the same size.
 //!
 //! Only one shard is open at a time and nothing but the previous key is remembered, so

@@ -4,7 +4,7 @@
 //!
 //! Each adapter module reads its own subtree of the dump and stages
 //! `(user_key, value_body)` records; [`writer`] sorts them by encoded key and frames the
-//! `EKVPBBL1` stream, stamping every record with the dump's `last_commit_ts` (from
+//! payload stream (its magic is `container::PAYLOAD_MAGIC`), stamping every record with the dump's `last_commit_ts` (from
 //! `MANIFEST.json`, or `--last-commit-ts`, which may only raise it).
 //!
 //! Like upstream's encoder, the records are the ones a *fresh* cluster needs: generation
@@ -165,6 +165,7 @@ pub fn encode<W: Write>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use elastickv_backup_format::container::payload_header;
 
     fn opts(dir: &std::path::Path, ts: Option<u64>) -> EncodeOptions {
         EncodeOptions {
@@ -184,7 +185,7 @@ mod tests {
         assert!(e.to_string().contains("--last-commit-ts"), "{e}");
         let r = encode(&opts(d.path(), Some(3)), &mut out, "o").unwrap();
         assert_eq!(r.last_commit_ts, 3);
-        assert_eq!(out, b"EKVPBBL1\x03\0\0\0\0\0\0\0");
+        assert_eq!(out, payload_header(3));
         std::fs::write(
             d.path().join("MANIFEST.json"),
             br#"{"format_version":1,"last_commit_ts":10}"#,

@@ -1,9 +1,9 @@
-//! Frames staged records as an `EKVPBBL1` payload (docs/format/00-container.md §1, §2–2.2).
+//! Frames staged records as a bare snapshot payload (docs/format/00-container.md §1, §2–2.2).
 //!
 //! Every record gets the same commit timestamp — the dump's `last_commit_ts` — so the
 //! restored store's clock ceiling is at or above every restored row: key
 //! `user_key ‖ BE64(!ts)`, value `00 ‖ LE64(0) ‖ body` (no tombstone, no MVCC expiry).
-//! The payload is `"EKVPBBL1" ‖ LE64(last_commit_ts)` followed by the records in
+//! The payload is [`MAGIC`] ‖ LE64(last_commit_ts) followed by the records in
 //! ascending encoded-key order, which is the order the live store writes and the one
 //! upstream's encoder produces, so equal trees give byte-identical files.
 //!
@@ -163,6 +163,8 @@ impl<W: Write> Write for Hashing<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::decode::Family;
+    use elastickv_backup_format::container::payload_header;
 
     fn write(w: FsmWriter) -> Result<Vec<u8>, ReverseError> {
         let mut out = Vec::new();
@@ -174,11 +176,12 @@ mod tests {
 
     #[test]
     fn spec_one_entry_stream() {
-        // Spec 00 §2.1/§1.2: `!redis|str|k` at ts 5 frames as key ‖ fffffffffffffffa.
+        // Spec 00 §2.1/§1.2: Redis string `k` at ts 5 frames as key ‖ fffffffffffffffa.
         let mut w = FsmWriter::new(5, 1 << 20);
-        w.add(b"!redis|str|k".to_vec(), b"v".to_vec()).unwrap();
+        w.add([Family::RedisString.prefix(), b"k"].concat(), b"v".to_vec())
+            .unwrap();
         let out = write(w).unwrap();
-        let mut want = b"EKVPBBL1".to_vec();
+        let mut want = MAGIC.to_vec();
         want.extend_from_slice(&5u64.to_le_bytes());
         want.extend_from_slice(&20u64.to_le_bytes());
         want.extend_from_slice(&hex::decode("2172656469737c7374727c6bfffffffffffffffa").unwrap());
@@ -190,7 +193,7 @@ mod tests {
     #[test]
     fn empty_payload_is_the_header() {
         let out = write(FsmWriter::new(1, 1 << 20)).unwrap();
-        assert_eq!(out, b"EKVPBBL1\x01\0\0\0\0\0\0\0");
+        assert_eq!(out, payload_header(1));
     }
 
     #[test]

@@ -646,6 +646,8 @@ pub fn compacted(_: super::store::Compacted) -> ServerError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::decode::Family;
+    use elastickv_backup_format::keys::ddb;
     use std::time::Duration;
 
     fn entry(k: &[u8], ts: u64) -> RawEntry {
@@ -658,11 +660,22 @@ mod tests {
         }
     }
 
+    /// A Redis string's key.
+    fn str_key(name: &str) -> Vec<u8> {
+        [Family::RedisString.prefix(), name.as_bytes()].concat()
+    }
+
     fn cluster(cfg: ServerConfig) -> Cluster {
+        let item = ddb::item_prefix(b"dDE", 1);
         let entries = (0..50u32)
-            .map(|i| entry(format!("!ddb|item|dDE|1|k{i:03}").as_bytes(), 10))
-            .chain((0..50u32).map(|i| entry(format!("!redis|str|k{i:03}").as_bytes(), 10)))
-            .chain([entry(b"!ddb|meta|table|dDE", 10)])
+            .map(|i| {
+                entry(
+                    &[item.as_slice(), format!("k{i:03}").as_bytes()].concat(),
+                    10,
+                )
+            })
+            .chain((0..50u32).map(|i| entry(&str_key(&format!("k{i:03}")), 10)))
+            .chain([entry(&ddb::table_meta(b"dDE"), 10)])
             .collect();
         Cluster::new(cfg, entries)
     }
@@ -758,8 +771,8 @@ mod tests {
         let c = cluster(ServerConfig::default());
         let rt = rt();
         let resp = rt.block_on(c.begin_backup(0)).unwrap();
-        c.put(b"!redis|str|k000", b"new");
-        c.delete(b"!redis|str|k001");
+        c.put(&str_key("k000"), b"new");
+        c.delete(&str_key("k001"));
         assert_eq!(c.compact(0), 0, "the pin holds history");
         let counts = c.count_scopes(resp.read_ts).unwrap();
         assert_eq!(counts[&crate::sources::live::scopes::redis_db0()].0, 50);
@@ -808,31 +821,29 @@ mod tests {
         // read_ts is chosen. The write must not commit below that read_ts (it would land
         // behind the scan's back), so it takes its timestamp only once it holds the lock.
         let c = Arc::new(cluster(ServerConfig::default()));
-        let key = b"!redis|str|k007";
-        let g = c.group(c.routes().owner(key).unwrap()).unwrap().clone();
+        let key = str_key("k007");
+        let g = c.group(c.routes().owner(&key).unwrap()).unwrap().clone();
         let scan = g.read();
         let writer = {
-            let c = c.clone();
-            std::thread::spawn(move || c.put(key, b"new"))
+            let (c, key) = (c.clone(), key.clone());
+            std::thread::spawn(move || c.put(&key, b"new"))
         };
         std::thread::sleep(Duration::from_millis(50));
         let read_ts = c.hlc.next();
-        let seen = scan.get(key, read_ts).unwrap();
+        let seen = scan.get(&key, read_ts).unwrap();
         drop(scan);
         let ts = writer.join().unwrap();
         assert!(
             ts > read_ts,
             "write committed at {ts} below read_ts {read_ts}"
         );
-        assert_eq!(g.read().get(key, read_ts).unwrap(), seen);
+        assert_eq!(g.read().get(&key, read_ts).unwrap(), seen);
     }
 
     #[test]
     fn batches_are_atomic_across_groups() {
         let c = cluster(ServerConfig::default());
-        let keys: Vec<Vec<u8>> = (0..50u32)
-            .map(|i| format!("!redis|str|k{i:03}").into_bytes())
-            .collect();
+        let keys: Vec<Vec<u8>> = (0..50u32).map(|i| str_key(&format!("k{i:03}"))).collect();
         let owners: BTreeSet<u64> = keys.iter().filter_map(|k| c.routes().owner(k)).collect();
         assert!(owners.len() > 1, "the batch should span groups");
         let batch: Vec<(Vec<u8>, Option<Vec<u8>>)> = keys

@@ -1,5 +1,5 @@
 //! Test hook: the cluster's MVCC state at a timestamp as snapshot files, one bare
-//! `EKVPBBL1` payload per group (docs/format/00-container.md §1), so a test can decode exactly what the
+//! [`PAYLOAD_MAGIC`] payload per group (docs/format/00-container.md §1), so a test can decode exactly what the
 //! cluster held at a dump's `read_ts` with the snapshot path and compare it with the live
 //! dump — an independent reference computed by the server, not by the producer.
 
@@ -66,6 +66,7 @@ impl Cluster {
 
 #[cfg(test)]
 mod tests {
+    use crate::decode::Family;
     use crate::server::{Cluster, ServerConfig};
     use crate::sources::snapshot::SnapshotShard;
     use crate::sources::{RawEntry, Shard};
@@ -73,22 +74,26 @@ mod tests {
 
     #[test]
     fn exports_versions_up_to_ts_in_encoded_key_order() {
+        let (a, ab) = (
+            [Family::RedisString.prefix(), b"a"].concat(),
+            [Family::RedisString.prefix(), b"ab"].concat(),
+        );
         let c = Cluster::new(
             ServerConfig {
                 groups: 2,
                 ..ServerConfig::default()
             },
             vec![RawEntry {
-                user_key: Bytes::from_static(b"!redis|str|a"),
+                user_key: Bytes::from(a.clone()),
                 commit_ts: 10,
                 expire_at_ms: 0,
                 tombstone: false,
                 value: Bytes::from_static(b"old"),
             }],
         );
-        let t1 = c.put(b"!redis|str|ab", b"x");
-        let t2 = c.delete(b"!redis|str|a");
-        let t3 = c.put(b"!redis|str|a", b"late");
+        let t1 = c.put(&ab, b"x");
+        let t2 = c.delete(&a);
+        let t3 = c.put(&a, b"late");
         let dir = tempfile::tempdir().unwrap();
         let files = c.export_fsm(t2, dir.path()).unwrap();
         assert_eq!(files.len(), 2);
@@ -104,11 +109,7 @@ mod tests {
         seen.sort();
         assert_eq!(
             seen,
-            vec![
-                (b"!redis|str|a".to_vec(), 10, false),
-                (b"!redis|str|a".to_vec(), t2, true),
-                (b"!redis|str|ab".to_vec(), t1, false),
-            ]
+            vec![(a.clone(), 10, false), (a, t2, true), (ab, t1, false),]
         );
         assert!(t3 > t2);
     }

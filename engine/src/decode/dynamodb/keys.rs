@@ -1,9 +1,13 @@
 //! Parsing of DynamoDB internal keys (docs/format/10-dynamodb.md §2): the table segment of
-//! `!ddb|meta|table|<b64url(T)>` and `!ddb|item|<b64url(T)>|<gen>|<payload>`.
+//! a [`Family::DdbTableMeta`] key (prefix ‖ b64url(T)) and of a [`Family::DdbItem`] key
+//! (prefix ‖ b64url(T) ‖ `|` ‖ gen ‖ `|` ‖ payload).
 //!
 //! Only what the dump needs is parsed: the encoded table segment (the grouping key), the
 //! decoded table name and the item generation. The primary-key payload is never
 //! interpreted — the item's key values come from its body, as upstream does.
+//!
+//! [`Family::DdbTableMeta`]: crate::decode::Family::DdbTableMeta
+//! [`Family::DdbItem`]: crate::decode::Family::DdbItem
 
 use super::error::{go_quote, DdbError};
 use base64::alphabet::URL_SAFE;
@@ -45,14 +49,14 @@ pub fn b64url_decode(seg: &[u8]) -> Result<Vec<u8>, String> {
     })
 }
 
-/// A parsed `!ddb|meta|table|` key.
+/// A parsed [`Family::DdbTableMeta`](crate::decode::Family::DdbTableMeta) key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MetaKey {
     /// The table name (the decoded segment; names the output directory).
     pub name: Vec<u8>,
 }
 
-/// Parses the part of a table-meta key after `!ddb|meta|table|`. `full` is the whole key
+/// Parses the part of a table-meta key after its prefix. `full` is the whole key
 /// (for messages).
 pub fn parse_meta_key(rest: &[u8], full: &[u8]) -> Result<MetaKey, DdbError> {
     if rest.is_empty() {
@@ -65,7 +69,7 @@ pub fn parse_meta_key(rest: &[u8], full: &[u8]) -> Result<MetaKey, DdbError> {
     Ok(MetaKey { name })
 }
 
-/// A parsed `!ddb|item|` key.
+/// A parsed [`Family::DdbItem`](crate::decode::Family::DdbItem) key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ItemKey<'a> {
     /// The encoded table segment (exact bytes; the grouping key).
@@ -76,7 +80,7 @@ pub struct ItemKey<'a> {
     pub generation: u64,
 }
 
-/// Parses the part of an item key after `!ddb|item|`. `full` is the whole key.
+/// Parses the part of an item key after its prefix. `full` is the whole key.
 pub fn parse_item_key<'a>(rest: &'a [u8], full: &[u8]) -> Result<ItemKey<'a>, DdbError> {
     let table_end = match rest.iter().position(|&b| b == b'|') {
         Some(i) if i > 0 => i,
@@ -136,22 +140,24 @@ fn malformed(full: &[u8], detail: String) -> DdbError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::decode::Family;
 
-    fn item(full: &[u8]) -> Result<ItemKey<'_>, DdbError> {
-        parse_item_key(&full[b"!ddb|item|".len()..], full)
+    /// Parses [`Family::DdbItem`] ‖ `rest`.
+    fn item(rest: &[u8]) -> Result<ItemKey<'_>, DdbError> {
+        parse_item_key(rest, &[Family::DdbItem.prefix(), rest].concat())
     }
 
     #[test]
     fn item_keys() {
-        let k = item(b"!ddb|item|dXNlcnM|1|u1\x00\x01").unwrap();
+        let k = item(b"dXNlcnM|1|u1\x00\x01").unwrap();
         assert_eq!(
             (k.encoded_table, k.name.as_slice(), k.generation),
             (&b"dXNlcnM"[..], &b"users"[..], 1)
         );
-        let k = item(b"!ddb|item|dA|18446744073709551615|x").unwrap();
+        let k = item(b"dA|18446744073709551615|x").unwrap();
         assert_eq!(k.generation, u64::MAX);
         // V9: missing primary-key payload.
-        let e = item(b"!ddb|item|dXNlcnM|1|").unwrap_err().to_string();
+        let e = item(b"dXNlcnM|1|").unwrap_err().to_string();
         assert!(
             e.starts_with(
                 "item key missing primary-key payload: \"!ddb|item|dXNlcnM|1|\": backup: malformed DynamoDB key"
@@ -159,20 +165,20 @@ mod tests {
             "{e}"
         );
         for bad in [
-            &b"!ddb|item|dXNlcnM"[..],
-            b"!ddb|item||1|x",
-            b"!ddb|item|dA||x",
-            b"!ddb|item|dA|1",
-            b"!ddb|item|dA|-1|x",
-            b"!ddb|item|dA|+1|x",
-            b"!ddb|item|dA|18446744073709551616|x",
-            b"!ddb|item|d$|1|x",
-            b"!ddb|item|d|1|x",
+            &b"dXNlcnM"[..],
+            b"|1|x",
+            b"dA||x",
+            b"dA|1",
+            b"dA|-1|x",
+            b"dA|+1|x",
+            b"dA|18446744073709551616|x",
+            b"d$|1|x",
+            b"d|1|x",
         ] {
             let e = item(bad).unwrap_err().to_string();
             assert!(e.contains("backup: malformed DynamoDB key"), "{e}");
         }
-        let e = item(b"!ddb|item|dA|x|y").unwrap_err().to_string();
+        let e = item(b"dA|x|y").unwrap_err().to_string();
         assert!(
             e.starts_with("strconv.ParseUint: parsing \"x\": invalid syntax: "),
             "{e}"
@@ -181,11 +187,11 @@ mod tests {
 
     #[test]
     fn meta_keys_and_lenient_base64() {
-        let full = b"!ddb|meta|table|QmluIFRhYmxl";
-        let k = parse_meta_key(&full[16..], full).unwrap();
+        let full = [Family::DdbTableMeta.prefix(), b"QmluIFRhYmxl"].concat();
+        let k = parse_meta_key(b"QmluIFRhYmxl", &full).unwrap();
         assert_eq!(k.name, b"Bin Table");
         // V9: empty table segment.
-        let e = parse_meta_key(b"", b"!ddb|meta|table|")
+        let e = parse_meta_key(b"", Family::DdbTableMeta.prefix())
             .unwrap_err()
             .to_string();
         assert!(

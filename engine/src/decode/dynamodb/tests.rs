@@ -14,6 +14,7 @@ use crate::error::Error;
 use crate::options::{DdbLayout, DecodeOptions, Scope};
 use crate::sinks::{DirSink, Sink};
 use bytes::Bytes;
+use elastickv_backup_format::keys::ddb;
 use elastickv_backup_format::Entry;
 use prost::Message;
 use std::collections::BTreeMap;
@@ -397,7 +398,7 @@ fn v9_errors() {
         e.starts_with("item missing hash-key attribute \"id\": backup: invalid !ddb|item value"),
         "{e}"
     );
-    let e = err(vec![(b"!ddb|meta|table|".to_vec(), h(V1_META_VAL))]);
+    let e = err(vec![(ddb::table_meta(b""), h(V1_META_VAL))]);
     assert!(e.starts_with("empty table segment: "), "{e}");
     let e = err(vec![kv(V1_META_KEY, "0044490100")]);
     assert!(
@@ -435,7 +436,7 @@ fn dot_range_key_message_matches_golden() {
     };
     let it = item(&[("h", Value::S("x".into())), ("r", Value::S(".".into()))]);
     let e = err(vec![
-        (b"!ddb|item|ZQ|1|x\x00\x01.\x00\x01".to_vec(), it),
+        (item_key("ZQ", b"x\x00\x01.\x00\x01"), it),
         meta("ZQ", &schema),
     ]);
     assert!(
@@ -489,10 +490,15 @@ fn item(attrs: &[(&str, Value)]) -> Vec<u8> {
     v
 }
 
+/// A generation-1 item key of the table encoded as `encoded`: [`ddb::item_prefix`] ‖ `rest`.
+fn item_key(encoded: &str, rest: &[u8]) -> Vec<u8> {
+    [ddb::item_prefix(encoded.as_bytes(), 1).as_slice(), rest].concat()
+}
+
 fn meta(encoded: &str, s: &DynamoTableSchema) -> Kv {
     let mut v = SCHEMA_MAGIC.to_vec();
     s.encode(&mut v).unwrap();
-    (format!("!ddb|meta|table|{encoded}").into_bytes(), v)
+    (ddb::table_meta(encoded.as_bytes()), v)
 }
 
 fn nums_schema() -> DynamoTableSchema {
@@ -517,7 +523,7 @@ fn v11_number_hash_keys_canonical_names() {
         h("216464627c6d6574617c7461626c657c626e56746377")
     );
     for (i, lit) in [" -0.50 ", "1e3", "-0"].iter().enumerate() {
-        let key = format!("!ddb|item|bnVtcw|1|k{i}").into_bytes();
+        let key = item_key("bnVtcw", format!("k{i}").as_bytes());
         entries.push((key, item(&[("n", Value::N(lit.to_string()))])));
     }
     let d = run(entries).unwrap();
@@ -549,7 +555,7 @@ fn bundle_parts_roll_over_at_the_limit() {
     let values = [small, small, small, &big, small, small];
     let mut entries = vec![meta("bnVtcw", &nums_schema())];
     for (i, v) in values.iter().enumerate() {
-        let key = format!("!ddb|item|bnVtcw|1|k{i}").into_bytes();
+        let key = item_key("bnVtcw", format!("k{i}").as_bytes());
         entries.push((
             key,
             item(&[
@@ -592,7 +598,7 @@ fn scope_selects_tables() {
         meta("bnVtcw", &nums_schema()),
     ];
     entries.push((
-        b"!ddb|item|bnVtcw|1|k".to_vec(),
+        item_key("bnVtcw", b"k"),
         item(&[("n", Value::N("7".into()))]),
     ));
     let opts = DecodeOptions {
@@ -629,11 +635,11 @@ fn two_items_naming_one_file_fail_loudly() {
     let e = err(vec![
         meta("bnVtcw", &nums_schema()),
         (
-            b"!ddb|item|bnVtcw|1|a".to_vec(),
+            item_key("bnVtcw", b"a"),
             item(&[("n", Value::N("1.5".into()))]),
         ),
         (
-            b"!ddb|item|bnVtcw|1|b".to_vec(),
+            item_key("bnVtcw", b"b"),
             item(&[("n", Value::N("1.50".into()))]),
         ),
     ]);
@@ -652,7 +658,7 @@ fn bundle_parts_of_a_big_table_keep_key_order() {
     };
     let mut entries = vec![meta("bnVtcw", &nums_schema())];
     for i in 0..n {
-        let key = format!("!ddb|item|bnVtcw|1|k{i:05}").into_bytes();
+        let key = item_key("bnVtcw", format!("k{i:05}").as_bytes());
         entries.push((
             key,
             item(&[
@@ -713,7 +719,7 @@ fn bundle_lines_of_empty_and_prefix_hash_keys_are_in_bytewise_order() {
     let keys = ["b", "ab", "a\0", "a", "", "\0"];
     let mut entries = vec![meta("dA", &schema)];
     for k in keys {
-        let key = [&b"!ddb|item|dA|1|"[..], &seg(k.as_bytes())].concat();
+        let key = item_key("dA", &seg(k.as_bytes()));
         entries.push((key, item(&[("k", Value::S(k.to_string()))])));
     }
     let d = run_opts(opts, entries).unwrap();

@@ -18,6 +18,7 @@ use super::raw::Reader;
 use super::render::{self, CollKind};
 use super::scratch::BodyReader;
 use super::sort::{Chunk, Cursor, Item};
+use crate::decode::Family;
 use crate::encode::emitter::InOrder;
 use crate::encode::Emitter;
 use crate::error::Error;
@@ -146,8 +147,10 @@ fn write_one(
         out.warn(
             "redis_stream_orphan_entries_without_meta",
             &format!(
-                "user_key_len={} observed_entries={count} hint=!stream|entry| rows without a !stream|meta| row; no file is written",
-                uk.len()
+                "user_key_len={} observed_entries={count} hint={} rows without a {} row; no file is written",
+                uk.len(),
+                Family::RedisStreamEntry.prefix_str(),
+                Family::RedisStreamMeta.label()
             ),
         );
         return Ok(());

@@ -17,10 +17,14 @@ use super::envelope::{decode_simple, decode_ttl};
 use super::error::RedisError;
 use super::outputs::{Outputs, Sidecar};
 use super::sort::{Cursor, Item, Sorter};
+use crate::decode::Family;
 use crate::encode::Emitter;
 use crate::error::Error;
 use crate::extsort::ExternalSorter;
 use elastickv_backup_format::Entry;
+
+/// The TTL index's prefix, as messages name it.
+const TTL: &str = Family::RedisTtl.prefix_str();
 
 /// Bodies larger than this are written from the decode thread straight from the
 /// snapshot's memory instead of being copied into a worker's buffer.
@@ -90,9 +94,14 @@ impl SimpleState {
         out: &Emitter,
     ) -> Result<(), Error> {
         let (family, version, dir, sidecar) = if hll {
-            ("!redis|hll|", 2, "hll", Sidecar::Hll)
+            (Family::RedisHll.prefix_str(), 2, "hll", Sidecar::Hll)
         } else {
-            ("!redis|str|", 1, "strings", Sidecar::Strings)
+            (
+                Family::RedisString.prefix_str(),
+                1,
+                "strings",
+                Sidecar::Strings,
+            )
         };
         let log = if hll {
             &mut self.hlls
@@ -101,7 +110,7 @@ impl SimpleState {
         };
         let Some(log) = log.as_mut().filter(|_| !self.ttl_seen) else {
             return Err(RedisError::Internal(format!(
-                "{family} row after !redis|ttl| rows: entries out of key order"
+                "{family} row after {TTL} rows: entries out of key order"
             ))
             .into());
         };
@@ -130,12 +139,10 @@ impl SimpleState {
     /// A `!redis|ttl|` row: kept until the end of input (see the module docs).
     pub fn ttl(&mut self, uk: &[u8], value: &[u8]) -> Result<(), Error> {
         let v = decode_ttl(value)
-            .map_err(|len| RedisError::value("!redis|ttl|", uk, format!("length {len} != 8")))?;
+            .map_err(|len| RedisError::value(TTL, uk, format!("length {len} != 8")))?;
         self.ttl_seen = true;
         let Some(ttls) = self.ttls.as_mut() else {
-            return Err(
-                RedisError::Internal("a !redis|ttl| row after the end of input".into()).into(),
-            );
+            return Err(RedisError::Internal(format!("a {TTL} row after the end of input")).into());
         };
         Ok(ttls.push(uk, Item::Ttl(v))?)
     }

@@ -11,6 +11,7 @@ use crate::sinks::{DirSink, Sink};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use bytes::Bytes;
+use elastickv_backup_format::container::PAYLOAD_MAGIC;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -803,10 +804,10 @@ fn golden_dir() -> PathBuf {
     d
 }
 
-/// The newest non-tombstone version of each user key of a hand-read EKVPBBL1 file.
+/// The newest non-tombstone version of each user key of a hand-read bare-payload file.
 fn read_fsm(p: &Path) -> Vec<Row> {
     let d = std::fs::read(p).unwrap();
-    assert_eq!(&d[..8], b"EKVPBBL1");
+    assert_eq!(&d[..8], PAYLOAD_MAGIC);
     let le = |b: &[u8]| u64::from_le_bytes(b.try_into().unwrap()) as usize;
     let mut at = 16;
     let mut rows: Vec<Row> = Vec::new();

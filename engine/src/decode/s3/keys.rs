@@ -5,6 +5,10 @@
 //! segment encoding preserves byte order, so the encoded `bucket ‖ gen ‖ object` prefix of
 //! a blob or chunk-ref key sorts exactly like the manifest key of the same object; the
 //! adapter uses that encoded prefix ([`ObjKey::id_len`]) as the object's identity.
+//! The keys themselves are built by format's `keys::s3` builders.
+
+#[cfg(doc)]
+use crate::decode::Family;
 
 /// A cursor over the bytes after a family prefix.
 struct Reader<'a> {
@@ -75,14 +79,14 @@ fn obj_head(r: &mut Reader<'_>) -> Option<ObjKey> {
     })
 }
 
-/// K1 `!s3|bucket|meta|` ‖ seg(bucket): the bucket name.
+/// K1 ([`Family::S3BucketMeta`]) prefix ‖ seg(bucket): the bucket name.
 pub(crate) fn parse_bucket_meta(k: &[u8]) -> Option<Vec<u8>> {
     let mut r = Reader::new(k);
     let b = r.seg()?;
     (r.remaining() == 0).then_some(b)
 }
 
-/// K3 `!s3|obj|head|` ‖ seg(bucket) ‖ u64(gen) ‖ seg(object).
+/// K3 ([`Family::S3ObjHead`]) prefix ‖ seg(bucket) ‖ u64(gen) ‖ seg(object).
 pub(crate) fn parse_manifest(k: &[u8]) -> Option<ObjKey> {
     let mut r = Reader::new(k);
     let o = obj_head(&mut r)?;
@@ -125,7 +129,7 @@ pub(crate) fn parse_chunk(k: &[u8]) -> Option<ChunkKey> {
     })
 }
 
-/// K8 `!s3|chunkblob|` ‖ 64 hex digits (either case): the SHA-256 digest.
+/// K8 ([`Family::S3ChunkBlob`]) prefix ‖ 64 hex digits (either case): the SHA-256 digest.
 pub(crate) fn parse_chunkblob(k: &[u8]) -> Option<[u8; 32]> {
     if k.len() != 64 {
         return None;
@@ -135,7 +139,7 @@ pub(crate) fn parse_chunkblob(k: &[u8]) -> Option<[u8; 32]> {
     Some(d)
 }
 
-/// K5 `!s3|upload|part|` ‖ seg(bucket) ‖ u64(gen) ‖ seg(object) ‖ seg(upload) ‖
+/// K5 ([`Family::S3UploadPart`]) prefix ‖ seg(bucket) ‖ u64(gen) ‖ seg(object) ‖ seg(upload) ‖
 /// u64(part): the bucket name (the whole key must parse).
 pub(crate) fn parse_upload_part_bucket(k: &[u8]) -> Option<Vec<u8>> {
     let mut r = Reader::new(k);
@@ -145,7 +149,7 @@ pub(crate) fn parse_upload_part_bucket(k: &[u8]) -> Option<Vec<u8>> {
     (r.remaining() == 0).then_some(o.bucket)
 }
 
-/// K4 `!s3|upload|meta|` ‖ seg(bucket) ‖ …: the bucket name. Only the bucket segment is
+/// K4 ([`Family::S3UploadMeta`]) prefix ‖ seg(bucket) ‖ …: the bucket name. Only the bucket segment is
 /// required to parse (the rest is copied verbatim into `records.jsonl`), but unlike
 /// upstream the segment is un-escaped properly.
 pub(crate) fn parse_upload_meta_bucket(k: &[u8]) -> Option<Vec<u8>> {
@@ -153,67 +157,18 @@ pub(crate) fn parse_upload_meta_bucket(k: &[u8]) -> Option<Vec<u8>> {
     r.seg()
 }
 
-/// Test helpers: build keys the way the live writer does.
+/// Test helpers: build keys the way the live writer does (format's S3 key builders, and
+/// its segment encoder).
 #[cfg(test)]
 pub(crate) mod build {
-    /// Escaped, terminated segment.
-    pub fn seg(s: &[u8]) -> Vec<u8> {
-        let mut o = Vec::new();
-        for &b in s {
-            o.push(b);
-            if b == 0 {
-                o.push(0xFF);
-            }
-        }
-        o.extend_from_slice(&[0, 1]);
-        o
-    }
-
-    /// `!s3|obj|head|` key.
-    pub fn manifest(bucket: &[u8], gen: u64, obj: &[u8]) -> Vec<u8> {
-        let mut k = b"!s3|obj|head|".to_vec();
-        k.extend(seg(bucket));
-        k.extend(gen.to_be_bytes());
-        k.extend(seg(obj));
-        k
-    }
-
-    /// `!s3|bucket|meta|` key.
-    pub fn bucket_meta(bucket: &[u8]) -> Vec<u8> {
-        let mut k = b"!s3|bucket|meta|".to_vec();
-        k.extend(seg(bucket));
-        k
-    }
-
-    /// Blob (`prefix = b"!s3|blob|"`) or chunk-ref (`b"!s3|chunkref|"`) key.
-    #[allow(clippy::too_many_arguments)]
-    pub fn chunk(
-        prefix: &[u8],
-        bucket: &[u8],
-        gen: u64,
-        obj: &[u8],
-        upload: &[u8],
-        part: u64,
-        chunk: u64,
-        version: u64,
-    ) -> Vec<u8> {
-        let mut k = prefix.to_vec();
-        k.extend(seg(bucket));
-        k.extend(gen.to_be_bytes());
-        k.extend(seg(obj));
-        k.extend(seg(upload));
-        k.extend(part.to_be_bytes());
-        k.extend(chunk.to_be_bytes());
-        if version != 0 {
-            k.extend(version.to_be_bytes());
-        }
-        k
-    }
+    pub use elastickv_backup_format::keys::s3::*;
+    pub use elastickv_backup_format::keys::seg;
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::decode::Family;
 
     fn unhex(s: &str) -> Vec<u8> {
         hex::decode(s).unwrap()
@@ -257,7 +212,8 @@ mod tests {
 
     #[test]
     fn versioned_and_malformed_chunks() {
-        let k = build::chunk(b"", b"b", 3, b"big.bin", b"up-9", 2, 1, 7);
+        let k = build::chunk(Family::S3Blob, b"b", 3, b"big.bin", b"up-9", 2, 1, 7);
+        let k = k[Family::S3Blob.prefix().len()..].to_vec();
         let c = parse_chunk(&k).unwrap();
         assert_eq!((c.part, c.chunk, c.version), (2, 1, 7));
         let mut bad = k.clone();

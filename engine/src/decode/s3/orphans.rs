@@ -7,6 +7,7 @@ use super::error::quote;
 use super::keys::ChunkKey;
 use super::naming::{orphan_chunk_file, orphan_object_dir};
 use super::plan::bucket_dir;
+use crate::decode::Family;
 use crate::encode::Emitter;
 use crate::error::Error;
 use std::collections::BTreeMap;
@@ -56,8 +57,9 @@ impl Orphans {
                 out.warn(
                     "s3_orphan_chunks",
                     &format!(
-                        "bucket {}: {orphan} blob chunk(s) with no !s3|obj|head record{}",
+                        "bucket {}: {orphan} blob chunk(s) with no {} record{}",
                         quote(bucket),
+                        Family::S3ObjHead.label(),
                         if written {
                             " (written under _orphans/)"
                         } else {

@@ -566,8 +566,8 @@ mod tests {
             ix.add_bucket_meta(b"c".to_vec(), format!("{{\"generation\":{g}}}").as_bytes())?;
         }
         for (gen, name) in objs {
-            let k = build::manifest(b"c", *gen, name);
-            let k = &k[b"!s3|obj|head|".len()..];
+            // The manifest key after its prefix.
+            let k = &build::object_scope(b"c", *gen, name);
             let o = keys::parse_manifest(k).unwrap();
             ix.add_manifest(
                 k,
@@ -731,7 +731,7 @@ mod tests {
 
     #[test]
     fn slots_and_direct_mode() {
-        let o = keys::parse_manifest(&build::manifest(b"b", 3, b"big.bin")[13..]).unwrap();
+        let o = keys::parse_manifest(&build::object_scope(b"b", 3, b"big.bin")).unwrap();
         let m = decode_manifest(br#"{"upload_id":"up-9","parts":[{"part_no":2,"chunk_count":2,"chunk_sizes":[2,1],"part_version":7},{"part_no":1,"chunk_count":2,"chunk_sizes":[3,2]},{"part_no":3,"chunk_count":0}]}"#).unwrap();
         let s = slots_of(&o, &m).unwrap();
         assert_eq!(

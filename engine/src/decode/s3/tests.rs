@@ -4,7 +4,7 @@
 
 use super::keys::build;
 use super::S3Adapter;
-use crate::decode::Dispatcher;
+use crate::decode::{Dispatcher, Family};
 use crate::encode::emitter::{FailState, WorkerPool};
 use crate::encode::Emitter;
 use crate::error::Error;
@@ -40,7 +40,7 @@ fn blob(
     ver: u64,
 ) -> Vec<u8> {
     build::chunk(
-        b"!s3|blob|",
+        Family::S3Blob,
         bucket.as_bytes(),
         gen,
         obj,
@@ -376,7 +376,8 @@ fn tv7_incomplete_uploads() {
     assert_eq!(f.len(), 1);
     let r = f["s3/f/_incomplete_uploads/records.jsonl"];
     assert_eq!(r.len(), 392);
-    assert!(r.starts_with(b"{\"prefix\":\"!s3|upload|meta|\""));
+    let want = format!("{{\"prefix\":\"{}\"", Family::S3UploadMeta.prefix_str());
+    assert!(r.starts_with(want.as_bytes()));
     // A bucket with only upload meta records, and two buckets interleaving families.
     let mut recs = tv7_records();
     let mut k4g = h("2173337c75706c6f61647c6d6574617c");
@@ -401,18 +402,14 @@ fn tv7_incomplete_uploads() {
 fn tv8_records(drop_one: bool, sizes: &str) -> Vec<(Vec<u8>, Vec<u8>)> {
     let mut v = vec![
         (meta("g"), bm("g", 1)),
-        ([&b"!s3|chunkblob|"[..], b"56ee43f164569ee44d4b2e223debf46c1fcf68dd157179678b8c5fc724bdd981"].concat(), b"chunk-zero".to_vec()),
+        (build::chunkblob(b"56ee43f164569ee44d4b2e223debf46c1fcf68dd157179678b8c5fc724bdd981"), b"chunk-zero".to_vec()),
         (h("2173337c6368756e6b7265667c67000100000000000000016f66660001750001000000000000000100000000000000000000000000000009"), h("0156ee43f164569ee44d4b2e223debf46c1fcf68dd157179678b8c5fc724bdd981000000000000000a00026e31")),
         (h("2173337c6368756e6b7265667c67000100000000000000016f66660001750001000000000000000100000000000000010000000000000009"), h("027692c3ad3540bb803c020b3aee66cd8887123234ea0c6e7143c0add73ff431ed000000000000000300026e31000100026e32000e31302e302e302e323a3530303531")),
         (h("2173337c6f626a7c686561647c67000100000000000000016f66660001"), format!("{{\"upload_id\":\"u\",\"size_bytes\":13,\"parts\":[{{\"part_no\":1,\"chunk_count\":2,\"chunk_sizes\":{sizes},\"chunk_ref_version\":9,\"offloaded\":true}}]}}").into_bytes()),
     ];
     if !drop_one {
         v.push((
-            [
-                &b"!s3|chunkblob|"[..],
-                b"7692c3ad3540bb803c020b3aee66cd8887123234ea0c6e7143c0add73ff431ed",
-            ]
-            .concat(),
+            build::chunkblob(b"7692c3ad3540bb803c020b3aee66cd8887123234ea0c6e7143c0add73ff431ed"),
             b"one".to_vec(),
         ));
     }
@@ -692,7 +689,10 @@ fn tv14_invalid_values() {
     .to_string();
     assert!(
         e.starts_with("bucket \"m\" object \"z\": ")
-            && e.ends_with("backup: invalid !s3|obj|head value"),
+            && e.ends_with(&format!(
+                "backup: invalid {} value",
+                Family::S3ObjHead.label()
+            )),
         "{e}"
     );
     let e = run(
@@ -702,7 +702,11 @@ fn tv14_invalid_values() {
     .unwrap_err()
     .to_string();
     assert!(
-        e.starts_with("bucket \"m\": ") && e.ends_with("backup: invalid !s3|bucket|meta value"),
+        e.starts_with("bucket \"m\": ")
+            && e.ends_with(&format!(
+                "backup: invalid {} value",
+                Family::S3BucketMeta.label()
+            )),
         "{e}"
     );
     let mut k = blob("m", 1, b"z", "u", 1, 0, 0);
@@ -711,7 +715,8 @@ fn tv14_invalid_values() {
         .unwrap_err()
         .to_string();
     assert!(
-        e.starts_with("blob key \"!s3|blob|m") && e.ends_with("backup: malformed S3 key"),
+        e.starts_with(&format!("blob key \"{}m", Family::S3Blob.prefix_str()))
+            && e.ends_with("backup: malformed S3 key"),
         "{e}"
     );
 }
@@ -778,8 +783,8 @@ fn mixed_offloaded_and_plain_parts() {
     use sha2::Digest as _;
     let recs = vec![
         (blob("q", 1, b"o", "u", 1, 0, 0), b"pl".to_vec()),
-        ([&b"!s3|chunkblob|"[..], hex::encode(d).as_bytes()].concat(), b"PAY".to_vec()),
-        (build::chunk(b"!s3|chunkref|", b"q", 1, b"o", b"u", 2, 0, 0), rv),
+        (build::chunkblob(hex::encode(d).as_bytes()), b"PAY".to_vec()),
+        (build::chunk(Family::S3ChunkRef, b"q", 1, b"o", b"u", 2, 0, 0), rv),
         (head("q", 1, b"o"), br#"{"upload_id":"u","size_bytes":5,"parts":[{"part_no":2,"chunk_count":1,"chunk_sizes":[3],"offloaded":true},{"part_no":1,"chunk_count":1}]}"#.to_vec()),
     ];
     let f = run(recs, DecodeOptions::default()).unwrap();

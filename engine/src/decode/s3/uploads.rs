@@ -9,6 +9,7 @@
 
 use super::plan::bucket_dir;
 use super::scratch::Scratch;
+use crate::decode::Family;
 use crate::encode::json::write_str;
 use crate::encode::Emitter;
 use crate::error::Error;
@@ -21,9 +22,9 @@ use std::io::{BufWriter, Read, Write};
 use std::path::PathBuf;
 
 /// Family label of K4 lines.
-pub(crate) const META_PREFIX: &str = "!s3|upload|meta|";
+pub(crate) const META_PREFIX: &str = Family::S3UploadMeta.prefix_str();
 /// Family label of K5 lines.
-pub(crate) const PART_PREFIX: &str = "!s3|upload|part|";
+pub(crate) const PART_PREFIX: &str = Family::S3UploadPart.prefix_str();
 
 /// One `records.jsonl` line: `{"prefix":…,"key":<std b64>,"value":<std b64>}\n`.
 pub(crate) fn record_line(out: &mut Vec<u8>, prefix: &str, key: &[u8], value: &[u8]) {
@@ -180,7 +181,7 @@ mod tests {
             &k5,
             br#"{"part_no":1,"etag":"\"e\"","size_bytes":3,"chunk_count":1}"#,
         );
-        let want = "{\"prefix\":\"!s3|upload|meta|\",\"key\":\"IXMzfHVwbG9hZHxtZXRhfGYAAQAAAAAAAAABb2JqAAFVMQAB\",\"value\":\"eyJidWNrZXQiOiJmIiwib2JqZWN0Ijoib2JqIiwiZ2VuZXJhdGlvbiI6MSwidXBsb2FkX2lkIjoiVTEiLCJjcmVhdGVkX2hsYyI6NX0=\"}\n{\"prefix\":\"!s3|upload|part|\",\"key\":\"IXMzfHVwbG9hZHxwYXJ0fGYAAQAAAAAAAAABb2JqAAFVMQABAAAAAAAAAAE=\",\"value\":\"eyJwYXJ0X25vIjoxLCJldGFnIjoiXCJlXCIiLCJzaXplX2J5dGVzIjozLCJjaHVua19jb3VudCI6MX0=\"}\n";
+        let want = format!("{{\"prefix\":\"{META_PREFIX}\",\"key\":\"IXMzfHVwbG9hZHxtZXRhfGYAAQAAAAAAAAABb2JqAAFVMQAB\",\"value\":\"eyJidWNrZXQiOiJmIiwib2JqZWN0Ijoib2JqIiwiZ2VuZXJhdGlvbiI6MSwidXBsb2FkX2lkIjoiVTEiLCJjcmVhdGVkX2hsYyI6NX0=\"}}\n{{\"prefix\":\"{PART_PREFIX}\",\"key\":\"IXMzfHVwbG9hZHxwYXJ0fGYAAQAAAAAAAAABb2JqAAFVMQABAAAAAAAAAAE=\",\"value\":\"eyJwYXJ0X25vIjoxLCJldGFnIjoiXCJlXCIiLCJzaXplX2J5dGVzIjozLCJjaHVua19jb3VudCI6MX0=\"}}\n");
         assert_eq!(String::from_utf8(o).unwrap(), want);
         assert_eq!(want.len(), 392);
     }

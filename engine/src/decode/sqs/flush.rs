@@ -2,6 +2,7 @@
 //! streams written queue after queue (docs/format/30-sqs.md §4, §6).
 
 use super::{render, show, ExternalSorter, Queue, SqsAdapter, SqsError, KIND_MESSAGE};
+use crate::decode::Family;
 use crate::encode::filename::encode_segment;
 use crate::encode::Emitter;
 use crate::error::Error;
@@ -51,10 +52,11 @@ impl SqsAdapter {
                 out.warn(
                     "sqs_orphan_messages",
                     &format!(
-                        "encoded_queue={} buffered_messages={} buffered_side_records={} hint=\"no !sqs|queue|meta record matched this encoded prefix; messages dropped from the dump\"",
+                        "encoded_queue={} buffered_messages={} buffered_side_records={} hint=\"no {} record matched this encoded prefix; messages dropped from the dump\"",
                         show(&q.segment),
                         q.orphan_messages,
-                        q.side_records
+                        q.side_records,
+                        Family::SqsQueueMeta.label()
                     ),
                 );
                 continue;

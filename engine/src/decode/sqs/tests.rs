@@ -6,6 +6,7 @@ use crate::decode::route;
 use crate::encode::emitter::{FailState, WorkerPool};
 use crate::sinks::{DirSink, Sink};
 use bytes::Bytes;
+use elastickv_backup_format::container::PAYLOAD_MAGIC;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -637,11 +638,11 @@ fn colliding_meta_segments_are_refused() {
 
 // ---- golden cases (SQS part of the tree) ----
 
-/// Reads an EKVPBBL1 file and applies the contract's visibility rule: per user key, the
+/// Reads a bare-payload file and applies the contract's visibility rule: per user key, the
 /// newest version at or below `last_commit_ts`, dropped if a tombstone or expired.
 fn read_fsm(path: &Path) -> Vec<Entry> {
     let data = std::fs::read(path).unwrap();
-    assert_eq!(&data[..8], b"EKVPBBL1");
+    assert_eq!(&data[..8], PAYLOAD_MAGIC);
     let read_ts = u64::from_le_bytes(data[8..16].try_into().unwrap());
     let mut pos = 16;
     let le = |pos: &mut usize| {

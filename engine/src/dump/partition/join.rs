@@ -256,7 +256,13 @@ mod tests {
     #[test]
     fn share_prefixes_cover_each_adapter_once() {
         let p = share_prefixes(&[AdapterKind::S3, AdapterKind::DynamoDb]);
-        assert_eq!(p, [b"!ddb|".as_slice(), b"!s3|".as_slice()]);
+        assert_eq!(
+            p,
+            [
+                elastickv_backup_format::keys::ns::DDB,
+                elastickv_backup_format::keys::ns::S3
+            ]
+        );
         assert!(share_prefixes(&[]).is_empty());
     }
 

@@ -17,6 +17,7 @@ use crate::gen::enc::{b64url, cat, seg, Pb};
 use crate::gen::rng::Rng;
 use crate::gen::synth::{count_for, day, history, stored, ts_ago, Fate, SNAP_MS};
 use crate::gen::version::{fixed, units, Family, Version};
+use elastickv_backup_format::keys::ddb;
 
 const ORDERS: u64 = 1;
 const USERS: u64 = 2;
@@ -86,7 +87,7 @@ fn text(rng: &mut Rng, lo: u64, hi: u64) -> String {
 }
 
 fn item_key(t: &str, generation: u64, parts: &[&[u8]]) -> Vec<u8> {
-    let mut k = format!("!ddb|item|{t}|{generation}|").into_bytes();
+    let mut k = ddb::item_prefix(t.as_bytes(), generation);
     for p in parts {
         k.extend_from_slice(&seg(p));
     }
@@ -206,7 +207,7 @@ fn order_item(o: &OrderRow, out: &mut Vec<Version>) {
 fn order_gsi(o: &OrderRow, t: &str, h: u64, r: u64, out: &mut Vec<Version>) {
     let idx = b64url(b"by_day");
     let key = cat(&[
-        format!("!ddb|gsi|{t}|1|{idx}|").as_bytes(),
+        &ddb::gsi_prefix(t.as_bytes(), 1, idx.as_bytes()),
         &seg(day(o.created).as_bytes()),
         &seg(&number_raw(o.created)),
         &seg(format!("cust-{h:08}").as_bytes()),
@@ -270,9 +271,9 @@ fn meta(table: &str, schema: Vec<u8>, generation: u64) -> Vec<Version> {
     let t = b64url(table.as_bytes());
     let ts = ts_ago(400 * 86_400_000, 0);
     vec![
-        Version::put(format!("!ddb|meta|table|{t}").as_bytes(), ts, 0, &schema),
+        Version::put(&ddb::table_meta(t.as_bytes()), ts, 0, &schema),
         Version::put(
-            format!("!ddb|meta|gen|{t}").as_bytes(),
+            &ddb::table_gen(t.as_bytes()),
             ts,
             0,
             generation.to_string().as_bytes(),

@@ -15,6 +15,7 @@
 //! construction (sorted-set scores grow with the member number, for the score index).
 
 use super::{envelope, sortable_f64, sortable_i64, wide};
+use crate::decode::Family as KeyFamily;
 use crate::gen::enc::{cat, Pb};
 use crate::gen::rng::Rng;
 use crate::gen::synth::{count_for, history, stored, ts_ago, Fate, FAR_MS, PAST_MS};
@@ -85,7 +86,7 @@ fn string(seed: u64, ns: Ns, i: u64, out: &mut Vec<Version>) -> Option<(u64, Fat
     let old = envelope(1, ttl_ms, b"0");
     history(
         out,
-        format!("!redis|str|{uk}").as_bytes(),
+        &KeyFamily::RedisString.key(uk.as_bytes()),
         fate,
         ts,
         ttl_ms,
@@ -96,13 +97,13 @@ fn string(seed: u64, ns: Ns, i: u64, out: &mut Vec<Version>) -> Option<(u64, Fat
 }
 
 fn ttl_row(uk: &str, ttl: u64, fate: Fate, ts: u64, out: &mut Vec<Version>) {
-    let key = format!("!redis|ttl|{uk}");
+    let key = KeyFamily::RedisTtl.key(uk.as_bytes());
     let fate = if fate == Fate::Deleted {
         Fate::Deleted
     } else {
         Fate::Live
     };
-    history(out, key.as_bytes(), fate, ts, ttl, &be(ttl), &be(ttl));
+    history(out, &key, fate, ts, ttl, &be(ttl), &be(ttl));
 }
 
 fn string_families(seed: u64, budget: u64) -> Vec<Family> {
@@ -228,25 +229,39 @@ fn member(seed: u64, kind: Kind, c: &Coll, j: u64, out: &mut Vec<Version>) {
             } else {
                 rng.text(&mut v, n);
             }
-            (wide("!hs|fld|", uk, format!("f{j:09}").as_bytes()), v)
+            (
+                wide(KeyFamily::RedisHashField, uk, format!("f{j:09}").as_bytes()),
+                v,
+            )
         }
         Kind::List => {
             let head = -((c.n / 3) as i64);
             let mut v = Vec::new();
             let n = rng.log_uniform(20, 500) as usize;
             rng.text(&mut v, n);
-            (cat(&[b"!lst|itm|", uk, &sortable_i64(head + j as i64)]), v)
+            (
+                cat(&[
+                    KeyFamily::RedisListItem.prefix(),
+                    uk,
+                    &sortable_i64(head + j as i64),
+                ]),
+                v,
+            )
         }
         Kind::Set => (
             wide(
-                "!st|mem|",
+                KeyFamily::RedisSetMember,
                 uk,
                 format!("member:{j:08}:{}", rng.alnum(6)).as_bytes(),
             ),
             Vec::new(),
         ),
         Kind::ZSet => (
-            wide("!zs|mem|", uk, format!("player:{j:08}").as_bytes()),
+            wide(
+                KeyFamily::RedisZsetMember,
+                uk,
+                format!("player:{j:08}").as_bytes(),
+            ),
             zscore(j, &mut rng).to_bits().to_be_bytes().to_vec(),
         ),
         Kind::Stream => {
@@ -260,7 +275,7 @@ fn member(seed: u64, kind: Kind, c: &Coll, j: u64, out: &mut Vec<Version>) {
                 pb = pb.bytes(2, format!("field{f}").as_bytes()).bytes(2, &val);
             }
             (
-                wide("!stream|entry|", uk, &cat(&[&be(ms), &be(0)])),
+                wide(KeyFamily::RedisStreamEntry, uk, &cat(&[&be(ms), &be(0)])),
                 cat(&[b"\x00RXE\x01", &pb.0]),
             )
         }
@@ -275,12 +290,12 @@ fn member(seed: u64, kind: Kind, c: &Coll, j: u64, out: &mut Vec<Version>) {
     history(out, &key, fate, c.ts, 0, &value, b"old");
 }
 
-/// The `!zs|scr|` row of member `j`.
+/// The [`KeyFamily::RedisZsetScore`] row of member `j`.
 fn secondary(seed: u64, c: &Coll, j: u64, out: &mut Vec<Version>) {
     let mut rng = Rng::derive(seed, &[R, 3, Kind::ZSet as u64, c.id, j]);
     let member = format!("player:{j:08}");
     let key = wide(
-        "!zs|scr|",
+        KeyFamily::RedisZsetScore,
         c.uk.as_bytes(),
         &cat(&[&sortable_f64(zscore(j, &mut rng)), member.as_bytes()]),
     );
@@ -291,13 +306,13 @@ fn meta(kind: Kind, c: &Coll, out: &mut Vec<Version>) {
     let uk = c.uk.as_bytes();
     let ttl = if c.ttl_style == 1 { Some(c.ttl) } else { None };
     let (key, mut value) = match kind {
-        Kind::Hash => (wide("!hs|meta|", uk, b""), be(c.n).to_vec()),
-        Kind::Set => (wide("!st|meta|", uk, b""), be(c.n).to_vec()),
-        Kind::ZSet => (wide("!zs|meta|", uk, b""), be(c.n).to_vec()),
+        Kind::Hash => (wide(KeyFamily::RedisHashMeta, uk, b""), be(c.n).to_vec()),
+        Kind::Set => (wide(KeyFamily::RedisSetMeta, uk, b""), be(c.n).to_vec()),
+        Kind::ZSet => (wide(KeyFamily::RedisZsetMeta, uk, b""), be(c.n).to_vec()),
         Kind::List => {
             let head = -((c.n / 3) as i64);
             (
-                cat(&[b"!lst|meta|", uk]),
+                cat(&[KeyFamily::RedisListMeta.prefix(), uk]),
                 cat(&[
                     &(head as u64).to_be_bytes(),
                     &((head + c.n as i64) as u64).to_be_bytes(),
@@ -308,7 +323,7 @@ fn meta(kind: Kind, c: &Coll, out: &mut Vec<Version>) {
         Kind::Stream => {
             let last = super::EPOCH_MS - 1_000_000 + c.n.saturating_sub(1) * 7;
             (
-                wide("!stream|meta|", uk, b""),
+                wide(KeyFamily::RedisStreamMeta, uk, b""),
                 cat(&[&be(c.n), &be(last), &be(0)]),
             )
         }
@@ -411,16 +426,8 @@ fn hll(seed: u64, i: u64, out: &mut Vec<Version>) {
     let n = rng.between(200, 12_304) as usize;
     rng.bytes(&mut body, n);
     let ts = ts_ago(1000 + rng.below(86_400_000), 0);
-    let key = format!("!redis|hll|hll:{i:06}");
-    history(
-        out,
-        key.as_bytes(),
-        Fate::Live,
-        ts,
-        0,
-        &envelope(2, 0, &body),
-        b"",
-    );
+    let key = KeyFamily::RedisHll.key(format!("hll:{i:06}").as_bytes());
+    history(out, &key, Fate::Live, ts, 0, &envelope(2, 0, &body), b"");
 }
 
 /// The Redis families for `budget` bytes.

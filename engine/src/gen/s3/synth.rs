@@ -17,10 +17,12 @@
 //! mean producing every body twice, since chunks sort before manifests).
 
 use super::bucket_meta;
-use crate::gen::enc::{cat, md5_hex, seg};
+use crate::decode::Family as KeyFamily;
+use crate::gen::enc::md5_hex;
 use crate::gen::rng::Rng;
 use crate::gen::synth::{older, ts_ago, Fate};
 use crate::gen::version::{fixed, units, Family, Version};
+use elastickv_backup_format::keys::s3;
 
 const CHUNK: u64 = 1 << 20;
 const PART: u64 = 8 << 20;
@@ -224,14 +226,6 @@ fn body_chunk(
     out
 }
 
-fn scope(bucket: &str, name: &str) -> Vec<u8> {
-    cat(&[
-        &seg(bucket.as_bytes()),
-        &1u64.to_be_bytes(),
-        &seg(name.as_bytes()),
-    ])
-}
-
 /// Chunk keys of one object in key order: uploads by id, then part, chunk, version.
 fn chunk_list(o: &Obj) -> Vec<(usize, u64, u64, u64, u64)> {
     let mut ups: Vec<usize> = (0..o.uploads.len()).collect();
@@ -271,16 +265,16 @@ impl Iterator for Blobs {
             if let Some(o) = &self.obj {
                 if let Some((ui, part, chunk, ver, size)) = self.chunks.next() {
                     let u = &o.uploads[ui];
-                    let mut key = cat(&[
-                        b"!s3|blob|",
-                        &scope(self.bucket, &o.name),
-                        &seg(u.id.as_bytes()),
-                        &part.to_be_bytes(),
-                        &chunk.to_be_bytes(),
-                    ]);
-                    if ver != 0 {
-                        key.extend_from_slice(&ver.to_be_bytes());
-                    }
+                    let key = s3::chunk(
+                        KeyFamily::S3Blob,
+                        self.bucket.as_bytes(),
+                        1,
+                        o.name.as_bytes(),
+                        u.id.as_bytes(),
+                        part,
+                        chunk,
+                        ver,
+                    );
                     let i = self.i - 1;
                     let body = body_chunk(self.seed, (self.b, i), u, (part, chunk), size, o.text);
                     let v = Version::put(&key, u.ts, 0, &body);
@@ -390,7 +384,7 @@ pub fn families(seed: u64, budget: u64) -> Vec<Family> {
         let bucket = def.name;
         out.push(units(count, move |i, v| {
             let o = w.next(i);
-            let key = cat(&[b"!s3|obj|head|", &scope(bucket, &o.name)]);
+            let key = s3::manifest(bucket.as_bytes(), 1, o.name.as_bytes());
             let last = o.uploads.len().saturating_sub(1);
             match o.fate {
                 Fate::Deleted => {
@@ -410,13 +404,13 @@ pub fn families(seed: u64, budget: u64) -> Vec<Family> {
     }
     for name in BUCKETS.iter().map(|d| d.name).chain(["empty-bucket"]) {
         metas.push(Version::put(
-            &cat(&[b"!s3|bucket|gen|", &seg(name.as_bytes())]),
+            &s3::bucket_gen(name.as_bytes()),
             created,
             0,
             &1u64.to_be_bytes(),
         ));
         metas.push(Version::put(
-            &cat(&[b"!s3|bucket|meta|", &seg(name.as_bytes())]),
+            &s3::bucket_meta(name.as_bytes()),
             created,
             0,
             &bucket_meta(name, 1, "gen", created),

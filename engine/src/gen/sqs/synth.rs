@@ -17,6 +17,7 @@
 //! that cap): message ids are UUIDs, whose base64url forms are not in numeric order.
 
 use super::super::enc::{b64std, b64url, cat, md5_hex};
+use crate::decode::Family as KeyFamily;
 use crate::gen::rng::Rng;
 use crate::gen::synth::{count_for, history, ts_ago, Fate, SNAP_MS};
 use crate::gen::version::{fixed, Family, Version};
@@ -249,12 +250,13 @@ enum Fam {
 
 fn family_prefix(f: Fam) -> &'static str {
     match f {
-        Fam::Data => "!sqs|msg|data|",
-        Fam::ByAge => "!sqs|msg|byage|",
-        Fam::Vis => "!sqs|msg|vis|",
-        Fam::Dedup => "!sqs|msg|dedup|",
-        Fam::Group => "!sqs|msg|group|",
+        Fam::Data => KeyFamily::SqsMsgData,
+        Fam::ByAge => KeyFamily::SqsMsgByAge,
+        Fam::Vis => KeyFamily::SqsMsgVis,
+        Fam::Dedup => KeyFamily::SqsMsgDedup,
+        Fam::Group => KeyFamily::SqsMsgGroup,
     }
+    .prefix_str()
 }
 
 /// The key of row `fam` for message `l` (`None`: the message has no such row).
@@ -499,20 +501,20 @@ pub fn families(seed: u64, budget: u64) -> Vec<Family> {
     for q in &queues {
         let s = q.seg();
         metas.push(Version::put(
-            format!("!sqs|queue|meta|{s}").as_bytes(),
+            &KeyFamily::SqsQueueMeta.key(s.as_bytes()),
             created,
             0,
             &queue_meta(q),
         ));
         metas.push(Version::put(
-            format!("!sqs|queue|gen|{s}").as_bytes(),
+            &KeyFamily::SqsQueueGen.key(s.as_bytes()),
             created,
             0,
             q.def.generation.to_string().as_bytes(),
         ));
         if q.def.fifo {
             metas.push(Version::put(
-                format!("!sqs|queue|seq|{s}").as_bytes(),
+                &KeyFamily::SqsQueueSeq.key(s.as_bytes()),
                 (SNAP_MS - 1000) << 16,
                 0,
                 q.n.to_string().as_bytes(),
@@ -520,7 +522,7 @@ pub fn families(seed: u64, budget: u64) -> Vec<Family> {
         }
         if q.def.generation > 1 {
             let key = cat(&[
-                b"!sqs|queue|tombstone|",
+                KeyFamily::SqsQueueTombstone.prefix(),
                 s.as_bytes(),
                 &(q.def.generation - 1).to_be_bytes(),
             ]);

@@ -16,6 +16,7 @@ use crate::decode::dynamodb::proto::{
 use crate::gen::enc::{b64url, seg};
 use crate::reverse::json::{boolean, elements, members, text, Kind};
 use crate::reverse::Entries;
+use elastickv_backup_format::keys::ddb;
 use elastickv_backup_gocompat::base64::std_decode;
 use std::collections::BTreeMap;
 
@@ -166,21 +167,22 @@ fn key_segments(
     Ok(Some(out))
 }
 
-/// The ordered item key `!ddb|item|<b64url(T)>|1|seg(hash)[seg(range)]`.
+/// The ordered item key: [`ddb::item_prefix`] of b64url(T) and generation 1, then
+/// seg(hash)[seg(range)].
 pub fn item_key(schema: &DynamoTableSchema, item: &DynamoItem) -> Result<Vec<u8>, String> {
     let pk = schema.primary_key.clone().unwrap_or_default();
     let segs = key_segments(item, &pk.hash_key, &pk.range_key, true)?.unwrap_or_default();
-    let mut key = format!(
-        "!ddb|item|{}|{RESTORE_GENERATION}|",
-        b64url(schema.table_name.as_bytes())
-    )
-    .into_bytes();
+    let mut key = ddb::item_prefix(
+        b64url(schema.table_name.as_bytes()).as_bytes(),
+        RESTORE_GENERATION,
+    );
     key.extend_from_slice(&segs);
     Ok(key)
 }
 
 /// The GSI rows of an item, in index-name order: key
-/// `!ddb|gsi|<b64url(T)>|1|<b64url(I)>|seg(idxHash)[seg(idxRange)]` followed by the
+/// [`ddb::gsi_prefix`] of b64url(T), generation 1 and b64url(I), then
+/// seg(idxHash)[seg(idxRange)] followed by the
 /// primary-key segments, value = the item key.
 pub fn gsi_rows(
     schema: &DynamoTableSchema,
@@ -198,11 +200,11 @@ pub fn gsi_rows(
         else {
             continue;
         };
-        let mut key = format!(
-            "!ddb|gsi|{table}|{RESTORE_GENERATION}|{}|",
-            b64url(index.as_bytes())
-        )
-        .into_bytes();
+        let mut key = ddb::gsi_prefix(
+            table.as_bytes(),
+            RESTORE_GENERATION,
+            b64url(index.as_bytes()).as_bytes(),
+        );
         key.extend_from_slice(&idx_segs);
         key.extend_from_slice(&pk_segs);
         rows.push((key, item_key.to_vec()));

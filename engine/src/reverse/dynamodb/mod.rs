@@ -17,6 +17,7 @@ use super::json::{one_value, ValueStream};
 use super::{ReverseError, Stage};
 use crate::decode::dynamodb::proto::{DynamoItem, DynamoTableSchema};
 use crate::gen::enc::b64url;
+use elastickv_backup_format::keys::ddb;
 use std::io::BufReader;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
@@ -90,12 +91,10 @@ impl TableVisitor for Encoder<'_> {
 
     fn table(&mut self, schema: &DynamoTableSchema, _shown: &str) -> Result<(), ReverseError> {
         let t = b64url(schema.table_name.as_bytes());
+        self.out
+            .add(ddb::table_meta(t.as_bytes()), marshal::schema_value(schema))?;
         self.out.add(
-            format!("!ddb|meta|table|{t}").into_bytes(),
-            marshal::schema_value(schema),
-        )?;
-        self.out.add(
-            format!("!ddb|meta|gen|{t}").into_bytes(),
+            ddb::table_gen(t.as_bytes()),
             schema::RESTORE_GENERATION.to_string().into_bytes(),
         )?;
         self.schema = Some(schema.clone());

@@ -3,6 +3,7 @@
 use super::schema::tests::V12_SCHEMA;
 use super::*;
 use crate::reverse::Entries;
+use elastickv_backup_format::keys::ddb;
 
 /// V3's item file (`items/c%2F7/3%2F2.json`).
 const V3_ITEM: &str = r#"{
@@ -46,10 +47,10 @@ fn v12_reverse_encoder() {
     let item_key = "216464627c6974656d7c62334a6b5a584a7a7c317c632f3700010202010100ff31350001";
     let mut want = vec![
         (
-            hex::encode("!ddb|meta|table|b3JkZXJz"),
+            hex::encode(ddb::table_meta(b"b3JkZXJz")),
             "004453010a066f7264657273120d0a08637573746f6d6572120153120b0a0673746174757312015312070a02747312014e1a0e0a08637573746f6d65721202747322290a0962795f737461747573121c0a080a0673746174757312100a07494e434c5544451205746f74616c28023801".to_string(),
         ),
-        (hex::encode("!ddb|meta|gen|b3JkZXJz"), "31".to_string()),
+        (hex::encode(ddb::table_gen(b"b3JkZXJz")), "31".to_string()),
         (
             item_key.to_string(),
             "004449010a110a08637573746f6d657212050a03632f370a0f0a0673746174757312050a036e65770a100a05746f74616c120712052d302e32350a0c0a02747312061204312e3530".to_string(),

@@ -3,6 +3,7 @@
 //! re-cut into 1 MiB chunks.
 
 use crate::decode::Family;
+use elastickv_backup_format::keys::s3;
 
 /// The generation every restored bucket and object gets (the dump does not keep it).
 pub(crate) const GENERATION: u64 = 1;
@@ -13,54 +14,34 @@ pub(crate) const PART_NO: u64 = 1;
 /// Body chunk size, as the live adapter cuts them.
 pub(crate) const CHUNK_SIZE: usize = 1 << 20;
 
-/// Appends `raw` as an escaped, terminated segment (`00` → `00 FF`, then `00 01`).
-fn seg(out: &mut Vec<u8>, raw: &[u8]) {
-    for &b in raw {
-        out.push(b);
-        if b == 0 {
-            out.push(0xFF);
-        }
-    }
-    out.extend_from_slice(&[0, 1]);
-}
-
-fn with_bucket(prefix: &[u8], bucket: &[u8]) -> Vec<u8> {
-    let mut k = Vec::with_capacity(prefix.len() + bucket.len() + 2);
-    k.extend_from_slice(prefix);
-    seg(&mut k, bucket);
-    k
-}
-
-/// K1 `!s3|bucket|meta|` ‖ seg(bucket).
+/// K1: the bucket's metadata key ([`s3::bucket_meta`]).
 pub(crate) fn bucket_meta(bucket: &[u8]) -> Vec<u8> {
-    with_bucket(Family::S3BucketMeta.prefix(), bucket)
+    s3::bucket_meta(bucket)
 }
 
-/// K2 `!s3|bucket|gen|` ‖ seg(bucket).
+/// K2: the bucket's generation key ([`s3::bucket_gen`]).
 pub(crate) fn bucket_gen(bucket: &[u8]) -> Vec<u8> {
-    with_bucket(Family::S3BucketGen.prefix(), bucket)
+    s3::bucket_gen(bucket)
 }
 
-fn object_head(prefix: &[u8], bucket: &[u8], object: &[u8]) -> Vec<u8> {
-    let mut k = with_bucket(prefix, bucket);
-    k.extend_from_slice(&GENERATION.to_be_bytes());
-    seg(&mut k, object);
-    k
-}
-
-/// K3 `!s3|obj|head|` ‖ seg(bucket) ‖ u64(1) ‖ seg(object).
+/// K3: the object's manifest key ([`s3::manifest`]) in generation 1.
 pub(crate) fn manifest(bucket: &[u8], object: &[u8]) -> Vec<u8> {
-    object_head(Family::S3ObjHead.prefix(), bucket, object)
+    s3::manifest(bucket, GENERATION, object)
 }
 
-/// K6 `!s3|blob|` ‖ seg(bucket) ‖ u64(1) ‖ seg(object) ‖ seg(upload) ‖ u64(1) ‖
-/// u64(chunk), unversioned.
+/// K6: blob chunk `chunk` of the object's single part ([`s3::chunk`] of
+/// [`Family::S3Blob`]: generation 1, upload [`UPLOAD_ID`], part 1), unversioned.
 pub(crate) fn blob(bucket: &[u8], object: &[u8], chunk: u64) -> Vec<u8> {
-    let mut k = object_head(Family::S3Blob.prefix(), bucket, object);
-    seg(&mut k, UPLOAD_ID.as_bytes());
-    k.extend_from_slice(&PART_NO.to_be_bytes());
-    k.extend_from_slice(&chunk.to_be_bytes());
-    k
+    s3::chunk(
+        Family::S3Blob,
+        bucket,
+        GENERATION,
+        object,
+        UPLOAD_ID.as_bytes(),
+        PART_NO,
+        chunk,
+        0,
+    )
 }
 
 #[cfg(test)]
@@ -94,9 +75,9 @@ mod tests {
         let k = blob(b, o, 7);
         assert_eq!(
             k,
-            build::chunk(b"!s3|blob|", b, 1, o, UPLOAD_ID.as_bytes(), 1, 7, 0)
+            build::chunk(Family::S3Blob, b, 1, o, UPLOAD_ID.as_bytes(), 1, 7, 0)
         );
-        let c = parse_chunk(&k[b"!s3|blob|".len()..]).unwrap();
+        let c = parse_chunk(&k[Family::S3Blob.prefix().len()..]).unwrap();
         assert_eq!((c.obj.bucket.as_slice(), c.obj.object.as_slice()), (b, o));
         assert_eq!((c.obj.gen, c.part, c.chunk, c.version), (1, 1, 7, 0));
         let m = manifest(b, o);

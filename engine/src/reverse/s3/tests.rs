@@ -6,12 +6,14 @@ use super::encode_tree;
 use super::testutil::{decode_into, golden_cases, read_fsm, subtree, tree_of, write_tree, Tree};
 use crate::decode::s3::keys::build;
 use crate::decode::s3::S3Adapter;
+use crate::decode::Family;
 use crate::options::DecodeOptions;
 use crate::reverse::Entries;
+use elastickv_backup_format::keys::ns;
 use std::path::Path;
 
 fn is_s3(k: &[u8]) -> bool {
-    k.starts_with(b"!s3|") || k.starts_with(b"!s3route|")
+    k.starts_with(ns::S3) || k.starts_with(Family::S3Route.prefix())
 }
 
 fn encode(root: &Path) -> Result<Entries, String> {
@@ -87,7 +89,7 @@ fn object(bucket: &str, gen: u64, key: &[u8], body: &[u8], extra: &str) -> Vec<(
             man.into_bytes(),
         ),
         (
-            build::chunk(b"!s3|blob|", bucket.as_bytes(), gen, key, b"u", 1, 0, 0),
+            build::chunk(Family::S3Blob, bucket.as_bytes(), gen, key, b"u", 1, 0, 0),
             body.to_vec(),
         ),
     ]

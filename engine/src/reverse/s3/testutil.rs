@@ -10,6 +10,7 @@ use crate::options::DecodeOptions;
 use crate::sinks::{DirSink, Sink};
 use crate::sources::Entry;
 use bytes::Bytes;
+use elastickv_backup_format::container::PAYLOAD_MAGIC;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -57,11 +58,11 @@ pub(crate) fn golden_cases(adapter: &str) -> Vec<(String, PathBuf)> {
     out
 }
 
-/// The visible `(user_key, value body)` entries of a bare `EKVPBBL1` file whose user key
+/// The visible `(user_key, value body)` entries of a bare-payload snapshot file whose user key
 /// satisfies `keep`, sorted.
 pub(crate) fn read_fsm(path: &Path, keep: impl Fn(&[u8]) -> bool) -> Vec<(Vec<u8>, Vec<u8>)> {
     let d = std::fs::read(path).unwrap();
-    assert_eq!(&d[..8], b"EKVPBBL1");
+    assert_eq!(&d[..8], PAYLOAD_MAGIC);
     let mut p = 16;
     let mut take = |n: usize| {
         let s = &d[p..p + n];

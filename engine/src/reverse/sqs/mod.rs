@@ -20,6 +20,7 @@ use super::fsutil::{list_dir, open_regular, read_regular, require_dir, shown_joi
 use super::json::ValueStream;
 use super::{ReverseError, Stage};
 use crate::decode::sqs::records::{Message, QueueMeta};
+use crate::decode::Family;
 use dedup::Dedup;
 use rows::{partition_for, Layout};
 use sha2::{Digest, Sha256};
@@ -146,10 +147,12 @@ impl QueueVisitor for Encoder<'_> {
 
     fn queue(&mut self, meta: &QueueMeta, _shown: &str) -> Result<(), ReverseError> {
         let layout = Layout::new(&meta.name, meta.partition_count);
-        self.out
-            .add(layout.queue_key("meta"), queue::meta_value(meta))?;
         self.out.add(
-            layout.queue_key("gen"),
+            layout.queue_key(Family::SqsQueueMeta),
+            queue::meta_value(meta),
+        )?;
+        self.out.add(
+            layout.queue_key(Family::SqsQueueGen),
             rows::GENERATION.to_string().into_bytes(),
         )?;
         self.queue = Some(Queue {
@@ -191,8 +194,10 @@ impl QueueVisitor for Encoder<'_> {
         };
         dedup.finish(&mut *self.out)?;
         if meta.is_fifo && max_seq > 0 {
-            self.out
-                .add(layout.queue_key("seq"), max_seq.to_string().into_bytes())?;
+            self.out.add(
+                layout.queue_key(Family::SqsQueueSeq),
+                max_seq.to_string().into_bytes(),
+            )?;
         }
         Ok(())
     }
@@ -268,9 +273,12 @@ impl Queue {
         } else {
             m.available_at_millis
         };
-        out.add(l.index_key("vis", m, p, visible_at), m.message_id.clone())?;
         out.add(
-            l.index_key("byage", m, p, m.send_timestamp_millis),
+            l.index_key(Family::SqsMsgVis, m, p, visible_at),
+            m.message_id.clone(),
+        )?;
+        out.add(
+            l.index_key(Family::SqsMsgByAge, m, p, m.send_timestamp_millis),
             m.message_id.clone(),
         )?;
         if self.meta.is_fifo {

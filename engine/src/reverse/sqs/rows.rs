@@ -4,9 +4,11 @@
 //! hashes to.
 
 use crate::decode::sqs::records::Message;
+use crate::decode::Family;
 use crate::encode::json::write_str_html;
 use crate::encode::json::{write_i64, write_u64};
 use crate::gen::enc::b64url;
+use elastickv_backup_format::keys::SQS_PARTITION_MARKER;
 
 /// Generation of every restored queue.
 pub const GENERATION: u64 = 1;
@@ -34,33 +36,38 @@ impl Layout {
         }
     }
 
-    /// `!sqs|queue|<family>|<b64url(Q)>` (meta, gen, seq).
-    pub fn queue_key(&self, family: &str) -> Vec<u8> {
-        format!("!sqs|queue|{family}|{}", self.queue).into_bytes()
+    /// A queue-scoped key ([`Family::SqsQueueMeta`], [`Family::SqsQueueGen`],
+    /// [`Family::SqsQueueSeq`]): the family's prefix ‖ b64url(Q).
+    pub fn queue_key(&self, family: Family) -> Vec<u8> {
+        family.key(self.queue.as_bytes())
     }
 
-    /// `!sqs|msg|<family>|` + queue segment + [partition] + generation.
-    fn msg_prefix(&self, family: &str, partition: u32) -> Vec<u8> {
-        let mut k = if self.partitioned {
-            let mut k = format!("!sqs|msg|{family}|p|{}|", self.queue).into_bytes();
+    /// A message family's prefix + queue segment + [partition] + generation: partitioned,
+    /// prefix ‖ `p|` ‖ b64url(Q) ‖ `|` ‖ BE32(partition); classic, prefix ‖ b64url(Q).
+    fn msg_prefix(&self, family: Family, partition: u32) -> Vec<u8> {
+        let mut k = family.prefix().to_vec();
+        if self.partitioned {
+            k.extend_from_slice(SQS_PARTITION_MARKER);
+            k.extend_from_slice(self.queue.as_bytes());
+            k.push(b'|');
             k.extend_from_slice(&partition.to_be_bytes());
-            k
         } else {
-            format!("!sqs|msg|{family}|{}", self.queue).into_bytes()
-        };
+            k.extend_from_slice(self.queue.as_bytes());
+        }
         k.extend_from_slice(&GENERATION.to_be_bytes());
         k
     }
 
     /// The message record's key.
     pub fn data_key(&self, m: &Message, partition: u32) -> Vec<u8> {
-        let mut k = self.msg_prefix("data", partition);
+        let mut k = self.msg_prefix(Family::SqsMsgData, partition);
         k.extend_from_slice(b64url(&m.message_id).as_bytes());
         k
     }
 
-    /// A visibility (`vis`) or age (`byage`) index key at time `at`.
-    pub fn index_key(&self, family: &str, m: &Message, partition: u32, at: i64) -> Vec<u8> {
+    /// A visibility ([`Family::SqsMsgVis`]) or age ([`Family::SqsMsgByAge`]) index key at
+    /// time `at`.
+    pub fn index_key(&self, family: Family, m: &Message, partition: u32, at: i64) -> Vec<u8> {
         let mut k = self.msg_prefix(family, partition);
         k.extend_from_slice(&ms(at));
         k.extend_from_slice(b64url(&m.message_id).as_bytes());
@@ -69,7 +76,7 @@ impl Layout {
 
     /// The dedup row key of `dedup_id` (partitioned: scoped by message group).
     pub fn dedup_key(&self, m: &Message, partition: u32, dedup_id: &[u8]) -> Vec<u8> {
-        let mut k = self.msg_prefix("dedup", partition);
+        let mut k = self.msg_prefix(Family::SqsMsgDedup, partition);
         if self.partitioned {
             k.extend_from_slice(b64url(&m.message_group_id).as_bytes());
             k.push(b'|');
@@ -142,18 +149,21 @@ mod tests {
             "217371737c6d73677c646174617c707c616d39696379356d61575a767c0000000100000000000000015951"
         );
         assert_eq!(
-            hex::encode(l.index_key("vis", &a, 1, 5)),
+            hex::encode(l.index_key(Family::SqsMsgVis, &a, 1, 5)),
             "217371737c6d73677c7669737c707c616d39696379356d61575a767c00000001000000000000000100000000000000055951"
         );
         assert_eq!(
-            hex::encode(l.index_key("byage", &a, 1, 5)),
+            hex::encode(l.index_key(Family::SqsMsgByAge, &a, 1, 5)),
             "217371737c6d73677c62796167657c707c616d39696379356d61575a767c00000001000000000000000100000000000000055951"
         );
         assert_eq!(
             hex::encode(l.dedup_key(&a, 1, b"d1")),
             "217371737c6d73677c64656475707c707c616d39696379356d61575a767c0000000100000000000000015a7a457c5a4445"
         );
-        assert_eq!(l.queue_key("seq"), b"!sqs|queue|seq|am9icy5maWZv");
+        assert_eq!(
+            hex::encode(l.queue_key(Family::SqsQueueSeq)),
+            "217371737c71756575657c7365717c616d39696379356d61575a76"
+        );
         assert_eq!(
             dedup_value(b"a", 5, 7),
             br#"{"message_id":"a","send_timestamp_ms":5,"expires_at_millis":300005,"original_sequence":7}"#
@@ -170,11 +180,11 @@ mod tests {
         );
         // Spec 30 S5's vis key (visible at 1700000000500).
         assert_eq!(
-            hex::encode(l.index_key("vis", &m1, 0, 1_700_000_000_500)),
+            hex::encode(l.index_key(Family::SqsMsgVis, &m1, 0, 1_700_000_000_500)),
             "217371737c6d73677c7669737c62334a6b5a584a7a00000000000000010000018bcfe569f462533078"
         );
         assert!(l
-            .index_key("vis", &m1, 0, -5)
+            .index_key(Family::SqsMsgVis, &m1, 0, -5)
             .ends_with(&[0, 0, 0, 0, 0, 0, 0, 0, b'b', b'S', b'0', b'x']));
         assert_eq!(
             dedup_value(b"<", 0, 0),

@@ -241,15 +241,24 @@ mod tests {
 
     #[test]
     fn refused_ranges() {
+        use crate::decode::Family;
+        use elastickv_backup_format::keys::ns;
+        // The first key past every key under `prefix` (its last byte, `|`, becomes `}`).
+        let past = |prefix: &[u8]| {
+            let mut k = prefix.to_vec();
+            *k.last_mut().unwrap() += 1;
+            k
+        };
+        let item = |rest: &[u8]| [Family::DdbItem.prefix(), rest].concat();
         let f = crate::server::cluster::Faults::default();
         assert!(!f.refuses_range(b"", b""));
-        *f.refuse_prefix.lock().unwrap() = Some(b"!ddb|".to_vec());
+        *f.refuse_prefix.lock().unwrap() = Some(ns::DDB.to_vec());
         assert!(f.refuses_range(b"", b""));
-        assert!(f.refuses_range(b"!ddb|item|x", b"!ddb|item|y"));
-        assert!(f.refuses_range(b"!a", b"!ddb|\x00"));
-        assert!(!f.refuses_range(b"!a", b"!ddb|"));
-        assert!(!f.refuses_range(b"!ddb}", b""));
-        assert!(!f.refuses_range(b"!s3|", b"!s3}"));
+        assert!(f.refuses_range(&item(b"x"), &item(b"y")));
+        assert!(f.refuses_range(b"!a", &[ns::DDB, b"\x00"].concat()));
+        assert!(!f.refuses_range(b"!a", ns::DDB));
+        assert!(!f.refuses_range(&past(ns::DDB), b""));
+        assert!(!f.refuses_range(ns::S3, &past(ns::S3)));
     }
 
     #[test]

@@ -152,6 +152,7 @@ mod tests {
     use super::*;
     use crate::options::Scope;
     use crate::sources::live::scopes::counted_scope;
+    use Family as F;
 
     fn opts(adapters: &[AdapterKind], scopes: &[(AdapterKind, &str)]) -> DecodeOptions {
         DecodeOptions {
@@ -182,11 +183,11 @@ mod tests {
     #[test]
     fn adapter_selection_reads_only_its_families() {
         let r = scan_ranges(&opts(&[AdapterKind::Redis], &[])).unwrap();
-        assert!(contains(&r, b"!redis|str|k"));
-        assert!(contains(&r, b"!hs|meta|k"));
-        assert!(!contains(&r, b"!ddb|item|x"));
-        assert!(!contains(&r, b"!s3|obj|head|b"));
-        assert!(!contains(&r, b"!txn|x"));
+        assert!(contains(&r, &F::RedisString.key(b"k")));
+        assert!(contains(&r, &F::RedisHashMeta.key(b"k")));
+        assert!(!contains(&r, &F::DdbItem.key(b"x")));
+        assert!(!contains(&r, &F::S3ObjHead.key(b"b")));
+        assert!(!contains(&r, &F::Txn.key(b"x")));
         let none = scan_ranges(&opts(&[AdapterKind::Redis], &[(AdapterKind::Redis, "1")]));
         assert_eq!(none, Some(Vec::new()));
     }
@@ -202,16 +203,16 @@ mod tests {
             ],
         ))
         .unwrap();
-        assert!(contains(&r, b"!ddb|item|b3JkZXJz|1|x"));
-        assert!(contains(&r, b"!ddb|meta|table|b3JkZXJz"));
-        assert!(!contains(&r, b"!ddb|item|dXNlcnM|1|x"));
-        assert!(contains(&r, b"!s3|obj|head|photos\x00\x01rest"));
-        assert!(contains(&r, b"!s3|chunkblob|00ff"));
-        assert!(!contains(&r, b"!s3|obj|head|media\x00\x01rest"));
-        assert!(contains(&r, b"!sqs|msg|data|p|am9icy5maWZv|rest"));
-        assert!(contains(&r, b"!sqs|queue|meta|am9icy5maWZv"));
-        assert!(!contains(&r, b"!sqs|queue|meta|b3JkZXJz"));
-        assert!(!contains(&r, b"!redis|str|k"));
+        assert!(contains(&r, &F::DdbItem.key(b"b3JkZXJz|1|x")));
+        assert!(contains(&r, &F::DdbTableMeta.key(b"b3JkZXJz")));
+        assert!(!contains(&r, &F::DdbItem.key(b"dXNlcnM|1|x")));
+        assert!(contains(&r, &F::S3ObjHead.key(b"photos\x00\x01rest")));
+        assert!(contains(&r, &F::S3ChunkBlob.key(b"00ff")));
+        assert!(!contains(&r, &F::S3ObjHead.key(b"media\x00\x01rest")));
+        assert!(contains(&r, &F::SqsMsgData.key(b"p|am9icy5maWZv|rest")));
+        assert!(contains(&r, &F::SqsQueueMeta.key(b"am9icy5maWZv")));
+        assert!(!contains(&r, &F::SqsQueueMeta.key(b"b3JkZXJz")));
+        assert!(!contains(&r, &F::RedisString.key(b"k")));
     }
 
     /// Every counted key of the sample data lies in the ranges of its own scope: the

@@ -5,24 +5,28 @@
 //! (migration leftovers), and the loopback server uses the same function to place keys, so
 //! the two sides can never disagree.
 
+use crate::decode::Family;
+use elastickv_backup_format::keys::SQS_ROUTE_GLOBAL;
+use elastickv_backup_format::keys::{ns, DDB_ROUTE_TABLE as DDB_ROUTE, SQS_PARTITION_MARKER};
 use std::borrow::Cow;
 
-const DDB_ROUTE: &[u8] = b"!ddb|route|table|";
-const SQS_ROUTE_GLOBAL: &[u8] = b"!sqs|route|global";
-const S3_ROUTE: &[u8] = b"!s3route|";
+const S3_ROUTE: &[u8] = Family::S3Route.prefix();
 
 /// The families whose keys are owned through a `|p|` partition map outside the route table
 /// (SQS high-throughput FIFO partitions). The producer keeps them from whichever group
 /// returns them.
 pub fn is_explicit_group_key(key: &[u8]) -> bool {
-    const FAMILIES: [&[u8]; 5] = [
-        b"!sqs|msg|data|p|",
-        b"!sqs|msg|vis|p|",
-        b"!sqs|msg|byage|p|",
-        b"!sqs|msg|dedup|p|",
-        b"!sqs|msg|group|p|",
+    const FAMILIES: [Family; 5] = [
+        Family::SqsMsgData,
+        Family::SqsMsgVis,
+        Family::SqsMsgByAge,
+        Family::SqsMsgDedup,
+        Family::SqsMsgGroup,
     ];
-    FAMILIES.iter().any(|f| key.starts_with(f))
+    FAMILIES.iter().any(|f| {
+        key.strip_prefix(f.prefix())
+            .is_some_and(|rest| rest.starts_with(SQS_PARTITION_MARKER))
+    })
 }
 
 /// The route key of storage key `key`; the key itself when no rule applies.
@@ -30,7 +34,7 @@ pub fn route_key(key: &[u8]) -> Cow<'_, [u8]> {
     if let Some(k) = list_route_key(key) {
         return Cow::Borrowed(k);
     }
-    if let Some(rest) = key.strip_prefix(b"!redis|".as_slice()) {
+    if let Some(rest) = key.strip_prefix(ns::REDIS) {
         // `!redis|<family>|<rest>` routes by `<rest>`; a missing or empty family keeps `key`.
         if let Some(sep) = rest.iter().position(|&b| b == b'|') {
             if sep > 0 {
@@ -45,7 +49,7 @@ pub fn route_key(key: &[u8]) -> Cow<'_, [u8]> {
         out.extend_from_slice(table);
         return Cow::Owned(out);
     }
-    if key.starts_with(b"!sqs|") {
+    if key.starts_with(ns::SQS) {
         return Cow::Borrowed(SQS_ROUTE_GLOBAL);
     }
     if let Some(k) = s3_route_key(key) {
@@ -57,16 +61,16 @@ pub fn route_key(key: &[u8]) -> Cow<'_, [u8]> {
 /// Lists: meta `!lst|meta|<k>`, item `!lst|itm|<k><8-byte seq>`, delta
 /// `!lst|meta|d|<BE32 len><k><ts 8><seq 4>`, claim `!lst|claim|<BE32 len><k><seq 8>`.
 fn list_route_key(key: &[u8]) -> Option<&[u8]> {
-    if let Some(rest) = key.strip_prefix(b"!lst|meta|d|".as_slice()) {
+    if let Some(rest) = key.strip_prefix(Family::RedisListMetaDelta.prefix()) {
         return len_prefixed(rest).or(Some(key));
     }
-    if let Some(rest) = key.strip_prefix(b"!lst|claim|".as_slice()) {
+    if let Some(rest) = key.strip_prefix(Family::RedisListClaim.prefix()) {
         return len_prefixed(rest).or(Some(key));
     }
-    if let Some(rest) = key.strip_prefix(b"!lst|meta|".as_slice()) {
+    if let Some(rest) = key.strip_prefix(Family::RedisListMeta.prefix()) {
         return Some(rest);
     }
-    if let Some(rest) = key.strip_prefix(b"!lst|itm|".as_slice()) {
+    if let Some(rest) = key.strip_prefix(Family::RedisListItem.prefix()) {
         return rest.len().checked_sub(8).map(|n| &rest[..n]);
     }
     None
@@ -85,21 +89,21 @@ fn ddb_table_segment(key: &[u8]) -> Option<&[u8]> {
         let sep = rest.iter().position(|&b| b == b'|')?;
         (sep > 0).then(|| &rest[..sep])
     };
-    whole(b"!ddb|meta|table|")
-        .or_else(|| whole(b"!ddb|meta|gen|"))
-        .or_else(|| up_to_bar(b"!ddb|item|"))
-        .or_else(|| up_to_bar(b"!ddb|gsi|"))
+    whole(Family::DdbTableMeta.prefix())
+        .or_else(|| whole(Family::DdbTableGen.prefix()))
+        .or_else(|| up_to_bar(Family::DdbItem.prefix()))
+        .or_else(|| up_to_bar(Family::DdbGsi.prefix()))
 }
 
 /// S3 object-scoped families: `!s3route|` ‖ seg(bucket) ‖ u64(gen) ‖ seg(object).
 fn s3_route_key(key: &[u8]) -> Option<Vec<u8>> {
     const SCOPED: [&[u8]; 6] = [
-        b"!s3|obj|head|",
-        b"!s3|upload|meta|",
-        b"!s3|upload|part|",
-        b"!s3|blob|",
-        b"!s3|chunkref|",
-        b"!s3|gc|upload|",
+        Family::S3ObjHead.prefix(),
+        Family::S3UploadMeta.prefix(),
+        Family::S3UploadPart.prefix(),
+        Family::S3Blob.prefix(),
+        Family::S3ChunkRef.prefix(),
+        Family::S3GcUpload.prefix(),
     ];
     let prefix = SCOPED.iter().find(|p| key.starts_with(p))?;
     let start = prefix.len();
@@ -132,6 +136,7 @@ pub(crate) fn s3_segment_end(key: &[u8], from: usize) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use Family as F;
 
     fn rk(k: &[u8]) -> Vec<u8> {
         route_key(k).into_owned()
@@ -139,59 +144,65 @@ mod tests {
 
     #[test]
     fn ddb_families_share_the_table_route() {
-        let want = b"!ddb|route|table|dXNlcnM".to_vec();
-        assert_eq!(rk(b"!ddb|meta|table|dXNlcnM"), want);
-        assert_eq!(rk(b"!ddb|meta|gen|dXNlcnM"), want);
-        assert_eq!(rk(b"!ddb|item|dXNlcnM|1|u0\x00\x01"), want);
-        assert_eq!(rk(b"!ddb|gsi|dXNlcnM|1|YnlfZW1haWw|x\x00\x01"), want);
+        let want = [DDB_ROUTE, b"dXNlcnM"].concat();
+        assert_eq!(rk(&F::DdbTableMeta.key(b"dXNlcnM")), want);
+        assert_eq!(rk(&F::DdbTableGen.key(b"dXNlcnM")), want);
+        assert_eq!(rk(&F::DdbItem.key(b"dXNlcnM|1|u0\x00\x01")), want);
+        assert_eq!(rk(&F::DdbGsi.key(b"dXNlcnM|1|YnlfZW1haWw|x\x00\x01")), want);
         // Malformed: no table segment → the key itself.
-        assert_eq!(rk(b"!ddb|item||1|x"), b"!ddb|item||1|x".to_vec());
+        assert_eq!(rk(&F::DdbItem.key(b"|1|x")), F::DdbItem.key(b"|1|x"));
     }
 
     #[test]
     fn sqs_is_one_route() {
-        assert_eq!(rk(b"!sqs|queue|meta|cTE"), SQS_ROUTE_GLOBAL.to_vec());
+        assert_eq!(rk(&F::SqsQueueMeta.key(b"cTE")), SQS_ROUTE_GLOBAL.to_vec());
         assert_eq!(
-            rk(b"!sqs|msg|data|p|cQ|\0\0\0\x01"),
+            rk(&F::SqsMsgData.key(b"p|cQ|\0\0\0\x01")),
             SQS_ROUTE_GLOBAL.to_vec()
         );
-        assert!(is_explicit_group_key(b"!sqs|msg|data|p|cQ|\0\0\0\x01"));
-        assert!(!is_explicit_group_key(b"!sqs|msg|data|cQ"));
+        assert!(is_explicit_group_key(
+            &F::SqsMsgData.key(b"p|cQ|\0\0\0\x01")
+        ));
+        assert!(!is_explicit_group_key(&F::SqsMsgData.key(b"cQ")));
     }
 
     #[test]
     fn redis_and_lists() {
-        assert_eq!(rk(b"!redis|str|s"), b"s".to_vec());
-        assert_eq!(rk(b"!redis|ttl|queue:ttl"), b"queue:ttl".to_vec());
-        assert_eq!(rk(b"!redis||x"), b"!redis||x".to_vec());
-        assert_eq!(rk(b"!lst|meta|queue"), b"queue".to_vec());
-        assert_eq!(rk(b"!lst|itm|queue\x80\0\0\0\0\0\0\x01"), b"queue".to_vec());
+        assert_eq!(rk(&F::RedisString.key(b"s")), b"s".to_vec());
+        assert_eq!(rk(&F::RedisTtl.key(b"queue:ttl")), b"queue:ttl".to_vec());
+        let empty_family = [ns::REDIS, b"|x"].concat();
+        assert_eq!(rk(&empty_family), empty_family);
+        assert_eq!(rk(&F::RedisListMeta.key(b"queue")), b"queue".to_vec());
         assert_eq!(
-            rk(b"!lst|meta|d|\0\0\0\x05queue\0\0\0\0\0\0\0\x09\0\0\0\0"),
+            rk(&F::RedisListItem.key(b"queue\x80\0\0\0\0\0\0\x01")),
             b"queue".to_vec()
         );
         assert_eq!(
-            rk(b"!lst|claim|\0\0\0\x01q\x80\0\0\0\0\0\0\0"),
+            rk(&F::RedisListMetaDelta.key(b"\0\0\0\x05queue\0\0\0\0\0\0\0\x09\0\0\0\0")),
+            b"queue".to_vec()
+        );
+        assert_eq!(
+            rk(&F::RedisListClaim.key(b"\0\0\0\x01q\x80\0\0\0\0\0\0\0")),
             b"q".to_vec()
         );
         // Wide-column hashes are routed by their raw key.
         assert_eq!(
-            rk(b"!hs|fld|\0\0\0\x01hf"),
-            b"!hs|fld|\0\0\0\x01hf".to_vec()
+            rk(&F::RedisHashField.key(b"\0\0\0\x01hf")),
+            F::RedisHashField.key(b"\0\0\0\x01hf")
         );
     }
 
     #[test]
     fn s3_object_scoped() {
-        let head = b"!s3|obj|head|b1\x00\x01\0\0\0\0\0\0\0\x01o.txt\x00\x01";
-        let want = b"!s3route|b1\x00\x01\0\0\0\0\0\0\0\x01o.txt\x00\x01".to_vec();
+        let head = &F::S3ObjHead.key(b"b1\x00\x01\0\0\0\0\0\0\0\x01o.txt\x00\x01");
+        let want = F::S3Route.key(b"b1\x00\x01\0\0\0\0\0\0\0\x01o.txt\x00\x01");
         assert_eq!(rk(head), want);
-        let blob = b"!s3|blob|b1\x00\x01\0\0\0\0\0\0\0\x01o.txt\x00\x01up\x00\x01\0\0\0\0\0\0\0\x01\0\0\0\0\0\0\0\0";
+        let blob = &F::S3Blob.key(b"b1\x00\x01\0\0\0\0\0\0\0\x01o.txt\x00\x01up\x00\x01\0\0\0\0\0\0\0\x01\0\0\0\0\0\0\0\0");
         assert_eq!(rk(blob), want);
         // Bucket metadata routes by its raw key.
         assert_eq!(
-            rk(b"!s3|bucket|meta|b1\x00\x01"),
-            b"!s3|bucket|meta|b1\x00\x01".to_vec()
+            rk(&F::S3BucketMeta.key(b"b1\x00\x01")),
+            F::S3BucketMeta.key(b"b1\x00\x01")
         );
         assert_eq!(s3_segment_end(b"a\x00\xffb\x00\x01z", 0), Some(6));
         assert_eq!(s3_segment_end(b"a\x00\x02", 0), None);

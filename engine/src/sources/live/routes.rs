@@ -125,6 +125,7 @@ impl RouteTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::decode::Family as F;
 
     #[test]
     fn ownership_and_wire_round_trip() {
@@ -137,8 +138,8 @@ mod tests {
         assert_eq!(RouteTable::from_wire(&t.to_wire()), t);
         // DynamoDB keys follow their table's route key, not their raw bytes.
         assert_eq!(
-            t.owner(b"!ddb|item|dXNlcnM|1|zz"),
-            t.owner(b"!ddb|meta|table|dXNlcnM")
+            t.owner(&F::DdbItem.key(b"dXNlcnM|1|zz")),
+            t.owner(&F::DdbTableMeta.key(b"dXNlcnM"))
         );
     }
 

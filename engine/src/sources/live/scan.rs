@@ -14,6 +14,7 @@ use super::route_key::is_explicit_group_key;
 use super::routes::RouteTable;
 use super::scopes::{counted_scope, ScopeId};
 use super::topology::GroupRoute;
+use crate::decode::Family;
 use crate::error::Error;
 use crate::sources::RawEntry;
 use bytes::Bytes;
@@ -29,7 +30,7 @@ use tonic::{Code, Status};
 /// Value-scan batch for families whose values are up to 1 MiB (S3 chunks): 16 values stay
 /// well under the default 32 MiB value-page budget.
 const BLOB_VALUE_BATCH: usize = 16;
-const BLOB_FAMILIES: [&[u8]; 2] = [b"!s3|blob|", b"!s3|chunkblob|"];
+const BLOB_FAMILIES: [&[u8]; 2] = [Family::S3Blob.prefix(), Family::S3ChunkBlob.prefix()];
 /// How long past a call's deadline the client waits for any answer before treating the
 /// peer as gone.
 const CLIENT_GRACE: Duration = Duration::from_secs(1);
@@ -391,12 +392,16 @@ mod tests {
         assert_eq!(prefix_end(b"a\xff"), b"b".to_vec());
         assert_eq!(prefix_end(b"\xff\xff"), Vec::<u8>::new());
         assert_eq!(prefix_ranges(&[]), vec![(vec![], vec![])]);
-        let r = prefix_ranges(&[b"!s3|", b"!ddb|meta|", b"!ddb|", b"!s3|"]);
+        use elastickv_backup_format::keys::ns;
+        // A prefix and everything under it collapse into one range, ending where the
+        // prefix's closing `|` becomes `}`.
+        let r = prefix_ranges(&[ns::S3, Family::DdbTableMeta.prefix(), ns::DDB, ns::S3]);
+        let past = |p: &[u8]| [&p[..p.len() - 1], b"}"].concat();
         assert_eq!(
             r,
             vec![
-                (b"!ddb|".to_vec(), b"!ddb}".to_vec()),
-                (b"!s3|".to_vec(), b"!s3}".to_vec())
+                (ns::DDB.to_vec(), past(ns::DDB)),
+                (ns::S3.to_vec(), past(ns::S3))
             ]
         );
     }

@@ -13,10 +13,11 @@
 
 use super::route_key::s3_segment_end;
 use crate::decode::routes::route;
-use crate::decode::AdapterKind;
+use crate::decode::{AdapterKind, Family};
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::DecodePaddingMode;
 use base64::Engine;
+use elastickv_backup_format::keys::SQS_PARTITION_MARKER;
 
 /// Go's non-strict unpadded base64url decoder: trailing bits tolerated.
 const B64URL: GeneralPurpose = GeneralPurpose::new(
@@ -76,21 +77,21 @@ fn s3_segment(key: &[u8], from: usize) -> Option<Vec<u8>> {
 
 /// The scope whose baseline counts `key`, if it is a counted key.
 pub fn counted_scope(key: &[u8]) -> Option<ScopeId> {
-    if let Some(rest) = key.strip_prefix(b"!ddb|item|".as_slice()) {
+    if let Some(rest) = key.strip_prefix(Family::DdbItem.prefix()) {
         let sep = rest.iter().position(|&b| b == b'|')?;
         return Some(ScopeId {
             adapter: AdapterKind::DynamoDb,
             name: b64_name(rest.get(..sep)?)?,
         });
     }
-    if let Some(rest) = key.strip_prefix(b"!s3|obj|head|".as_slice()) {
+    if let Some(rest) = key.strip_prefix(Family::S3ObjHead.prefix()) {
         return Some(ScopeId {
             adapter: AdapterKind::S3,
             name: s3_segment(rest, 0)?,
         });
     }
-    if let Some(rest) = key.strip_prefix(b"!sqs|msg|data|".as_slice()) {
-        let seg = match rest.strip_prefix(b"p|".as_slice()) {
+    if let Some(rest) = key.strip_prefix(Family::SqsMsgData.prefix()) {
+        let seg = match rest.strip_prefix(SQS_PARTITION_MARKER) {
             Some(p) => &p[..p.iter().position(|&b| b == b'|')?],
             None => &rest[..rest.iter().position(|&b| !is_b64url(b))?],
         };
@@ -115,9 +116,9 @@ pub fn redis_db0() -> ScopeId {
 
 /// Metadata prefixes listed by `ListAdaptersAndScopes`, in wire-field order.
 pub const SCOPE_META_PREFIXES: [&[u8]; 3] = [
-    b"!ddb|meta|table|",
-    b"!s3|bucket|meta|",
-    b"!sqs|queue|meta|",
+    Family::DdbTableMeta.prefix(),
+    Family::S3BucketMeta.prefix(),
+    Family::SqsQueueMeta.prefix(),
 ];
 
 /// The scope a metadata key (one of [`SCOPE_META_PREFIXES`]) declares.
@@ -173,35 +174,39 @@ pub fn is_shortfall(a: u64, b: u64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use Family as F;
 
     #[test]
     fn counted_keys() {
-        let s = counted_scope(b"!ddb|item|dXNlcnM|1|u0\x00\x01").unwrap();
+        let s = counted_scope(&F::DdbItem.key(b"dXNlcnM|1|u0\x00\x01")).unwrap();
         assert_eq!(s.wire(), "dynamodb/users");
-        let s =
-            counted_scope(b"!s3|obj|head|ph\x00\xffx\x00\x01\0\0\0\0\0\0\0\x01o\x00\x01").unwrap();
+        let s = counted_scope(&F::S3ObjHead.key(b"ph\x00\xffx\x00\x01\0\0\0\0\0\0\0\x01o\x00\x01"))
+            .unwrap();
         assert_eq!(s.name, b"ph\x00x".to_vec());
-        let s = counted_scope(b"!sqs|msg|data|cTE\0\0\0\0\0\0\0\x01bS0").unwrap();
+        let s = counted_scope(&F::SqsMsgData.key(b"cTE\0\0\0\0\0\0\0\x01bS0")).unwrap();
         assert_eq!(s.wire(), "sqs/q1");
         let s =
-            counted_scope(b"!sqs|msg|data|p|cGFydC5maWZv|\0\0\0\x01\0\0\0\0\0\0\0\x01bS0").unwrap();
+            counted_scope(&F::SqsMsgData.key(b"p|cGFydC5maWZv|\0\0\0\x01\0\0\0\0\0\0\0\x01bS0"))
+                .unwrap();
         assert_eq!(s.wire(), "sqs/part.fifo");
         assert_eq!(
-            counted_scope(b"!hs|fld|\0\0\0\x01hf").unwrap().wire(),
+            counted_scope(&F::RedisHashField.key(b"\0\0\0\x01hf"))
+                .unwrap()
+                .wire(),
             "redis/db_0"
         );
-        assert_eq!(counted_scope(b"!ddb|meta|table|dXNlcnM"), None);
-        assert_eq!(counted_scope(b"!sqs|msg|vis|cTE\0"), None);
+        assert_eq!(counted_scope(&F::DdbTableMeta.key(b"dXNlcnM")), None);
+        assert_eq!(counted_scope(&F::SqsMsgVis.key(b"cTE\0")), None);
     }
 
     #[test]
     fn declared_scopes_and_wire_round_trip() {
-        let s = declared_scope(b"!s3|bucket|meta|photos\x00\x01").unwrap();
+        let s = declared_scope(&F::S3BucketMeta.key(b"photos\x00\x01")).unwrap();
         assert_eq!(s.wire(), "s3/photos");
         assert_eq!(parse_wire(&s.wire()), Some(s));
         assert_eq!(parse_wire("redis/db_0"), Some(redis_db0()));
         assert_eq!(
-            declared_scope(b"!sqs|queue|meta|cTE").unwrap().wire(),
+            declared_scope(&F::SqsQueueMeta.key(b"cTE")).unwrap().wire(),
             "sqs/q1"
         );
         assert_eq!(parse_wire("nope"), None);
