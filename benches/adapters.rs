@@ -7,14 +7,14 @@
 //! `cargo bench --bench adapters` (add `-- --quick` for a short run).
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use elastickv_backup::decode::AdapterKind;
-use elastickv_backup::error::Error;
-use elastickv_backup::gen::plan::{generate, GenConfig, Mix};
-use elastickv_backup::options::DecodeOptions;
-use elastickv_backup::pipeline::write_data;
-use elastickv_backup::sinks::{DigestLog, FileDigest, RelPath, Sink, StreamFile};
-use elastickv_backup::sources::snapshot::SnapshotShard;
-use elastickv_backup::sources::Shard;
+use elastickv_backup_engine::decode::AdapterKind;
+use elastickv_backup_engine::error::Error;
+use elastickv_backup_engine::gen::plan::{generate, GenConfig, Mix};
+use elastickv_backup_engine::options::DecodeOptions;
+use elastickv_backup_engine::pipeline::write_data;
+use elastickv_backup_engine::sinks::{DigestLog, FileDigest, RelPath, Sink, StreamFile};
+use elastickv_backup_engine::sources::snapshot::SnapshotShard;
+use elastickv_backup_engine::sources::Shard;
 use std::path::PathBuf;
 use std::sync::Arc;
 

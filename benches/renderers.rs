@@ -6,11 +6,11 @@
 //! `cargo bench --bench renderers` (add `-- --quick` for a short run).
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
-use elastickv_backup::decode::dynamodb::proto::{
+use elastickv_backup_engine::decode::dynamodb::proto::{
     DynamoAttributeValue, DynamoAttributeValueList, DynamoAttributeValueMap, DynamoItem,
     DynamoStringSet, Value,
 };
-use elastickv_backup::decode::dynamodb::{render::render_item, wire};
+use elastickv_backup_engine::decode::dynamodb::{render::render_item, wire};
 use prost::Message;
 
 /// A typical item of the generated datasets: keys, a few strings and numbers, a binary, a

@@ -1,7 +1,8 @@
 //! `elastickv-backup` binary entry point.
 
 use clap::Parser;
-use elastickv_backup::{cli, Error};
+use elastickv_backup_cli as cli;
+use elastickv_backup_engine::Error;
 
 fn main() {
     let parsed = cli::Cli::parse();

@@ -8,7 +8,7 @@
 mod common;
 
 use common::*;
-use elastickv_backup::decode::{route, AdapterKind};
+use elastickv_backup_engine::decode::{route, AdapterKind};
 use std::path::Path;
 
 /// `(key, value)` of every framed entry of a bare payload, after the 16-byte header.

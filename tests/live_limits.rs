@@ -9,9 +9,9 @@ mod common;
 mod live_support;
 
 use common::run;
-use elastickv_backup::decode::{route, AdapterKind};
-use elastickv_backup::gen;
-use elastickv_backup::server::{load, Cluster, LoopbackServer, ServerConfig};
+use elastickv_backup_engine::decode::{route, AdapterKind};
+use elastickv_backup_engine::gen;
+use elastickv_backup_engine::server::{load, Cluster, LoopbackServer, ServerConfig};
 use elastickv_backup_format::Family;
 use live_support::*;
 use std::path::{Path, PathBuf};

@@ -8,8 +8,8 @@ mod common;
 mod live_support;
 
 use common::*;
-use elastickv_backup::gen;
-use elastickv_backup::server::{load, LoopbackServer, ServerConfig};
+use elastickv_backup_engine::gen;
+use elastickv_backup_engine::server::{load, LoopbackServer, ServerConfig};
 use live_support::*;
 use std::path::Path;
 use std::process::Command;

@@ -9,15 +9,15 @@
 mod common;
 
 use common::*;
-use elastickv_backup::cli::dump::live_manifest;
-use elastickv_backup::decode::AdapterKind;
-use elastickv_backup::dump::partition::token::Token;
-use elastickv_backup::gen;
-use elastickv_backup::options::DecodeOptions;
-use elastickv_backup::pipeline;
-use elastickv_backup::server::{load, LoopbackServer, ServerConfig};
-use elastickv_backup::sinks::{DirSink, Sink};
-use elastickv_backup::sources::live::{LiveConfig, LiveSession};
+use elastickv_backup_cli::dump::live_manifest;
+use elastickv_backup_engine::decode::AdapterKind;
+use elastickv_backup_engine::dump::partition::token::Token;
+use elastickv_backup_engine::gen;
+use elastickv_backup_engine::options::DecodeOptions;
+use elastickv_backup_engine::pipeline;
+use elastickv_backup_engine::server::{load, LoopbackServer, ServerConfig};
+use elastickv_backup_engine::sinks::{DirSink, Sink};
+use elastickv_backup_engine::sources::live::{LiveConfig, LiveSession};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::Ordering;
@@ -127,7 +127,7 @@ fn reference_dump(addr: &str, token: &Path, dest: &Path, opts: &DecodeOptions) {
     )
     .unwrap();
     let sink = Arc::new(DirSink::create(dest, false).unwrap());
-    elastickv_backup::dump::write(&session, sink.clone(), opts, 2).unwrap();
+    elastickv_backup_engine::dump::write(&session, sink.clone(), opts, 2).unwrap();
     pipeline::finalize(sink.as_ref() as &dyn Sink, &live_manifest(&session, opts)).unwrap();
     drop(session); // keeps the pin: `dump finish` ends it
 }

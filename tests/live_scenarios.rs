@@ -9,16 +9,16 @@ mod common;
 
 use clap::Parser;
 use common::*;
-use elastickv_backup::cli::{dump::run_dump_with, Cli, Command};
-use elastickv_backup::encode::manifest::{Manifest, PHASE_LIVE};
-use elastickv_backup::error::Error;
-use elastickv_backup::gen;
-use elastickv_backup::options::DecodeOptions;
-use elastickv_backup::pipeline;
-use elastickv_backup::server::{load, LoopbackServer, ServerConfig};
-use elastickv_backup::sinks::{DirSink, Sink};
-use elastickv_backup::sources::live::abort::AbortReason;
-use elastickv_backup::sources::live::{LiveConfig, LiveSession};
+use elastickv_backup_cli::{dump::run_dump_with, Cli, Command};
+use elastickv_backup_engine::encode::manifest::{Manifest, PHASE_LIVE};
+use elastickv_backup_engine::error::Error;
+use elastickv_backup_engine::gen;
+use elastickv_backup_engine::options::DecodeOptions;
+use elastickv_backup_engine::pipeline;
+use elastickv_backup_engine::server::{load, LoopbackServer, ServerConfig};
+use elastickv_backup_engine::sinks::{DirSink, Sink};
+use elastickv_backup_engine::sources::live::abort::AbortReason;
+use elastickv_backup_engine::sources::live::{LiveConfig, LiveSession};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -69,7 +69,7 @@ fn live_cfg(addr: &str) -> LiveConfig {
 fn write_all(session: &LiveSession, out: &Path) -> Result<(), Error> {
     let opts = DecodeOptions::default();
     let sink = Arc::new(DirSink::create(out, false)?);
-    elastickv_backup::dump::write(session, sink.clone(), &opts, 2)?;
+    elastickv_backup_engine::dump::write(session, sink.clone(), &opts, 2)?;
     let m = Manifest {
         phase: PHASE_LIVE,
         elastickv_version: "dev".into(),
@@ -456,8 +456,8 @@ fn cancellation_ends_the_backup() {
         .scan_delay_ms
         .store(200, Ordering::Release);
     let sink = Arc::new(DirSink::create(&out, false).unwrap());
-    let e =
-        elastickv_backup::dump::write(&session, sink, &DecodeOptions::default(), 2).unwrap_err();
+    let e = elastickv_backup_engine::dump::write(&session, sink, &DecodeOptions::default(), 2)
+        .unwrap_err();
     canceller.join().unwrap();
     assert!(matches!(e, Error::Cancelled(_)), "{e}");
     drop(session);
@@ -657,7 +657,7 @@ fn stale_copies_on_a_non_owner_group_are_dropped() {
     let other = (owner % 3) + 1;
     s.cluster().group(other).unwrap().write().apply(
         bytes::Bytes::from_static(key),
-        elastickv_backup::server::store::Version {
+        elastickv_backup_engine::server::store::Version {
             ts: 1,
             tombstone: false,
             expire_at_ms: 0,

@@ -7,7 +7,7 @@ mod common;
 mod moto_support;
 
 use common::{bin, case_args, compare_trees, golden_dir, read_tree};
-use elastickv_backup::sinks::object::{S3Config, Store};
+use elastickv_backup_engine::sinks::object::{S3Config, Store};
 use moto_support::Moto;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};

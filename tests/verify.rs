@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use elastickv_backup::sinks::archive::header::{append, EntryHeader, EntryKind};
+use elastickv_backup_engine::sinks::archive::header::{append, EntryHeader, EntryKind};
 use sha2::{Digest, Sha256};
 use std::io::Write;
 use std::path::{Path, PathBuf};

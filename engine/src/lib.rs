@@ -15,8 +15,6 @@
 #![warn(missing_docs)]
 
 pub(crate) mod aws_http;
-pub(crate) mod bench;
-pub mod cli;
 pub mod decode;
 pub mod dump;
 pub mod encode;
@@ -25,9 +23,9 @@ pub(crate) mod extsort;
 pub mod gen;
 pub mod options;
 pub mod pipeline;
-pub(crate) mod progress;
+pub mod progress;
 pub mod restore;
-pub(crate) mod reverse;
+pub mod reverse;
 pub mod server;
 pub mod sinks;
 pub mod sources;

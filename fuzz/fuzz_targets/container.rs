@@ -2,7 +2,7 @@
 //! return an error or entries, never panic or read out of bounds.
 #![no_main]
 
-use elastickv_backup::sources::snapshot::SnapshotShard;
+use elastickv_backup_engine::sources::snapshot::SnapshotShard;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -4,13 +4,13 @@
 #![no_main]
 
 use arbitrary::Arbitrary;
-use elastickv_backup::decode::routes::ROUTES;
-use elastickv_backup::options::{DdbLayout, DecodeOptions};
-use elastickv_backup::pipeline;
-use elastickv_backup::sinks::{NullSink, Sink};
-use elastickv_backup::sources::snapshot::container::{payload_header, push_frame};
-use elastickv_backup::sources::snapshot::SnapshotShard;
-use elastickv_backup::sources::Shard;
+use elastickv_backup_engine::decode::routes::ROUTES;
+use elastickv_backup_engine::options::{DdbLayout, DecodeOptions};
+use elastickv_backup_engine::pipeline;
+use elastickv_backup_engine::sinks::{NullSink, Sink};
+use elastickv_backup_engine::sources::snapshot::container::{payload_header, push_frame};
+use elastickv_backup_engine::sources::snapshot::SnapshotShard;
+use elastickv_backup_engine::sources::Shard;
 use libfuzzer_sys::fuzz_target;
 use std::sync::Arc;
 

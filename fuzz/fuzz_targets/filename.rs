@@ -3,10 +3,10 @@
 //! non-dot encoded segment is always a safe path segment.
 #![no_main]
 
-use elastickv_backup::encode::filename::{
+use elastickv_backup_engine::encode::filename::{
     decode_segment, encode_binary_segment, encode_segment, is_sha_fallback, DecodedSegment,
 };
-use elastickv_backup::sinks::RelPath;
+use elastickv_backup_engine::sinks::RelPath;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -4,8 +4,8 @@
 #![no_main]
 
 use bytes::Bytes;
-use elastickv_backup::sources::live::reorder::{cmp_encoded, Reorder};
-use elastickv_backup::sources::RawEntry;
+use elastickv_backup_engine::sources::live::reorder::{cmp_encoded, Reorder};
+use elastickv_backup_engine::sources::RawEntry;
 use elastickv_backup_proto::wire;
 use libfuzzer_sys::fuzz_target;
 use prost::Message;

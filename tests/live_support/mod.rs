@@ -6,8 +6,8 @@
 #![allow(dead_code)]
 
 use crate::common::{compare_trees, read_tree, run};
-use elastickv_backup::gen;
-use elastickv_backup::server::Cluster;
+use elastickv_backup_engine::gen;
+use elastickv_backup_engine::server::Cluster;
 use elastickv_backup_format::Family;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -469,10 +469,10 @@ pub fn manifest_read_ts(out: &Path) -> u64 {
 
 /// `elastickv-backup ARGS…` parsed and run in process as the CLI would (no signal
 /// handlers), for the `dump` command.
-pub fn dump_cli(args: &[&str]) -> Result<(), elastickv_backup::error::Error> {
+pub fn dump_cli(args: &[&str]) -> Result<(), elastickv_backup_engine::error::Error> {
     use clap::Parser;
-    use elastickv_backup::cli::{dump::run_dump_with, Cli, Command};
-    use elastickv_backup::error::Error;
+    use elastickv_backup_cli::{dump::run_dump_with, Cli, Command};
+    use elastickv_backup_engine::error::Error;
     let mut full = vec!["elastickv-backup", "dump"];
     full.extend_from_slice(args);
     match Cli::try_parse_from(full)

@@ -15,7 +15,7 @@ pub mod s3;
 pub mod sqs;
 pub(crate) mod synth;
 pub(crate) mod version;
-pub(crate) mod writer;
+pub mod writer;
 
 pub(crate) mod enc;
 

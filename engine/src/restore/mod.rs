@@ -3,7 +3,7 @@
 //! for: Redis over RESP, DynamoDB, S3 and SQS through the official AWS SDK.
 
 pub mod aws;
-pub(crate) mod dynamodb;
+pub mod dynamodb;
 pub mod redis;
-pub(crate) mod s3;
-pub(crate) mod sqs;
+pub mod s3;
+pub mod sqs;

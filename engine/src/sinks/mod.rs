@@ -8,7 +8,7 @@ pub(crate) mod dir;
 pub(crate) mod null;
 pub mod object;
 pub(crate) mod path;
-pub(crate) mod preflight;
+pub mod preflight;
 
 pub use archive::ArchiveSink;
 pub use dir::DirSink;

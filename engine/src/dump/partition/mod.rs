@@ -23,9 +23,9 @@
 //! the baseline key counts (largest first onto the least-loaded partition), not by order.
 
 pub use crate::error::partition as error;
-pub(crate) mod join;
-pub(crate) mod merge;
-pub(crate) mod plan;
+pub mod join;
+pub mod merge;
+pub mod plan;
 pub mod token;
 
 pub use error::PartitionError;

@@ -31,7 +31,7 @@
 //! and own disjoint output subtrees, so one adapter's run is exactly its part of a full run.
 
 pub mod journal;
-pub(crate) mod sums;
+pub mod sums;
 
 use crate::decode::{AdapterKind, Counters};
 use crate::encode::manifest::Manifest;

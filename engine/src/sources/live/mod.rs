@@ -7,11 +7,11 @@
 //! snapshot path.
 
 pub mod abort;
-pub(crate) mod client;
+pub mod client;
 pub use crate::error::live as error;
-pub(crate) mod limits;
+pub mod limits;
 pub(crate) mod narrow;
-pub(crate) mod pin;
+pub mod pin;
 pub mod reorder;
 pub(crate) mod retry;
 pub(crate) mod route_key;
@@ -22,7 +22,7 @@ pub(crate) mod session;
 pub(crate) mod shard;
 pub(crate) mod signals;
 pub mod tls;
-pub(crate) mod topology;
+pub mod topology;
 
 pub use error::LiveError;
 pub use session::{LiveConfig, LiveSession};

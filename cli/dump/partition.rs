@@ -1,29 +1,29 @@
 //! `dump begin`, `dump --join TOKEN --partition I/N` and `dump finish`: one live dump
 //! written by several processes (hosts, pods of a Kubernetes Indexed Job) under one pin.
-//! The logic is in `crate::dump::partition`; this module maps flags and the
+//! The logic is in `elastickv_backup_engine::dump::partition`; this module maps flags and the
 //! Indexed Job's environment onto it and prints what each step did.
 
 use super::link::TlsArgs;
 use super::{admin_token, group_endpoints, DumpArgs};
-use crate::cli::common::OutputFlags;
-use crate::dump::partition::join::{Join, Outcome};
-use crate::dump::partition::merge::{self, PartRecord};
-use crate::dump::partition::plan::{PartitionIndex, Plan};
-use crate::dump::partition::token::{Token, TOKEN_FILE};
-use crate::dump::partition::{job_dir, JOB_DIR};
-use crate::dump::resume::journal::OptionsRecord;
-use crate::dump::resume::sums::FinalSink;
-use crate::encode::manifest::{InputInfo, LiveInfo, Manifest, PHASE_LIVE};
-use crate::error::Error;
-use crate::options::DecodeOptions;
-use crate::pipeline;
-use crate::sinks::preflight;
-use crate::sources::live::client::Dialer;
-use crate::sources::live::pin;
-use crate::sources::live::tls::ClientTlsFiles;
-use crate::sources::live::topology::parse_seeds;
-use crate::sources::live::{LiveConfig, LiveSession};
+use crate::common::OutputFlags;
 use clap::{Args, Subcommand};
+use elastickv_backup_engine::dump::partition::join::{Join, Outcome};
+use elastickv_backup_engine::dump::partition::merge::{self, PartRecord};
+use elastickv_backup_engine::dump::partition::plan::{PartitionIndex, Plan};
+use elastickv_backup_engine::dump::partition::token::{Token, TOKEN_FILE};
+use elastickv_backup_engine::dump::partition::{job_dir, JOB_DIR};
+use elastickv_backup_engine::dump::resume::journal::OptionsRecord;
+use elastickv_backup_engine::dump::resume::sums::FinalSink;
+use elastickv_backup_engine::encode::manifest::{InputInfo, LiveInfo, Manifest, PHASE_LIVE};
+use elastickv_backup_engine::error::Error;
+use elastickv_backup_engine::options::DecodeOptions;
+use elastickv_backup_engine::pipeline;
+use elastickv_backup_engine::sinks::preflight;
+use elastickv_backup_engine::sources::live::client::Dialer;
+use elastickv_backup_engine::sources::live::pin;
+use elastickv_backup_engine::sources::live::tls::ClientTlsFiles;
+use elastickv_backup_engine::sources::live::topology::parse_seeds;
+use elastickv_backup_engine::sources::live::{LiveConfig, LiveSession};
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -99,7 +99,7 @@ pub struct BeginArgs {
     pub ttl_ms: u64,
 
     /// Catch-up deadline of BeginBackup (e.g. 5s, 500ms).
-    #[arg(long, default_value = "5s", value_name = "DURATION", value_parser = crate::cli::common::duration_arg)]
+    #[arg(long, default_value = "5s", value_name = "DURATION", value_parser = crate::common::duration_arg)]
     pub begin_backup_deadline: std::time::Duration,
 
     /// How the nodes are dialled (give every partition and `finish` the same TLS files).

@@ -13,7 +13,7 @@
 //! | write | creating and writing files | workers + decode |
 
 use super::child::ChildRun;
-use crate::progress::{human_bytes, StageSnapshot};
+use elastickv_backup_engine::progress::{human_bytes, StageSnapshot};
 use std::time::Duration;
 
 /// One row of the table.

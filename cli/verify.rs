@@ -1,10 +1,10 @@
 //! `elastickv-backup verify DIR|ARCHIVE`: checks a dump before it is trusted (after a copy,
 //! before a restore) and says exactly what is wrong with it.
 
-use crate::error::Error;
-use crate::sinks::object::{S3Config, S3Url};
-use crate::verify::{self, VerifyError};
 use clap::Args;
+use elastickv_backup_engine::error::Error;
+use elastickv_backup_engine::sinks::object::{S3Config, S3Url};
+use elastickv_backup_engine::verify::{self, VerifyError};
 use std::io::Write;
 use std::path::PathBuf;
 

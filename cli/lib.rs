@@ -1,4 +1,14 @@
-//! The `elastickv-backup` command line.
+//! The `elastickv-backup` command line: clap definitions of every command, their flags and
+//! help, and the glue from flags to the engine's jobs (decode, dump, verify, encode,
+//! restore, and the `dev` tools serve, gen, bench).
+//!
+//! Why a crate of its own: the engine is a library of stages and jobs that knows nothing of
+//! flags, terminals or exit codes; everything an operator types or reads (usage errors in
+//! clap's format, logs, progress, metrics and summary files, exit codes) lives here. It is a
+//! library as well as the binary's body so the end-to-end tests drive commands in-process
+//! ([`run`], [`dump::run_dump_with`]); `main.rs` only parses and reports.
+
+#![warn(missing_docs)]
 
 pub(crate) mod bench;
 pub(crate) mod bench_child;
@@ -13,8 +23,8 @@ pub(crate) mod restore;
 pub(crate) mod serve;
 pub(crate) mod verify;
 
-use crate::error::Error;
 use clap::{Args, CommandFactory, Parser, Subcommand};
+use elastickv_backup_engine::error::Error;
 
 /// Examples shown at the end of `elastickv-backup --help`.
 const EXAMPLES: &str = "\

@@ -2,8 +2,8 @@
 //! summary JSON (`--summary-json`), both built from one [`RunReport`] and both written
 //! atomically, so a scraper or a scheduler never reads half a file.
 
-use crate::error::Error;
-use crate::progress::{self, Snapshot, StageSnapshot};
+use elastickv_backup_engine::error::Error;
+use elastickv_backup_engine::progress::{self, Snapshot, StageSnapshot};
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;

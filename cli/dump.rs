@@ -5,17 +5,17 @@ pub(crate) mod link;
 pub(crate) mod partition;
 
 use super::common::OutputFlags;
-use crate::dump::resume::journal::OptionsRecord;
-use crate::dump::resume::Runner;
-use crate::encode::manifest::{Manifest, PHASE_LIVE};
-use crate::error::Error;
-use crate::options::DecodeOptions;
-use crate::pipeline;
-use crate::server::{LoopbackServer, ServerConfig};
-use crate::sinks::preflight;
-use crate::sinks::{DirSink, Sink};
-use crate::sources::live::{LiveConfig, LiveSession};
 use clap::Args;
+use elastickv_backup_engine::dump::resume::journal::OptionsRecord;
+use elastickv_backup_engine::dump::resume::Runner;
+use elastickv_backup_engine::encode::manifest::{Manifest, PHASE_LIVE};
+use elastickv_backup_engine::error::Error;
+use elastickv_backup_engine::options::DecodeOptions;
+use elastickv_backup_engine::pipeline;
+use elastickv_backup_engine::server::{LoopbackServer, ServerConfig};
+use elastickv_backup_engine::sinks::preflight;
+use elastickv_backup_engine::sinks::{DirSink, Sink};
+use elastickv_backup_engine::sources::live::{LiveConfig, LiveSession};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -174,7 +174,8 @@ pub struct DumpArgs {
 
 /// `--group-endpoint` values as a map (usage error when malformed).
 fn group_endpoints(values: &[String]) -> Result<std::collections::BTreeMap<u64, String>, Error> {
-    crate::sources::live::topology::parse_group_endpoints(values).map_err(Error::Usage)
+    elastickv_backup_engine::sources::live::topology::parse_group_endpoints(values)
+        .map_err(Error::Usage)
 }
 
 /// Environment variable holding the Admin bearer token when neither `--admin-token` nor
@@ -297,8 +298,9 @@ fn run_resumable(args: DumpArgs, handle_signals: bool) -> Result<(), Error> {
         }
         (None, None) => return Err(Error::Usage("--output is required".into())),
     };
-    let names =
-        |v: &[crate::decode::AdapterKind]| v.iter().map(|a| a.name()).collect::<Vec<_>>().join(",");
+    let names = |v: &[elastickv_backup_engine::decode::AdapterKind]| {
+        v.iter().map(|a| a.name()).collect::<Vec<_>>().join(",")
+    };
     tracing::info!(
         "live dump complete: groups={} read_ts={} output={} runs={} written={} skipped={} visible={} pin_renewals_total={} elapsed={:.2?}",
         done.groups,
@@ -355,9 +357,9 @@ pub fn run_dump_with(mut args: DumpArgs, handle_signals: bool) -> Result<(), Err
                 snapshot_headroom_entries: args.snapshot_headroom_entries,
                 ..ServerConfig::default()
             };
-            let entries = crate::server::load::from_pairs(
-                crate::gen::sample(args.sample_scale),
-                crate::gen::EPOCH_MS << 16,
+            let entries = elastickv_backup_engine::server::load::from_pairs(
+                elastickv_backup_engine::gen::sample(args.sample_scale),
+                elastickv_backup_engine::gen::EPOCH_MS << 16,
             );
             let server = LoopbackServer::start(cfg, "127.0.0.1:0", entries)?;
             tracing::warn!(
@@ -395,7 +397,8 @@ pub fn run_dump_with(mut args: DumpArgs, handle_signals: bool) -> Result<(), Err
         }
         Arc::new(DirSink::create(&output, args.flags.force)?.with_sync(!args.no_sync))
     };
-    let summary = crate::dump::write(&session, sink.clone(), &opts, args.flags.threads())?;
+    let summary =
+        elastickv_backup_engine::dump::write(&session, sink.clone(), &opts, args.flags.threads())?;
     let mut manifest = live_manifest(&session, &opts);
     if embedded.is_some() {
         mark_embedded(&mut manifest);

@@ -2,14 +2,14 @@
 
 use super::common::{OutputFlags, HEAD_OUTPUT};
 use super::observe::ObserveArgs;
-use crate::encode::manifest::{InputInfo, Manifest, PHASE_SNAPSHOT};
-use crate::error::Error;
-use crate::pipeline;
-use crate::sinks::Sink;
-use crate::sources::snapshot::ContainerFormat;
-use crate::sources::snapshot::SnapshotShard;
-use crate::sources::Shard;
 use clap::Args;
+use elastickv_backup_engine::encode::manifest::{InputInfo, Manifest, PHASE_SNAPSHOT};
+use elastickv_backup_engine::error::Error;
+use elastickv_backup_engine::pipeline;
+use elastickv_backup_engine::sinks::Sink;
+use elastickv_backup_engine::sources::snapshot::ContainerFormat;
+use elastickv_backup_engine::sources::snapshot::SnapshotShard;
+use elastickv_backup_engine::sources::Shard;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;

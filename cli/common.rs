@@ -1,12 +1,12 @@
 //! Flags shared by every command that writes a dump (`decode`, `dump`).
 
-use crate::decode::AdapterKind;
-use crate::error::Error;
-use crate::options::{DdbLayout, DecodeOptions, Scope, DEFAULT_BUNDLE_BYTES};
-use crate::sinks::archive::{self, ArchiveSink, Compression, Destination};
-use crate::sinks::object::{S3Config, S3Url};
-use crate::sinks::{DirSink, ObjectSink, Sink};
 use clap::Args;
+use elastickv_backup_engine::decode::AdapterKind;
+use elastickv_backup_engine::error::Error;
+use elastickv_backup_engine::options::{DdbLayout, DecodeOptions, Scope, DEFAULT_BUNDLE_BYTES};
+use elastickv_backup_engine::sinks::archive::{self, ArchiveSink, Compression, Destination};
+use elastickv_backup_engine::sinks::object::{S3Config, S3Url};
+use elastickv_backup_engine::sinks::{DirSink, ObjectSink, Sink};
 use std::path::Path;
 use std::sync::Arc;
 

@@ -1,11 +1,11 @@
 //! `elastickv-backup restore redis|dynamodb|s3|sqs`: replays a dump into a running server.
 
-use crate::cli::common::{positive_duration_arg, size_arg};
-use crate::error::Error;
-use crate::restore::aws::{Summary, Target};
-use crate::restore::redis::{self, Mode, RestoreError, RestoreOptions};
-use crate::restore::{dynamodb, s3, sqs};
+use crate::common::{positive_duration_arg, size_arg};
 use clap::{Args, Subcommand};
+use elastickv_backup_engine::error::Error;
+use elastickv_backup_engine::restore::aws::{Summary, Target};
+use elastickv_backup_engine::restore::redis::{self, Mode, RestoreError, RestoreOptions};
+use elastickv_backup_engine::restore::{dynamodb, s3, sqs};
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -239,7 +239,10 @@ pub fn run(args: RestoreArgs) -> Result<(), Error> {
 
 /// Prints the summary (on success and on failure alike), then passes the result on.
 fn report(
-    (summary, result): (Summary, Result<(), crate::restore::aws::AwsRestoreError>),
+    (summary, result): (
+        Summary,
+        Result<(), elastickv_backup_engine::restore::aws::AwsRestoreError>,
+    ),
 ) -> Result<(), Error> {
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(summary.render().as_bytes());

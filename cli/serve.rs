@@ -6,10 +6,10 @@ pub(crate) mod faults;
 
 use super::common::duration_arg;
 use super::dump::admin_token;
-use crate::error::Error;
-use crate::server::{load, LoopbackServer, ServerConfig};
-use crate::sources::live::tls::ServerTlsFiles;
 use clap::Args;
+use elastickv_backup_engine::error::Error;
+use elastickv_backup_engine::server::{load, LoopbackServer, ServerConfig};
+use elastickv_backup_engine::sources::live::tls::ServerTlsFiles;
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -108,8 +108,8 @@ pub fn run_serve(args: ServeArgs) -> Result<(), Error> {
         load::from_snapshots(&load::snapshot_dir_files(dir)?)?
     } else {
         load::from_pairs(
-            crate::gen::sample(args.generate.unwrap_or(1)),
-            crate::gen::EPOCH_MS << 16,
+            elastickv_backup_engine::gen::sample(args.generate.unwrap_or(1)),
+            elastickv_backup_engine::gen::EPOCH_MS << 16,
         )
     };
     let cfg = ServerConfig {

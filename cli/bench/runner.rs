@@ -9,17 +9,12 @@
 //! in one scratch directory that is removed at the end unless `--keep` (outputs are
 //! deleted as soon as measured on tmpfs, at the end on a disk: see `remove_output`).
 
-pub(crate) mod ceilings;
-pub(crate) mod child;
-pub(crate) mod cpu;
-pub(crate) mod report;
-
-use crate::error::Error;
-use crate::gen::plan::{generate, GenConfig, Mix};
-use crate::gen::writer::ShardInfo;
-use crate::progress::human_bytes;
-use crate::server::{load, LoopbackServer, ServerConfig};
-use child::ChildRun;
+use super::child::ChildRun;
+use elastickv_backup_engine::error::Error;
+use elastickv_backup_engine::gen::plan::{generate, GenConfig, Mix};
+use elastickv_backup_engine::gen::writer::ShardInfo;
+use elastickv_backup_engine::progress::human_bytes;
+use elastickv_backup_engine::server::{load, LoopbackServer, ServerConfig};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -177,7 +172,7 @@ impl Bench<'_> {
             r.describe()
         );
         self.say(&text)?;
-        ceilings::sync();
+        super::ceilings::sync();
         Ok((dir, r.shards))
     }
 
@@ -207,7 +202,7 @@ impl Bench<'_> {
         &mut self,
         v: &Variant,
         want_shape: bool,
-    ) -> Result<(ChildRun, Option<ceilings::Shape>, Option<u64>), Error> {
+    ) -> Result<(ChildRun, Option<super::ceilings::Shape>, Option<u64>), Error> {
         let output = self.output_path(v.label);
         let mut args = v.args.clone();
         args.extend(["--output".into(), output.display().to_string()]);
@@ -218,10 +213,12 @@ impl Bench<'_> {
             v.label,
             args.join(" ")
         );
-        let run = child::spawn(&args, &self.work)?;
+        let run = super::child::spawn(&args, &self.work)?;
         let (shape, size) = if output.is_dir() {
             (
-                want_shape.then(|| ceilings::shape(&output)).transpose()?,
+                want_shape
+                    .then(|| super::ceilings::shape(&output))
+                    .transpose()?,
                 None,
             )
         } else {
@@ -231,7 +228,7 @@ impl Bench<'_> {
             (None, Some(len))
         };
         self.remove_output(&output)?;
-        ceilings::sync();
+        super::ceilings::sync();
         Ok((run, shape, size))
     }
 
@@ -247,28 +244,34 @@ impl Bench<'_> {
     fn ceilings(
         &mut self,
         bytes: u64,
-        shape: Option<&ceilings::Shape>,
+        shape: Option<&super::ceilings::Shape>,
         c: &mut CeilingTimes,
     ) -> Result<(), Error> {
         let path = self.work.join("ceiling-seq.bin");
-        keep_min(&mut c.seq, ceilings::sequential(&path, bytes, false)?);
+        keep_min(
+            &mut c.seq,
+            super::ceilings::sequential(&path, bytes, false)?,
+        );
         self.remove_output(&path)?;
-        ceilings::sync();
-        keep_min(&mut c.seq_sha, ceilings::sequential(&path, bytes, true)?);
+        super::ceilings::sync();
+        keep_min(
+            &mut c.seq_sha,
+            super::ceilings::sequential(&path, bytes, true)?,
+        );
         self.remove_output(&path)?;
-        ceilings::sync();
+        super::ceilings::sync();
         if let Some(s) = shape {
             let root = self.work.join("ceiling-files");
             keep_min(
                 &mut c.files,
-                ceilings::create_files(s, &root, self.cfg.threads)?,
+                super::ceilings::create_files(s, &root, self.cfg.threads)?,
             );
             self.remove_output(&root)?;
-            ceilings::sync();
+            super::ceilings::sync();
             if let Some(t) = self.cfg.vs_threads.filter(|&t| t != self.cfg.threads) {
-                keep_min(&mut c.files_vs, ceilings::create_files(s, &root, t)?);
+                keep_min(&mut c.files_vs, super::ceilings::create_files(s, &root, t)?);
                 self.remove_output(&root)?;
-                ceilings::sync();
+                super::ceilings::sync();
             }
         }
         Ok(())
@@ -277,7 +280,7 @@ impl Bench<'_> {
     fn ceiling_report(
         &self,
         ours: &Best,
-        shape: Option<&ceilings::Shape>,
+        shape: Option<&super::ceilings::Shape>,
         c: &CeilingTimes,
         ratios: &mut Vec<String>,
     ) -> String {
@@ -287,7 +290,7 @@ impl Bench<'_> {
             format!(
                 "  {what}: {:.2} s ({}); ours/ceiling = {:.2}\n",
                 d.as_secs_f64(),
-                report::rate(bytes, d),
+                super::report::rate(bytes, d),
                 secs(d) / secs(ours_wall)
             )
         };
@@ -435,9 +438,16 @@ impl Bench<'_> {
         &mut self,
         variants: &[Variant],
         repeat: usize,
-    ) -> Result<(Vec<Option<Best>>, Option<ceilings::Shape>, CeilingTimes), Error> {
+    ) -> Result<
+        (
+            Vec<Option<Best>>,
+            Option<super::ceilings::Shape>,
+            CeilingTimes,
+        ),
+        Error,
+    > {
         let mut best: Vec<Option<Best>> = variants.iter().map(|_| None).collect();
-        let mut shape: Option<ceilings::Shape> = None;
+        let mut shape: Option<super::ceilings::Shape> = None;
         let mut c = CeilingTimes::default();
         for rep in 0..repeat {
             for (i, v) in variants.iter().enumerate() {
@@ -480,7 +490,7 @@ impl Bench<'_> {
         &mut self,
         variants: &[Variant],
         best: &[Option<Best>],
-        shape: Option<&ceilings::Shape>,
+        shape: Option<&super::ceilings::Shape>,
         c: &CeilingTimes,
     ) -> Result<(), Error> {
         let mut ratios = Vec::new();
@@ -495,12 +505,12 @@ impl Bench<'_> {
                 walls.join(", ")
             );
             let zst = self.cfg.archive.as_deref() == Some("tar.zst");
-            let rows = report::rows(
+            let rows = super::report::rows(
                 &b.run,
                 self.cfg.archive.is_some(),
                 b.archive_size.filter(|_| zst),
             );
-            text.push_str(&report::render(&title, &b.run, v.threads, &rows));
+            text.push_str(&super::report::render(&title, &b.run, v.threads, &rows));
         }
         let get = |label: &str| -> Option<&Best> {
             variants
@@ -591,10 +601,10 @@ impl Bench<'_> {
                 text.push('\n');
             }
         }
-        let cpu = cpu::available(std::time::Duration::from_millis(500));
+        let cpu = super::cpu::available(std::time::Duration::from_millis(500));
         text.push_str(&format!(
             "CPU available at the end of the run: {cpu:.2} of {} cores\n",
-            cpu::cores()
+            super::cpu::cores()
         ));
         self.say(&text)
     }
@@ -613,7 +623,7 @@ pub fn run(cfg: &BenchConfig, out: &mut dyn Write) -> Result<(), Error> {
         .prefix("ekvb-bench-")
         .tempdir_in(&base)
         .map_err(|e| Error::io(base.display(), e))?;
-    let cpu = cpu::available(Duration::from_millis(500));
+    let cpu = super::cpu::available(Duration::from_millis(500));
     w(
         out,
         &format!(
@@ -627,7 +637,7 @@ pub fn run(cfg: &BenchConfig, out: &mut dyn Write) -> Result<(), Error> {
             cfg.threads,
             cfg.archive.as_deref().unwrap_or("directory"),
             cfg.repeat.max(1),
-            cpu::cores(),
+            super::cpu::cores(),
         ),
     )?;
     let mut b = Bench {

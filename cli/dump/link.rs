@@ -2,9 +2,9 @@
 //! (`--ca-cert`, `--client-cert`, `--client-key`) and the scan limits
 //! (`--scan-concurrency`, `--max-inflight-bytes`, `--rate-limit`).
 
-use crate::sources::live::limits::ScanLimits;
-use crate::sources::live::tls::ClientTlsFiles;
 use clap::Args;
+use elastickv_backup_engine::sources::live::limits::ScanLimits;
+use elastickv_backup_engine::sources::live::tls::ClientTlsFiles;
 use std::path::PathBuf;
 
 /// TLS flags of every step that dials the cluster (`dump`, `dump begin`, `dump finish`).
@@ -61,12 +61,12 @@ pub struct LinkArgs {
 
     /// Data read from the cluster but not yet written, across groups (e.g. 64M, 1G); each
     /// group may still hold one batch beyond it.
-    #[arg(long, value_name = "BYTES", default_value = "256M", value_parser = crate::cli::common::size_arg, help_heading = "Limits")]
+    #[arg(long, value_name = "BYTES", default_value = "256M", value_parser = crate::common::size_arg, help_heading = "Limits")]
     pub max_inflight_bytes: u64,
 
     /// Read at most this many bytes per second from the cluster (e.g. 50M); unlimited when
     /// not given.
-    #[arg(long, value_name = "BYTES", value_parser = crate::cli::common::size_arg, help_heading = "Limits")]
+    #[arg(long, value_name = "BYTES", value_parser = crate::common::size_arg, help_heading = "Limits")]
     pub rate_limit: Option<u64>,
 }
 

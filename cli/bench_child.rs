@@ -2,8 +2,8 @@
 //! process of the same binary, so the child's peak RSS and stage counters are its own
 //! (`crate::bench::child` spawns it and reads the counters it writes).
 
-use crate::error::Error;
 use clap::Args;
+use elastickv_backup_engine::error::Error;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -22,7 +22,7 @@ pub struct ChildArgs {
 /// Runs the hidden child command (in the child process).
 pub fn run_child(args: ChildArgs) -> Result<(), Error> {
     use clap::Parser;
-    crate::progress::enable_stage_timing();
+    elastickv_backup_engine::progress::enable_stage_timing();
     let argv = std::iter::once("elastickv-backup".to_string()).chain(args.command);
     let cli =
         super::Cli::try_parse_from(argv).map_err(|e| Error::Usage(format!("bench child: {e}")))?;

@@ -3,9 +3,9 @@
 //! --input-snap-dir`, or serve them with `dev serve --input-snap-dir`).
 
 use super::common::size_arg;
-use crate::error::Error;
-use crate::gen::plan::{generate, GenConfig, Mix};
 use clap::Args;
+use elastickv_backup_engine::error::Error;
+use elastickv_backup_engine::gen::plan::{generate, GenConfig, Mix};
 use std::path::PathBuf;
 
 /// Generate synthetic cluster data: N snapshot shards covering contiguous key ranges.

@@ -2,9 +2,9 @@
 //! `decode`), for restoring a cluster through its snapshot path.
 
 use super::common::{resolve_adapters, size_arg, AdapterArg, AdapterItemParser};
-use crate::error::Error;
-use crate::reverse::{self, EncodeOptions, EncodeReport, DEFAULT_SORT_BUDGET};
 use clap::Args;
+use elastickv_backup_engine::error::Error;
+use elastickv_backup_engine::reverse::{self, EncodeOptions, EncodeReport, DEFAULT_SORT_BUDGET};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;

@@ -7,7 +7,7 @@
 //! data phase); callers `sync` between measurements so one's writeback does not land in
 //! the next's time.
 
-use crate::error::Error;
+use elastickv_backup_engine::error::Error;
 use rustix::fs::{self as rfs, Mode, OFlags};
 use sha2::{Digest, Sha256};
 use std::fs::File;
@@ -62,7 +62,7 @@ pub fn shape(root: &Path) -> Result<Shape, Error> {
 
 /// A buffer of non-zero bytes to write from.
 fn pattern() -> Vec<u8> {
-    let mut rng = crate::gen::rng::Rng::new(7);
+    let mut rng = elastickv_backup_engine::gen::rng::Rng::new(7);
     let mut v = Vec::new();
     rng.bytes(&mut v, 1 << 20);
     v

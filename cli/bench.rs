@@ -3,11 +3,17 @@
 //! ceilings and ratios. Speed claims of this project come from here (and from the
 //! criterion benches), never from tests.
 
-use super::common::size_arg;
-use crate::bench::{self, BenchConfig, Layout};
-use crate::error::Error;
-use crate::gen::plan::Mix;
+pub(crate) mod ceilings;
+pub(crate) mod child;
+pub(crate) mod cpu;
+pub(crate) mod report;
+mod runner;
+
+use crate::common::size_arg;
 use clap::Args;
+use elastickv_backup_engine::error::Error;
+use elastickv_backup_engine::gen::plan::Mix;
+use runner::{BenchConfig, Layout};
 use std::path::PathBuf;
 
 /// Measure decode throughput on generated data, per stage, against same-run ceilings.
@@ -26,7 +32,7 @@ pub struct BenchArgs {
     pub layout: String,
 
     /// Worker threads of the measured runs (default: the number of CPUs).
-    #[arg(long, short = 'j', value_name = "N", value_parser = super::common::parse_threads)]
+    #[arg(long, short = 'j', value_name = "N", value_parser = crate::common::parse_threads)]
     pub threads: Option<usize>,
 
     /// Measure archive output instead of a directory: tar or tar.zst.
@@ -120,5 +126,5 @@ pub fn run(args: BenchArgs) -> Result<(), Error> {
     let cfg = args.config()?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    bench::run(&cfg, &mut out)
+    runner::run(&cfg, &mut out)
 }

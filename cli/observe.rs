@@ -3,14 +3,14 @@
 //! `--summary-json`.
 //!
 //! Logs go through `tracing`; the subscriber installed here writes them through
-//! [`crate::progress::LogWriter`], so on a terminal every line is printed *above* the
+//! [`elastickv_backup_engine::progress::LogWriter`], so on a terminal every line is printed *above* the
 //! progress bar instead of on its line. The metrics file and the summary JSON are written
-//! from process-wide counters ([`crate::progress`]), so the stages need no handle to them.
+//! from process-wide counters ([`elastickv_backup_engine::progress`]), so the stages need no handle to them.
 
 use super::common::{duration_arg, HEAD_OBSERVE};
 use super::report::{self, Outcome, RunReport};
-use crate::error::Error;
 use clap::Args;
+use elastickv_backup_engine::error::Error;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -76,10 +76,10 @@ pub fn init_logging(args: &ObserveArgs) {
     use tracing_subscriber::EnvFilter;
     let level = if args.quiet { "warn" } else { "info" };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
-    crate::progress::set_quiet(args.quiet);
+    elastickv_backup_engine::progress::set_quiet(args.quiet);
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(crate::progress::LogWriter)
+        .with_writer(elastickv_backup_engine::progress::LogWriter)
         .with_ansi(false);
     let _ = match args.log_format {
         LogFormat::Text => builder.event_format(TextFormat).try_init(),
@@ -137,7 +137,7 @@ impl Run {
     /// the time went.
     pub fn start(command: &'static str, args: &ObserveArgs) -> Result<Self, Error> {
         if args.metrics_file.is_some() || args.summary_json.is_some() {
-            crate::progress::enable_stage_timing();
+            elastickv_backup_engine::progress::enable_stage_timing();
         }
         let started = SystemTime::now();
         let stop = Arc::new(AtomicBool::new(false));
@@ -231,8 +231,10 @@ mod tests {
         let first = std::fs::read_to_string(&path).unwrap();
         assert!(first.contains("elastickv_backup_run_in_progress{command=\"decode\"} 1"));
         // A record counted after the start shows up in a later rewrite, before the end.
-        let before = crate::progress::counters().snapshot().records;
-        crate::progress::counters()
+        let before = elastickv_backup_engine::progress::counters()
+            .snapshot()
+            .records;
+        elastickv_backup_engine::progress::counters()
             .records
             .fetch_add(1_000_000, Ordering::Relaxed);
         let want = before + 1_000_000;

@@ -5,8 +5,8 @@
 //! its counters as JSON for the parent (the command itself is `cli::bench_child`; this
 //! module spawns it and reads what it wrote).
 
-use crate::error::Error;
-use crate::progress::{self, StageSnapshot};
+use elastickv_backup_engine::error::Error;
+use elastickv_backup_engine::progress::{self, StageSnapshot};
 use serde::{Deserialize, Serialize};
 use std::io::Read;
 use std::path::Path;
