@@ -20,7 +20,7 @@ pub struct ChildArgs {
 }
 
 /// Runs the hidden child command (in the child process).
-pub fn run_child(args: ChildArgs) -> Result<(), Error> {
+pub fn run_child(args: ChildArgs) -> Result<(), crate::Failure> {
     use clap::Parser;
     elastickv_backup_engine::progress::enable_stage_timing();
     let argv = std::iter::once("elastickv-backup".to_string()).chain(args.command);
@@ -30,5 +30,6 @@ pub fn run_child(args: ChildArgs) -> Result<(), Error> {
     super::run(cli)?;
     let stats = crate::bench::child::collect(started.elapsed());
     let json = serde_json::to_vec(&stats).map_err(|e| Error::Internal(e.to_string()))?;
-    std::fs::write(&args.stats, json).map_err(|e| Error::io(args.stats.display(), e))
+    std::fs::write(&args.stats, json).map_err(|e| Error::io(args.stats.display(), e))?;
+    Ok(())
 }

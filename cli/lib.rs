@@ -10,6 +10,8 @@
 
 #![warn(missing_docs)]
 
+pub mod failure;
+
 pub(crate) mod bench;
 pub(crate) mod bench_child;
 pub(crate) mod common;
@@ -24,7 +26,7 @@ pub(crate) mod serve;
 pub(crate) mod verify;
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
-use elastickv_backup_engine::error::Error;
+pub use failure::Failure;
 
 /// Examples shown at the end of `elastickv-backup --help`.
 const EXAMPLES: &str = "\
@@ -138,19 +140,19 @@ impl Command {
 
 /// Runs a parsed command line; with `--metrics-file`/`--summary-json`, the reports are
 /// written whatever the outcome.
-pub fn run(cli: Cli) -> Result<(), Error> {
+pub fn run(cli: Cli) -> Result<(), Failure> {
     let name = cli.command.name();
     match cli.command.observe().cloned() {
         None => dispatch(cli.command),
         Some(o) => {
-            let run = observe::Run::start(name, &o)?;
+            let run = observe::Run::start(name, &o).map_err(Failure::from)?;
             run.finish(dispatch(cli.command))
         }
     }
 }
 
-fn dispatch(command: Command) -> Result<(), Error> {
-    match command {
+fn dispatch(command: Command) -> Result<(), Failure> {
+    let engine_run = match command {
         Command::Decode(a) => decode::run(a),
         Command::Verify(a) => verify::run(a),
         Command::Dump(a) => dump::run_dump(a),
@@ -162,10 +164,11 @@ fn dispatch(command: Command) -> Result<(), Error> {
         Command::Serve(a) => serve::run_serve(a),
         Command::Gen(a) => gen::run(a),
         Command::Bench(a) => bench::run(a),
-        Command::BenchChild(a) => bench_child::run_child(a),
+        Command::BenchChild(a) => return bench_child::run_child(a),
         Command::Encode(a) => encode::run(a),
-        Command::Restore(a) => restore::run(a),
-    }
+        Command::Restore(a) => return restore::run(a),
+    };
+    engine_run.map_err(Failure::from)
 }
 
 /// A usage error found after parsing (a combination clap cannot express), in clap's
@@ -175,14 +178,6 @@ pub fn usage_error(subcommand: &str, message: &str) -> clap::Error {
     root.build();
     let mut cmd = root.find_subcommand(subcommand).cloned().unwrap_or(root);
     cmd.error(clap::error::ErrorKind::ValueValidation, message)
-}
-
-/// Process exit status for an error: 2 for usage errors, 1 otherwise.
-pub fn exit_code(e: &Error) -> i32 {
-    match e {
-        Error::Usage(_) => 2,
-        _ => 1,
-    }
 }
 
 #[cfg(test)]

@@ -2,7 +2,6 @@
 
 use clap::Parser;
 use elastickv_backup_cli as cli;
-use elastickv_backup_engine::Error;
 
 fn main() {
     let parsed = cli::Cli::parse();
@@ -10,10 +9,12 @@ fn main() {
     cli::observe::init_logging(&parsed.command.observe().cloned().unwrap_or_default());
     match cli::run(parsed) {
         Ok(()) => {}
-        Err(Error::Usage(m)) => cli::usage_error(name, &m).exit(),
         Err(e) => {
+            if let Some(m) = e.usage_message() {
+                cli::usage_error(name, m).exit();
+            }
             tracing::error!("{e}");
-            std::process::exit(cli::exit_code(&e));
+            std::process::exit(e.exit_code());
         }
     }
 }

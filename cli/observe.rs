@@ -9,6 +9,7 @@
 
 use super::common::{duration_arg, HEAD_OBSERVE};
 use super::report::{self, Outcome, RunReport};
+use crate::Failure;
 use clap::Args;
 use elastickv_backup_engine::error::Error;
 use std::path::PathBuf;
@@ -176,7 +177,7 @@ impl Run {
     /// Ends the run: writes the final metrics file and summary JSON with the outcome, then
     /// hands `result` back. A report that cannot be written turns a success into a failure
     /// (a scheduler reading it would otherwise see a stale file).
-    pub fn finish(mut self, result: Result<(), Error>) -> Result<(), Error> {
+    pub fn finish(mut self, result: Result<(), Failure>) -> Result<(), Failure> {
         self.stop.store(true, Ordering::Release);
         if let Some(h) = self.writer.take() {
             h.thread().unpark();
@@ -185,7 +186,7 @@ impl Run {
         let outcome = match &result {
             Ok(()) => Outcome::Success,
             Err(e) => Outcome::Failure {
-                exit_code: super::exit_code(e),
+                exit_code: e.exit_code(),
                 error: e.to_string(),
             },
         };
@@ -200,7 +201,7 @@ impl Run {
         if let Some(p) = &self.args.summary_json {
             written = written.and(report::write_atomic(p, r.to_json().as_bytes()));
         }
-        result.and(written)
+        result.and(written.map_err(Failure::from))
     }
 }
 

@@ -1,11 +1,11 @@
 //! `elastickv-backup restore redis|dynamodb|s3|sqs`: replays a dump into a running server.
 
 use crate::common::{positive_duration_arg, size_arg};
+use crate::Failure;
 use clap::{Args, Subcommand};
-use elastickv_backup_engine::error::Error;
-use elastickv_backup_engine::restore::aws::{Summary, Target};
-use elastickv_backup_engine::restore::redis::{self, Mode, RestoreError, RestoreOptions};
-use elastickv_backup_engine::restore::{dynamodb, s3, sqs};
+use elastickv_backup_restore::aws::{Summary, Target};
+use elastickv_backup_restore::redis::{self, Mode, RestoreError, RestoreOptions};
+use elastickv_backup_restore::{dynamodb, s3, sqs};
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -197,13 +197,13 @@ pub struct RedisArgs {
 }
 
 /// Runs `restore`.
-pub fn run(args: RestoreArgs) -> Result<(), Error> {
+pub fn run(args: RestoreArgs) -> Result<(), Failure> {
     match args.target {
         RestoreTarget::Redis(a) => run_redis(a),
         RestoreTarget::Dynamodb(a) => {
             if a.concurrency == 0 || a.max_writes_per_second == Some(0) {
-                return Err(Error::Usage(
-                    "--concurrency and --max-writes-per-second must be at least 1".into(),
+                return Err(Failure::usage(
+                    "--concurrency and --max-writes-per-second must be at least 1",
                 ));
             }
             let mut o = dynamodb::Options::new(a.aws.input.clone(), a.aws.target());
@@ -218,13 +218,13 @@ pub fn run(args: RestoreArgs) -> Result<(), Error> {
             o.multipart_threshold = a.multipart_threshold;
             o.part_size = a.part_size;
             if o.part_size < s3::MIN_PART_SIZE {
-                return Err(Error::Usage(format!(
+                return Err(Failure::usage(format!(
                     "--part-size must be at least 5M ({} bytes): S3 refuses smaller parts",
                     s3::MIN_PART_SIZE
                 )));
             }
             if a.concurrency == 0 {
-                return Err(Error::Usage("--concurrency must be at least 1".into()));
+                return Err(Failure::usage("--concurrency must be at least 1"));
             }
             o.concurrency = a.concurrency;
             report(s3::restore(&o))
@@ -241,20 +241,20 @@ pub fn run(args: RestoreArgs) -> Result<(), Error> {
 fn report(
     (summary, result): (
         Summary,
-        Result<(), elastickv_backup_engine::restore::aws::AwsRestoreError>,
+        Result<(), elastickv_backup_restore::error::aws::AwsRestoreError>,
     ),
-) -> Result<(), Error> {
+) -> Result<(), Failure> {
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(summary.render().as_bytes());
     let _ = out.flush();
-    result.map_err(Error::from)
+    result.map_err(Failure::from)
 }
 
-fn run_redis(a: RedisArgs) -> Result<(), Error> {
+fn run_redis(a: RedisArgs) -> Result<(), Failure> {
     let target = a.address;
-    let mode: Mode = a.mode.parse().map_err(Error::Usage)?;
+    let mode: Mode = a.mode.parse().map_err(Failure::usage)?;
     if a.rate_limit == Some(0) {
-        return Err(Error::Usage("--rate-limit must be at least 1".into()));
+        return Err(Failure::usage("--rate-limit must be at least 1"));
     }
     let mut opts = RestoreOptions::new(a.input, target);
     opts.source_db = a.source_db;

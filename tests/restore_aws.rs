@@ -16,7 +16,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 use common::*;
-use elastickv_backup_engine::restore::aws::{load_config, runtime, Target};
+use elastickv_backup_restore::aws::{load_config, runtime, Target};
 use moto::{Moto, ENV};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};

@@ -12,7 +12,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use common::*;
 use elastickv_backup_engine::encode::filename::{decode_segment, encode_segment, DecodedSegment};
-use elastickv_backup_engine::restore::redis::{parse_address, Client, Reply};
+use elastickv_backup_restore::redis::{parse_address, Client, Reply};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

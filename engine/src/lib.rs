@@ -14,17 +14,16 @@
 
 #![warn(missing_docs)]
 
-pub(crate) mod aws_http;
+pub mod aws_http;
 pub mod decode;
 pub mod dump;
 pub mod encode;
 pub mod error;
-pub(crate) mod extsort;
+pub mod extsort;
 pub mod gen;
 pub mod options;
 pub mod pipeline;
 pub mod progress;
-pub mod restore;
 pub mod reverse;
 pub mod server;
 pub mod sinks;

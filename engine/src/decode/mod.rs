@@ -10,7 +10,7 @@
 pub mod dynamodb;
 pub(crate) mod redis;
 pub(crate) mod s3;
-pub(crate) mod sqs;
+pub mod sqs;
 
 /// The prefix route table, kept where decode's adapters have always found it; it lives in
 /// the format crate with the rest of the storage layout.

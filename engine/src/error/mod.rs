@@ -14,8 +14,6 @@ pub mod partition;
 pub mod path;
 pub mod preflight;
 pub mod redis;
-pub mod restore_aws;
-pub mod restore_redis;
 pub mod reverse;
 pub mod s3;
 pub mod sort;
@@ -111,12 +109,6 @@ pub enum Error {
     /// `verify` found the dump incomplete, altered or unsafe (its report lists each problem).
     #[error("{0}")]
     Verify(#[from] verify::VerifyError),
-    /// `restore` could not run or finished with keys not restored.
-    #[error("{0}")]
-    Restore(#[from] restore_redis::RestoreError),
-    /// `restore dynamodb|s3|sqs` stopped (names the dump file or the API call).
-    #[error("{0}")]
-    RestoreAws(#[from] restore_aws::AwsRestoreError),
     /// `encode` could not turn the dump tree back into a snapshot (names the file or key).
     #[error("encode: {0}")]
     Reverse(#[from] reverse::ReverseError),

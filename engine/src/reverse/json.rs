@@ -173,13 +173,13 @@ pub(crate) fn integer<T: std::str::FromStr>(raw: &[u8]) -> Option<T> {
 /// An object read as a Go struct: member names match field names case-insensitively
 /// (Go's folding) and the last non-null occurrence of a field wins; unknown members are
 /// ignored.
-pub(crate) struct Record<'a> {
+pub struct Record<'a> {
     members: Members<'a>,
 }
 
 impl<'a> Record<'a> {
     /// Reads `raw` as a struct: an object, or `null` (every field zero).
-    pub(crate) fn new(raw: &'a [u8]) -> Result<Self, String> {
+    pub fn new(raw: &'a [u8]) -> Result<Self, String> {
         if Kind::of(raw) == Kind::Null {
             return Ok(Record {
                 members: Vec::new(),
@@ -221,7 +221,7 @@ impl<'a> Record<'a> {
     }
 
     /// A string field as `String` ("" when absent).
-    pub(crate) fn text(&self, name: &str) -> Result<String, String> {
+    pub fn text(&self, name: &str) -> Result<String, String> {
         Ok(self.typed(name, "a string", text)?.unwrap_or_default())
     }
 

@@ -12,14 +12,14 @@
 //! age, dedup and sequence rows), nothing that only made sense in the source cluster
 //! (SQS group locks and queue tombstones, original generations and upload ids).
 
-pub(crate) mod dynamodb;
+pub mod dynamodb;
 pub use crate::error::reverse as error;
 pub(crate) mod fsutil;
-pub(crate) mod json;
-pub(crate) mod manifest;
+pub mod json;
+pub mod manifest;
 pub(crate) mod redis;
-pub(crate) mod s3;
-pub(crate) mod sqs;
+pub mod s3;
+pub mod sqs;
 pub(crate) mod writer;
 
 pub use error::ReverseError;

@@ -16,7 +16,7 @@
 
 mod flush;
 pub(crate) mod keys;
-pub(crate) mod records;
+pub mod records;
 pub(crate) mod render;
 #[cfg(test)]
 mod tests;

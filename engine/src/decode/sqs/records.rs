@@ -28,19 +28,32 @@ impl std::fmt::Display for ValueProblem {
 
 /// The queue configuration fields the dump keeps (everything else is dropped).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct QueueMeta {
+pub struct QueueMeta {
+    /// Queue name (the directory name under `sqs/`).
     pub name: Vec<u8>,
+    /// A FIFO queue (`.fifo` name, group ordering, dedup ids).
     pub is_fifo: bool,
+    /// FIFO: deduplication by body hash when no id is sent.
     pub content_based_dedup: bool,
+    /// `VisibilityTimeout` attribute.
     pub visibility_timeout_seconds: i64,
+    /// `MessageRetentionPeriod` attribute.
     pub message_retention_seconds: i64,
+    /// `DelaySeconds` attribute.
     pub delay_seconds: i64,
+    /// `ReceiveMessageWaitTimeSeconds` attribute.
     pub receive_message_wait_seconds: i64,
+    /// `MaximumMessageSize` attribute.
     pub maximum_message_size: i64,
+    /// `RedrivePolicy` as stored (JSON text, empty when unset).
     pub redrive_policy: Vec<u8>,
+    /// `RedriveAllowPolicy` as stored (JSON text, empty when unset).
     pub redrive_allow_policy: Vec<u8>,
+    /// Partition count of the queue, as stored.
     pub partition_count: u32,
+    /// `FifoThroughputLimit` attribute (empty when unset).
     pub fifo_throughput_limit: Vec<u8>,
+    /// `DeduplicationScope` attribute (empty when unset).
     pub deduplication_scope: Vec<u8>,
 }
 
@@ -105,24 +118,40 @@ pub(crate) fn decode_meta(value: &[u8]) -> Result<QueueMeta, ValueProblem> {
 
 /// One stored message, with every field the dump writes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct Message {
+pub struct Message {
+    /// `MessageId`.
     pub message_id: Vec<u8>,
+    /// Message body bytes.
     pub body: Vec<u8>,
+    /// `MD5OfMessageBody` as stored (hex).
     pub md5_of_body: Vec<u8>,
+    /// `MD5OfMessageAttributes` as stored (hex; empty without attributes).
     pub md5_of_message_attributes: Vec<u8>,
     /// Name → raw JSON value, sorted by name, one entry per name (the last wins).
     pub message_attributes: Vec<(Vec<u8>, Vec<u8>)>,
+    /// `SenderId` attribute.
     pub sender_id: Vec<u8>,
+    /// `SentTimestamp`, ms since the epoch (the dump orders messages by it).
     pub send_timestamp_millis: i64,
+    /// When a delayed message becomes receivable, ms since the epoch.
     pub available_at_millis: i64,
+    /// When an in-flight message becomes visible again, ms since the epoch.
     pub visible_at_millis: i64,
+    /// `ApproximateReceiveCount`.
     pub receive_count: i64,
+    /// `ApproximateFirstReceiveTimestamp`, ms (0: never received).
     pub first_receive_millis: i64,
+    /// Receipt token of the current receive (empty when not in flight).
     pub current_receipt_token: Vec<u8>,
+    /// Generation of the queue incarnation the message was stored under, as stored.
     pub queue_generation: u64,
+    /// FIFO `MessageGroupId`.
     pub message_group_id: Vec<u8>,
+    /// FIFO `MessageDeduplicationId`.
     pub message_deduplication_id: Vec<u8>,
+    /// FIFO `SequenceNumber`.
     pub sequence_number: u64,
+    /// ARN of the queue a dead-lettered message was moved from (empty otherwise).
     pub dead_letter_source_arn: Vec<u8>,
     /// From a partitioned key; written as `partition` when present.
     pub partition: Option<u32>,

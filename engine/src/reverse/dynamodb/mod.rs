@@ -44,7 +44,7 @@ pub fn encode_into(root: &Path, opts: &Options, out: &mut dyn Stage) -> Result<(
 
 /// What a walk over `dynamodb/` hands on, table by table: shared by `encode` (records)
 /// and `restore dynamodb` (API calls), so both read the tree with the same rules.
-pub(crate) trait TableVisitor {
+pub trait TableVisitor {
     /// The caller's error; reading the tree fails with a [`ReverseError`].
     type Error: From<ReverseError>;
     /// A table's parsed `_schema.json`, before any of its items.
@@ -59,7 +59,7 @@ pub(crate) trait TableVisitor {
 
 /// Walks `root/dynamodb/` (nothing when the directory is absent): every table directory's
 /// `_schema.json`, then its items in either layout.
-pub(crate) fn walk<V: TableVisitor + ?Sized>(
+pub fn walk<V: TableVisitor + ?Sized>(
     root: &Path,
     opts: &Options,
     v: &mut V,

@@ -15,8 +15,8 @@
 mod hlc;
 pub(crate) mod keymap;
 mod keys;
-pub(crate) mod objects;
-pub(crate) mod values;
+pub mod objects;
+pub mod values;
 
 #[cfg(test)]
 mod tests;
@@ -38,10 +38,7 @@ pub fn encode_into<S: Stage + ?Sized>(root: &Path, out: &mut S) -> Result<(), Re
 
 /// Walks every bucket directory of `root/s3/` (nothing when absent) with `v`: shared by
 /// `encode` and `restore s3`.
-pub(crate) fn walk<V: objects::BucketVisitor + ?Sized>(
-    root: &Path,
-    v: &mut V,
-) -> Result<(), V::Error> {
+pub fn walk<V: objects::BucketVisitor + ?Sized>(root: &Path, v: &mut V) -> Result<(), V::Error> {
     each_bucket(root, |dir, name, shown| {
         objects::walk_bucket(dir, name, shown, v)
     })

@@ -90,7 +90,7 @@ fn bucket_name<V: BucketVisitor + ?Sized>(
 
 /// One object found in a bucket directory: its key (renames and escapes undone), its
 /// parsed sidecar, and its body opened, its length checked against `size_bytes`.
-pub(crate) struct ObjectFile<'a> {
+pub struct ObjectFile<'a> {
     /// The object key.
     pub key: Vec<u8>,
     /// The body, opened (read it to `len` bytes).
@@ -105,7 +105,7 @@ pub(crate) struct ObjectFile<'a> {
 
 /// What a walk over one bucket directory hands on: shared by `encode` (records) and
 /// `restore s3` (API calls), so both read the tree with the same rules.
-pub(crate) trait BucketVisitor {
+pub trait BucketVisitor {
     /// The caller's error; reading the tree fails with a [`ReverseError`].
     type Error: From<ReverseError>;
     /// The bucket, before its objects: its name, and `_bucket.json` when present.

@@ -37,7 +37,7 @@ fn check_version(v: u32) -> Result<(), String> {
 
 /// What `_bucket.json` says (docs/format/20-s3.md §7); the reserved fields are read and ignored.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub(crate) struct BucketFile {
+pub struct BucketFile {
     /// Bucket name.
     pub name: String,
     /// Owner.
@@ -96,7 +96,7 @@ pub(crate) fn bucket_meta_value(b: &BucketFile, generation: u64) -> Vec<u8> {
 
 /// What an object sidecar says (docs/format/20-s3.md §7).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub(crate) struct Sidecar {
+pub struct Sidecar {
     /// ETag, verbatim.
     pub etag: String,
     /// Declared body size; must equal the body file's length.

@@ -61,7 +61,7 @@ pub fn encode_into(root: &Path, opts: &Options, out: &mut dyn Stage) -> Result<(
 
 /// What a walk over `sqs/` hands on, queue by queue: shared by `encode` (records) and
 /// `restore sqs` (API calls), so both read the tree with the same rules.
-pub(crate) trait QueueVisitor {
+pub trait QueueVisitor {
     /// The caller's error; reading the tree fails with a [`ReverseError`].
     type Error: From<ReverseError>;
     /// A queue's parsed `_queue.json`, before any of its messages.
@@ -80,7 +80,7 @@ pub(crate) trait QueueVisitor {
 }
 
 /// Walks `root/sqs/` (nothing when the directory is absent).
-pub(crate) fn walk<V: QueueVisitor + ?Sized>(root: &Path, v: &mut V) -> Result<(), V::Error> {
+pub fn walk<V: QueueVisitor + ?Sized>(root: &Path, v: &mut V) -> Result<(), V::Error> {
     let dir = root.join("sqs");
     if !require_dir(&dir, "sqs")? {
         return Ok(());

@@ -2,7 +2,7 @@
 //! or reopened per pass when large (memory stays bounded).
 
 use super::RestoreError;
-use crate::progress::counters;
+use elastickv_backup_engine::progress::counters;
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

@@ -7,11 +7,11 @@
 //! `aws-lc-rs`: same protocol support, a much cheaper build (no C/assembly library of its
 //! own to compile on CI's two cores).
 
-use crate::reverse::manifest::{self, InputManifest};
-use crate::reverse::ReverseError;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use elastickv_backup_engine::reverse::manifest::{self, InputManifest};
+use elastickv_backup_engine::reverse::ReverseError;
 use std::fmt::Write as _;
 use std::path::Path;
 use std::time::Duration;
@@ -53,7 +53,7 @@ impl Target {
     }
 }
 
-pub use crate::error::restore_aws::AwsRestoreError;
+pub use crate::error::aws::AwsRestoreError;
 
 /// The runtime the SDK calls run on (two workers: the calls are network-bound).
 pub fn runtime() -> Result<tokio::runtime::Runtime, AwsRestoreError> {
@@ -69,7 +69,7 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, AwsRestoreError> {
 /// back through the same client setup.
 pub fn load_config(rt: &tokio::runtime::Runtime, t: &Target) -> SdkConfig {
     rt.block_on(async {
-        let http = crate::aws_http::https_client();
+        let http = elastickv_backup_engine::aws_http::https_client();
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .http_client(http)
             .timeout_config(

@@ -10,7 +10,7 @@ use super::kind::Kind;
 use super::ratelimit::TokenBucket;
 use super::resp::{self, Reply};
 use super::RestoreError;
-use crate::progress::counters;
+use elastickv_backup_engine::progress::counters;
 use std::io::Read;
 use std::sync::atomic::Ordering;
 

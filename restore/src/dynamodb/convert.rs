@@ -4,13 +4,13 @@
 //! GSIs with their projections). Tables are created on-demand (`PAY_PER_REQUEST`): the
 //! dump keeps no capacity settings.
 
-use crate::decode::dynamodb::proto::{
-    DynamoAttributeValue, DynamoItem, DynamoKeySchema, DynamoTableSchema, Value,
-};
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
     KeyType, Projection, ProjectionType, ScalarAttributeType,
+};
+use elastickv_backup_engine::decode::dynamodb::proto::{
+    DynamoAttributeValue, DynamoItem, DynamoKeySchema, DynamoTableSchema, Value,
 };
 use std::collections::{BTreeSet, HashMap};
 
@@ -142,7 +142,7 @@ pub(crate) fn create_table(s: &DynamoTableSchema) -> Result<CreateTable, String>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decode::dynamodb::proto::{
+    use elastickv_backup_engine::decode::dynamodb::proto::{
         DynamoAttributeValueMap, DynamoGlobalSecondaryIndex, DynamoGsiProjection, DynamoStringSet,
     };
 

@@ -2,13 +2,13 @@
 //! bodies, and a multipart upload read part by part (memory: one part) for large ones —
 //! aborted on the server when any step fails, so no incomplete upload is left behind.
 
-use crate::restore::aws::AwsRestoreError;
-use crate::reverse::s3::objects::ObjectFile;
-use crate::reverse::s3::values::Sidecar;
-use crate::reverse::ReverseError;
+use crate::aws::AwsRestoreError;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use aws_sdk_s3::Client;
+use elastickv_backup_engine::reverse::s3::objects::ObjectFile;
+use elastickv_backup_engine::reverse::s3::values::Sidecar;
+use elastickv_backup_engine::reverse::ReverseError;
 use std::collections::HashMap;
 use std::io::Read;
 
@@ -234,7 +234,7 @@ fn parts(
     );
     match completed {
         Ok(_) => Ok(()),
-        Err(e) if crate::aws_http::completed_under_other_root(&e) => Ok(()),
+        Err(e) if elastickv_backup_engine::aws_http::completed_under_other_root(&e) => Ok(()),
         Err(e) => Err(AwsRestoreError::call(
             "s3",
             "CompleteMultipartUpload",

@@ -5,7 +5,7 @@ use super::kind::Kind;
 use super::pipeline::Outcome;
 use super::replay::{Skips, TtlMode};
 use super::Mode;
-use crate::progress::human_bytes;
+use elastickv_backup_engine::progress::human_bytes;
 use std::fmt::Write as _;
 use std::time::Duration;
 

@@ -3,10 +3,10 @@
 //! `partition_count` has no SQS equivalent), each message's user attributes, and the
 //! redrive policy with its dead-letter ARN pointed at the restored queue.
 
-use crate::decode::sqs::records::QueueMeta;
-use crate::reverse::json::Record;
 use aws_sdk_sqs::primitives::Blob;
 use aws_sdk_sqs::types::{MessageAttributeValue, QueueAttributeName};
+use elastickv_backup_engine::decode::sqs::records::QueueMeta;
+use elastickv_backup_engine::reverse::json::Record;
 use elastickv_backup_gocompat::base64::std_decode;
 use std::collections::HashMap;
 

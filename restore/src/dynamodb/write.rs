@@ -3,7 +3,7 @@
 //! sent again after an exponentially growing pause until none are left or the attempts
 //! run out.
 
-use crate::restore::aws::AwsRestoreError;
+use crate::aws::AwsRestoreError;
 use aws_sdk_dynamodb::types::WriteRequest;
 use aws_sdk_dynamodb::Client;
 use std::collections::HashMap;

@@ -22,7 +22,7 @@
 mod client;
 mod collection;
 mod commands;
-use crate::error::restore_redis as error;
+use crate::error::redis as error;
 mod extsort;
 mod hll;
 mod json;
@@ -46,8 +46,8 @@ pub use resp::Reply;
 pub use summary::Summary;
 pub use url::{parse as parse_address, AddressError, Target};
 
-use crate::progress::{Reporter, ReporterConfig};
 use client::is_unknown_command;
+use elastickv_backup_engine::progress::{Reporter, ReporterConfig};
 use names::Listing;
 use pipeline::Pipe;
 use ratelimit::TokenBucket;

@@ -7,9 +7,9 @@ use super::extsort::{LastWins, Sorted, Sorter};
 use super::json::{JsonReader, Scalar};
 use super::kind::Kind;
 use super::RestoreError;
-use crate::encode::filename::{decode_segment, is_sha_fallback, DecodedSegment};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
+use elastickv_backup_engine::encode::filename::{decode_segment, is_sha_fallback, DecodedSegment};
 use std::fs::File;
 use std::io::BufReader;
 use std::os::unix::ffi::OsStrExt;
@@ -243,7 +243,7 @@ impl Listing {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::encode::filename::encode_segment;
+    use elastickv_backup_engine::encode::filename::encode_segment;
 
     #[test]
     fn joins_names_keymap_and_sidecar() {

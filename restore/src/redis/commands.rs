@@ -112,7 +112,7 @@ impl CmdSink for Held {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::restore::redis::resp::{read_reply, Reply};
+    use crate::redis::resp::{read_reply, Reply};
 
     /// Parses held commands back (a command is an array of bulks, like a reply).
     fn decode(h: &Held) -> Vec<Vec<Vec<u8>>> {

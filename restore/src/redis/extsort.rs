@@ -2,11 +2,11 @@
 //!
 //! Why: joining a type directory's file names with its TTL sidecar and KEYMAP.jsonl needs
 //! all three in one order, and each may list millions of keys. The sort itself is the
-//! engine's one external sorter ([`crate::extsort`], pulled record by record); this
+//! engine's one external sorter ([`elastickv_backup_engine::extsort`], pulled record by record); this
 //! module adapts it to restore's errors and adds the last-wins lookup the join needs.
 
 use super::RestoreError;
-use crate::extsort::{ExternalSorter, SortError, SortedRecords};
+use elastickv_backup_engine::extsort::{ExternalSorter, SortError, SortedRecords};
 
 /// One record.
 pub type Record = (Vec<u8>, Vec<u8>);
