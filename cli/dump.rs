@@ -12,10 +12,10 @@ use elastickv_backup_engine::encode::manifest::{Manifest, PHASE_LIVE};
 use elastickv_backup_engine::error::Error;
 use elastickv_backup_engine::options::DecodeOptions;
 use elastickv_backup_engine::pipeline;
-use elastickv_backup_engine::server::{LoopbackServer, ServerConfig};
 use elastickv_backup_engine::sinks::preflight;
 use elastickv_backup_engine::sinks::{DirSink, Sink};
 use elastickv_backup_engine::sources::live::{LiveConfig, LiveSession};
+use elastickv_backup_loopback::{LoopbackServer, ServerConfig};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -357,7 +357,7 @@ pub fn run_dump_with(mut args: DumpArgs, handle_signals: bool) -> Result<(), Err
                 snapshot_headroom_entries: args.snapshot_headroom_entries,
                 ..ServerConfig::default()
             };
-            let entries = elastickv_backup_engine::server::load::from_pairs(
+            let entries = elastickv_backup_loopback::load::from_pairs(
                 elastickv_backup_engine::gen::sample(args.sample_scale),
                 elastickv_backup_engine::gen::EPOCH_MS << 16,
             );

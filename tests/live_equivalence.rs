@@ -7,7 +7,7 @@
 mod common;
 
 use common::*;
-use elastickv_backup_engine::server::{load, LoopbackServer, ServerConfig};
+use elastickv_backup_loopback::{load, LoopbackServer, ServerConfig};
 
 fn check_case(name: &str) {
     let case = golden_dir().join(name);

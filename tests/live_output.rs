@@ -9,7 +9,7 @@ mod live_support;
 
 use common::*;
 use elastickv_backup_engine::gen;
-use elastickv_backup_engine::server::{load, LoopbackServer, ServerConfig};
+use elastickv_backup_loopback::{load, LoopbackServer, ServerConfig};
 use live_support::*;
 use std::path::Path;
 use std::process::Command;

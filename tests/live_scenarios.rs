@@ -15,10 +15,10 @@ use elastickv_backup_engine::error::Error;
 use elastickv_backup_engine::gen;
 use elastickv_backup_engine::options::DecodeOptions;
 use elastickv_backup_engine::pipeline;
-use elastickv_backup_engine::server::{load, LoopbackServer, ServerConfig};
 use elastickv_backup_engine::sinks::{DirSink, Sink};
 use elastickv_backup_engine::sources::live::abort::AbortReason;
 use elastickv_backup_engine::sources::live::{LiveConfig, LiveSession};
+use elastickv_backup_loopback::{load, LoopbackServer, ServerConfig};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -657,7 +657,7 @@ fn stale_copies_on_a_non_owner_group_are_dropped() {
     let other = (owner % 3) + 1;
     s.cluster().group(other).unwrap().write().apply(
         bytes::Bytes::from_static(key),
-        elastickv_backup_engine::server::store::Version {
+        elastickv_backup_loopback::store::Version {
             ts: 1,
             tombstone: false,
             expire_at_ms: 0,

@@ -9,7 +9,7 @@ mod common;
 mod live_support;
 
 use elastickv_backup_engine::gen;
-use elastickv_backup_engine::server::{load, LoopbackServer, ServerConfig};
+use elastickv_backup_loopback::{load, LoopbackServer, ServerConfig};
 use live_support::*;
 use std::sync::atomic::Ordering;
 use std::time::Duration;

@@ -14,7 +14,7 @@ use elastickv_backup_engine::error::Error;
 use elastickv_backup_engine::gen::plan::{generate, GenConfig, Mix};
 use elastickv_backup_engine::gen::writer::ShardInfo;
 use elastickv_backup_engine::progress::human_bytes;
-use elastickv_backup_engine::server::{load, LoopbackServer, ServerConfig};
+use elastickv_backup_loopback::{load, LoopbackServer, ServerConfig};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;

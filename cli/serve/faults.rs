@@ -1,9 +1,9 @@
 //! `serve --fault AT=ACTION`: failures scheduled on the loopback cluster from the command
 //! line, so an operator can rehearse a dump against them without writing Rust (the same
-//! switches the tests use through [`elastickv_backup_engine::server::Cluster`]).
+//! switches the tests use through [`elastickv_backup_loopback::Cluster`]).
 
 use elastickv_backup_engine::error::Error;
-use elastickv_backup_engine::server::LoopbackServer;
+use elastickv_backup_loopback::LoopbackServer;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 

@@ -25,7 +25,6 @@ pub mod options;
 pub mod pipeline;
 pub mod progress;
 pub mod reverse;
-pub mod server;
 pub mod sinks;
 pub mod sources;
 pub mod verify;

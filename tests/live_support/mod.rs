@@ -7,8 +7,8 @@
 
 use crate::common::{compare_trees, read_tree, run};
 use elastickv_backup_engine::gen;
-use elastickv_backup_engine::server::Cluster;
 use elastickv_backup_format::Family;
+use elastickv_backup_loopback::Cluster;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};

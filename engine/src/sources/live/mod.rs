@@ -14,13 +14,13 @@ pub(crate) mod narrow;
 pub mod pin;
 pub mod reorder;
 pub(crate) mod retry;
-pub(crate) mod route_key;
-pub(crate) mod routes;
-pub(crate) mod scan;
-pub(crate) mod scopes;
+pub mod route_key;
+pub mod routes;
+pub mod scan;
+pub mod scopes;
 pub(crate) mod session;
 pub(crate) mod shard;
-pub(crate) mod signals;
+pub mod signals;
 pub mod tls;
 pub mod topology;
 

@@ -4,8 +4,8 @@
 //! dump — an independent reference computed by the server, not by the producer.
 
 use super::cluster::Cluster;
-use crate::error::Error;
-use crate::sources::snapshot::container::PAYLOAD_MAGIC;
+use elastickv_backup_engine::error::Error;
+use elastickv_backup_engine::sources::snapshot::container::PAYLOAD_MAGIC;
 use std::path::{Path, PathBuf};
 
 /// File name of group `id`'s payload (sorts in group order).
@@ -66,11 +66,11 @@ impl Cluster {
 
 #[cfg(test)]
 mod tests {
-    use crate::decode::Family;
-    use crate::server::{Cluster, ServerConfig};
-    use crate::sources::snapshot::SnapshotShard;
-    use crate::sources::{RawEntry, Shard};
+    use crate::{Cluster, ServerConfig};
     use bytes::Bytes;
+    use elastickv_backup_engine::decode::Family;
+    use elastickv_backup_engine::sources::snapshot::SnapshotShard;
+    use elastickv_backup_engine::sources::{RawEntry, Shard};
 
     #[test]
     fn exports_versions_up_to_ts_in_encoded_key_order() {

@@ -2,8 +2,8 @@
 //! `Status`/`Configuration` describe the node's lowest hosted group — its leader's listener
 //! and its replicas' listeners.
 
-use crate::server::cluster::Cluster;
-use crate::server::placement::Placement;
+use crate::cluster::Cluster;
+use crate::placement::Placement;
 use elastickv_backup_proto::wire::{
     RaftAdminConfigurationRequest, RaftAdminConfigurationResponse, RaftAdminMember, RaftAdminState,
     RaftAdminStatusRequest, RaftAdminStatusResponse,

@@ -7,11 +7,13 @@ use super::group::Group;
 use super::hlc::Hlc;
 use super::pins::{effective_ttl, new_pin_id, now_ms, Pin, PinId, PinToken};
 use super::store::{GroupStore, Version};
-use crate::sources::live::route_key::is_explicit_group_key;
-use crate::sources::live::routes::RouteTable;
-use crate::sources::live::scopes::{counted_scope, declared_scope, ScopeId, SCOPE_META_PREFIXES};
-use crate::sources::RawEntry;
 use bytes::Bytes;
+use elastickv_backup_engine::sources::live::route_key::is_explicit_group_key;
+use elastickv_backup_engine::sources::live::routes::RouteTable;
+use elastickv_backup_engine::sources::live::scopes::{
+    counted_scope, declared_scope, ScopeId, SCOPE_META_PREFIXES,
+};
+use elastickv_backup_engine::sources::RawEntry;
 use elastickv_backup_proto::wire::{
     BeginBackupResponse, ListAdaptersAndScopesResponse, ScopeKeyCount, ShardApplied,
 };
@@ -76,7 +78,7 @@ impl Faults {
         let Some(p) = guard.as_deref() else {
             return false;
         };
-        let p_end = crate::sources::live::scan::prefix_end(p);
+        let p_end = elastickv_backup_engine::sources::live::scan::prefix_end(p);
         let starts_before_p_ends = p_end.is_empty() || start < p_end.as_slice();
         let ends_after_p_starts = end.is_empty() || end > p;
         starts_before_p_ends && ends_after_p_starts
@@ -154,7 +156,10 @@ impl Cluster {
         let groups_n = config.groups.max(1);
         let route_keys: Vec<Vec<u8>> = entries
             .iter()
-            .map(|e| crate::sources::live::route_key::route_key(&e.user_key).into_owned())
+            .map(|e| {
+                elastickv_backup_engine::sources::live::route_key::route_key(&e.user_key)
+                    .into_owned()
+            })
             .collect();
         let table = RouteTable::split(&RouteTable::quantiles(route_keys, groups_n), groups_n);
         let groups: Vec<Arc<Group>> = (1..=groups_n).map(|id| Arc::new(Group::new(id))).collect();
@@ -625,10 +630,12 @@ impl Cluster {
         for s in self.declared_scopes(pin.read_ts)? {
             let name = String::from_utf8_lossy(&s.name).into_owned();
             match s.adapter {
-                crate::decode::AdapterKind::DynamoDb => resp.dynamodb_tables.push(name),
-                crate::decode::AdapterKind::S3 => resp.s3_buckets.push(name),
-                crate::decode::AdapterKind::Sqs => resp.sqs_queues.push(name),
-                crate::decode::AdapterKind::Redis => {}
+                elastickv_backup_engine::decode::AdapterKind::DynamoDb => {
+                    resp.dynamodb_tables.push(name)
+                }
+                elastickv_backup_engine::decode::AdapterKind::S3 => resp.s3_buckets.push(name),
+                elastickv_backup_engine::decode::AdapterKind::Sqs => resp.sqs_queues.push(name),
+                elastickv_backup_engine::decode::AdapterKind::Redis => {}
             }
         }
         Ok(resp)
@@ -646,7 +653,7 @@ pub fn compacted(_: super::store::Compacted) -> ServerError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decode::Family;
+    use elastickv_backup_engine::decode::Family;
     use elastickv_backup_format::keys::ddb;
     use std::time::Duration;
 
@@ -775,7 +782,10 @@ mod tests {
         c.delete(&str_key("k001"));
         assert_eq!(c.compact(0), 0, "the pin holds history");
         let counts = c.count_scopes(resp.read_ts).unwrap();
-        assert_eq!(counts[&crate::sources::live::scopes::redis_db0()].0, 50);
+        assert_eq!(
+            counts[&elastickv_backup_engine::sources::live::scopes::redis_db0()].0,
+            50
+        );
         c.end_backup(&resp.pin_token).unwrap();
         assert!(c.compact(0) > 0);
         assert!(c.count_scopes(resp.read_ts).is_err());

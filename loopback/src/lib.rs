@@ -9,6 +9,14 @@
 //! Simplification (documented in §9's terms): one listener per node serves every group the
 //! node hosts (`ServerConfig::nodes`, groups spread over them by
 //! [`placement::Placement`]); `RaftAdmin` answers for the node's lowest hosted group.
+//!
+//! Why a crate of its own: it is the other end of the wire — a server — and nothing in the
+//! engine may depend on it (the live source must work against a real node through the
+//! protocol only). It uses the engine's keyspace and live-protocol helpers (route keys,
+//! scopes, TLS files) so both ends agree by construction; the CLI (`dev serve`, `dump
+//! --embedded`, `dev bench`) and the end-to-end tests start it.
+
+#![warn(missing_docs)]
 
 pub(crate) mod cluster;
 pub(crate) mod config;
@@ -24,8 +32,8 @@ pub mod store;
 pub use cluster::Cluster;
 pub use config::ServerConfig;
 
-use crate::error::Error;
-use crate::sources::RawEntry;
+use elastickv_backup_engine::error::Error;
+use elastickv_backup_engine::sources::RawEntry;
 use elastickv_backup_proto::{AdminServer, DistributionServer, RaftAdminServer, RawKvServer};
 use service::admin::AdminService;
 use service::auth::AdminAuth;
@@ -117,13 +125,13 @@ impl Node {
         let mut builder = tonic::transport::Server::builder();
         if let Some(tls) = tls {
             builder = builder.tls_config(tls).map_err(|e| {
-                crate::sources::live::LiveError::TlsConfig {
+                elastickv_backup_engine::sources::live::LiveError::TlsConfig {
                     file: cluster
                         .config
                         .tls
                         .as_ref()
                         .map_or_else(String::new, |f| f.describe()),
-                    detail: crate::sources::live::tls::chain(&e),
+                    detail: elastickv_backup_engine::sources::live::tls::chain(&e),
                 }
             })?;
         }
@@ -265,7 +273,7 @@ impl LoopbackServer {
     /// Blocks until SIGINT/SIGTERM (the `serve` command).
     pub fn wait_for_signal(&self) {
         if let Some(rt) = &self.rt {
-            rt.block_on(crate::sources::live::signals::wait_for_signal());
+            rt.block_on(elastickv_backup_engine::sources::live::signals::wait_for_signal());
         }
     }
 
@@ -274,7 +282,7 @@ impl LoopbackServer {
         let Some(rt) = &self.rt else { return true };
         rt.block_on(async {
             tokio::select! {
-                _ = crate::sources::live::signals::wait_for_signal() => true,
+                _ = elastickv_backup_engine::sources::live::signals::wait_for_signal() => true,
                 _ = tokio::time::sleep(d) => false,
             }
         })

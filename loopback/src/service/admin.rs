@@ -1,7 +1,7 @@
 //! `Admin` (docs/format/50-live-cluster.md §2, §5): `GetRaftGroups` and the Phase 1 backup RPCs. Authentication
 //! happens in the interceptor ([`super::auth`]) before any of these run.
 
-use crate::server::cluster::Cluster;
+use crate::cluster::Cluster;
 use elastickv_backup_proto::wire::{
     BeginBackupRequest, BeginBackupResponse, EndBackupRequest, EndBackupResponse,
     GetNodeVersionRequest, GetNodeVersionResponse, GetRaftGroupsRequest, GetRaftGroupsResponse,
@@ -37,7 +37,7 @@ impl Admin for AdminService {
                     raft_group_id: g.id,
                     leader_node_id: p
                         .leader(g.id)
-                        .map(crate::server::placement::Placement::node_id)
+                        .map(crate::placement::Placement::node_id)
                         .unwrap_or_default(),
                     leader_term: 1,
                     commit_index: g.commit_index(),

@@ -3,8 +3,8 @@
 //! is a silent empty page), `ts = 0` meaning "server chooses", compaction errors, the 64 MiB
 //! message budget, and the per-group faults.
 
-use crate::server::cluster::{compacted, Cluster};
-use crate::server::group::Group;
+use crate::cluster::{compacted, Cluster};
+use crate::group::Group;
 use bytes::Bytes;
 use elastickv_backup_proto::wire::{
     RawGetRequest, RawGetResponse, RawKvPair, RawLatestCommitTsRequest, RawLatestCommitTsResponse,
@@ -241,7 +241,7 @@ mod tests {
 
     #[test]
     fn refused_ranges() {
-        use crate::decode::Family;
+        use elastickv_backup_engine::decode::Family;
         use elastickv_backup_format::keys::ns;
         // The first key past every key under `prefix` (its last byte, `|`, becomes `}`).
         let past = |prefix: &[u8]| {
@@ -250,7 +250,7 @@ mod tests {
             k
         };
         let item = |rest: &[u8]| [Family::DdbItem.prefix(), rest].concat();
-        let f = crate::server::cluster::Faults::default();
+        let f = crate::cluster::Faults::default();
         assert!(!f.refuses_range(b"", b""));
         *f.refuse_prefix.lock().unwrap() = Some(ns::DDB.to_vec());
         assert!(f.refuses_range(b"", b""));

@@ -1,8 +1,8 @@
 //! `Distribution` (docs/format/50-live-cluster.md §2): the route catalog, the per-key ownership oracle, and the
 //! `GetTimestamp` counter that is deliberately not an HLC.
 
-use crate::server::cluster::Cluster;
-use crate::sources::live::route_key::route_key;
+use crate::cluster::Cluster;
+use elastickv_backup_engine::sources::live::route_key::route_key;
 use elastickv_backup_proto::wire::{
     GetRouteRequest, GetRouteResponse, GetTimestampRequest, GetTimestampResponse,
     ListRoutesRequest, ListRoutesResponse,

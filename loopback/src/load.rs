@@ -1,10 +1,10 @@
 //! Where a loopback server's data comes from: snapshot files (every version, tombstones
 //! included, exactly as the file holds them), a directory of them, or the sample generator.
 
-use crate::error::Error;
-use crate::sources::snapshot::SnapshotShard;
-use crate::sources::{RawEntry, Shard};
 use bytes::Bytes;
+use elastickv_backup_engine::error::Error;
+use elastickv_backup_engine::sources::snapshot::SnapshotShard;
+use elastickv_backup_engine::sources::{RawEntry, Shard};
 
 /// Every entry of the given `.fsm` files.
 pub fn from_snapshots(paths: &[String]) -> Result<Vec<RawEntry>, Error> {
