@@ -5,16 +5,16 @@
 use crate::decode::Family;
 
 use super::incr::{read_collection, IncrError};
-use super::names::{type_files, Names};
+use super::names::{each_file, Db};
 use super::records::{
     count_meta, list_item_key, list_meta, live_ttl, plain_key, sortable_f64, wide_key, TTL_PREFIX,
 };
-use crate::reverse::fsutil::open_regular;
-use crate::reverse::json::{string, Kind, Record};
-use crate::reverse::s3::keymap::RAW_URL;
+use crate::dumptree::fsutil::open_regular;
+use crate::dumptree::json::{string, Kind, Record};
+use crate::dumptree::keymap::RAW_URL;
+use crate::dumptree::redis::{TypeDir, HASHES, LISTS, SETS, ZSETS};
 use crate::reverse::{ReverseError, Stage};
 use base64::Engine as _;
-use std::path::Path;
 
 /// A collection type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,12 +30,12 @@ pub(crate) enum Coll {
 }
 
 impl Coll {
-    fn dir(self) -> &'static str {
+    fn dir(self) -> TypeDir {
         match self {
-            Coll::Hash => "hashes",
-            Coll::Set => "sets",
-            Coll::List => "lists",
-            Coll::ZSet => "zsets",
+            Coll::Hash => HASHES,
+            Coll::Set => SETS,
+            Coll::List => LISTS,
+            Coll::ZSet => ZSETS,
         }
     }
 }
@@ -78,7 +78,7 @@ pub(crate) fn score(raw: Option<&[u8]>) -> Result<f64, String> {
     if Kind::of(raw) != Kind::Num {
         return Err(format!(
             "score: expected a number, \"+inf\" or \"-inf\", found {}",
-            crate::reverse::json::describe(raw)
+            crate::dumptree::json::describe(raw)
         ));
     }
     let text = std::str::from_utf8(raw).map_err(|_| "score: not a number".to_string())?;
@@ -93,13 +93,10 @@ pub(crate) fn score(raw: Option<&[u8]>) -> Result<f64, String> {
 /// known only at the end) and the TTL row.
 pub(crate) fn encode<S: Stage + ?Sized>(
     coll: Coll,
-    db: &Path,
-    shown_db: &str,
-    names: &Names,
+    db: Db<'_>,
     out: &mut S,
 ) -> Result<(), ReverseError> {
-    for f in type_files(db, shown_db, coll.dir(), ".json")? {
-        let uk = names.resolve(&f.stem, &f.shown)?;
+    each_file(db, coll.dir(), |f, uk| {
         let file = open_regular(&f.path, &f.shown)?
             .ok_or_else(|| ReverseError::invalid(&f.shown, "vanished while being read"))?;
         let bad = |why: String| {
@@ -151,8 +148,8 @@ pub(crate) fn encode<S: Stage + ?Sized>(
         if let Some(t) = live_ttl(ttl) {
             out.add(plain_key(TTL_PREFIX, &uk), t.to_be_bytes().to_vec())?;
         }
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 /// An element's failure: a stage error as is, or a content error for the file.

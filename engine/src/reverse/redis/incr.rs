@@ -8,7 +8,7 @@
 //! One deliberate narrowing of Go's rules: the element array may appear only once (Go
 //! would merge a repeated array into the first); the decoder never writes it twice.
 
-use crate::reverse::json::{describe, Kind, Record};
+use crate::dumptree::json::{describe, Kind, Record};
 use elastickv_backup_gocompat::json::{fold_name, next_value, unquote, JsonError};
 use std::io::Read;
 
