@@ -1,7 +1,9 @@
 //! The Redis part of a dump tree, `redis/db_<n>/` (docs/format/40-redis.md §4): where each
 //! type lives, and the joined listing of a type directory ([`names`]).
 
+pub mod collection;
 pub mod names;
+pub mod values;
 
 /// Where one Redis type lives in a database directory.
 ///

@@ -10,7 +10,7 @@
 
 mod blobs;
 mod colls;
-mod incr;
+
 mod names;
 mod records;
 mod streams;

@@ -9,11 +9,11 @@
 
 use crate::decode::Family;
 
-use super::colls::binary;
 use super::names::{each_file, Db};
 use super::records::{live_ttl, plain_key, stream_entry, stream_meta, wide_key, TTL_PREFIX};
 use crate::dumptree::fsutil::open_regular;
 use crate::dumptree::json::{Record, ValueStream};
+use crate::dumptree::redis::values::binary_value as binary;
 use crate::dumptree::redis::STREAMS;
 use crate::reverse::{ReverseError, Stage};
 use std::io::BufReader;
