@@ -641,6 +641,74 @@ fn edge_cases_round_trip() {
     check_against_dump(&mut c, &root.join("redis/db_0"), "edge cases");
 }
 
+/// Many keys — a third with SHA-fallback names, every other string with a sidecar TTL line
+/// that overrides an earlier one — restore as the dump says with the smallest sort budget,
+/// where the name, KEYMAP and sidecar sorts all spill to scratch files.
+#[test]
+fn many_keys_restore_with_spilled_name_sorts() {
+    use elastickv_backup_restore::redis::{restore, RestoreOptions};
+    let server = Server::start();
+    let mut c = server.client();
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let future = now_ms() + 3_600_000;
+    let n = 3000u64;
+    let key = |i: u64| -> Vec<u8> {
+        if i.is_multiple_of(3) {
+            format!("{i:06}-{}", "x".repeat(300)).into_bytes()
+        } else {
+            format!("key:{i}").into_bytes()
+        }
+    };
+    let (mut km, mut side) = (String::new(), String::new());
+    for i in 0..n {
+        let k = key(i);
+        let seg = encode_segment(&k);
+        write(
+            root,
+            &format!("redis/db_0/strings/{seg}.bin"),
+            i.to_string(),
+        );
+        if i.is_multiple_of(3) {
+            km.push_str(&format!(
+                "{{\"encoded\":\"{seg}\",\"original\":\"{}\",\"kind\":\"sha-fallback\"}}\n",
+                URL_SAFE_NO_PAD.encode(&k)
+            ));
+        }
+        if i.is_multiple_of(2) {
+            side.push_str(&format!("{{\"key\":\"{seg}\",\"expire_at_ms\":1}}\n"));
+            side.push_str(&format!(
+                "{{\"key\":\"{seg}\",\"expire_at_ms\":{}}}\n",
+                future + i
+            ));
+        }
+    }
+    write(root, "redis/db_0/KEYMAP.jsonl", km);
+    write(root, "redis/db_0/strings_ttl.jsonl", side);
+    let mut opts = RestoreOptions::new(root.to_path_buf(), parse_address(&server.url()).unwrap());
+    opts.sort_budget = 0;
+    let summary = restore(&opts).unwrap();
+    assert_eq!(summary.failed_total(), 0, "{}", summary.render());
+    assert_eq!(dbsize(&mut c), n as i64);
+    for i in 0..n {
+        let k = key(i);
+        assert_eq!(
+            bulk(call(&mut c, &[b"GET", &k])),
+            Some(i.to_string().into_bytes())
+        );
+        let ttl = int(call(&mut c, &[b"PEXPIRETIME", &k]));
+        assert_eq!(
+            ttl,
+            if i.is_multiple_of(2) {
+                (future + i) as i64
+            } else {
+                -1
+            },
+            "key {i}"
+        );
+    }
+}
+
 #[test]
 fn modes_replace_merge_skip_existing() {
     let server = Server::start();

@@ -17,6 +17,7 @@
 pub mod aws_http;
 pub mod decode;
 pub mod dump;
+pub mod dumptree;
 pub mod encode;
 pub mod error;
 pub mod extsort;

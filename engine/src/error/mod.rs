@@ -8,6 +8,7 @@
 //! else in the engine, and every module may depend on it.
 
 pub mod ddb;
+pub mod dumptree;
 pub mod live;
 pub mod object;
 pub mod partition;

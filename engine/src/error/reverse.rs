@@ -109,3 +109,15 @@ impl From<super::sqs::SqsError> for ReverseError {
         ReverseError::Scratch { why: e.to_string() }
     }
 }
+
+impl From<super::dumptree::TreeError> for ReverseError {
+    /// A tree read failure keeps its path and wording (`{path}: {why}`).
+    fn from(e: super::dumptree::TreeError) -> Self {
+        use super::dumptree::TreeError;
+        match e {
+            TreeError::Io { path, source } => ReverseError::Io { path, source },
+            TreeError::Invalid { path, why } => ReverseError::Invalid { path, why },
+            TreeError::Sort(e) => e.into(),
+        }
+    }
+}

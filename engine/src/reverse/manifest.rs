@@ -2,8 +2,9 @@
 //! on every record, and the modes the dump was written in (some cannot be encoded back).
 //! Read with Go struct semantics like the rest of the tree; unknown fields are ignored.
 
-use super::json::{one_value, Record};
-use super::{fsutil, ReverseError};
+use super::ReverseError;
+use crate::dumptree::json::{one_value, Record};
+use crate::reverse::fsutil;
 use std::path::Path;
 
 /// The manifest fields the encoder uses.

@@ -15,7 +15,6 @@
 pub mod dynamodb;
 pub use crate::error::reverse as error;
 pub(crate) mod fsutil;
-pub mod json;
 pub mod manifest;
 pub(crate) mod redis;
 pub mod s3;
@@ -152,7 +151,9 @@ pub fn encode<W: Write>(
                 &mut w,
             )?,
             AdapterKind::S3 => s3::encode_into(root, &mut w)?,
-            AdapterKind::Redis => redis::encode_into(root, &mut w)?,
+            AdapterKind::Redis => {
+                redis::encode_into(root, redis::name_sort_budget(opts.sort_budget), &mut w)?
+            }
         }
     }
     let stats = w.finish(out, out_name)?;

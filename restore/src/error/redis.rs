@@ -93,3 +93,21 @@ impl RestoreError {
         matches!(self, RestoreError::Format { .. } | RestoreError::Io { .. })
     }
 }
+
+impl From<elastickv_backup_engine::dumptree::TreeError> for RestoreError {
+    /// A dump tree the shared reader could not list or join: an unreadable file keeps its
+    /// path, a malformed KEYMAP or sidecar stops the run with its file and line, and a
+    /// failed sort is scratch space.
+    fn from(e: elastickv_backup_engine::dumptree::TreeError) -> Self {
+        use elastickv_backup_engine::dumptree::TreeError;
+        use elastickv_backup_engine::extsort::SortError;
+        match e {
+            TreeError::Io { path, source } => RestoreError::Io { path, source },
+            e @ TreeError::Invalid { .. } => RestoreError::Input(e.to_string()),
+            TreeError::Sort(SortError::Scratch { source, .. }) => RestoreError::Scratch(source),
+            TreeError::Sort(other) => {
+                RestoreError::Scratch(std::io::Error::other(other.to_string()))
+            }
+        }
+    }
+}

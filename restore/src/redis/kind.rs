@@ -1,6 +1,8 @@
 //! The seven Redis types of a dump and where each lives under `redis/db_<n>/`
 //! (docs/format/40-redis.md §4).
 
+use elastickv_backup_engine::dumptree::redis::TypeDir;
+
 /// A Redis type as the dump stores it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Kind {
@@ -60,6 +62,15 @@ impl Kind {
             Kind::String => Some("strings_ttl.jsonl"),
             Kind::Hll => Some("hll_ttl.jsonl"),
             _ => None,
+        }
+    }
+
+    /// Where the shared dump-tree reader finds this kind's files.
+    pub fn layout(self) -> TypeDir {
+        TypeDir {
+            dir: self.dir(),
+            ext: self.ext(),
+            sidecar: self.sidecar(),
         }
     }
 

@@ -23,11 +23,9 @@ mod client;
 mod collection;
 mod commands;
 use crate::error::redis as error;
-mod extsort;
 mod hll;
 mod json;
 mod kind;
-mod names;
 mod pipeline;
 pub(crate) mod ratelimit;
 mod replay;
@@ -47,8 +45,8 @@ pub use summary::Summary;
 pub use url::{parse as parse_address, AddressError, Target};
 
 use client::is_unknown_command;
+use elastickv_backup_engine::dumptree::redis::names::Listing;
 use elastickv_backup_engine::progress::{Reporter, ReporterConfig};
-use names::Listing;
 use pipeline::Pipe;
 use ratelimit::TokenBucket;
 use replay::Replayer;
@@ -249,14 +247,24 @@ pub fn restore(opts: &RestoreOptions) -> Result<Summary, RestoreError> {
             rp.finish()?;
             rp.pipe().client().select(target)?;
             for kind in Kind::ALL {
-                let Some(mut listing) = Listing::open(dir, kind, opts.sort_budget)? else {
+                let shown = dir.display().to_string();
+                let Some(mut listing) =
+                    Listing::open(dir, &shown, kind.layout(), opts.sort_budget)?
+                else {
                     continue;
                 };
                 for ig in std::mem::take(&mut listing.ignored) {
                     rp.warn(format!("{}: {}; ignored", ig.path.display(), ig.why));
                 }
-                while let Some(named) = listing.next_named()? {
-                    rp.restore(kind, &named)?;
+                while let Some(file) = listing.next_file()? {
+                    if file.regular {
+                        rp.restore(kind, &file)?;
+                    } else {
+                        rp.warn(format!(
+                            "{}: not a regular file (symlink, directory or special file); ignored",
+                            file.path.display()
+                        ));
+                    }
                 }
             }
             rp.finish()?;

@@ -7,13 +7,13 @@ use super::commands::{send, Chunker, CmdSink, Held, Role};
 use super::hll::{walk_members, MEMBER_SET_MAGIC};
 use super::json::JsonReader;
 use super::kind::Kind;
-use super::names::Named;
 use super::pipeline::Pipe;
 use super::resp::{encode_command, Reply};
 use super::source::Source;
 use super::stream::{self, format_id};
 use super::value::score_arg;
 use super::{Mode, RestoreError};
+use elastickv_backup_engine::dumptree::redis::names::KeyFile as Named;
 use std::io::Read;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -127,7 +127,9 @@ impl Replayer {
         let key = match &named.key {
             Ok(k) => k,
             Err(why) => {
-                self.pipe.outcome.fail_other(kind, &named.stem, why);
+                self.pipe
+                    .outcome
+                    .fail_other(kind, &named.stem, &why.to_string());
                 return Ok(());
             }
         };
@@ -271,23 +273,23 @@ impl Replayer {
         named: &Named,
     ) -> Result<(Option<Job>, Option<u64>), RestoreError> {
         match kind {
-            Kind::String => Ok((Some(Job::Blob), named.sidecar_ttl)),
+            Kind::String => Ok((Some(Job::Blob), named.ttl)),
             Kind::Hll => {
                 if src.head(MEMBER_SET_MAGIC.len())? != MEMBER_SET_MAGIC {
-                    return Ok((Some(Job::Blob), named.sidecar_ttl));
+                    return Ok((Some(Job::Blob), named.ttl));
                 }
                 let mut r = src.reader()?;
                 let mut magic = [0u8; 4];
                 r.read_exact(&mut magic)
                     .map_err(|e| RestoreError::io(src.path(), e))?;
                 match walk_members(&mut r, &mut |_| Ok(())) {
-                    Ok(_) => Ok((Some(Job::HllMembers), named.sidecar_ttl)),
+                    Ok(_) => Ok((Some(Job::HllMembers), named.ttl)),
                     Err(why) => {
                         self.warn(format!(
                             "{}: starts like an elastickv HLL member set but is not one ({why}); restored byte for byte with SET",
                             src.path().display()
                         ));
-                        Ok((Some(Job::Blob), named.sidecar_ttl))
+                        Ok((Some(Job::Blob), named.ttl))
                     }
                 }
             }

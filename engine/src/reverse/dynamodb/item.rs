@@ -13,8 +13,8 @@ use crate::decode::dynamodb::proto::{
     DynamoAttributeValue, DynamoAttributeValueList, DynamoAttributeValueMap, DynamoBinarySet,
     DynamoItem, DynamoStringSet, DynamoTableSchema, Value,
 };
+use crate::dumptree::json::{boolean, elements, members, text, Kind};
 use crate::gen::enc::{b64url, seg};
-use crate::reverse::json::{boolean, elements, members, text, Kind};
 use crate::reverse::Entries;
 use elastickv_backup_format::keys::ddb;
 use elastickv_backup_gocompat::base64::std_decode;
@@ -215,8 +215,8 @@ pub fn gsi_rows(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dumptree::json::one_value;
     use crate::reverse::dynamodb::marshal::item_value;
-    use crate::reverse::json::one_value;
 
     fn item(json: &str) -> Result<DynamoItem, String> {
         parse_item(one_value(json.as_bytes())?)

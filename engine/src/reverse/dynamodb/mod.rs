@@ -12,11 +12,11 @@ mod marshal;
 mod number;
 pub(crate) mod schema;
 
-use super::fsutil::{list_dir, open_regular, read_regular, require_dir, shown_join};
-use super::json::{one_value, ValueStream};
 use super::{ReverseError, Stage};
 use crate::decode::dynamodb::proto::{DynamoItem, DynamoTableSchema};
+use crate::dumptree::json::{one_value, ValueStream};
 use crate::gen::enc::b64url;
+use crate::reverse::fsutil::{list_dir, open_regular, read_regular, require_dir, shown_join};
 use elastickv_backup_format::keys::ddb;
 use std::io::BufReader;
 use std::os::unix::ffi::OsStrExt;

@@ -6,8 +6,8 @@
 use crate::decode::dynamodb::proto::{
     DynamoGlobalSecondaryIndex, DynamoGsiProjection, DynamoKeySchema, DynamoTableSchema,
 };
+use crate::dumptree::json::{one_value, text, Record};
 use crate::encode::filename::encode_segment;
-use crate::reverse::json::{one_value, text, Record};
 use std::collections::BTreeMap;
 
 /// Key encoding of every restored table: ordered keys (docs/format/10-dynamodb.md §3).

@@ -5,11 +5,11 @@
 
 use crate::decode::Family;
 
-use super::names::{load_ttls, type_files, Names};
+use super::names::{each_file, Db};
 use super::records::{envelope, plain_key, TTL_PREFIX};
-use crate::reverse::fsutil::read_regular;
+use crate::dumptree::fsutil::read_regular;
+use crate::dumptree::redis::{HLL, STRINGS};
 use crate::reverse::{ReverseError, Stage};
-use std::path::Path;
 
 /// Which blob type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,20 +23,16 @@ pub(crate) enum Blob {
 /// Stages every blob of one type.
 pub(crate) fn encode<S: Stage + ?Sized>(
     kind: Blob,
-    db: &Path,
-    shown_db: &str,
-    names: &Names,
+    db: Db<'_>,
     out: &mut S,
 ) -> Result<(), ReverseError> {
-    let (sub, sidecar, prefix): (&str, &str, &[u8]) = match kind {
-        Blob::Str => ("strings", "strings_ttl.jsonl", Family::RedisString.prefix()),
-        Blob::Hll => ("hll", "hll_ttl.jsonl", Family::RedisHll.prefix()),
+    let (t, prefix) = match kind {
+        Blob::Str => (STRINGS, Family::RedisString.prefix()),
+        Blob::Hll => (HLL, Family::RedisHll.prefix()),
     };
-    let ttls = load_ttls(db, shown_db, sidecar)?;
-    for f in type_files(db, shown_db, sub, ".bin")? {
-        let uk = names.resolve(&f.stem, &f.shown)?;
+    each_file(db, t, |f, uk| {
         let body = read_regular(&f.path, &f.shown)?;
-        let ttl = ttls.get(&f.stem).copied().unwrap_or(0);
+        let ttl = f.ttl.unwrap_or(0);
         match kind {
             Blob::Str => out.add(plain_key(prefix, &uk), envelope(1, ttl, &body))?,
             Blob::Hll if ttl == 0 => out.add(plain_key(prefix, &uk), body)?,
@@ -45,6 +41,6 @@ pub(crate) fn encode<S: Stage + ?Sized>(
                 out.add(plain_key(TTL_PREFIX, &uk), ttl.to_be_bytes().to_vec())?;
             }
         }
-    }
-    Ok(())
+        Ok(())
+    })
 }

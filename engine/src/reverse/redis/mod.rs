@@ -10,7 +10,7 @@
 
 mod blobs;
 mod colls;
-mod incr;
+
 mod names;
 mod records;
 mod streams;
@@ -18,11 +18,12 @@ mod streams;
 #[cfg(test)]
 mod tests;
 
-use super::fsutil::{list_dir, require_dir, shown_join};
 use super::{ReverseError, Stage};
+use crate::dumptree::fsutil::{list_dir, require_dir, shown_join};
+use crate::dumptree::redis::names::check_keymap;
 use blobs::Blob;
 use colls::Coll;
-use names::Names;
+use names::Db;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
@@ -34,8 +35,20 @@ fn db_index(name: &[u8]) -> Option<u64> {
     (n.to_string() == s).then_some(n)
 }
 
-/// Stages the internal records for `root/redis/` (if present) on `out`.
-pub fn encode_into<S: Stage + ?Sized>(root: &Path, out: &mut S) -> Result<(), ReverseError> {
+/// The in-memory budget of each name, KEYMAP and sidecar sort, from the encode's sort
+/// budget: an eighth of it (a type directory runs three such sorts while the writer's
+/// own sorter holds the rest).
+pub(crate) fn name_sort_budget(sort_budget: usize) -> usize {
+    sort_budget / 8
+}
+
+/// Stages the internal records for `root/redis/` (if present) on `out`, sorting names,
+/// KEYMAP and sidecars in `budget` bytes each.
+pub fn encode_into<S: Stage + ?Sized>(
+    root: &Path,
+    budget: usize,
+    out: &mut S,
+) -> Result<(), ReverseError> {
     let dir = root.join("redis");
     if !require_dir(&dir, "redis")? {
         return Ok(());
@@ -56,7 +69,14 @@ pub fn encode_into<S: Stage + ?Sized>(root: &Path, out: &mut S) -> Result<(), Re
     }
     match dbs.as_slice() {
         [] => Ok(()),
-        [(0, shown)] => encode_db(&dir.join("db_0"), shown, out),
+        [(0, shown)] => encode_db(
+            Db {
+                path: &dir.join("db_0"),
+                shown,
+                budget,
+            },
+            out,
+        ),
         _ => Err(ReverseError::invalid(
             "redis",
             format!(
@@ -75,15 +95,17 @@ pub fn encode_into<S: Stage + ?Sized>(root: &Path, out: &mut S) -> Result<(), Re
 /// ([`encode_into`] on a vector).
 #[cfg(test)]
 pub fn encode_tree(root: &Path, out: &mut super::Entries) -> Result<(), ReverseError> {
-    encode_into(root, out)
+    encode_into(root, 16 << 20, out)
 }
 
-fn encode_db<S: Stage + ?Sized>(db: &Path, shown: &str, out: &mut S) -> Result<(), ReverseError> {
-    let names = Names::load(db, shown)?;
-    blobs::encode(Blob::Str, db, shown, &names, out)?;
-    blobs::encode(Blob::Hll, db, shown, &names, out)?;
+/// Stages one database's records. KEYMAP is checked first, whether or not a name needs
+/// it, as upstream loads it before reading anything else.
+fn encode_db<S: Stage + ?Sized>(db: Db<'_>, out: &mut S) -> Result<(), ReverseError> {
+    check_keymap(db.path, db.shown)?;
+    blobs::encode(Blob::Str, db, out)?;
+    blobs::encode(Blob::Hll, db, out)?;
     for c in [Coll::Hash, Coll::Set, Coll::List, Coll::ZSet] {
-        colls::encode(c, db, shown, &names, out)?;
+        colls::encode(c, db, out)?;
     }
-    streams::encode(db, shown, &names, out)
+    streams::encode(db, out)
 }

@@ -9,14 +9,14 @@
 
 use crate::decode::Family;
 
-use super::colls::binary;
-use super::names::{type_files, Names};
+use super::names::{each_file, Db};
 use super::records::{live_ttl, plain_key, stream_entry, stream_meta, wide_key, TTL_PREFIX};
-use crate::reverse::fsutil::open_regular;
-use crate::reverse::json::{Record, ValueStream};
+use crate::dumptree::fsutil::open_regular;
+use crate::dumptree::json::{Record, ValueStream};
+use crate::dumptree::redis::values::binary_value as binary;
+use crate::dumptree::redis::STREAMS;
 use crate::reverse::{ReverseError, Stage};
 use std::io::BufReader;
-use std::path::Path;
 
 /// Parses a stream ID `ms-seq` (decimal, no sign).
 fn parse_id(id: &str) -> Result<(u64, u64), String> {
@@ -43,14 +43,8 @@ struct Meta {
 }
 
 /// Stages every stream file.
-pub(crate) fn encode<S: Stage + ?Sized>(
-    db: &Path,
-    shown_db: &str,
-    names: &Names,
-    out: &mut S,
-) -> Result<(), ReverseError> {
-    for f in type_files(db, shown_db, "streams", ".jsonl")? {
-        let uk = names.resolve(&f.stem, &f.shown)?;
+pub(crate) fn encode<S: Stage + ?Sized>(db: Db<'_>, out: &mut S) -> Result<(), ReverseError> {
+    each_file(db, STREAMS, |f, uk| {
         let file = open_regular(&f.path, &f.shown)?
             .ok_or_else(|| ReverseError::invalid(&f.shown, "vanished while being read"))?;
         let mut s = ValueStream::new(BufReader::new(file));
@@ -147,8 +141,8 @@ pub(crate) fn encode<S: Stage + ?Sized>(
         if let Some(t) = live_ttl(m.ttl) {
             out.add(plain_key(TTL_PREFIX, &uk), t.to_be_bytes().to_vec())?;
         }
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 #[cfg(test)]

@@ -314,3 +314,88 @@ fn v17_and_upstream_record_shapes() {
     ];
     assert_eq!(got, want);
 }
+
+/// Many keys — a third with SHA-fallback names, every other string with a TTL line that
+/// overrides an earlier one — encode the same with the smallest sort budget (every name,
+/// KEYMAP and sidecar sort spills) as with the default, and each key keeps its own TTL.
+#[test]
+fn many_keys_encode_the_same_with_spilled_name_sorts() {
+    use super::names::Db;
+    use crate::encode::filename::encode_segment;
+    use crate::encode::keymap::{write_keymap_line, KeymapKind};
+    let t = tempfile::tempdir().unwrap();
+    let db = t.path().join("redis/db_0");
+    for sub in ["strings", "hashes"] {
+        std::fs::create_dir_all(db.join(sub)).unwrap();
+    }
+    let n = 2000u64;
+    let key = |i: u64| -> Vec<u8> {
+        if i.is_multiple_of(3) {
+            format!("{i:06}-{}", "x".repeat(300)).into_bytes()
+        } else {
+            format!("key:{i}").into_bytes()
+        }
+    };
+    let (mut km, mut side) = (Vec::new(), String::new());
+    for i in 0..n {
+        let k = key(i);
+        let seg = encode_segment(&k);
+        if i.is_multiple_of(3) {
+            write_keymap_line(&mut km, seg.as_bytes(), &k, KeymapKind::ShaFallback);
+        }
+        if i % 4 == 3 {
+            std::fs::write(
+                db.join("hashes").join(format!("{seg}.json")),
+                format!("{{\"format_version\":1,\"fields\":[{{\"name\":\"f\",\"value\":\"{i}\"}}],\"expire_at_ms\":null}}"),
+            )
+            .unwrap();
+            continue;
+        }
+        std::fs::write(db.join("strings").join(format!("{seg}.bin")), i.to_string()).unwrap();
+        if i.is_multiple_of(2) {
+            side.push_str(&format!("{{\"key\":\"{seg}\",\"expire_at_ms\":1}}\n"));
+            side.push_str(&format!(
+                "{{\"key\":\"{seg}\",\"expire_at_ms\":{}}}\n",
+                i + 10
+            ));
+        }
+    }
+    std::fs::write(db.join("KEYMAP.jsonl"), &km).unwrap();
+    std::fs::write(db.join("strings_ttl.jsonl"), side).unwrap();
+    let run = |budget| {
+        let mut out = Entries::new();
+        super::encode_db(
+            Db {
+                path: &db,
+                shown: "redis/db_0",
+                budget,
+            },
+            &mut out,
+        )
+        .unwrap();
+        out.sort();
+        out
+    };
+    let small = run(0);
+    assert_eq!(small, run(64 << 20));
+    let strings: Vec<_> = small
+        .iter()
+        .filter_map(|(k, v)| Some((k.strip_prefix(b"!redis|str|")?, v)))
+        .collect();
+    assert_eq!(strings.len() as u64, n - n / 4);
+    for (k, v) in strings {
+        let i = (0..n).find(|&i| key(i) == k).unwrap();
+        let body = i.to_string();
+        let want = if i.is_multiple_of(2) {
+            [&[0xff, 1, 1][..], &(i + 10).to_be_bytes(), body.as_bytes()].concat()
+        } else {
+            [&[0xff, 1, 0][..], body.as_bytes()].concat()
+        };
+        assert_eq!(*v, want, "key {i}");
+    }
+    let hashes = small
+        .iter()
+        .filter(|(k, _)| k.starts_with(b"!hs|fld|"))
+        .count();
+    assert_eq!(hashes as u64, n / 4);
+}

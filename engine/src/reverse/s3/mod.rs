@@ -23,8 +23,8 @@ mod tests;
 #[cfg(test)]
 pub(crate) mod testutil;
 
-use super::fsutil::{list_dir, require_dir, shown_join};
 use super::{ReverseError, Stage};
+use crate::reverse::fsutil::{list_dir, require_dir, shown_join};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 

@@ -9,9 +9,9 @@
 //! preserved it.
 
 use crate::decode::sqs::records::Message;
+use crate::dumptree::json::{members, string, Kind, Record};
 use crate::encode::json::write_str_html;
 use crate::encode::json::{write_i64, write_u64};
-use crate::reverse::json::{members, string, Kind, Record};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use elastickv_backup_gocompat::base64::{std_decode, url_raw_decode};
@@ -215,7 +215,7 @@ pub fn data_value(m: &Message, preserve: bool) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::reverse::json::one_value;
+    use crate::dumptree::json::one_value;
 
     fn msg(json: &str) -> Result<(Message, Option<u32>), String> {
         parse(one_value(json.as_bytes())?)

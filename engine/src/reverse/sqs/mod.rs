@@ -16,11 +16,11 @@ pub(crate) mod message;
 pub(crate) mod queue;
 mod rows;
 
-use super::fsutil::{list_dir, open_regular, read_regular, require_dir, shown_join};
-use super::json::ValueStream;
 use super::{ReverseError, Stage};
 use crate::decode::sqs::records::{Message, QueueMeta};
 use crate::decode::Family;
+use crate::dumptree::json::ValueStream;
+use crate::reverse::fsutil::{list_dir, open_regular, read_regular, require_dir, shown_join};
 use dedup::Dedup;
 use rows::{partition_for, Layout};
 use sha2::{Digest, Sha256};

@@ -2,9 +2,9 @@
 //! stored `!sqs|queue|meta|` value a fresh queue is restored with (docs/format/30-sqs.md §10 steps 1–2).
 
 use crate::decode::sqs::records::QueueMeta;
+use crate::dumptree::json::{one_value, Record};
 use crate::encode::json::write_i64;
 use crate::encode::json::write_str_html;
-use crate::reverse::json::{one_value, Record};
 
 /// Magic that starts a stored queue-meta value (`\x00SQ\x01`).
 const META_MAGIC: &[u8] = b"\x00SQ\x01";
