@@ -1,10 +1,11 @@
-//! Why a command failed: an engine failure (decode, dump, verify, encode, the dev tools) or
-//! a restore failure. Why a type of its own: the restore crate owns its errors, and the
-//! engine knows nothing of restore, so the one place both meet is the command line, which
-//! turns either into a message and an exit status.
+//! Why a command failed: an engine failure (decode, dump, encode, the dev tools), a verify
+//! failure or a restore failure. Why a type of its own: the verify and restore crates own their
+//! errors, and the engine knows nothing of either, so the one place they meet is the command
+//! line, which turns each into a message and an exit status.
 
 use elastickv_backup_engine::error::Error;
 use elastickv_backup_restore::error::{aws::AwsRestoreError, redis::RestoreError};
+use elastickv_backup_verify::VerifyError;
 
 /// A failed command.
 #[derive(Debug, thiserror::Error)]
@@ -12,6 +13,10 @@ pub enum Failure {
     /// The engine's error (names the file, key, shard or flag).
     #[error(transparent)]
     Engine(#[from] Error),
+    /// `verify` could not read the dump, or found it incomplete, altered or unsafe (its
+    /// report lists each problem).
+    #[error("{0}")]
+    Verify(#[from] VerifyError),
     /// `restore redis` could not run or finished with keys not restored.
     #[error("{0}")]
     RestoreRedis(#[from] RestoreError),

@@ -154,7 +154,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
 fn dispatch(command: Command) -> Result<(), Failure> {
     let engine_run = match command {
         Command::Decode(a) => decode::run(a),
-        Command::Verify(a) => verify::run(a),
+        Command::Verify(a) => return verify::run(a),
         Command::Dump(a) => dump::run_dump(a),
         Command::Dev(d) => match d.tool {
             DevCommand::Serve(a) => serve::run_serve(a),

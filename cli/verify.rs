@@ -1,10 +1,10 @@
 //! `elastickv-backup verify DIR|ARCHIVE`: checks a dump before it is trusted (after a copy,
 //! before a restore) and says exactly what is wrong with it.
 
+use crate::failure::Failure;
 use clap::Args;
-use elastickv_backup_engine::error::Error;
 use elastickv_backup_engine::sinks::object::{S3Config, S3Url};
-use elastickv_backup_engine::verify::{self, VerifyError};
+use elastickv_backup_verify::{self as verify, VerifyError};
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -44,16 +44,20 @@ pub struct VerifyArgs {
 }
 
 /// Runs the verify command: prints the report on standard output; fails if it has errors.
-pub fn run(args: VerifyArgs) -> Result<(), Error> {
+pub fn run(args: VerifyArgs) -> Result<(), Failure> {
     let threads = args.threads.unwrap_or_else(super::common::default_threads);
     let arg = args.path.to_string_lossy();
     let report = if S3Url::is_s3(&arg) {
         let cfg = S3Config {
             endpoint: args.s3_endpoint.clone(),
         };
-        verify::verify_s3(&S3Url::parse(&arg)?, &cfg, threads)?
+        verify::verify_s3(
+            &S3Url::parse(&arg).map_err(VerifyError::from)?,
+            &cfg,
+            threads,
+        )?
     } else if args.s3_endpoint.is_some() {
-        return Err(Error::Usage("--s3-endpoint needs an s3:// dump".into()));
+        return Err(Failure::usage("--s3-endpoint needs an s3:// dump"));
     } else {
         verify::verify(&args.path, threads)?
     };

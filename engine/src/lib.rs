@@ -10,7 +10,9 @@
 //! sinks    (directory; archive)            → files, hashed as written
 //! ```
 //!
-//! [`pipeline`] wires the stages together; [`cli`] is the command-line front end.
+//! [`pipeline`] wires the stages together. Above the engine: the command line (the
+//! `elastickv-backup` package), `verify`, `restore` and the loopback cluster, each a crate of
+//! its own (docs/ARCHITECTURE.md).
 
 #![warn(missing_docs)]
 
@@ -28,6 +30,5 @@ pub mod progress;
 pub mod reverse;
 pub mod sinks;
 pub mod sources;
-pub mod verify;
 
 pub use error::Error;

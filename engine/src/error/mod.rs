@@ -19,7 +19,6 @@ pub mod reverse;
 pub mod s3;
 pub mod sort;
 pub mod sqs;
-pub mod verify;
 
 use elastickv_backup_format::container::ContainerError;
 use std::fmt::Display;
@@ -107,9 +106,6 @@ pub enum Error {
     /// The output location failed a check made before anything is pinned.
     #[error(transparent)]
     Preflight(#[from] preflight::PreflightError),
-    /// `verify` found the dump incomplete, altered or unsafe (its report lists each problem).
-    #[error("{0}")]
-    Verify(#[from] verify::VerifyError),
     /// `encode` could not turn the dump tree back into a snapshot (names the file or key).
     #[error("encode: {0}")]
     Reverse(#[from] reverse::ReverseError),

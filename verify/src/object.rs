@@ -8,9 +8,9 @@ use super::archive;
 use super::checksums::unsafe_path;
 use super::report::Report;
 use super::tree::{Tree, CHECKSUMS, MANIFEST};
-use crate::error::Error;
-use crate::sinks::object::{ObjectError, S3Config, S3Url, Store};
+use crate::error::VerifyError;
 use bytes::Bytes;
+use elastickv_backup_engine::sinks::object::{ObjectError, S3Config, S3Url, Store};
 use sha2::{Digest, Sha256};
 use std::io::{self, Read};
 use std::sync::Arc;
@@ -31,7 +31,7 @@ pub fn collect(
     cfg: &S3Config,
     threads: usize,
     r: &mut Report,
-) -> Result<Option<Tree>, Error> {
+) -> Result<Option<Tree>, VerifyError> {
     let store = Arc::new(Store::connect(cfg)?);
     if !url.key.is_empty() && !url.key.ends_with('/') {
         let head = store
@@ -49,7 +49,7 @@ pub fn collect(
 }
 
 /// Every key under `root` (a directory prefix).
-fn list(store: &Store, root: &S3Url) -> Result<Vec<String>, Error> {
+fn list(store: &Store, root: &S3Url) -> Result<Vec<String>, VerifyError> {
     let mut keys = Vec::new();
     let mut token: Option<String> = None;
     loop {
@@ -88,7 +88,7 @@ async fn fetch(
         url: url.to_string(),
         op,
         endpoint: endpoint.clone(),
-        detail: crate::sinks::object::error::chain(e),
+        detail: elastickv_backup_engine::sinks::object::error::chain(e),
     };
     let out = store_client
         .get_object()
@@ -121,7 +121,7 @@ fn collect_tree(
     root: &S3Url,
     threads: usize,
     r: &mut Report,
-) -> Result<Option<Tree>, Error> {
+) -> Result<Option<Tree>, VerifyError> {
     let keys = list(store, root)?;
     let mut tree = Tree::default();
     let mut files = Vec::new();
@@ -206,7 +206,7 @@ fn collect_archive(
     url: &S3Url,
     threads: usize,
     r: &mut Report,
-) -> Result<Tree, Error> {
+) -> Result<Tree, VerifyError> {
     let req = store
         .client()
         .get_object()
@@ -225,7 +225,7 @@ fn collect_archive(
                 Ok(None) => break,
                 Err(e) => Err(io::Error::other(format!(
                     "{name}: {}",
-                    crate::sinks::object::error::chain(&e)
+                    elastickv_backup_engine::sinks::object::error::chain(&e)
                 ))),
             };
             let stop = item.is_err();
@@ -240,7 +240,7 @@ fn collect_archive(
         rx,
         cur: Bytes::new(),
     };
-    let head = archive::read_head(&mut input).map_err(|e| Error::io(url.to_string(), e))?;
+    let head = archive::read_head(&mut input).map_err(|e| VerifyError::open(url.to_string(), e))?;
     Ok(archive::collect_any(head, Box::new(input), threads, r).unwrap_or_default())
 }
 

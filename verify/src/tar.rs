@@ -89,10 +89,6 @@ pub struct TarEntry {
     pub kind: TarKind,
     /// Content length.
     pub size: u64,
-    /// Permission bits. Verify does not judge them; the archive writer's tests read them
-    /// back to check the modes it writes.
-    #[cfg_attr(not(test), allow(dead_code))]
-    pub mode: u32,
     /// Offset of the entry's header in the uncompressed stream (for messages).
     pub offset: u64,
 }
@@ -270,7 +266,9 @@ impl<R: Read> TarReader<R> {
                 what: what.to_string(),
             };
             let size = number(&h[124..136]).ok_or_else(|| malformed("size field"))?;
-            let mode = number(&h[100..108]).ok_or_else(|| malformed("mode field"))?;
+            // Permission bits are not judged, but a header whose mode is not a number is
+            // not one a tar writer made.
+            number(&h[100..108]).ok_or_else(|| malformed("mode field"))?;
             let typeflag = h[156];
             match typeflag {
                 b'x' => {
@@ -341,7 +339,6 @@ impl<R: Read> TarReader<R> {
                 name,
                 kind,
                 size,
-                mode: (mode & 0o7777) as u32,
                 offset,
             }));
         }
@@ -373,9 +370,9 @@ fn pad(len: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sinks::archive::header::{append, EntryHeader, EntryKind};
+    use elastickv_backup_engine::sinks::archive::header::{append, EntryHeader, EntryKind};
 
-    fn entry(out: &mut tar::Builder<Vec<u8>>, path: &str, kind: EntryKind, data: &[u8]) {
+    fn entry(out: &mut ::tar::Builder<Vec<u8>>, path: &str, kind: EntryKind, data: &[u8]) {
         let h = EntryHeader {
             path,
             kind,
@@ -408,7 +405,7 @@ mod tests {
 
     #[test]
     fn round_trips_our_headers() {
-        let mut t = tar::Builder::new(Vec::new());
+        let mut t = ::tar::Builder::new(Vec::new());
         let long = format!("{}/{}", "d".repeat(150), "f".repeat(99));
         let unicode = "s3/b/ключ/".repeat(30) + "x";
         entry(&mut t, "a", EntryKind::Dir, b"");
@@ -429,7 +426,7 @@ mod tests {
 
     #[test]
     fn reports_truncation_and_missing_marker() {
-        let mut t = tar::Builder::new(Vec::new());
+        let mut t = ::tar::Builder::new(Vec::new());
         entry(&mut t, "f", EntryKind::File, &[1u8; 600]);
         let full = t.into_inner().unwrap();
         // Without the end-of-archive marker (two zero blocks).

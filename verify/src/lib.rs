@@ -1,4 +1,9 @@
-//! `elastickv-backup verify`: is this dump complete and untampered?
+//! elastickv-backup-verify: `elastickv-backup verify` — is this dump complete and untampered?
+//!
+//! A crate of its own because it is the one part that must not trust the writer: it reads a
+//! dump the way an operator's tools would (files, `tar`, S3 objects), with its own archive
+//! reader, and shares with the engine only the object-store client (and with every crate the
+//! Go rules of `gocompat`). Nothing in the engine depends on it.
 //!
 //! Works on a dump directory and on a `tar` / `tar.zst` archive of one (detected by its
 //! magic, from a file or standard input), and on either in S3-compatible storage
@@ -18,6 +23,7 @@
 pub(crate) mod archive;
 pub(crate) mod checksums;
 pub(crate) mod dir;
+pub mod error;
 pub(crate) mod hashpool;
 pub(crate) mod layout;
 pub(crate) mod listing;
@@ -28,29 +34,29 @@ pub(crate) mod rfc3339;
 pub(crate) mod tar;
 pub(crate) mod tree;
 
+pub use error::VerifyError;
 pub use report::{Problem, Report, Severity};
 
-use crate::error::Error;
 use std::path::Path;
-
-pub use crate::error::verify::VerifyError;
 
 /// Reads and checks the dump at `target` (`-` = an archive on standard input) with
 /// `threads` hashing threads. I/O errors opening the target are errors; everything found
 /// inside it is in the report.
-pub fn verify(target: &Path, threads: usize) -> Result<Report, Error> {
+pub fn verify(target: &Path, threads: usize) -> Result<Report, VerifyError> {
     let mut r = Report::default();
     let tree = if target.as_os_str() == "-" {
         let mut input = std::io::stdin();
-        let head = archive::read_head(&mut input).map_err(|e| Error::io("<stdin>", e))?;
+        let head = archive::read_head(&mut input).map_err(|e| VerifyError::open("<stdin>", e))?;
         archive::collect_any(head, Box::new(input), threads, &mut r)
     } else {
-        let meta = std::fs::metadata(target).map_err(|e| Error::io(target.display(), e))?;
+        let meta = std::fs::metadata(target).map_err(|e| VerifyError::open(target.display(), e))?;
         if meta.is_dir() {
             Some(dir::collect(target, threads, &mut r))
         } else {
-            let mut f = std::fs::File::open(target).map_err(|e| Error::io(target.display(), e))?;
-            let head = archive::read_head(&mut f).map_err(|e| Error::io(target.display(), e))?;
+            let mut f =
+                std::fs::File::open(target).map_err(|e| VerifyError::open(target.display(), e))?;
+            let head =
+                archive::read_head(&mut f).map_err(|e| VerifyError::open(target.display(), e))?;
             archive::collect_any(
                 head,
                 Box::new(std::io::BufReader::with_capacity(1 << 20, f)),
@@ -68,10 +74,10 @@ pub fn verify(target: &Path, threads: usize) -> Result<Report, Error> {
 /// Reads and checks the dump at `url` in object storage: a tree of objects under a prefix,
 /// or one archive object.
 pub fn verify_s3(
-    url: &crate::sinks::object::S3Url,
-    cfg: &crate::sinks::object::S3Config,
+    url: &elastickv_backup_engine::sinks::object::S3Url,
+    cfg: &elastickv_backup_engine::sinks::object::S3Config,
     threads: usize,
-) -> Result<Report, Error> {
+) -> Result<Report, VerifyError> {
     let mut r = Report::default();
     if let Some(tree) = object::collect(url, cfg, threads, &mut r)? {
         check(&tree, &mut r);
