@@ -2,9 +2,10 @@
 //! `decode`), for restoring a cluster through its snapshot path.
 
 use super::common::{resolve_adapters, size_arg, AdapterArg, AdapterItemParser};
+use crate::failure::Failure;
 use clap::Args;
 use elastickv_backup_engine::error::Error;
-use elastickv_backup_engine::reverse::{self, EncodeOptions, EncodeReport, DEFAULT_SORT_BUDGET};
+use elastickv_backup_reverse::{self as reverse, EncodeOptions, EncodeReport, DEFAULT_SORT_BUDGET};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -58,7 +59,7 @@ pub struct EncodeArgs {
 }
 
 /// Runs the encode command.
-pub fn run(args: EncodeArgs) -> Result<(), Error> {
+pub fn run(args: EncodeArgs) -> Result<(), Failure> {
     let started = Instant::now();
     let opts = EncodeOptions {
         input: args.input.clone(),
@@ -90,14 +91,14 @@ pub fn run(args: EncodeArgs) -> Result<(), Error> {
 
 /// Encodes into a temporary file beside `output`, syncs it and renames it into place: a
 /// failed or interrupted run leaves no partial `.fsm` under the final name.
-fn write_file(opts: &EncodeOptions, output: &Path, force: bool) -> Result<EncodeReport, Error> {
+fn write_file(opts: &EncodeOptions, output: &Path, force: bool) -> Result<EncodeReport, Failure> {
     let shown = output.display().to_string();
     match std::fs::symlink_metadata(output) {
         Ok(m) if m.is_dir() => {
-            return Err(Error::Usage(format!("--output {shown}: is a directory")))
+            return Err(Failure::usage(format!("--output {shown}: is a directory")))
         }
         Ok(_) if !force => {
-            return Err(Error::Usage(format!(
+            return Err(Failure::usage(format!(
                 "--output {shown}: already exists; pass --force to replace it"
             )))
         }

@@ -1,10 +1,11 @@
-//! Why a command failed: an engine failure (decode, dump, encode, the dev tools), a verify
-//! failure or a restore failure. Why a type of its own: the verify and restore crates own their
-//! errors, and the engine knows nothing of either, so the one place they meet is the command
-//! line, which turns each into a message and an exit status.
+//! Why a command failed: an engine failure (decode, dump, the dev tools), an encode, verify
+//! or restore failure. Why a type of its own: the reverse, verify and restore crates own
+//! their errors, and the engine knows nothing of them, so the one place they meet is the
+//! command line, which turns each into a message and an exit status.
 
 use elastickv_backup_engine::error::Error;
 use elastickv_backup_restore::error::{aws::AwsRestoreError, redis::RestoreError};
+use elastickv_backup_reverse::ReverseError;
 use elastickv_backup_verify::VerifyError;
 
 /// A failed command.
@@ -13,6 +14,9 @@ pub enum Failure {
     /// The engine's error (names the file, key, shard or flag).
     #[error(transparent)]
     Engine(#[from] Error),
+    /// `encode` could not turn the dump tree back into a snapshot (names the file or key).
+    #[error("encode: {0}")]
+    Encode(#[from] ReverseError),
     /// `verify` could not read the dump, or found it incomplete, altered or unsafe (its
     /// report lists each problem).
     #[error("{0}")]

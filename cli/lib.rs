@@ -165,7 +165,7 @@ fn dispatch(command: Command) -> Result<(), Failure> {
         Command::Gen(a) => gen::run(a),
         Command::Bench(a) => bench::run(a),
         Command::BenchChild(a) => return bench_child::run_child(a),
-        Command::Encode(a) => encode::run(a),
+        Command::Encode(a) => return encode::run(a),
         Command::Restore(a) => return restore::run(a),
     };
     engine_run.map_err(Failure::from)

@@ -19,7 +19,6 @@
 pub mod aws_http;
 pub mod decode;
 pub mod dump;
-pub mod dumptree;
 pub mod encode;
 pub mod error;
 pub mod extsort;
@@ -27,7 +26,6 @@ pub mod gen;
 pub mod options;
 pub mod pipeline;
 pub mod progress;
-pub mod reverse;
 pub mod sinks;
 pub mod sources;
 

@@ -10,8 +10,8 @@
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
-use elastickv_backup_engine::reverse::manifest::{self, InputManifest};
-use elastickv_backup_engine::reverse::ReverseError;
+use elastickv_backup_reverse::manifest::{self, InputManifest};
+use elastickv_backup_reverse::ReverseError;
 use std::fmt::Write as _;
 use std::path::Path;
 use std::time::Duration;

@@ -20,6 +20,8 @@
 //! Memory grows with the number of files (one path and digest each, as CHECKSUMS itself),
 //! not with their size.
 
+#![warn(missing_docs)]
+
 pub(crate) mod archive;
 pub(crate) mod checksums;
 pub(crate) mod dir;

@@ -8,8 +8,8 @@
 //! names it in [`Adapter::index_families`] and receives it in an index pass first.
 
 pub mod dynamodb;
-pub(crate) mod redis;
-pub(crate) mod s3;
+pub mod redis;
+pub mod s3;
 pub mod sqs;
 
 /// The prefix route table, kept where decode's adapters have always found it; it lives in

@@ -2,10 +2,10 @@
 //! that renders and writes them.
 
 pub(crate) mod checksums;
-pub(crate) mod emitter;
+pub mod emitter;
 pub mod filename;
-pub(crate) mod json;
-pub(crate) mod keymap;
+pub mod json;
+pub mod keymap;
 pub mod manifest;
 
 pub use emitter::{Emitter, WorkerPool};

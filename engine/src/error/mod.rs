@@ -8,14 +8,12 @@
 //! else in the engine, and every module may depend on it.
 
 pub mod ddb;
-pub mod dumptree;
 pub mod live;
 pub mod object;
 pub mod partition;
 pub mod path;
 pub mod preflight;
 pub mod redis;
-pub mod reverse;
 pub mod s3;
 pub mod sort;
 pub mod sqs;
@@ -106,9 +104,6 @@ pub enum Error {
     /// The output location failed a check made before anything is pinned.
     #[error(transparent)]
     Preflight(#[from] preflight::PreflightError),
-    /// `encode` could not turn the dump tree back into a snapshot (names the file or key).
-    #[error("encode: {0}")]
-    Reverse(#[from] reverse::ReverseError),
     /// A broken internal invariant; a bug, please report it.
     #[error("internal error: {0}")]
     Internal(String),

@@ -17,7 +17,7 @@ pub(crate) mod synth;
 pub(crate) mod version;
 pub mod writer;
 
-pub(crate) mod enc;
+pub mod enc;
 
 /// One storage key and its value (no MVCC header: the store adds versions).
 pub type Pair = (Vec<u8>, Vec<u8>);

@@ -1,7 +1,7 @@
 //! `restore dynamodb`: replays `dynamodb/<table>/` into DynamoDB or a compatible server
 //! (elastickv's DynamoDB adapter, moto, DynamoDB Local) through the AWS SDK.
 //!
-//! The tree is read by the same walker as `encode` ([`elastickv_backup_engine::reverse::dynamodb::walk`]),
+//! The tree is read by the same walker as `encode` ([`elastickv_backup_reverse::dynamodb::walk`]),
 //! so both layouts (per-item files and `items/*.jsonl` bundles, told apart by the
 //! manifest's `dynamodb_layout`) restore, and a bad file stops the run naming it. Per
 //! table: `CreateTable` from `_schema.json` (waiting until it and its GSIs are active),
@@ -17,8 +17,8 @@ use crate::redis::ratelimit::TokenBucket;
 use aws_sdk_dynamodb::types::{PutRequest, TableStatus, WriteRequest};
 use aws_sdk_dynamodb::Client;
 use elastickv_backup_engine::decode::dynamodb::proto::{DynamoItem, DynamoTableSchema};
-use elastickv_backup_engine::reverse::dynamodb::{walk, Options as WalkOptions, TableVisitor};
-use elastickv_backup_engine::reverse::ReverseError;
+use elastickv_backup_reverse::dynamodb::{walk, Options as WalkOptions, TableVisitor};
+use elastickv_backup_reverse::ReverseError;
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

@@ -1,6 +1,6 @@
 //! Why a DynamoDB, S3 or SQS restore (`restore::aws`) stopped.
 
-use elastickv_backup_engine::reverse::ReverseError;
+use elastickv_backup_reverse::ReverseError;
 
 /// Why a DynamoDB, S3 or SQS restore stopped.
 #[derive(Debug, thiserror::Error)]

@@ -94,12 +94,12 @@ impl RestoreError {
     }
 }
 
-impl From<elastickv_backup_engine::dumptree::TreeError> for RestoreError {
+impl From<elastickv_backup_dumptree::TreeError> for RestoreError {
     /// A dump tree the shared reader could not list or join: an unreadable file keeps its
     /// path, a malformed KEYMAP or sidecar stops the run with its file and line, and a
     /// failed sort is scratch space.
-    fn from(e: elastickv_backup_engine::dumptree::TreeError) -> Self {
-        use elastickv_backup_engine::dumptree::TreeError;
+    fn from(e: elastickv_backup_dumptree::TreeError) -> Self {
+        use elastickv_backup_dumptree::TreeError;
         use elastickv_backup_engine::extsort::SortError;
         match e {
             TreeError::Io { path, source } => RestoreError::Io { path, source },

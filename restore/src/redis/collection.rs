@@ -259,7 +259,7 @@ mod measure {
             let t = std::time::Instant::now();
             let f = std::fs::File::open(&path).unwrap();
             let mut m = 0usize;
-            use elastickv_backup_engine::dumptree::redis::collection as shared;
+            use elastickv_backup_dumptree::redis::collection as shared;
             shared::walk(
                 std::io::BufReader::with_capacity(1 << 20, f),
                 shared::Shape::Hash,

@@ -5,7 +5,7 @@
 //!
 //! ## Why not the engine's shared reader (decided by measurement)
 //!
-//! `encode` reads collection files with `elastickv_backup_engine::dumptree::redis::collection::walk`
+//! `encode` reads collection files with `elastickv_backup_dumptree::redis::collection::walk`
 //! (Go-compatible rules, one element at a time); restore was to use it too, unless it was
 //! more than ~10% slower. Reading every element of a 44.5 MB hash file (500 000 fields,
 //! one name in eight a base64 envelope; `measure_readers` in `collection.rs`, run with

@@ -1,7 +1,7 @@
 //! The seven Redis types of a dump and where each lives under `redis/db_<n>/`
 //! (docs/format/40-redis.md §4).
 
-use elastickv_backup_engine::dumptree::redis::TypeDir;
+use elastickv_backup_dumptree::redis::TypeDir;
 
 /// A Redis type as the dump stores it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -45,7 +45,7 @@ pub use summary::Summary;
 pub use url::{parse as parse_address, AddressError, Target};
 
 use client::is_unknown_command;
-use elastickv_backup_engine::dumptree::redis::names::Listing;
+use elastickv_backup_dumptree::redis::names::Listing;
 use elastickv_backup_engine::progress::{Reporter, ReporterConfig};
 use pipeline::Pipe;
 use ratelimit::TokenBucket;

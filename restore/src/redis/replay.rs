@@ -13,7 +13,7 @@ use super::source::Source;
 use super::stream::{self, format_id};
 use super::value::score_arg;
 use super::{Mode, RestoreError};
-use elastickv_backup_engine::dumptree::redis::names::KeyFile as Named;
+use elastickv_backup_dumptree::redis::names::KeyFile as Named;
 use std::io::Read;
 use std::time::{SystemTime, UNIX_EPOCH};
 

@@ -1,7 +1,7 @@
 //! `restore s3`: replays `s3/<bucket>/` into S3 or an S3-compatible store (elastickv's
 //! S3 adapter, moto, MinIO) through the AWS SDK.
 //!
-//! The tree is read by the same walker as `encode` ([`elastickv_backup_engine::reverse::s3::walk`]): object
+//! The tree is read by the same walker as `encode` ([`elastickv_backup_reverse::s3::walk`]): object
 //! keys come back from the bucket's rename log (`KEYMAP.jsonl`, including this project's
 //! `_escaped_keys/`), sidecars and control files are not uploaded, and each body's length
 //! is checked against its sidecar before it is sent. Per bucket: `CreateBucket` (in the
@@ -16,9 +16,9 @@ mod upload;
 use crate::aws::{self, AwsRestoreError, Summary, Target};
 use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
 use aws_sdk_s3::Client;
-use elastickv_backup_engine::reverse::s3::objects::{BucketVisitor, ObjectFile};
-use elastickv_backup_engine::reverse::s3::values::BucketFile;
-use elastickv_backup_engine::reverse::ReverseError;
+use elastickv_backup_reverse::s3::objects::{BucketVisitor, ObjectFile};
+use elastickv_backup_reverse::s3::values::BucketFile;
+use elastickv_backup_reverse::ReverseError;
 use std::path::PathBuf;
 use tokio::task::JoinSet;
 use upload::Headers;
@@ -84,7 +84,7 @@ fn run(opts: &Options, summary: &mut Summary) -> Result<(), AwsRestoreError> {
         bucket: String::new(),
         inflight: JoinSet::new(),
     };
-    let walked = elastickv_backup_engine::reverse::s3::walk(&opts.input, &mut r);
+    let walked = elastickv_backup_reverse::s3::walk(&opts.input, &mut r);
     let drained = r.drain();
     walked.and(drained)
 }

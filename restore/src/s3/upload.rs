@@ -6,9 +6,9 @@ use crate::aws::AwsRestoreError;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use aws_sdk_s3::Client;
-use elastickv_backup_engine::reverse::s3::objects::ObjectFile;
-use elastickv_backup_engine::reverse::s3::values::Sidecar;
-use elastickv_backup_engine::reverse::ReverseError;
+use elastickv_backup_reverse::s3::objects::ObjectFile;
+use elastickv_backup_reverse::s3::values::Sidecar;
+use elastickv_backup_reverse::ReverseError;
 use std::collections::HashMap;
 use std::io::Read;
 

@@ -5,8 +5,8 @@
 
 use aws_sdk_sqs::primitives::Blob;
 use aws_sdk_sqs::types::{MessageAttributeValue, QueueAttributeName};
+use elastickv_backup_dumptree::json::Record;
 use elastickv_backup_engine::decode::sqs::records::QueueMeta;
-use elastickv_backup_engine::dumptree::json::Record;
 use elastickv_backup_gocompat::base64::std_decode;
 use std::collections::HashMap;
 

@@ -1,7 +1,7 @@
 //! `restore sqs`: replays `sqs/<queue>/` into SQS or a compatible server (elastickv's
 //! SQS adapter, moto, ElasticMQ) through the AWS SDK.
 //!
-//! The tree is read by the same walker as `encode` ([`elastickv_backup_engine::reverse::sqs::walk`]). Per
+//! The tree is read by the same walker as `encode` ([`elastickv_backup_reverse::sqs::walk`]). Per
 //! queue: `CreateQueue` with the standard/FIFO attributes of `_queue.json`, then every
 //! message of `messages.jsonl` with `SendMessage`, one at a time in file order (send
 //! order), so each FIFO message group keeps its order; FIFO messages keep their group
@@ -18,8 +18,8 @@ use aws_sdk_sqs::error::ProvideErrorMetadata;
 use aws_sdk_sqs::types::QueueAttributeName;
 use aws_sdk_sqs::Client;
 use elastickv_backup_engine::decode::sqs::records::{Message, QueueMeta};
-use elastickv_backup_engine::reverse::sqs::{walk, QueueVisitor};
-use elastickv_backup_engine::reverse::ReverseError;
+use elastickv_backup_reverse::sqs::{walk, QueueVisitor};
+use elastickv_backup_reverse::ReverseError;
 use std::path::PathBuf;
 
 /// What to restore, and where.

@@ -9,7 +9,7 @@
 //! worker pool. Generation counters and GSI rows carry no user data and are skipped.
 
 mod bundle;
-pub(crate) use crate::error::ddb as error;
+pub use crate::error::ddb as error;
 mod item_path;
 mod keys;
 mod number;

@@ -56,7 +56,7 @@ impl<'a> Reader<'a> {
 
 /// The `bucket ‖ gen ‖ object` head shared by manifest, blob and chunk-ref keys.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct ObjKey {
+pub struct ObjKey {
     /// Bucket name bytes.
     pub bucket: Vec<u8>,
     /// Bucket generation (incarnation).
@@ -80,14 +80,14 @@ fn obj_head(r: &mut Reader<'_>) -> Option<ObjKey> {
 }
 
 /// K1 ([`Family::S3BucketMeta`]) prefix ‖ seg(bucket): the bucket name.
-pub(crate) fn parse_bucket_meta(k: &[u8]) -> Option<Vec<u8>> {
+pub fn parse_bucket_meta(k: &[u8]) -> Option<Vec<u8>> {
     let mut r = Reader::new(k);
     let b = r.seg()?;
     (r.remaining() == 0).then_some(b)
 }
 
 /// K3 ([`Family::S3ObjHead`]) prefix ‖ seg(bucket) ‖ u64(gen) ‖ seg(object).
-pub(crate) fn parse_manifest(k: &[u8]) -> Option<ObjKey> {
+pub fn parse_manifest(k: &[u8]) -> Option<ObjKey> {
     let mut r = Reader::new(k);
     let o = obj_head(&mut r)?;
     (r.remaining() == 0).then_some(o)
@@ -95,7 +95,7 @@ pub(crate) fn parse_manifest(k: &[u8]) -> Option<ObjKey> {
 
 /// A blob chunk (K6/K6v) or chunk reference (K7/K7v) key.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct ChunkKey {
+pub struct ChunkKey {
     /// The object the chunk belongs to.
     pub obj: ObjKey,
     /// Upload attempt.
@@ -109,7 +109,7 @@ pub(crate) struct ChunkKey {
 }
 
 /// K6/K6v and K7/K7v: head ‖ seg(upload) ‖ u64(part) ‖ u64(chunk) [‖ u64(version)].
-pub(crate) fn parse_chunk(k: &[u8]) -> Option<ChunkKey> {
+pub fn parse_chunk(k: &[u8]) -> Option<ChunkKey> {
     let mut r = Reader::new(k);
     let obj = obj_head(&mut r)?;
     let upload = r.seg()?;
@@ -130,7 +130,7 @@ pub(crate) fn parse_chunk(k: &[u8]) -> Option<ChunkKey> {
 }
 
 /// K8 ([`Family::S3ChunkBlob`]) prefix ‖ 64 hex digits (either case): the SHA-256 digest.
-pub(crate) fn parse_chunkblob(k: &[u8]) -> Option<[u8; 32]> {
+pub fn parse_chunkblob(k: &[u8]) -> Option<[u8; 32]> {
     if k.len() != 64 {
         return None;
     }
@@ -141,7 +141,7 @@ pub(crate) fn parse_chunkblob(k: &[u8]) -> Option<[u8; 32]> {
 
 /// K5 ([`Family::S3UploadPart`]) prefix ‖ seg(bucket) ‖ u64(gen) ‖ seg(object) ‖ seg(upload) ‖
 /// u64(part): the bucket name (the whole key must parse).
-pub(crate) fn parse_upload_part_bucket(k: &[u8]) -> Option<Vec<u8>> {
+pub fn parse_upload_part_bucket(k: &[u8]) -> Option<Vec<u8>> {
     let mut r = Reader::new(k);
     let o = obj_head(&mut r)?;
     r.seg()?;
@@ -152,7 +152,7 @@ pub(crate) fn parse_upload_part_bucket(k: &[u8]) -> Option<Vec<u8>> {
 /// K4 ([`Family::S3UploadMeta`]) prefix ‖ seg(bucket) ‖ …: the bucket name. Only the bucket segment is
 /// required to parse (the rest is copied verbatim into `records.jsonl`), but unlike
 /// upstream the segment is un-escaped properly.
-pub(crate) fn parse_upload_meta_bucket(k: &[u8]) -> Option<Vec<u8>> {
+pub fn parse_upload_meta_bucket(k: &[u8]) -> Option<Vec<u8>> {
     let mut r = Reader::new(k);
     r.seg()
 }
@@ -160,7 +160,7 @@ pub(crate) fn parse_upload_meta_bucket(k: &[u8]) -> Option<Vec<u8>> {
 /// Test helpers: build keys the way the live writer does (format's S3 key builders, and
 /// its segment encoder).
 #[cfg(test)]
-pub(crate) mod build {
+pub mod build {
     pub use elastickv_backup_format::keys::s3::*;
     pub use elastickv_backup_format::keys::seg;
 }

@@ -13,14 +13,14 @@
 
 mod body;
 use crate::error::s3 as error;
-pub(crate) mod keys;
-pub(crate) mod naming;
+pub mod keys;
+pub mod naming;
 mod orphans;
 mod plan;
 pub(crate) mod render;
 mod scratch;
 mod uploads;
-pub(crate) mod values;
+pub mod values;
 
 #[cfg(test)]
 mod tests;

@@ -14,13 +14,13 @@ use crate::sinks::path::NAME_MAX;
 use sha2::{Digest, Sha256};
 
 /// The sidecar suffix (reserved: object keys ending in it need `--rename-collisions`).
-pub(crate) const META_SUFFIX: &str = ".elastickv-meta.json";
+pub const META_SUFFIX: &str = ".elastickv-meta.json";
 /// Appended to an object whose name is also a directory prefix of another object.
-pub(crate) const LEAF_SUFFIX: &str = ".elastickv-leaf-data";
+pub const LEAF_SUFFIX: &str = ".elastickv-leaf-data";
 /// Appended to an object whose name ends in [`META_SUFFIX`] (with `--rename-collisions`).
 pub(crate) const USER_DATA_SUFFIX: &str = ".user-data";
 /// The directory holding objects stored under an encoded flat name.
-pub(crate) const ESCAPED_DIR: &str = "_escaped_keys";
+pub const ESCAPED_DIR: &str = "_escaped_keys";
 
 /// First segments owned by the dump format: control files and directories of the bucket
 /// directory. An object key starting with one of them is escaped.
@@ -99,7 +99,7 @@ fn percent_no_dot(out: &mut String, raw: &[u8]) {
 /// shaped like a SHA fallback, `hex(sha256(key))[..32]__` followed by the same encoding
 /// of the first 64 key bytes instead. Injective (up to SHA-256 collisions), so two keys
 /// never share a name; KEYMAP.jsonl holds the exact original.
-pub(crate) fn flat_name(key: &[u8]) -> String {
+pub fn flat_name(key: &[u8]) -> String {
     if key.len() <= FLAT_MAX {
         let mut s = String::with_capacity(key.len());
         percent_no_dot(&mut s, key);

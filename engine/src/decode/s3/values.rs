@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 /// The fields of a bucket meta record (K1) the decoder uses, type-checked like Go.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub(crate) struct BucketMeta {
+pub struct BucketMeta {
     /// The active generation; objects of other generations are stale.
     pub generation: u64,
     /// Owner (omitted from `_bucket.json` when empty).
@@ -29,7 +29,7 @@ const BUCKET_FIELDS: [&str; 6] = [
 ];
 
 /// Decodes a K1 value; the error text describes what Go's decoder would reject.
-pub(crate) fn decode_bucket_meta(b: &[u8]) -> Result<BucketMeta, JsonError> {
+pub fn decode_bucket_meta(b: &[u8]) -> Result<BucketMeta, JsonError> {
     let v = gojson::parse(b)?;
     let mut m = BucketMeta::default();
     let (mut name, mut created) = (String::new(), 0u64);
@@ -46,7 +46,7 @@ pub(crate) fn decode_bucket_meta(b: &[u8]) -> Result<BucketMeta, JsonError> {
 
 /// One part of a manifest.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub(crate) struct PartJson {
+pub struct PartJson {
     /// Part number (body order key 1).
     pub part_no: u64,
     /// Declared chunk count.
@@ -90,7 +90,7 @@ fn decode_part(p: &mut PartJson, v: &JVal) -> Result<(), JsonError> {
 
 /// An object manifest (K3): the sidecar fields and the assembly plan.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub(crate) struct Manifest {
+pub struct Manifest {
     /// Which upload's chunks form the body ("" = any, upstream's rule).
     pub upload_id: String,
     /// Sidecar `etag`, verbatim.
@@ -129,10 +129,7 @@ const MANIFEST_FIELDS: [&str; 10] = [
 /// Go's decoding of `user_metadata` into an existing map: `null` clears it, an object
 /// merges into it (a `null` element stores ""), anything else is a type error. Shared with
 /// the encoder's sidecar reader.
-pub(crate) fn decode_user_metadata(
-    m: &mut BTreeMap<String, String>,
-    v: &JVal,
-) -> Result<(), JsonError> {
+pub fn decode_user_metadata(m: &mut BTreeMap<String, String>, v: &JVal) -> Result<(), JsonError> {
     match v {
         JVal::Null => {
             m.clear();
@@ -165,7 +162,7 @@ pub(crate) fn decode_user_metadata(
 }
 
 /// Decodes a K3 value with Go's rules (see [`gojson`]).
-pub(crate) fn decode_manifest(b: &[u8]) -> Result<Manifest, JsonError> {
+pub fn decode_manifest(b: &[u8]) -> Result<Manifest, JsonError> {
     let v = gojson::parse(b)?;
     let mut m = Manifest::default();
     gojson::for_fields(&v, "manifest", &MANIFEST_FIELDS, |i, x| match i {
@@ -185,7 +182,7 @@ pub(crate) fn decode_manifest(b: &[u8]) -> Result<Manifest, JsonError> {
 
 /// The parts of a chunk reference (K7 value) the decoder needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct ChunkRef {
+pub struct ChunkRef {
     /// SHA-256 of the payload (names the K8 record).
     pub digest: [u8; 32],
     /// Payload size.
@@ -207,7 +204,7 @@ fn take_u16(b: &mut &[u8]) -> Option<usize> {
 }
 
 /// Decodes a K7 value (docs/format/20-s3.md §4): V1 or V2, exact length.
-pub(crate) fn decode_chunk_ref(v: &[u8]) -> Result<ChunkRef, &'static str> {
+pub fn decode_chunk_ref(v: &[u8]) -> Result<ChunkRef, &'static str> {
     let mut b = v;
     let version = take(&mut b, 1).ok_or("value shorter than 43 bytes")?[0];
     if version != 1 && version != 2 {
