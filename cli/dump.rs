@@ -6,15 +6,15 @@ pub(crate) mod partition;
 
 use super::common::OutputFlags;
 use clap::Args;
-use elastickv_backup_engine::dump::resume::journal::OptionsRecord;
-use elastickv_backup_engine::dump::resume::Runner;
 use elastickv_backup_engine::encode::manifest::{Manifest, PHASE_LIVE};
 use elastickv_backup_engine::error::Error;
 use elastickv_backup_engine::options::DecodeOptions;
 use elastickv_backup_engine::pipeline;
 use elastickv_backup_engine::sinks::preflight;
 use elastickv_backup_engine::sinks::{DirSink, Sink};
-use elastickv_backup_engine::sources::live::{LiveConfig, LiveSession};
+use elastickv_backup_live::dump::resume::journal::OptionsRecord;
+use elastickv_backup_live::dump::resume::Runner;
+use elastickv_backup_live::source::{LiveConfig, LiveSession};
 use elastickv_backup_loopback::{LoopbackServer, ServerConfig};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -174,8 +174,7 @@ pub struct DumpArgs {
 
 /// `--group-endpoint` values as a map (usage error when malformed).
 fn group_endpoints(values: &[String]) -> Result<std::collections::BTreeMap<u64, String>, Error> {
-    elastickv_backup_engine::sources::live::topology::parse_group_endpoints(values)
-        .map_err(Error::Usage)
+    elastickv_backup_live::source::topology::parse_group_endpoints(values).map_err(Error::Usage)
 }
 
 /// Environment variable holding the Admin bearer token when neither `--admin-token` nor
@@ -398,7 +397,7 @@ pub fn run_dump_with(mut args: DumpArgs, handle_signals: bool) -> Result<(), Err
         Arc::new(DirSink::create(&output, args.flags.force)?.with_sync(!args.no_sync))
     };
     let summary =
-        elastickv_backup_engine::dump::write(&session, sink.clone(), &opts, args.flags.threads())?;
+        elastickv_backup_live::dump::write(&session, sink.clone(), &opts, args.flags.threads())?;
     let mut manifest = live_manifest(&session, &opts);
     if embedded.is_some() {
         mark_embedded(&mut manifest);

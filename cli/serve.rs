@@ -8,7 +8,7 @@ use super::common::duration_arg;
 use super::dump::admin_token;
 use clap::Args;
 use elastickv_backup_engine::error::Error;
-use elastickv_backup_engine::sources::live::tls::ServerTlsFiles;
+use elastickv_backup_live::source::tls::ServerTlsFiles;
 use elastickv_backup_loopback::{load, LoopbackServer, ServerConfig};
 use std::io::Write;
 use std::path::PathBuf;

@@ -3,7 +3,7 @@
 //! server; `--adapter` and `--scope` make the dump *list* only the selected keys (not the
 //! cluster's); a byte budget far below one page and a rate limit still give the same
 //! bytes as an unlimited dump. (The token bucket's pacing is unit-tested in
-//! engine/src/sources/live/limits.rs: a timing test here could not fail reliably.)
+//! live/src/source/limits.rs: a timing test here could not fail reliably.)
 
 mod common;
 mod live_support;

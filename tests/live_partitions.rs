@@ -11,12 +11,12 @@ mod common;
 use common::*;
 use elastickv_backup_cli::dump::live_manifest;
 use elastickv_backup_engine::decode::AdapterKind;
-use elastickv_backup_engine::dump::partition::token::Token;
 use elastickv_backup_engine::gen;
 use elastickv_backup_engine::options::DecodeOptions;
 use elastickv_backup_engine::pipeline;
 use elastickv_backup_engine::sinks::{DirSink, Sink};
-use elastickv_backup_engine::sources::live::{LiveConfig, LiveSession};
+use elastickv_backup_live::dump::partition::token::Token;
+use elastickv_backup_live::source::{LiveConfig, LiveSession};
 use elastickv_backup_loopback::{load, LoopbackServer, ServerConfig};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -127,7 +127,7 @@ fn reference_dump(addr: &str, token: &Path, dest: &Path, opts: &DecodeOptions) {
     )
     .unwrap();
     let sink = Arc::new(DirSink::create(dest, false).unwrap());
-    elastickv_backup_engine::dump::write(&session, sink.clone(), opts, 2).unwrap();
+    elastickv_backup_live::dump::write(&session, sink.clone(), opts, 2).unwrap();
     pipeline::finalize(sink.as_ref() as &dyn Sink, &live_manifest(&session, opts)).unwrap();
     drop(session); // keeps the pin: `dump finish` ends it
 }

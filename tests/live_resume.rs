@@ -12,14 +12,14 @@ use clap::Parser;
 use common::*;
 use elastickv_backup_cli::dump::{live_manifest, run_dump_with};
 use elastickv_backup_cli::{Cli, Command};
-use elastickv_backup_engine::dump::resume::journal::{journal_dir, Journal, UnitState};
 use elastickv_backup_engine::error::Error;
 use elastickv_backup_engine::gen;
 use elastickv_backup_engine::options::DecodeOptions;
 use elastickv_backup_engine::pipeline;
 use elastickv_backup_engine::sinks::{DirSink, Sink};
-use elastickv_backup_engine::sources::live::{LiveConfig, LiveSession};
 use elastickv_backup_format::keys::ns;
+use elastickv_backup_live::dump::resume::journal::{journal_dir, Journal, UnitState};
+use elastickv_backup_live::source::{LiveConfig, LiveSession};
 use elastickv_backup_loopback::{load, Cluster, LoopbackServer, ServerConfig};
 use live_support::*;
 use std::collections::BTreeMap;
@@ -111,7 +111,7 @@ fn reference_dump(addr: &str, dump_dir: &Path, out: &Path) {
     .unwrap();
     let opts = DecodeOptions::default();
     let sink = Arc::new(DirSink::create(out, false).unwrap());
-    elastickv_backup_engine::dump::write(&session, sink.clone(), &opts, 2).unwrap();
+    elastickv_backup_live::dump::write(&session, sink.clone(), &opts, 2).unwrap();
     pipeline::finalize(sink.as_ref() as &dyn Sink, &live_manifest(&session, &opts)).unwrap();
     drop(session); // keeps the pin: the resume still needs it
 }

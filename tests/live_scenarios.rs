@@ -16,8 +16,8 @@ use elastickv_backup_engine::gen;
 use elastickv_backup_engine::options::DecodeOptions;
 use elastickv_backup_engine::pipeline;
 use elastickv_backup_engine::sinks::{DirSink, Sink};
-use elastickv_backup_engine::sources::live::abort::AbortReason;
-use elastickv_backup_engine::sources::live::{LiveConfig, LiveSession};
+use elastickv_backup_live::source::abort::AbortReason;
+use elastickv_backup_live::source::{LiveConfig, LiveSession};
 use elastickv_backup_loopback::{load, LoopbackServer, ServerConfig};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
@@ -69,7 +69,7 @@ fn live_cfg(addr: &str) -> LiveConfig {
 fn write_all(session: &LiveSession, out: &Path) -> Result<(), Error> {
     let opts = DecodeOptions::default();
     let sink = Arc::new(DirSink::create(out, false)?);
-    elastickv_backup_engine::dump::write(session, sink.clone(), &opts, 2)?;
+    elastickv_backup_live::dump::write(session, sink.clone(), &opts, 2)?;
     let m = Manifest {
         phase: PHASE_LIVE,
         elastickv_version: "dev".into(),
@@ -456,7 +456,7 @@ fn cancellation_ends_the_backup() {
         .scan_delay_ms
         .store(200, Ordering::Release);
     let sink = Arc::new(DirSink::create(&out, false).unwrap());
-    let e = elastickv_backup_engine::dump::write(&session, sink, &DecodeOptions::default(), 2)
+    let e = elastickv_backup_live::dump::write(&session, sink, &DecodeOptions::default(), 2)
         .unwrap_err();
     canceller.join().unwrap();
     assert!(matches!(e, Error::Cancelled(_)), "{e}");

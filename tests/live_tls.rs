@@ -9,7 +9,7 @@ mod common;
 mod live_support;
 
 use elastickv_backup_engine::gen;
-use elastickv_backup_engine::sources::live::tls::ServerTlsFiles;
+use elastickv_backup_live::source::tls::ServerTlsFiles;
 use elastickv_backup_loopback::{load, LoopbackServer, ServerConfig};
 use live_support::*;
 use std::path::{Path, PathBuf};

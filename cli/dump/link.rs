@@ -3,8 +3,8 @@
 //! (`--scan-concurrency`, `--max-inflight-bytes`, `--rate-limit`).
 
 use clap::Args;
-use elastickv_backup_engine::sources::live::limits::ScanLimits;
-use elastickv_backup_engine::sources::live::tls::ClientTlsFiles;
+use elastickv_backup_live::source::limits::ScanLimits;
+use elastickv_backup_live::source::tls::ClientTlsFiles;
 use std::path::PathBuf;
 
 /// TLS flags of every step that dials the cluster (`dump`, `dump begin`, `dump finish`).

@@ -1,29 +1,29 @@
 //! `dump begin`, `dump --join TOKEN --partition I/N` and `dump finish`: one live dump
 //! written by several processes (hosts, pods of a Kubernetes Indexed Job) under one pin.
-//! The logic is in `elastickv_backup_engine::dump::partition`; this module maps flags and the
+//! The logic is in `elastickv_backup_live::dump::partition`; this module maps flags and the
 //! Indexed Job's environment onto it and prints what each step did.
 
 use super::link::TlsArgs;
 use super::{admin_token, group_endpoints, DumpArgs};
 use crate::common::OutputFlags;
 use clap::{Args, Subcommand};
-use elastickv_backup_engine::dump::partition::join::{Join, Outcome};
-use elastickv_backup_engine::dump::partition::merge::{self, PartRecord};
-use elastickv_backup_engine::dump::partition::plan::{PartitionIndex, Plan};
-use elastickv_backup_engine::dump::partition::token::{Token, TOKEN_FILE};
-use elastickv_backup_engine::dump::partition::{job_dir, JOB_DIR};
-use elastickv_backup_engine::dump::resume::journal::OptionsRecord;
-use elastickv_backup_engine::dump::resume::sums::FinalSink;
 use elastickv_backup_engine::encode::manifest::{InputInfo, LiveInfo, Manifest, PHASE_LIVE};
 use elastickv_backup_engine::error::Error;
 use elastickv_backup_engine::options::DecodeOptions;
 use elastickv_backup_engine::pipeline;
 use elastickv_backup_engine::sinks::preflight;
-use elastickv_backup_engine::sources::live::client::Dialer;
-use elastickv_backup_engine::sources::live::pin;
-use elastickv_backup_engine::sources::live::tls::ClientTlsFiles;
-use elastickv_backup_engine::sources::live::topology::parse_seeds;
-use elastickv_backup_engine::sources::live::{LiveConfig, LiveSession};
+use elastickv_backup_live::dump::partition::join::{Join, Outcome};
+use elastickv_backup_live::dump::partition::merge::{self, PartRecord};
+use elastickv_backup_live::dump::partition::plan::{PartitionIndex, Plan};
+use elastickv_backup_live::dump::partition::token::{Token, TOKEN_FILE};
+use elastickv_backup_live::dump::partition::{job_dir, JOB_DIR};
+use elastickv_backup_live::dump::resume::journal::OptionsRecord;
+use elastickv_backup_live::dump::resume::sums::FinalSink;
+use elastickv_backup_live::source::client::Dialer;
+use elastickv_backup_live::source::pin;
+use elastickv_backup_live::source::tls::ClientTlsFiles;
+use elastickv_backup_live::source::topology::parse_seeds;
+use elastickv_backup_live::source::{LiveConfig, LiveSession};
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::time::Instant;

@@ -4,7 +4,7 @@
 #![no_main]
 
 use bytes::Bytes;
-use elastickv_backup_engine::sources::live::reorder::{cmp_encoded, Reorder};
+use elastickv_backup_live::source::reorder::{cmp_encoded, Reorder};
 use elastickv_backup_engine::sources::RawEntry;
 use elastickv_backup_proto::wire;
 use libfuzzer_sys::fuzz_target;

@@ -2,8 +2,8 @@
 //! accepts really is format_version 1 with a legal phase.
 #![no_main]
 
-use elastickv_backup_engine::verify::manifest::check;
-use elastickv_backup_engine::verify::report::Report;
+use elastickv_backup_verify::manifest::check;
+use elastickv_backup_verify::report::Report;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -8,12 +8,12 @@ use super::hlc::Hlc;
 use super::pins::{effective_ttl, new_pin_id, now_ms, Pin, PinId, PinToken};
 use super::store::{GroupStore, Version};
 use bytes::Bytes;
-use elastickv_backup_engine::sources::live::route_key::is_explicit_group_key;
-use elastickv_backup_engine::sources::live::routes::RouteTable;
-use elastickv_backup_engine::sources::live::scopes::{
+use elastickv_backup_engine::sources::RawEntry;
+use elastickv_backup_live::source::route_key::is_explicit_group_key;
+use elastickv_backup_live::source::routes::RouteTable;
+use elastickv_backup_live::source::scopes::{
     counted_scope, declared_scope, ScopeId, SCOPE_META_PREFIXES,
 };
-use elastickv_backup_engine::sources::RawEntry;
 use elastickv_backup_proto::wire::{
     BeginBackupResponse, ListAdaptersAndScopesResponse, ScopeKeyCount, ShardApplied,
 };
@@ -78,7 +78,7 @@ impl Faults {
         let Some(p) = guard.as_deref() else {
             return false;
         };
-        let p_end = elastickv_backup_engine::sources::live::scan::prefix_end(p);
+        let p_end = elastickv_backup_live::source::scan::prefix_end(p);
         let starts_before_p_ends = p_end.is_empty() || start < p_end.as_slice();
         let ends_after_p_starts = end.is_empty() || end > p;
         starts_before_p_ends && ends_after_p_starts
@@ -156,10 +156,7 @@ impl Cluster {
         let groups_n = config.groups.max(1);
         let route_keys: Vec<Vec<u8>> = entries
             .iter()
-            .map(|e| {
-                elastickv_backup_engine::sources::live::route_key::route_key(&e.user_key)
-                    .into_owned()
-            })
+            .map(|e| elastickv_backup_live::source::route_key::route_key(&e.user_key).into_owned())
             .collect();
         let table = RouteTable::split(&RouteTable::quantiles(route_keys, groups_n), groups_n);
         let groups: Vec<Arc<Group>> = (1..=groups_n).map(|id| Arc::new(Group::new(id))).collect();
@@ -783,7 +780,7 @@ mod tests {
         assert_eq!(c.compact(0), 0, "the pin holds history");
         let counts = c.count_scopes(resp.read_ts).unwrap();
         assert_eq!(
-            counts[&elastickv_backup_engine::sources::live::scopes::redis_db0()].0,
+            counts[&elastickv_backup_live::source::scopes::redis_db0()].0,
             50
         );
         c.end_backup(&resp.pin_token).unwrap();

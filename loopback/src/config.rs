@@ -42,7 +42,7 @@ pub struct ServerConfig {
     pub node_version: String,
     /// Serve TLS with these files (`serve --tls-cert --tls-key [--tls-client-ca]`);
     /// `None` = plaintext.
-    pub tls: Option<elastickv_backup_engine::sources::live::tls::ServerTlsFiles>,
+    pub tls: Option<elastickv_backup_live::source::tls::ServerTlsFiles>,
 }
 
 impl Default for ServerConfig {

@@ -125,13 +125,13 @@ impl Node {
         let mut builder = tonic::transport::Server::builder();
         if let Some(tls) = tls {
             builder = builder.tls_config(tls).map_err(|e| {
-                elastickv_backup_engine::sources::live::LiveError::TlsConfig {
+                elastickv_backup_live::source::LiveError::TlsConfig {
                     file: cluster
                         .config
                         .tls
                         .as_ref()
                         .map_or_else(String::new, |f| f.describe()),
-                    detail: elastickv_backup_engine::sources::live::tls::chain(&e),
+                    detail: elastickv_backup_live::source::tls::chain(&e),
                 }
             })?;
         }
@@ -273,7 +273,7 @@ impl LoopbackServer {
     /// Blocks until SIGINT/SIGTERM (the `serve` command).
     pub fn wait_for_signal(&self) {
         if let Some(rt) = &self.rt {
-            rt.block_on(elastickv_backup_engine::sources::live::signals::wait_for_signal());
+            rt.block_on(elastickv_backup_live::source::signals::wait_for_signal());
         }
     }
 
@@ -282,7 +282,7 @@ impl LoopbackServer {
         let Some(rt) = &self.rt else { return true };
         rt.block_on(async {
             tokio::select! {
-                _ = elastickv_backup_engine::sources::live::signals::wait_for_signal() => true,
+                _ = elastickv_backup_live::source::signals::wait_for_signal() => true,
                 _ = tokio::time::sleep(d) => false,
             }
         })

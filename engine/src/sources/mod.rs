@@ -1,11 +1,11 @@
-//! Sources: where MVCC entries come from — snapshot files now, a live cluster later.
+//! Sources: where MVCC entries come from — snapshot files here; a live cluster's shards are
+//! built by the `live` crate on the same [`Shard`] interface.
 //!
 //! Every source yields, per shard, entries in ascending encoded-key order. [`merge`] joins
 //! the shards into one ordered stream and [`visibility`] keeps, for each user key, only the
 //! version a reader at the read timestamp would see. Everything after that is shared.
 
-pub mod live;
-pub(crate) mod merge;
+pub mod merge;
 pub mod snapshot;
 pub(crate) mod visibility;
 

@@ -2,7 +2,7 @@
 //! `GetTimestamp` counter that is deliberately not an HLC.
 
 use crate::cluster::Cluster;
-use elastickv_backup_engine::sources::live::route_key::route_key;
+use elastickv_backup_live::source::route_key::route_key;
 use elastickv_backup_proto::wire::{
     GetRouteRequest, GetRouteResponse, GetTimestampRequest, GetTimestampResponse,
     ListRoutesRequest, ListRoutesResponse,

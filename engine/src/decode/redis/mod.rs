@@ -46,7 +46,7 @@ use simple::SimpleState;
 
 /// The database every record goes to: the keyspace carries no database number and the
 /// CLI always selects 0.
-pub(crate) const DB_INDEX: u32 = 0;
+pub const DB_INDEX: u32 = 0;
 
 /// Redis decoder.
 pub struct RedisAdapter {

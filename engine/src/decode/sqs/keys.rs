@@ -11,7 +11,7 @@ const PARTITION_BYTES: usize = 4;
 /// Bytes of the BE64 generation in every message-scoped key.
 const GEN_BYTES: usize = 8;
 /// The discriminator that starts the rest of a partitioned key.
-pub(crate) const PARTITIONED: &[u8] = elastickv_backup_format::keys::SQS_PARTITION_MARKER;
+pub const PARTITIONED: &[u8] = elastickv_backup_format::keys::SQS_PARTITION_MARKER;
 
 /// Why a key cannot be attributed to a queue (upstream's wording, so a reader can find
 /// the matching upstream check).

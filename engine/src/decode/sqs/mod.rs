@@ -15,7 +15,7 @@
 //!   `messages.jsonl` and `_internals/side_records.jsonl`, one queue after another.
 
 mod flush;
-pub(crate) mod keys;
+pub mod keys;
 pub mod records;
 pub(crate) mod render;
 #[cfg(test)]

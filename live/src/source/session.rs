@@ -14,11 +14,11 @@ use super::scopes::{baseline_threshold, is_shortfall, parse_wire, redis_db0, Sco
 use super::shard::LiveShard;
 use super::tls::{self, ClientTlsFiles};
 use super::topology::{parse_seeds, GroupRoute, Topology};
-use crate::decode::AdapterKind;
-use crate::encode::manifest::{InputInfo, LiveInfo};
-use crate::error::Error;
-use crate::options::DecodeOptions;
-use crate::sources::Shard;
+use elastickv_backup_engine::decode::AdapterKind;
+use elastickv_backup_engine::encode::manifest::{InputInfo, LiveInfo};
+use elastickv_backup_engine::error::Error;
+use elastickv_backup_engine::options::DecodeOptions;
+use elastickv_backup_engine::sources::Shard;
 use elastickv_backup_proto::wire::{
     ListAdaptersAndScopesRequest, ListAdaptersAndScopesResponse, ListRoutesRequest,
     RawLatestCommitTsRequest, RenewBackupRequest, ScopeKeyCount,

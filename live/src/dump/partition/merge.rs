@@ -9,8 +9,8 @@ use super::error::PartitionError;
 use super::token::Token;
 use crate::dump::resume::journal::write_durably;
 use crate::dump::resume::sums;
-use crate::error::Error;
-use crate::sinks::FileDigest;
+use elastickv_backup_engine::error::Error;
+use elastickv_backup_engine::sinks::FileDigest;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -167,9 +167,9 @@ pub fn merged_digests(job_dir: &Path, parts: &[PartRecord]) -> Result<Vec<FileDi
 mod tests {
     use super::*;
     use crate::dump::partition::plan::Plan;
-    use crate::options::DecodeOptions;
-    use crate::sinks::RelPath;
-    use crate::sources::live::session::HeldPin;
+    use crate::source::session::HeldPin;
+    use elastickv_backup_engine::options::DecodeOptions;
+    use elastickv_backup_engine::sinks::RelPath;
     use sha2::{Digest, Sha256};
 
     fn token(n: u32) -> Token {

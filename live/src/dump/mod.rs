@@ -1,5 +1,5 @@
 //! The live dump as a job: a pinned [`LiveSession`]'s shards written through the
-//! [`pipeline`](crate::pipeline), whole ([`write`]), adapter by adapter so a failed run can
+//! [`pipeline`](elastickv_backup_engine::pipeline), whole ([`write`]), adapter by adapter so a failed run can
 //! be finished later ([`resume`]), or split across processes under one pin ([`partition`]).
 //!
 //! Why a module above `sources`: the session is a source — it pins, connects, scans and
@@ -10,11 +10,11 @@
 pub mod partition;
 pub mod resume;
 
-use crate::error::Error;
-use crate::options::DecodeOptions;
-use crate::pipeline::{self, DataSummary};
-use crate::sinks::Sink;
-use crate::sources::live::LiveSession;
+use crate::source::LiveSession;
+use elastickv_backup_engine::error::Error;
+use elastickv_backup_engine::options::DecodeOptions;
+use elastickv_backup_engine::pipeline::{self, DataSummary};
+use elastickv_backup_engine::sinks::Sink;
 use std::sync::Arc;
 
 /// Scans every group of `session` at its `read_ts` into `sink` through the shared

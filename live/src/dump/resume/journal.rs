@@ -5,10 +5,10 @@
 //! directory) after every state change, is mode 0600 (the pin token lets its holder renew or
 //! release that pin), and is never part of the dump: not in CHECKSUMS, deleted on success.
 
-use crate::decode::AdapterKind;
-use crate::error::Error;
-use crate::options::{DdbLayout, DecodeOptions, Scope};
-use crate::sources::live::session::HeldPin;
+use crate::source::session::HeldPin;
+use elastickv_backup_engine::decode::AdapterKind;
+use elastickv_backup_engine::error::Error;
+use elastickv_backup_engine::options::{DdbLayout, DecodeOptions, Scope};
 use elastickv_backup_proto::wire::ScopeKeyCount;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
@@ -317,7 +317,7 @@ pub fn sync_dir(dir: &Path) -> Result<(), Error> {
 
 /// A damaged or foreign journal (not resumable: start a new dump).
 fn journal_error(message: String) -> Error {
-    crate::sources::live::LiveError::Journal(message).into()
+    crate::source::LiveError::Journal(message).into()
 }
 
 #[cfg(test)]

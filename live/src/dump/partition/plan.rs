@@ -5,9 +5,9 @@
 //! every partition and `dump finish` agree on it.
 
 use super::error::PartitionError;
-use crate::decode::AdapterKind;
-use crate::options::DecodeOptions;
-use crate::sources::live::scopes::parse_wire;
+use crate::source::scopes::parse_wire;
+use elastickv_backup_engine::decode::AdapterKind;
+use elastickv_backup_engine::options::DecodeOptions;
 use elastickv_backup_proto::wire::ScopeKeyCount;
 use serde::{Deserialize, Serialize};
 

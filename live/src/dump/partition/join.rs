@@ -14,14 +14,14 @@ use super::error::PartitionError;
 use super::merge::{self, InputRecord, PartRecord};
 use super::plan::PartitionIndex;
 use super::token::Token;
-use crate::decode::AdapterKind;
 use crate::dump::resume::journal::sync_dir;
 use crate::dump::resume::resumable;
-use crate::error::Error;
-use crate::options::DecodeOptions;
-use crate::sinks::{DirSink, Sink};
-use crate::sources::live::session::{LiveConfig, LiveSession};
-use crate::sources::live::LiveError;
+use crate::source::session::{LiveConfig, LiveSession};
+use crate::source::LiveError;
+use elastickv_backup_engine::decode::AdapterKind;
+use elastickv_backup_engine::error::Error;
+use elastickv_backup_engine::options::DecodeOptions;
+use elastickv_backup_engine::sinks::{DirSink, Sink};
 use elastickv_backup_format::adapter_prefixes;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -268,7 +268,7 @@ mod tests {
 
     #[test]
     fn a_lost_pin_names_the_job() {
-        let held = crate::sources::live::session::HeldPin {
+        let held = crate::source::session::HeldPin {
             token: b"t".to_vec(),
             read_ts: 7,
             expected: vec![],

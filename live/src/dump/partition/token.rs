@@ -10,9 +10,9 @@ use super::JOB_DIR;
 use crate::dump::resume::journal::{
     producer_version, write_durably, ExpectedRecord, OptionsRecord,
 };
-use crate::error::Error;
-use crate::options::DecodeOptions;
-use crate::sources::live::session::HeldPin;
+use crate::source::session::HeldPin;
+use elastickv_backup_engine::error::Error;
+use elastickv_backup_engine::options::DecodeOptions;
 use elastickv_backup_proto::wire::ScopeKeyCount;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};

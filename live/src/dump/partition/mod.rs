@@ -22,7 +22,7 @@
 //! single-process dump at the same read timestamp. Adapters are assigned to partitions by
 //! the baseline key counts (largest first onto the least-loaded partition), not by order.
 
-pub use crate::error::partition as error;
+pub use elastickv_backup_engine::error::partition as error;
 pub mod join;
 pub mod merge;
 pub mod plan;

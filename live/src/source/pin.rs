@@ -118,7 +118,7 @@ pub async fn renewal_loop(
                     granted = sent;
                     ttl = Duration::from_millis(resp.into_inner().ttl_ms_effective.max(3));
                     renewals.fetch_add(1, Ordering::AcqRel);
-                    crate::progress::pin_renewed((granted + ttl).into_std());
+                    elastickv_backup_engine::progress::pin_renewed((granted + ttl).into_std());
                     break;
                 }
                 Err(s) if retry::is_transient(&s) && Instant::now() + backoff < round_deadline => {

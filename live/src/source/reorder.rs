@@ -8,8 +8,8 @@
 //! encoded key is below the latest arrival's user key: what stays behind is a chain of
 //! prefixes of the current key — a small stack.
 
-pub use crate::sources::merge::cmp_encoded;
-use crate::sources::RawEntry;
+pub use elastickv_backup_engine::sources::merge::cmp_encoded;
+use elastickv_backup_engine::sources::RawEntry;
 use std::cmp::Ordering;
 
 /// `entry`'s encoded key compared with raw bytes `key`.

@@ -5,7 +5,7 @@
 //! (migration leftovers), and the loopback server uses the same function to place keys, so
 //! the two sides can never disagree.
 
-use crate::decode::Family;
+use elastickv_backup_engine::decode::Family;
 use elastickv_backup_format::keys::SQS_ROUTE_GLOBAL;
 use elastickv_backup_format::keys::{ns, DDB_ROUTE_TABLE as DDB_ROUTE, SQS_PARTITION_MARKER};
 use std::borrow::Cow;

@@ -12,11 +12,11 @@
 //! | `sqs/<queue>` | message records `!sqs\|msg\|data\|[p\|]<b64url(queue)>…` |
 
 use super::route_key::s3_segment_end;
-use crate::decode::routes::route;
-use crate::decode::{AdapterKind, Family};
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::DecodePaddingMode;
 use base64::Engine;
+use elastickv_backup_engine::decode::routes::route;
+use elastickv_backup_engine::decode::{AdapterKind, Family};
 use elastickv_backup_format::keys::SQS_PARTITION_MARKER;
 
 /// Go's non-strict unpadded base64url decoder: trailing bits tolerated.

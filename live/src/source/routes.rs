@@ -125,7 +125,7 @@ impl RouteTable {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decode::Family as F;
+    use elastickv_backup_engine::decode::Family as F;
 
     #[test]
     fn ownership_and_wire_round_trip() {

@@ -4,8 +4,8 @@
 //! [`FinalSink`]. A list file's own SHA-256 is kept in the journal and checked on read, so a
 //! damaged list is refused instead of producing a CHECKSUMS that lies.
 
-use crate::error::Error;
-use crate::sinks::{DigestLog, DirSink, FileDigest, RelPath, Sink, StreamFile};
+use elastickv_backup_engine::error::Error;
+use elastickv_backup_engine::sinks::{DigestLog, DirSink, FileDigest, RelPath, Sink, StreamFile};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::path::Path;
@@ -122,7 +122,7 @@ impl Sink for FinalSink {
 
 /// A damaged or foreign journal (not resumable: start a new dump).
 fn journal_error(message: String) -> Error {
-    crate::sources::live::LiveError::Journal(message).into()
+    crate::source::LiveError::Journal(message).into()
 }
 
 #[cfg(test)]

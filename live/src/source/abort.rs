@@ -17,10 +17,12 @@ pub enum AbortReason {
 
 impl AbortReason {
     /// The engine error this reason surfaces as.
-    pub fn to_error(&self) -> crate::error::Error {
+    pub fn to_error(&self) -> elastickv_backup_engine::error::Error {
         match self {
-            AbortReason::Cancelled(m) => crate::error::Error::Cancelled(m.clone()),
-            AbortReason::Failed(e) => crate::error::Error::Live(e.clone()),
+            AbortReason::Cancelled(m) => {
+                elastickv_backup_engine::error::Error::Cancelled(m.clone())
+            }
+            AbortReason::Failed(e) => elastickv_backup_engine::error::Error::Live(e.clone()),
         }
     }
 }

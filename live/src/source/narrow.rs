@@ -15,12 +15,12 @@
 //! narrowed ranges and keeps the keys it owns.
 
 use super::scan::prefix_ranges;
-use crate::decode::routes::{Family, ROUTES};
-use crate::decode::sqs::keys::PARTITIONED;
-use crate::decode::AdapterKind;
-use crate::options::DecodeOptions;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use elastickv_backup_engine::decode::routes::{Family, ROUTES};
+use elastickv_backup_engine::decode::sqs::keys::PARTITIONED;
+use elastickv_backup_engine::decode::AdapterKind;
+use elastickv_backup_engine::options::DecodeOptions;
 use elastickv_backup_format::adapter_prefixes;
 
 /// A `[start, end)` storage-key range (empty `end` = unbounded).
@@ -74,7 +74,11 @@ pub fn scope_prefixes(kind: AdapterKind, name: &[u8]) -> Vec<Vec<u8>> {
     match kind {
         AdapterKind::Redis => {
             // Only database 0 exists (docs/format/40-redis.md): it is all of Redis.
-            if name == crate::decode::redis::DB_INDEX.to_string().as_bytes() {
+            if name
+                == elastickv_backup_engine::decode::redis::DB_INDEX
+                    .to_string()
+                    .as_bytes()
+            {
                 adapter_prefixes(kind)
                     .into_iter()
                     .map(<[u8]>::to_vec)
@@ -150,8 +154,8 @@ pub fn intersect(a: &[KeyRange], b: &[KeyRange]) -> Vec<KeyRange> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::options::Scope;
-    use crate::sources::live::scopes::counted_scope;
+    use crate::source::scopes::counted_scope;
+    use elastickv_backup_engine::options::Scope;
     use Family as F;
 
     fn opts(adapters: &[AdapterKind], scopes: &[(AdapterKind, &str)]) -> DecodeOptions {
@@ -220,7 +224,7 @@ mod tests {
     #[test]
     fn every_sample_key_is_in_its_scope_ranges() {
         let mut n = 0;
-        for (k, _) in crate::gen::sample(1) {
+        for (k, _) in elastickv_backup_engine::gen::sample(1) {
             let Some(s) = counted_scope(&k) else { continue };
             let name = String::from_utf8_lossy(&s.name).into_owned();
             let r = scan_ranges(&opts(&[s.adapter], &[(s.adapter, &name)])).unwrap();

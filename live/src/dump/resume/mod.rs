@@ -33,14 +33,14 @@
 pub mod journal;
 pub mod sums;
 
-use crate::decode::{AdapterKind, Counters};
-use crate::encode::manifest::Manifest;
-use crate::error::Error;
-use crate::options::DecodeOptions;
-use crate::pipeline;
-use crate::sinks::{DirSink, Sink};
-use crate::sources::live::session::{LiveConfig, LiveSession};
-use crate::sources::live::LiveError;
+use crate::source::session::{LiveConfig, LiveSession};
+use crate::source::LiveError;
+use elastickv_backup_engine::decode::{AdapterKind, Counters};
+use elastickv_backup_engine::encode::manifest::Manifest;
+use elastickv_backup_engine::error::Error;
+use elastickv_backup_engine::options::DecodeOptions;
+use elastickv_backup_engine::pipeline;
+use elastickv_backup_engine::sinks::{DirSink, Sink};
 use elastickv_backup_format::adapter_prefixes;
 use journal::{journal_dir, sync_dir, write_durably, Journal, OptionsRecord, UnitState};
 use std::os::unix::fs::DirBuilderExt;
