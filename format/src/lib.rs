@@ -15,6 +15,8 @@
 //! - [`cover`]: the key prefixes that cover one adapter's keys, for scans narrowed to it.
 //! - [`mvcc`]: one stored row → one MVCC version ([`RawEntry`]), the unit every source
 //!   yields and every adapter reads.
+//! - [`values`]: stored values that are protobuf messages (DynamoDB schemas and items),
+//!   written with Go's deterministic marshalling.
 
 #![warn(missing_docs)]
 
@@ -23,6 +25,7 @@ pub mod cover;
 pub mod keys;
 pub mod keyspace;
 pub mod mvcc;
+pub mod values;
 
 pub use cover::adapter_prefixes;
 pub use keyspace::{route, AdapterKind, Family, Route};

@@ -1,14 +1,13 @@
 //! DynamoDB sample tables (docs/format/10-dynamodb.md §2): `orders` (hash `id` S + range `line` N) and
 //! `users` (hash `id` S), schema, generation counter and items.
 
-use super::enc::{b64url, cat, seg, Pb};
+use super::enc::{b64url, cat, seg};
 use super::Pair;
 use elastickv_backup_format::keys::ddb;
+use elastickv_backup_format::values::ddb::{self as av, SCHEMA_MAGIC};
+use elastickv_backup_format::values::Pb;
 
 pub(crate) mod synth;
-
-const SCHEMA_MAGIC: &[u8] = b"\x00DS\x01";
-const ITEM_MAGIC: &[u8] = b"\x00DI\x01";
 
 /// Order-preserving raw key bytes of a positive integer `N` (docs/format/10-dynamodb.md §3).
 pub(crate) fn number_raw(n: u64) -> Vec<u8> {
@@ -80,20 +79,15 @@ pub(crate) fn schema_with(d: &SchemaDef) -> Vec<u8> {
 }
 
 pub(crate) fn s(v: &str) -> Vec<u8> {
-    Pb::default().bytes(1, v.as_bytes()).0
+    av::s(v.as_bytes())
 }
 
 pub(crate) fn n(v: &str) -> Vec<u8> {
-    Pb::default().bytes(2, v.as_bytes()).0
+    av::n(v.as_bytes())
 }
 
-pub(crate) fn item(attrs: &mut [(&str, Vec<u8>)]) -> Vec<u8> {
-    attrs.sort_by(|a, b| a.0.cmp(b.0));
-    let mut m = Pb::default();
-    for (name, v) in attrs.iter() {
-        m = m.entry(1, name, v);
-    }
-    cat(&[ITEM_MAGIC, &m.0])
+pub(crate) fn item(attrs: &[(&str, Vec<u8>)]) -> Vec<u8> {
+    av::item(attrs.iter().map(|(name, v)| (*name, v.as_slice())))
 }
 
 fn table_keys(out: &mut Vec<Pair>, table: &str, schema_value: Vec<u8>) -> String {
@@ -114,15 +108,14 @@ pub fn generate(count: usize, out: &mut Vec<Pair>) {
             &seg(id.as_bytes()),
             &seg(&number_raw(line)),
         ]);
-        let tags = Pb::default()
-            .bytes(1, b"sample")
-            .bytes(1, format!("batch-{}", i % 3).as_bytes());
-        let value = item(&mut [
+        let batch = format!("batch-{}", i % 3);
+        let tags = av::set(av::SetKind::Strings, [&b"sample"[..], batch.as_bytes()]);
+        let value = item(&[
             ("id", s(&id)),
             ("line", n(&line.to_string())),
             ("amount", n(&format!("{}.{:02}", 10 + i, i % 100))),
-            ("paid", Pb::default().uint(4, (i % 2) as u64).0),
-            ("tags", Pb::default().bytes(6, &tags.0).0),
+            ("paid", av::boolean(i % 2 == 1)),
+            ("tags", tags),
         ]);
         out.push((key, value));
     }
@@ -130,7 +123,7 @@ pub fn generate(count: usize, out: &mut Vec<Pair>) {
     for i in 0..count {
         let id = format!("user {i}/ü");
         let key = cat(&[&ddb::item_prefix(t.as_bytes(), 1), &seg(id.as_bytes())]);
-        let value = item(&mut [("id", s(&id)), ("email", s(&format!("u{i}@example.com")))]);
+        let value = item(&[("id", s(&id)), ("email", s(&format!("u{i}@example.com")))]);
         out.push((key, value));
     }
 }
@@ -152,7 +145,7 @@ mod tests {
         assert_eq!(hex::encode(number_raw(100)), "020201030031");
         // Spec 10 V2: {age: N "42", id: S "u1"}.
         assert_eq!(
-            hex::encode(item(&mut [("id", s("u1")), ("age", n("42"))])),
+            hex::encode(item(&[("id", s("u1")), ("age", n("42"))])),
             "004449010a0b0a036167651204120234320a0a0a02696412040a027531"
         );
     }

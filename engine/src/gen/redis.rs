@@ -1,9 +1,10 @@
 //! Redis sample keys in database 0 (docs/format/40-redis.md §2): strings (with and without inline TTL, plus
 //! the TTL index row), an HLL, and one hash, list, set, sorted set and stream.
 
-use super::enc::{cat, len_prefixed, Pb};
+use super::enc::{cat, len_prefixed};
 use super::{Pair, EPOCH_MS};
 use crate::decode::Family as KeyFamily;
+use elastickv_backup_format::values::Pb;
 
 pub(crate) mod synth;
 

@@ -1,5 +1,6 @@
 //! Go's deterministic protobuf marshalling of the DynamoDB records (docs/format/10-dynamodb.md §4), which
-//! the live adapter and upstream's encoder use, so equal items give equal bytes.
+//! the live adapter and upstream's encoder use, so equal items give equal bytes: decoded
+//! records (prost structs) written back through format's one writer (`values`).
 //!
 //! Why not `prost::Message::encode`: prost leaves an empty key or value out of a map
 //! entry, while Go writes both fields of every entry (an attribute whose value message is
@@ -9,64 +10,48 @@
 
 use elastickv_backup_engine::decode::dynamodb::proto::{
     DynamoAttributeValue, DynamoGlobalSecondaryIndex, DynamoItem, DynamoKeySchema,
-    DynamoTableSchema, Value, ITEM_MAGIC, SCHEMA_MAGIC,
+    DynamoTableSchema, Value,
 };
-use elastickv_backup_engine::gen::enc::Pb;
+use elastickv_backup_format::values::ddb::{self as av, SetKind, SCHEMA_MAGIC};
+use elastickv_backup_format::values::Pb;
 
 /// `\x00DI\x01 ‖ DynamoItem`.
 pub fn item_value(item: &DynamoItem) -> Vec<u8> {
-    let mut m = Pb(ITEM_MAGIC.to_vec());
-    for (name, v) in &item.attributes {
-        m = m.entry(1, name, &attribute(v));
-    }
-    m.0
+    let values: Vec<(&str, Vec<u8>)> = item
+        .attributes
+        .iter()
+        .map(|(name, v)| (name.as_str(), attribute(v)))
+        .collect();
+    av::item(values.iter().map(|(name, v)| (*name, v.as_slice())))
 }
 
 /// One `DynamoAttributeValue` message.
 pub fn attribute(v: &DynamoAttributeValue) -> Vec<u8> {
-    let pb = Pb::default();
     let Some(v) = &v.value else {
-        return pb.0;
+        return av::unset();
     };
     match v {
-        Value::S(s) => pb.bytes(1, s.as_bytes()),
-        Value::N(n) => pb.bytes(2, n.as_bytes()),
-        Value::B(b) => pb.bytes(3, b),
-        Value::Bool(b) => pb.uint(4, u64::from(*b)),
-        Value::Null(b) => pb.uint(5, u64::from(*b)),
-        Value::Ss(s) => pb.bytes(6, &strings(&s.values)),
-        Value::Ns(s) => pb.bytes(7, &strings(&s.values)),
-        Value::Bs(s) => {
-            let mut set = Pb::default();
-            for b in &s.values {
-                set = set.bytes(1, b);
-            }
-            pb.bytes(8, &set.0)
-        }
+        Value::S(s) => av::s(s.as_bytes()),
+        Value::N(n) => av::n(n.as_bytes()),
+        Value::B(b) => av::b(b),
+        Value::Bool(b) => av::boolean(*b),
+        Value::Null(b) => av::null(*b),
+        Value::Ss(s) => av::set(SetKind::Strings, s.values.iter().map(|v| v.as_bytes())),
+        Value::Ns(s) => av::set(SetKind::Numbers, s.values.iter().map(|v| v.as_bytes())),
+        Value::Bs(s) => av::set(SetKind::Binaries, s.values.iter().map(|v| &v[..])),
         Value::L(l) => {
-            let mut list = Pb::default();
-            for e in &l.values {
-                list = list.bytes(1, &attribute(e));
-            }
-            pb.bytes(9, &list.0)
+            let elements: Vec<Vec<u8>> = l.values.iter().map(attribute).collect();
+            av::list(elements.iter().map(Vec::as_slice))
         }
         Value::M(m) => {
-            let mut map = Pb::default();
-            for (k, e) in &m.values {
-                map = map.entry(1, k, &attribute(e));
-            }
-            pb.bytes(10, &map.0)
+            let entries: Vec<(&str, Vec<u8>)> = m
+                .values
+                .iter()
+                .map(|(k, e)| (k.as_str(), attribute(e)))
+                .collect();
+            av::map(entries.iter().map(|(k, v)| (*k, v.as_slice())))
         }
     }
-    .0
-}
-
-fn strings(values: &[String]) -> Vec<u8> {
-    let mut set = Pb::default();
-    for s in values {
-        set = set.bytes(1, s.as_bytes());
-    }
-    set.0
 }
 
 fn key_schema(k: &DynamoKeySchema) -> Vec<u8> {

@@ -8,10 +8,8 @@
 use bytes::Bytes;
 use std::collections::BTreeMap;
 
-/// Magic prefix of a table-schema value (`\x00DS\x01`).
-pub const SCHEMA_MAGIC: &[u8; 4] = b"\x00DS\x01";
-/// Magic prefix of an item value (`\x00DI\x01`).
-pub const ITEM_MAGIC: &[u8; 4] = b"\x00DI\x01";
+/// The value magics (`\x00DS\x01` schema, `\x00DI\x01` item) are format's.
+pub use elastickv_backup_format::values::ddb::{ITEM_MAGIC, SCHEMA_MAGIC};
 
 /// Primary key (or GSI key) attribute names; an empty range key means "hash only".
 #[derive(Clone, PartialEq, prost::Message)]

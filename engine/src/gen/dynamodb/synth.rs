@@ -13,11 +13,12 @@
 //! key order by construction; record `i`'s content comes from `Rng::derive(seed, [table, i])`.
 
 use super::{item, n, number_raw, s, schema_with, SchemaDef};
-use crate::gen::enc::{b64url, cat, seg, Pb};
+use crate::gen::enc::{b64url, cat, seg};
 use crate::gen::rng::Rng;
 use crate::gen::synth::{count_for, day, history, stored, ts_ago, Fate, SNAP_MS};
 use crate::gen::version::{fixed, units, Family, Version};
 use elastickv_backup_format::keys::ddb;
+use elastickv_backup_format::values::ddb::{self as av, SetKind};
 
 const ORDERS: u64 = 1;
 const USERS: u64 = 2;
@@ -35,39 +36,31 @@ const SHARES: [(u64, u64); 5] = [
 ];
 
 fn bool_av(b: bool) -> Vec<u8> {
-    Pb::default().uint(4, b as u64).0
+    av::boolean(b)
 }
 
 fn null_av() -> Vec<u8> {
-    Pb::default().uint(5, 1).0
+    av::null(true)
 }
 
 fn bin_av(v: &[u8]) -> Vec<u8> {
-    Pb::default().bytes(3, v).0
+    av::b(v)
 }
 
-fn set_av(field: u32, vals: &[Vec<u8>]) -> Vec<u8> {
-    let mut inner = Pb::default();
-    for v in vals {
-        inner = inner.bytes(1, v);
-    }
-    Pb::default().bytes(field, &inner.0).0
+fn set_av(kind: SetKind, vals: &[Vec<u8>]) -> Vec<u8> {
+    av::set(kind, vals.iter().map(Vec::as_slice))
 }
 
 fn list_av(vals: &[Vec<u8>]) -> Vec<u8> {
-    set_av(9, vals)
+    av::list(vals.iter().map(Vec::as_slice))
 }
 
-fn map_av(attrs: &mut [(&str, Vec<u8>)]) -> Vec<u8> {
-    attrs.sort_by(|a, b| a.0.cmp(b.0));
-    let mut inner = Pb::default();
-    for (k, v) in attrs.iter() {
-        inner = inner.entry(1, k, v);
-    }
-    Pb::default().bytes(10, &inner.0).0
+fn map_av(attrs: &[(&str, Vec<u8>)]) -> Vec<u8> {
+    av::map(attrs.iter().map(|(name, v)| (*name, v.as_slice())))
 }
 
-/// Replaces attribute `name` (attribute lists are sorted by `item`, so by name, not index).
+/// Replaces attribute `name` (found by name: `item` writes attributes in name order
+/// whatever their order here).
 fn replace(attrs: &mut [(&str, Vec<u8>)], name: &str, v: Vec<u8>) {
     if let Some(a) = attrs.iter_mut().find(|a| a.0 == name) {
         a.1 = v;
@@ -152,7 +145,7 @@ fn order(seed: u64, t: &str, count: u64, i: u64, h: u64, r: u64) -> OrderRow {
     let lines: Vec<Vec<u8>> = (0..rng.between(1, 5))
         .map(|_| {
             let sku = format!("SKU-{:06}", rng.below(1_000_000));
-            map_av(&mut [
+            map_av(&[
                 ("sku", s(&sku)),
                 ("qty", n(&rng.between(1, 9).to_string())),
                 ("price", n(&money(&mut rng, 50_000))),
@@ -184,12 +177,12 @@ fn order(seed: u64, t: &str, count: u64, i: u64, h: u64, r: u64) -> OrderRow {
         ("note", note),
     ];
     if !tags.is_empty() {
-        attrs.push(("tags", set_av(6, &tags)));
+        attrs.push(("tags", set_av(SetKind::Strings, &tags)));
     }
-    let new = item(&mut attrs);
+    let new = item(&attrs);
     replace(&mut attrs, "status", s("pending"));
     replace(&mut attrs, "paid", bool_av(false));
-    let old = item(&mut attrs);
+    let old = item(&attrs);
     OrderRow {
         fate,
         key,
@@ -326,7 +319,7 @@ fn user(seed: u64, t: &str, i: u64, out: &mut Vec<Version>) {
         ("age", n(&rng.between(16, 90).to_string())),
         (
             "prefs",
-            map_av(&mut [
+            map_av(&[
                 ("theme", s(if rng.chance(500) { "dark" } else { "light" })),
                 ("lang", s(rng.pick::<&str>(LANGS))),
                 ("notifications", bool_av(rng.chance(700))),
@@ -335,7 +328,7 @@ fn user(seed: u64, t: &str, i: u64, out: &mut Vec<Version>) {
         ("bio", s(&text(&mut rng, 1, 600))),
     ];
     if !scores.is_empty() {
-        attrs.push(("scores", set_av(7, &scores)));
+        attrs.push(("scores", set_av(SetKind::Numbers, &scores)));
     }
     if rng.chance(100) {
         let mut avatar = Vec::new();
@@ -343,9 +336,9 @@ fn user(seed: u64, t: &str, i: u64, out: &mut Vec<Version>) {
         rng.bytes(&mut avatar, len);
         attrs.push(("avatar", bin_av(&avatar)));
     }
-    let new = item(&mut attrs);
+    let new = item(&attrs);
     replace(&mut attrs, "age", n("0"));
-    let old = item(&mut attrs);
+    let old = item(&attrs);
     let ts = ts_ago(rng.below(180 * 86_400_000) + 1000, 0);
     history(
         out,
@@ -378,12 +371,12 @@ fn event(seed: u64, t: &str, i: u64, out: &mut Vec<Version>) {
         ("source", s(&format!("svc-{:02}", rng.below(40)))),
         (
             "detail",
-            map_av(&mut [
+            map_av(&[
                 ("path", s(&format!("/p/{}", rng.alnum(12)))),
                 ("ms", n(&format!("{:.3}", rng.unit() * 900.0))),
                 (
                     "ctx",
-                    map_av(&mut [
+                    map_av(&[
                         ("ip", s(&format!("10.{}.{}.{}", i % 256, i / 256 % 256, 7))),
                         ("ua", s(&text(&mut rng, 10, 120))),
                     ]),
@@ -392,9 +385,9 @@ fn event(seed: u64, t: &str, i: u64, out: &mut Vec<Version>) {
         ),
     ];
     if !blobs.is_empty() {
-        attrs.push(("digests", set_av(8, &blobs)));
+        attrs.push(("digests", set_av(SetKind::Binaries, &blobs)));
     }
-    let body = item(&mut attrs);
+    let body = item(&attrs);
     let ts = ts_ago(1000 + i % 86_400_000, (i % 65_536) as u16);
     history(out, &item_key(t, 1, &[&id]), fate, ts, 0, &body, &body);
 }
@@ -415,9 +408,9 @@ fn session(seed: u64, t: &str, i: u64, out: &mut Vec<Version>) {
         ),
         ("data", bin_av(&blob)),
     ];
-    let new = item(&mut attrs);
+    let new = item(&attrs);
     replace(&mut attrs, "expires_at", n(&(SNAP_MS / 1000).to_string()));
-    let old = item(&mut attrs);
+    let old = item(&attrs);
     let ts = ts_ago(rng.below(3_600_000) + 1000, 0);
     history(
         out,
@@ -436,14 +429,14 @@ fn stock(seed: u64, t: &str, generation: u64, i: u64, out: &mut Vec<Version>) {
     let mut rng = Rng::derive(seed, &[INVENTORY, generation, i]);
     let sku = format!("sku-{:07}", i / WAREHOUSES.len() as u64);
     let wh = WAREHOUSES[(i % WAREHOUSES.len() as u64) as usize];
-    let mut attrs = vec![
+    let attrs = vec![
         ("sku", s(&sku)),
         ("warehouse", s(wh)),
         ("on_hand", n(&rng.below(10_000).to_string())),
         ("reserved", n(&rng.below(100).to_string())),
         ("discontinued", bool_av(rng.chance(30))),
     ];
-    let body = item(&mut attrs);
+    let body = item(&attrs);
     let ts = ts_ago(if generation == 1 { 200 } else { 10 } * 86_400_000 + i, 0);
     let key = item_key(t, generation, &[sku.as_bytes(), wh.as_bytes()]);
     history(out, &key, Fate::Live, ts, 0, &body, &body);

@@ -16,10 +16,11 @@
 
 use super::{envelope, sortable_f64, sortable_i64, wide};
 use crate::decode::Family as KeyFamily;
-use crate::gen::enc::{cat, Pb};
+use crate::gen::enc::cat;
 use crate::gen::rng::Rng;
 use crate::gen::synth::{count_for, history, stored, ts_ago, Fate, FAR_MS, PAST_MS};
 use crate::gen::version::{units, Family, Version};
+use elastickv_backup_format::values::Pb;
 
 const R: u64 = 0x52;
 const BLOCK: u64 = 1024;
