@@ -9,12 +9,12 @@
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use elastickv_backup_engine::decode::AdapterKind;
 use elastickv_backup_engine::error::Error;
-use elastickv_backup_engine::gen::plan::{generate, GenConfig, Mix};
 use elastickv_backup_engine::options::DecodeOptions;
 use elastickv_backup_engine::pipeline::write_data;
 use elastickv_backup_engine::sinks::{DigestLog, FileDigest, RelPath, Sink, StreamFile};
 use elastickv_backup_engine::sources::snapshot::SnapshotShard;
 use elastickv_backup_engine::sources::Shard;
+use elastickv_backup_gen::plan::{generate, GenConfig, Mix};
 use std::path::PathBuf;
 use std::sync::Arc;
 

@@ -6,11 +6,11 @@
 
 use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use elastickv_backup_engine::encode::filename::{encode_binary_segment, encode_segment};
-use elastickv_backup_engine::gen::plan::{stream, GenConfig, Mix};
 use elastickv_backup_engine::sources::snapshot::container::{
     locate, payload_header, push_frame, FrameReader,
 };
 use elastickv_backup_engine::sources::snapshot::mvcc::decode_row;
+use elastickv_backup_gen::plan::{stream, GenConfig, Mix};
 use sha2::{Digest, Sha256};
 
 /// A bare snapshot payload of about `size` bytes of generated data.
@@ -84,7 +84,7 @@ fn filenames(c: &mut Criterion) {
 
 fn sha256_small_files(c: &mut Criterion) {
     // 20k files of 200 B - 4 KiB (the per-item layout), vs the same bytes as one stream.
-    let mut rng = elastickv_backup_engine::gen::rng::Rng::new(5);
+    let mut rng = elastickv_backup_gen::rng::Rng::new(5);
     let files: Vec<Vec<u8>> = (0..20_000)
         .map(|_| {
             let mut v = Vec::new();
@@ -114,7 +114,7 @@ fn sha256_small_files(c: &mut Criterion) {
 fn digest_choice(c: &mut Criterion) {
     // The `--checksums blake3` question of docs/PERFORMANCE.md ("Hashing"): SHA-256 (SHA-NI)
     // against BLAKE3 on one thread and on all cores, over a 64 MiB large-object stream.
-    let mut rng = elastickv_backup_engine::gen::rng::Rng::new(11);
+    let mut rng = elastickv_backup_gen::rng::Rng::new(11);
     let mut data = Vec::with_capacity(64 << 20);
     rng.bytes(&mut data, 64 << 20);
     let mut g = c.benchmark_group("digest-64MiB");
@@ -136,7 +136,7 @@ fn digest_choice(c: &mut Criterion) {
 
 fn zstd_levels(c: &mut Criterion) {
     // Dump-shaped bytes: JSON-ish text with a share of incompressible binary.
-    let mut rng = elastickv_backup_engine::gen::rng::Rng::new(9);
+    let mut rng = elastickv_backup_gen::rng::Rng::new(9);
     let mut data = Vec::new();
     while data.len() < 8 << 20 {
         let n = rng.log_uniform(100, 8192) as usize;

@@ -12,7 +12,7 @@ mod runner;
 use crate::common::size_arg;
 use clap::Args;
 use elastickv_backup_engine::error::Error;
-use elastickv_backup_engine::gen::plan::Mix;
+use elastickv_backup_gen::plan::Mix;
 use runner::{BenchConfig, Layout};
 use std::path::PathBuf;
 

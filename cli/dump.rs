@@ -357,8 +357,8 @@ pub fn run_dump_with(mut args: DumpArgs, handle_signals: bool) -> Result<(), Err
                 ..ServerConfig::default()
             };
             let entries = elastickv_backup_loopback::load::from_pairs(
-                elastickv_backup_engine::gen::sample(args.sample_scale),
-                elastickv_backup_engine::gen::EPOCH_MS << 16,
+                elastickv_backup_gen::sample(args.sample_scale),
+                elastickv_backup_gen::EPOCH_MS << 16,
             );
             let server = LoopbackServer::start(cfg, "127.0.0.1:0", entries)?;
             tracing::warn!(

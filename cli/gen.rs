@@ -5,7 +5,7 @@
 use super::common::size_arg;
 use clap::Args;
 use elastickv_backup_engine::error::Error;
-use elastickv_backup_engine::gen::plan::{generate, GenConfig, Mix};
+use elastickv_backup_gen::plan::{generate, GenConfig, Mix};
 use std::path::PathBuf;
 
 /// Generate synthetic cluster data: N snapshot shards covering contiguous key ranges.

@@ -108,8 +108,8 @@ pub fn run_serve(args: ServeArgs) -> Result<(), Error> {
         load::from_snapshots(&load::snapshot_dir_files(dir)?)?
     } else {
         load::from_pairs(
-            elastickv_backup_engine::gen::sample(args.generate.unwrap_or(1)),
-            elastickv_backup_engine::gen::EPOCH_MS << 16,
+            elastickv_backup_gen::sample(args.generate.unwrap_or(1)),
+            elastickv_backup_gen::EPOCH_MS << 16,
         )
     };
     let cfg = ServerConfig {

@@ -10,8 +10,8 @@ mod live_support;
 
 use common::run;
 use elastickv_backup_engine::decode::{route, AdapterKind};
-use elastickv_backup_engine::gen;
 use elastickv_backup_format::Family;
+use elastickv_backup_gen as gen;
 use elastickv_backup_loopback::{load, Cluster, LoopbackServer, ServerConfig};
 use live_support::*;
 use std::path::{Path, PathBuf};

@@ -10,7 +10,7 @@ mod live_support;
 
 use clap::Parser;
 use elastickv_backup_cli::{dump::run_dump_with, Cli, Command};
-use elastickv_backup_engine::gen;
+use elastickv_backup_gen as gen;
 use elastickv_backup_loopback::{load, LoopbackServer, ServerConfig};
 use live_support::*;
 use std::sync::atomic::Ordering;

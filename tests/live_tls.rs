@@ -8,7 +8,7 @@
 mod common;
 mod live_support;
 
-use elastickv_backup_engine::gen;
+use elastickv_backup_gen as gen;
 use elastickv_backup_live::source::tls::ServerTlsFiles;
 use elastickv_backup_loopback::{load, LoopbackServer, ServerConfig};
 use live_support::*;

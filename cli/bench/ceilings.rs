@@ -62,7 +62,7 @@ pub fn shape(root: &Path) -> Result<Shape, Error> {
 
 /// A buffer of non-zero bytes to write from.
 fn pattern() -> Vec<u8> {
-    let mut rng = elastickv_backup_engine::gen::rng::Rng::new(7);
+    let mut rng = elastickv_backup_gen::rng::Rng::new(7);
     let mut v = Vec::new();
     rng.bytes(&mut v, 1 << 20);
     v

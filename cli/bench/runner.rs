@@ -11,9 +11,9 @@
 
 use super::child::ChildRun;
 use elastickv_backup_engine::error::Error;
-use elastickv_backup_engine::gen::plan::{generate, GenConfig, Mix};
-use elastickv_backup_engine::gen::writer::ShardInfo;
 use elastickv_backup_engine::progress::human_bytes;
+use elastickv_backup_gen::plan::{generate, GenConfig, Mix};
+use elastickv_backup_gen::writer::ShardInfo;
 use elastickv_backup_loopback::{load, LoopbackServer, ServerConfig};
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -13,7 +13,8 @@
 //!
 //! [`pipeline`] wires the stages together. Above the engine, each a crate of its own
 //! (docs/ARCHITECTURE.md): the command line (the `elastickv-backup` package), `live` (live
-//! dumps), `verify`, `reverse` (encode), `dumptree`, `restore` and the loopback cluster.
+//! dumps), `verify`, `reverse` (encode), `dumptree`, `restore`, `gen` (synthetic data) and the
+//! loopback cluster.
 
 #![warn(missing_docs)]
 
@@ -22,7 +23,6 @@ pub mod decode;
 pub mod encode;
 pub mod error;
 pub mod extsort;
-pub mod gen;
 pub mod options;
 pub mod pipeline;
 pub mod progress;

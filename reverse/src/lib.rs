@@ -49,6 +49,13 @@ impl Stage for Entries {
     }
 }
 
+/// Unpadded base64url: how table, queue and message-id names appear inside storage keys
+/// (format's key builders take them already encoded).
+pub(crate) fn b64url(raw: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+}
+
 /// In-memory budget of the record sorter (bytes) before it spills sorted runs.
 pub const DEFAULT_SORT_BUDGET: usize = elastickv_backup_engine::decode::sqs::DEFAULT_SORT_BUDGET;
 

@@ -6,8 +6,8 @@
 #![allow(dead_code)]
 
 use crate::common::{compare_trees, read_tree, run};
-use elastickv_backup_engine::gen;
 use elastickv_backup_format::Family;
+use elastickv_backup_gen as gen;
 use elastickv_backup_loopback::Cluster;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};

@@ -224,7 +224,7 @@ mod tests {
     #[test]
     fn every_sample_key_is_in_its_scope_ranges() {
         let mut n = 0;
-        for (k, _) in elastickv_backup_engine::gen::sample(1) {
+        for (k, _) in elastickv_backup_gen::sample(1) {
             let Some(s) = counted_scope(&k) else { continue };
             let name = String::from_utf8_lossy(&s.name).into_owned();
             let r = scan_ranges(&opts(&[s.adapter], &[(s.adapter, &name)])).unwrap();

@@ -9,14 +9,15 @@
 
 use super::number::ordered_number;
 use super::schema::RESTORE_GENERATION;
+use crate::b64url;
 use crate::Entries;
 use elastickv_backup_dumptree::json::{boolean, elements, members, text, Kind};
 use elastickv_backup_engine::decode::dynamodb::proto::{
     DynamoAttributeValue, DynamoAttributeValueList, DynamoAttributeValueMap, DynamoBinarySet,
     DynamoItem, DynamoStringSet, DynamoTableSchema, Value,
 };
-use elastickv_backup_engine::gen::enc::{b64url, seg};
 use elastickv_backup_format::keys::ddb;
+use elastickv_backup_format::keys::seg;
 use elastickv_backup_gocompat::base64::std_decode;
 use std::collections::BTreeMap;
 

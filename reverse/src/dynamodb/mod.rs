@@ -13,10 +13,10 @@ mod number;
 pub(crate) mod schema;
 
 use super::{ReverseError, Stage};
+use crate::b64url;
 use crate::fsutil::{list_dir, open_regular, read_regular, require_dir, shown_join};
 use elastickv_backup_dumptree::json::{one_value, ValueStream};
 use elastickv_backup_engine::decode::dynamodb::proto::{DynamoItem, DynamoTableSchema};
-use elastickv_backup_engine::gen::enc::b64url;
 use elastickv_backup_format::keys::ddb;
 use std::io::BufReader;
 use std::os::unix::ffi::OsStrExt;

@@ -93,7 +93,7 @@ fn ord_unsigned(m: u64) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use elastickv_backup_engine::gen::enc::seg;
+    use elastickv_backup_format::keys::seg;
 
     #[test]
     fn spec_reference_values() {

@@ -3,11 +3,11 @@
 //! the live adapter keeps beside it, FIFO dedup rows, and the partition a message group
 //! hashes to.
 
+use crate::b64url;
 use elastickv_backup_engine::decode::sqs::records::Message;
 use elastickv_backup_engine::decode::Family;
 use elastickv_backup_engine::encode::json::write_str_html;
 use elastickv_backup_engine::encode::json::{write_i64, write_u64};
-use elastickv_backup_engine::gen::enc::b64url;
 use elastickv_backup_format::keys::SQS_PARTITION_MARKER;
 
 /// Generation of every restored queue.

@@ -75,7 +75,7 @@ fn s10_content_based_dedup_id() {
     let got = staged(&d, &Options::default()).unwrap();
     let id = b"2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881";
     let mut key = hex::decode("217371737c6d73677c64656475707c707c616d39696379356d61575a767c0000000100000000000000015a7a457c").unwrap();
-    key.extend_from_slice(elastickv_backup_engine::gen::enc::b64url(id).as_bytes());
+    key.extend_from_slice(crate::b64url(id).as_bytes());
     assert!(got.iter().any(|(k, _)| *k == key));
 }
 

@@ -5,9 +5,9 @@ use super::synth::SNAP_TS;
 use super::version::{Family, Merge};
 use super::writer::{ShardInfo, ShardWriter};
 use super::{dynamodb, redis, s3, sqs};
-use crate::decode::{AdapterKind, Family as KeyFamily};
-use crate::error::Error;
-use crate::progress::human_bytes;
+use elastickv_backup_engine::decode::{AdapterKind, Family as KeyFamily};
+use elastickv_backup_engine::error::Error;
+use elastickv_backup_engine::progress::human_bytes;
 use elastickv_backup_format::keys::ns;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -221,10 +221,10 @@ pub fn generate(cfg: &GenConfig, dir: &Path) -> Result<GenReport, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::options::DecodeOptions;
-    use crate::sinks::DirSink;
-    use crate::sources::snapshot::SnapshotShard;
-    use crate::sources::Shard;
+    use elastickv_backup_engine::options::DecodeOptions;
+    use elastickv_backup_engine::sinks::DirSink;
+    use elastickv_backup_engine::sources::snapshot::SnapshotShard;
+    use elastickv_backup_engine::sources::Shard;
     use std::sync::Arc;
 
     fn cfg(shards: usize) -> GenConfig {
@@ -290,7 +290,7 @@ mod tests {
             .collect();
         let sink = Arc::new(DirSink::create(&t.path().join("out"), false).unwrap());
         let opts = DecodeOptions::default();
-        let sum = crate::pipeline::write_data(shards, sink, &opts, 2).unwrap();
+        let sum = elastickv_backup_engine::pipeline::write_data(shards, sink, &opts, 2).unwrap();
         assert!(sum.visible > 1000);
         assert!(sum.hidden.deleted > 0 && sum.hidden.shadowed > 0 && sum.hidden.expired > 0);
         assert!(sum.counters.adapter.iter().all(|n| *n > 0));

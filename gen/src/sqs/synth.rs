@@ -17,10 +17,10 @@
 //! that cap): message ids are UUIDs, whose base64url forms are not in numeric order.
 
 use super::super::enc::{b64std, b64url, cat, md5_hex};
-use crate::decode::Family as KeyFamily;
-use crate::gen::rng::Rng;
-use crate::gen::synth::{count_for, history, ts_ago, Fate, SNAP_MS};
-use crate::gen::version::{fixed, Family, Version};
+use crate::rng::Rng;
+use crate::synth::{count_for, history, ts_ago, Fate, SNAP_MS};
+use crate::version::{fixed, Family, Version};
+use elastickv_backup_engine::decode::Family as KeyFamily;
 use std::collections::VecDeque;
 
 /// Largest number of messages one generated queue holds (bounds the per-queue sort).
@@ -149,7 +149,7 @@ fn light(seed: u64, q: &Queue, j: u64) -> Light {
     };
     let group = rng.below(64);
     let partition = if q.def.partitions > 1 {
-        (crate::gen::rng::mix(group, 7) % u64::from(q.def.partitions)) as u32
+        (crate::rng::mix(group, 7) % u64::from(q.def.partitions)) as u32
     } else {
         0
     };

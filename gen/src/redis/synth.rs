@@ -15,11 +15,11 @@
 //! construction (sorted-set scores grow with the member number, for the score index).
 
 use super::{envelope, sortable_f64, sortable_i64, wide};
-use crate::decode::Family as KeyFamily;
-use crate::gen::enc::cat;
-use crate::gen::rng::Rng;
-use crate::gen::synth::{count_for, history, stored, ts_ago, Fate, FAR_MS, PAST_MS};
-use crate::gen::version::{units, Family, Version};
+use crate::enc::cat;
+use crate::rng::Rng;
+use crate::synth::{count_for, history, stored, ts_ago, Fate, FAR_MS, PAST_MS};
+use crate::version::{units, Family, Version};
+use elastickv_backup_engine::decode::Family as KeyFamily;
 use elastickv_backup_format::values::Pb;
 
 const R: u64 = 0x52;

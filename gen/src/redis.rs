@@ -3,7 +3,7 @@
 
 use super::enc::{cat, len_prefixed};
 use super::{Pair, EPOCH_MS};
-use crate::decode::Family as KeyFamily;
+use elastickv_backup_engine::decode::Family as KeyFamily;
 use elastickv_backup_format::values::Pb;
 
 pub(crate) mod synth;

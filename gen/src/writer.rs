@@ -8,8 +8,8 @@
 //! snapshot the decoder would read differently from a real one.
 
 use super::version::Version;
-use crate::error::Error;
-use crate::sources::snapshot::container::PAYLOAD_MAGIC;
+use elastickv_backup_engine::error::Error;
+use elastickv_backup_engine::sources::snapshot::container::PAYLOAD_MAGIC;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -177,8 +177,8 @@ impl ShardWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sources::snapshot::SnapshotShard;
-    use crate::sources::Shard;
+    use elastickv_backup_engine::sources::snapshot::SnapshotShard;
+    use elastickv_backup_engine::sources::Shard;
 
     #[test]
     fn shards_are_valid_contiguous_and_never_split_a_key() {

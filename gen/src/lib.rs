@@ -1,4 +1,4 @@
-//! Deterministic sample data: internal KV entries in each adapter's real storage layout
+//! elastickv-backup-gen: deterministic sample data — internal KV entries in each adapter's real storage layout
 //! (the keys and value encodings the live adapters write, per the adapter specs' key/value
 //! tables and "reverse direction" sections). `dump` without `--address` seeds its embedded
 //! cluster with it and `serve --generate` serves it.
@@ -6,6 +6,12 @@
 //! `gen` ([`plan`]) grows the same encodings into a synthetic cluster of any size: per
 //! adapter `synth` modules produce key families already in key order, [`version::Merge`]
 //! joins them, [`writer`] cuts the stream into N `.fsm` shard files.
+//!
+//! A crate of its own because nothing that backs up or restores needs it: it feeds the
+//! loopback cluster (`dump --embedded`, `dev serve`), `dev gen`, the `bench` runner and the
+//! tests, and writes every storage row through `format` like the real adapters would.
+
+#![warn(missing_docs)]
 
 pub mod dynamodb;
 pub mod plan;
@@ -45,7 +51,7 @@ pub const EPOCH_MS: u64 = 1_714_400_000_000;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decode::routes::route;
+    use elastickv_backup_engine::decode::routes::route;
 
     #[test]
     fn deterministic_unique_and_routed() {

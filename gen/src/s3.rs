@@ -4,7 +4,7 @@
 
 use super::enc::md5_hex;
 use super::{Pair, EPOCH_MS};
-use crate::decode::Family;
+use elastickv_backup_engine::decode::Family;
 use elastickv_backup_format::keys::s3;
 
 const UPLOAD_ID: &str = "sample-upload";

@@ -17,11 +17,11 @@
 //! mean producing every body twice, since chunks sort before manifests).
 
 use super::bucket_meta;
-use crate::decode::Family as KeyFamily;
-use crate::gen::enc::md5_hex;
-use crate::gen::rng::Rng;
-use crate::gen::synth::{older, ts_ago, Fate};
-use crate::gen::version::{fixed, units, Family, Version};
+use crate::enc::md5_hex;
+use crate::rng::Rng;
+use crate::synth::{older, ts_ago, Fate};
+use crate::version::{fixed, units, Family, Version};
+use elastickv_backup_engine::decode::Family as KeyFamily;
 use elastickv_backup_format::keys::s3;
 
 const CHUNK: u64 = 1 << 20;

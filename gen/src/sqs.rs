@@ -3,7 +3,7 @@
 
 use super::enc::{b64std, b64url, cat, md5_hex};
 use super::{Pair, EPOCH_MS};
-use crate::decode::Family;
+use elastickv_backup_engine::decode::Family;
 
 pub(crate) mod synth;
 

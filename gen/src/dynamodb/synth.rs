@@ -13,10 +13,10 @@
 //! key order by construction; record `i`'s content comes from `Rng::derive(seed, [table, i])`.
 
 use super::{item, n, number_raw, s, schema_with, SchemaDef};
-use crate::gen::enc::{b64url, cat, seg};
-use crate::gen::rng::Rng;
-use crate::gen::synth::{count_for, day, history, stored, ts_ago, Fate, SNAP_MS};
-use crate::gen::version::{fixed, units, Family, Version};
+use crate::enc::{b64url, cat, seg};
+use crate::rng::Rng;
+use crate::synth::{count_for, day, history, stored, ts_ago, Fate, SNAP_MS};
+use crate::version::{fixed, units, Family, Version};
 use elastickv_backup_format::keys::ddb;
 use elastickv_backup_format::values::ddb::{self as av, SetKind};
 
