@@ -91,7 +91,7 @@ pub fn parse_line(line: &[u8]) -> Result<Record, String> {
 
 /// Streams the lines of a JSONL file as [`lines`] splits them (one trailing `\r` dropped,
 /// no empty token after a final newline), numbered from 1, reading at most one line past
-/// [`MAX_LINE`] into memory (such a line is handed over whole enough for [`parse_line`]
+/// `MAX_LINE` into memory (such a line is handed over whole enough for [`parse_line`]
 /// to refuse it). `shown` names the file in I/O errors.
 pub fn each_line<R: BufRead>(
     mut r: R,

@@ -6,7 +6,7 @@
 //! DynamoDB table mid-migration by output path, an encoded snapshot's keys. Records collect
 //! in one in-memory arena up to a byte budget; a full arena is sorted and spilled as a
 //! run to a private temp directory (in the system temp dir, never inside the output
-//! tree, removed on drop); at the end the runs are k-way merged, at most [`MAX_FAN_IN`]
+//! tree, removed on drop); at the end the runs are k-way merged, at most `MAX_FAN_IN`
 //! at a time. Equal keys keep their insertion order: runs are merged in creation order
 //! and each run is sorted stably.
 

@@ -129,7 +129,7 @@ pub mod ddb {
 }
 
 /// S3 key builders (docs/format/20-s3.md §2–§3): after its family prefix every key is a run
-/// of escaped segments ([`push_seg`](super::push_seg)) and big-endian u64s, with no
+/// of escaped segments ([`push_seg`](crate::keys::push_seg())) and big-endian u64s, with no
 /// separators.
 pub mod s3 {
     use super::push_seg;

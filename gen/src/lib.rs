@@ -4,7 +4,7 @@
 //! cluster with it and `serve --generate` serves it.
 //!
 //! `gen` ([`plan`]) grows the same encodings into a synthetic cluster of any size: per
-//! adapter `synth` modules produce key families already in key order, [`version::Merge`]
+//! adapter `synth` modules produce key families already in key order, `version::Merge`
 //! joins them, [`writer`] cuts the stream into N `.fsm` shard files.
 //!
 //! A crate of its own because nothing that backs up or restores needs it: it feeds the

@@ -8,7 +8,7 @@ pub struct ServerConfig {
     /// Number of Raft groups (≥ 1); data is spread over them by route ranges.
     pub groups: u64,
     /// Nodes (listeners); groups get two replicas each over them when there are two or more
-    /// (see [`super::placement::Placement::spread`]).
+    /// (see `super::placement::Placement::spread`).
     pub nodes: usize,
     /// Bearer token required on `/Admin/` calls; `None` = no check (`--adminInsecureNoAuth`).
     pub admin_token: Option<String>,

@@ -8,7 +8,7 @@
 //!
 //! Simplification (documented in §9's terms): one listener per node serves every group the
 //! node hosts (`ServerConfig::nodes`, groups spread over them by
-//! [`placement::Placement`]); `RaftAdmin` answers for the node's lowest hosted group.
+//! `placement::Placement`); `RaftAdmin` answers for the node's lowest hosted group.
 //!
 //! Why a crate of its own: it is the other end of the wire — a server — and nothing in the
 //! engine may depend on it (the live source must work against a real node through the

@@ -3,7 +3,7 @@
 //! prove the format round-trips: encode(decode(x)) == x for every golden case.
 //!
 //! Each adapter module reads its own subtree of the dump and stages
-//! `(user_key, value_body)` records; [`writer`] sorts them by encoded key and frames the
+//! `(user_key, value_body)` records; `writer` sorts them by encoded key and frames the
 //! payload stream (its magic is `container::PAYLOAD_MAGIC`), stamping every record with the dump's `last_commit_ts` (from
 //! `MANIFEST.json`, or `--last-commit-ts`, which may only raise it).
 //!

@@ -7,14 +7,14 @@
 //!
 //! Works on a dump directory and on a `tar` / `tar.zst` archive of one (detected by its
 //! magic, from a file or standard input), and on either in S3-compatible storage
-//! (`s3://bucket/prefix/`, `s3://bucket/key`; see [`object`]). Reads everything once, hashing on all cores,
+//! (`s3://bucket/prefix/`, `s3://bucket/key`; see `object`). Reads everything once, hashing on all cores,
 //! then judges the result with the same checks for both inputs:
 //!
 //! * the MANIFEST.json gate of docs/format/00-container.md §6 ([`manifest`]);
 //! * CHECKSUMS: well-formed, safe paths, every listed file present with that SHA-256, and
-//!   every file present listed ([`checksums`], [`listing`]);
+//!   every file present listed (`checksums`, `listing`);
 //! * path safety: no symlinks or special files, no `..` or absolute names in archives;
-//! * the layout of each adapter's tree ([`layout`]).
+//! * the layout of each adapter's tree (`layout`).
 //!
 //! Every problem is reported, each naming its file; the dump passes only with none.
 //! Memory grows with the number of files (one path and digest each, as CHECKSUMS itself),

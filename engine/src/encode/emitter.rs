@@ -320,7 +320,7 @@ impl Emitter {
     }
 
     /// Queues a file whose `encode` holds `held` bytes until it runs (a ready body), so the
-    /// queue's bytes stay bounded ([`QUEUE_BYTES`]).
+    /// queue's bytes stay bounded (`QUEUE_BYTES`).
     pub fn file_holding<F>(&self, path: RelPath, held: usize, encode: F) -> Result<(), Error>
     where
         F: FnOnce(&mut Vec<u8>) -> Result<(), Error> + Send + 'static,

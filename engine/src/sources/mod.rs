@@ -2,7 +2,7 @@
 //! built by the `live` crate on the same [`Shard`] interface.
 //!
 //! Every source yields, per shard, entries in ascending encoded-key order. [`merge`] joins
-//! the shards into one ordered stream and [`visibility`] keeps, for each user key, only the
+//! the shards into one ordered stream and `visibility` keeps, for each user key, only the
 //! version a reader at the read timestamp would see. Everything after that is shared.
 
 pub mod merge;

@@ -1,5 +1,5 @@
 //! The live dump as a job: a pinned [`LiveSession`]'s shards written through the
-//! [`pipeline`](elastickv_backup_engine::pipeline), whole ([`write`]), adapter by adapter so a failed run can
+//! [`pipeline`], whole ([`write()`]), adapter by adapter so a failed run can
 //! be finished later ([`resume`]), or split across processes under one pin ([`partition`]).
 //!
 //! Why a module above `sources`: the session is a source — it pins, connects, scans and
@@ -28,7 +28,7 @@ pub fn write(
     write_restricted(session, sink, opts, threads, None)
 }
 
-/// [`write`] over only the keys under `restrict` (all keys when `None`): a resumable or
+/// [`write()`] over only the keys under `restrict` (all keys when `None`): a resumable or
 /// partitioned dump writes one adapter at a time, scanning only its key families.
 pub fn write_restricted(
     session: &LiveSession,

@@ -68,7 +68,7 @@ fn attempt_timeout(ttl: Duration) -> Duration {
 }
 
 /// Renews the pin every `ttl/3` until `abort` fires. A renewal that fails transiently
-/// (broken connection, node restarting, deadline, leader change — see [`retry::classify`]) is
+/// (broken connection, node restarting, deadline, leader change — see `retry::classify`) is
 /// repeated with short attempts until 90% of the TTL since the last grant is gone; a pin the
 /// server no longer knows, or any other refusal, stops the dump at once.
 pub async fn renewal_loop(

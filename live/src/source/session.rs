@@ -536,7 +536,7 @@ impl LiveSession {
     /// them through the pipeline into its sink), then the baseline, the catalog version and
     /// the pin's health are checked. Only the keys under `restrict` are read (all keys when
     /// `None`; a resumable or partitioned dump writes one adapter at a time), and either way
-    /// only the key ranges of the adapters and scopes `opts` selects ([`narrow`]); the
+    /// only the key ranges of the adapters and scopes `opts` selects (`narrow`); the
     /// baseline check covers the scopes `opts` selects, all of whose counted keys lie in
     /// those ranges.
     ///

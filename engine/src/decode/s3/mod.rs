@@ -6,9 +6,9 @@
 //! `KEYMAP.jsonl` for renamed or escaped objects, and optionally `_orphans/` and
 //! `_incomplete_uploads/records.jsonl`.
 //!
-//! Flow: the index pass reads bucket meta and manifests ([`plan`]) so that, when the
+//! Flow: the index pass reads bucket meta and manifests (`plan`) so that, when the
 //! main pass delivers the blob chunks (which sort first), every chunk already knows its
-//! object, its place in the body and its final path; [`body`] streams it there. Memory
+//! object, its place in the body and its final path; `body` streams it there. Memory
 //! holds the per-object plans, never an object's bytes.
 
 mod body;

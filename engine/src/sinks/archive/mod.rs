@@ -10,7 +10,7 @@
 //!   archive at once, under a lock: header, content, padding. They are hashed before the
 //!   lock is taken.
 //! * Streams ([`Sink::open_stream`]) spill to an anonymous temp file and are appended as
-//!   one entry when finished (see [`spill`]).
+//!   one entry when finished (see `spill`).
 //! * The first time a directory is seen, an entry for it (and for each parent not seen
 //!   yet) precedes the file: mode 0755. Files are 0600, `MANIFEST.json`/`CHECKSUMS` 0644;
 //!   every mtime is the run's start; the owner is the user running the dump, as for the

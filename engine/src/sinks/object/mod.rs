@@ -6,7 +6,7 @@
 //!   [`WINDOW_MIB`] MiB of them are in flight at once (each counts at least 1 MiB, so at
 //!   most that many requests), which keeps the network busy without holding the dataset.
 //! * Streams ([`Sink::open_stream`]) become multipart uploads once they pass one part
-//!   ([`upload`]): memory per stream is bounded by the part size, not the file size.
+//!   (`upload`): memory per stream is bounded by the part size, not the file size.
 //! * Directories that must exist though empty (a DynamoDB table's `items/`) become empty
 //!   `path/` marker objects, as the S3 console and `aws s3 sync` make them.
 //! * `MANIFEST.json` is held until the end: when the pipeline writes it, every upload is
