@@ -204,7 +204,7 @@ impl ScanParams {
         end: &[u8],
         limit: usize,
         keys_only: bool,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, CallFail> {
+    ) -> Result<Vec<(Bytes, Bytes)>, CallFail> {
         let msg = RawScanAtRequest {
             start_key: start.to_vec(),
             end_key: end.to_vec(),
@@ -229,7 +229,7 @@ impl ScanParams {
             .collect())
     }
 
-    async fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, Error> {
+    async fn get(&self, key: &[u8]) -> Result<Option<Bytes>, Error> {
         let msg = RawGetRequest {
             key: key.to_vec(),
             ts: self.read_ts,
@@ -248,16 +248,18 @@ impl ScanParams {
             })?
             .into_inner();
         // Old nodes may leave `exists` unset: a non-empty value counts as found.
-        Ok((resp.exists || !resp.value.is_empty()).then_some(resp.value))
+        Ok((resp.exists || !resp.value.is_empty()).then(|| Bytes::from(resp.value)))
     }
 
-    /// Values of `keys` (ascending) at `read_ts`; `None` = resolved away since enumeration.
+    /// The pairs of `keys` (ascending) at `read_ts`; `None` = resolved away since enumeration.
+    /// Keys and values are slices of the value pages (no copy), so the keys-only page's
+    /// buffer is freed as soon as this returns.
     async fn values(
         &self,
-        keys: &[Vec<u8>],
+        keys: &[Bytes],
         batch: &mut usize,
-    ) -> Result<Vec<Option<Vec<u8>>>, Error> {
-        let mut out: Vec<Option<Vec<u8>>> = Vec::with_capacity(keys.len());
+    ) -> Result<Vec<Option<(Bytes, Bytes)>>, Error> {
+        let mut out: Vec<Option<(Bytes, Bytes)>> = Vec::with_capacity(keys.len());
         let mut i = 0;
         while i < keys.len() {
             let n = (*batch).clamp(1, keys.len() - i);
@@ -272,8 +274,8 @@ impl ScanParams {
                             it.next();
                         }
                         match it.peek() {
-                            Some((pk, _)) if pk == k => out.push(it.next().map(|(_, v)| v)),
-                            _ => out.push(self.get(k).await?),
+                            Some((pk, _)) if pk == k => out.push(it.next()),
+                            _ => out.push(self.get(k).await?.map(|v| (k.clone(), v))),
                         }
                     }
                     i += n;
@@ -281,7 +283,7 @@ impl ScanParams {
                 }
                 Err(CallFail::Status(s)) if s.code() == Code::ResourceExhausted => {
                     if n == 1 {
-                        out.push(self.get(first).await?);
+                        out.push(self.get(first).await?.map(|v| (first.clone(), v)));
                         i += 1;
                     } else {
                         *batch = n / 2;
@@ -306,7 +308,7 @@ impl ScanParams {
         for (start, end) in ranges {
             let mut cursor = start;
             loop {
-                let keys: Vec<Vec<u8>> =
+                let keys: Vec<Bytes> =
                     match self.scan_page(&cursor, &end, self.page_size, true).await {
                         Ok(page) => page.into_iter().map(|(k, _)| k).collect(),
                         Err(CallFail::Status(s)) => return Err(self.status_error("RawScanAt", s)),
@@ -314,7 +316,7 @@ impl ScanParams {
                     };
                 let Some(last) = keys.last() else { break };
                 cursor = successor(last);
-                let keys: Vec<Vec<u8>> = keys.into_iter().filter(|k| self.owns(k)).collect();
+                let keys: Vec<Bytes> = keys.into_iter().filter(|k| self.owns(k)).collect();
                 if keys.is_empty() {
                     continue;
                 }
@@ -326,18 +328,18 @@ impl ScanParams {
                 let values = self.values(&keys, &mut vb).await?;
                 batch_size = vb.max(1);
                 let mut out = Vec::with_capacity(keys.len());
-                for (k, v) in keys.into_iter().zip(values) {
-                    let Some(v) = v else { continue };
+                drop(keys);
+                for (k, v) in values.into_iter().flatten() {
                     if let Some(s) = counted_scope(&k) {
                         *counts.entry(s).or_default() += 1;
                     }
                     reorder.push(
                         RawEntry {
-                            user_key: Bytes::from(k),
+                            user_key: k,
                             commit_ts: self.read_ts,
                             expire_at_ms: 0,
                             tombstone: false,
-                            value: Bytes::from(v),
+                            value: v,
                         },
                         &mut out,
                     );

@@ -201,10 +201,7 @@ impl RawKv for RawKvService {
         Ok(Response::new(RawScanAtResponse {
             kv: page
                 .into_iter()
-                .map(|(k, v)| RawKvPair {
-                    key: k.to_vec(),
-                    value: v.to_vec(),
-                })
+                .map(|(key, value)| RawKvPair { key, value })
                 .collect(),
         }))
     }
