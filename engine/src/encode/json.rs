@@ -21,12 +21,11 @@ pub fn write_str(out: &mut Vec<u8>, s: &[u8]) {
 pub fn write_str_html(out: &mut Vec<u8>, s: &[u8]) {
     out.push(b'"');
     let mut start = 0;
-    for (i, &b) in s.iter().enumerate() {
-        let esc: &[u8] = match b {
+    for i in memchr::memchr3_iter(b'<', b'>', b'&', s) {
+        let esc: &[u8] = match s[i] {
             b'<' => b"\\u003c",
             b'>' => b"\\u003e",
-            b'&' => b"\\u0026",
-            _ => continue,
+            _ => b"\\u0026",
         };
         // ASCII bytes never split a UTF-8 sequence, so the pieces escape independently.
         write_str_body(out, &s[start..i]);
@@ -43,6 +42,13 @@ pub fn write_str_body(out: &mut Vec<u8>, s: &[u8]) {
     let mut i = 0;
     let mut start = 0;
     while i < s.len() {
+        // Plain ASCII, eight bytes at a time: nothing to escape, nothing to validate.
+        if let Some(word) = s.get(i..i + 8) {
+            if !needs_attention(u64::from_le_bytes(word.try_into().unwrap_or([0; 8]))) {
+                i += 8;
+                continue;
+            }
+        }
         let b = s[i];
         if b < 0x80 {
             if b >= 0x20 && b != b'"' && b != b'\\' {
@@ -91,6 +97,22 @@ pub fn write_str_body(out: &mut Vec<u8>, s: &[u8]) {
         i += len;
     }
     out.extend_from_slice(&s[start..]);
+}
+
+/// Whether any of the eight bytes packed in `w` is not plain JSON string text: a control
+/// byte (< 0x20), `"`, `\` or a byte ≥ 0x80 (part of a UTF-8 sequence, to be validated).
+/// Exact when it says `false`; it may say `true` for a clean byte above one that needs
+/// attention (a borrow runs upwards), which only sends the caller to the byte-by-byte path.
+fn needs_attention(w: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // A byte below 0x20 wraps when 0x20 is subtracted; `"` and `\` become 0 when XORed with
+    // themselves and wrap when 1 is subtracted. With no wrap below it, a byte in 0x20..0x80
+    // keeps its high bit clear in all three.
+    let control = w.wrapping_sub(ONES * 0x20);
+    let quote = (w ^ (ONES * u64::from(b'"'))).wrapping_sub(ONES);
+    let backslash = (w ^ (ONES * u64::from(b'\\'))).wrapping_sub(ONES);
+    (control | quote | backslash | w) & HIGH != 0
 }
 
 /// Length of the valid UTF-8 sequence at the start of `s` (non-empty, first byte ≥ 0x80),
@@ -366,6 +388,83 @@ mod tests {
         assert_eq!(s(b"\xe2\x82"), "\"\u{fffd}\u{fffd}\"");
         // Surrogate encoded in UTF-8 is invalid in Go too.
         assert_eq!(s(b"\xed\xa0\x80"), "\"\u{fffd}\u{fffd}\u{fffd}\"");
+    }
+
+    /// Go's rules written the slow, obvious way (char by char through std's UTF-8 decoder,
+    /// one U+FFFD per invalid byte), to check the word-at-a-time fast path against.
+    fn reference(s: &[u8]) -> Vec<u8> {
+        let mut o = b"\"".to_vec();
+        for chunk in s.utf8_chunks() {
+            for c in chunk.valid().chars() {
+                match c {
+                    '"' => o.extend_from_slice(b"\\\""),
+                    '\\' => o.extend_from_slice(b"\\\\"),
+                    '\n' => o.extend_from_slice(b"\\n"),
+                    '\r' => o.extend_from_slice(b"\\r"),
+                    '\t' => o.extend_from_slice(b"\\t"),
+                    '\u{8}' => o.extend_from_slice(b"\\b"),
+                    '\u{c}' => o.extend_from_slice(b"\\f"),
+                    '\u{2028}' => o.extend_from_slice(b"\\u2028"),
+                    '\u{2029}' => o.extend_from_slice(b"\\u2029"),
+                    c if (c as u32) < 0x20 => {
+                        o.extend_from_slice(format!("\\u{:04x}", c as u32).as_bytes())
+                    }
+                    c => o.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes()),
+                }
+            }
+            for _ in chunk.invalid() {
+                o.extend_from_slice("\u{fffd}".as_bytes());
+            }
+        }
+        o.push(b'"');
+        o
+    }
+
+    #[test]
+    fn word_at_a_time_path_matches_the_byte_rules() {
+        // Every byte value at every offset of a 19-byte string (two full words and a tail),
+        // surrounded by plain text, and pairs of special bytes in one word.
+        let specials: Vec<u8> = (0u8..=255).collect();
+        for &b in &specials {
+            for at in 0..19 {
+                let mut v = b"abcdefghijklmnopqrs".to_vec();
+                v[at] = b;
+                assert_eq!(s(&v).into_bytes(), reference(&v), "byte {b:#04x} at {at}");
+            }
+        }
+        let pieces: [&[u8]; 9] = [
+            b"plain text ",
+            b"\"",
+            b"\\",
+            b"\x1f",
+            "é".as_bytes(),
+            "\u{2028}".as_bytes(),
+            b"\xe2\x82",
+            b"\xff",
+            b" ~\x7f ",
+        ];
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..5000 {
+            let mut v = Vec::new();
+            for _ in 0..(seed % 7) {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                v.extend_from_slice(pieces[(seed % 9) as usize]);
+            }
+            seed = seed.wrapping_add(1);
+            assert_eq!(s(&v).into_bytes(), reference(&v), "{v:?}");
+        }
+    }
+
+    #[test]
+    fn html_variant_escapes_every_occurrence() {
+        let mut o = Vec::new();
+        write_str_html(&mut o, b"<<a&b>>\xff\"&");
+        assert_eq!(
+            String::from_utf8(o).unwrap(),
+            "\"\\u003c\\u003ca\\u0026b\\u003e\\u003e\u{fffd}\\\"\\u0026\""
+        );
     }
 
     fn f(v: f64) -> String {

@@ -189,7 +189,7 @@ fn write_key_attr(w: &mut JsonWriter<'_>, name: &str, ty: &str) {
 /// ASCII), so a byte-level pass is exact.
 pub fn html_escape_tail(out: &mut Vec<u8>, start: usize) {
     let tail = out.get(start..).unwrap_or_default();
-    let Some(first) = tail.iter().position(|b| matches!(b, b'<' | b'>' | b'&')) else {
+    let Some(first) = memchr::memchr3(b'<', b'>', b'&', tail) else {
         return;
     };
     let from = start + first;

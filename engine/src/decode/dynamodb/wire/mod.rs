@@ -307,17 +307,12 @@ struct Renderer<'b, 'w, 'o> {
     nested: Vec<Vec<Attr>>,
 }
 
-/// The text at `r` of a checked body (valid UTF-8 there).
-fn str_at(body: &[u8], r: Range<usize>) -> &str {
-    std::str::from_utf8(&body[r]).unwrap_or_default()
-}
-
 impl Renderer<'_, '_, '_> {
     fn attr_map(&mut self, attrs: &[Attr], depth: usize) {
         let body = self.body;
         self.w.begin_object();
         for a in attrs {
-            self.w.key(str_at(body, a.name.clone()));
+            self.w.key_bytes(&body[a.name.clone()]);
             self.value(a.value.clone(), depth);
         }
         self.w.end_object();
@@ -329,10 +324,10 @@ impl Renderer<'_, '_, '_> {
         let mut f = Fields::new(body, r);
         match f.next_field() {
             Some(Some(Field::Len(1, s))) => {
-                self.w.key("S").string(str_at(body, s));
+                self.w.key("S").string_bytes(&body[s]);
             }
             Some(Some(Field::Len(2, s))) => {
-                self.w.key("N").string(str_at(body, s));
+                self.w.key("N").string_bytes(&body[s]);
             }
             Some(Some(Field::Len(3, b))) => {
                 self.w.key("B");
@@ -347,7 +342,7 @@ impl Renderer<'_, '_, '_> {
             Some(Some(Field::Len(tag @ (6 | 7), set))) => {
                 self.w.key(if tag == 6 { "SS" } else { "NS" }).begin_array();
                 for e in elements(body, set) {
-                    self.w.string(str_at(body, e));
+                    self.w.string_bytes(&body[e]);
                 }
                 self.w.end_array();
             }
