@@ -2,7 +2,7 @@
 //! adapter through merge, visibility, the adapter and one render worker into a sink that
 //! hashes nothing and stores nothing. "DynamoDB JSON" is the per-item item rendering path;
 //! "Redis collections" is mostly hashes, lists, sets, sorted sets and streams (small ones
-//! and one huge one of each type).
+//! and one huge one of each type); "SQS messages" is queues of JSON message lines.
 //!
 //! `cargo bench --bench adapters` (add `-- --quick` for a short run).
 
@@ -76,6 +76,7 @@ fn adapters(c: &mut Criterion) {
     for (name, mix, kind) in [
         ("dynamodb-json", "dynamodb=1", AdapterKind::DynamoDb),
         ("redis-collections", "redis=1", AdapterKind::Redis),
+        ("sqs-messages", "sqs=1", AdapterKind::Sqs),
     ] {
         let (files, bytes) = dataset(&dir, name, mix, 16 << 20);
         g.throughput(Throughput::Bytes(bytes));
