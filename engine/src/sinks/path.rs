@@ -51,11 +51,13 @@ impl RelPath {
 
     /// A path from `/`-separated segments, each validated.
     pub fn parse(s: &str) -> Result<Self, PathError> {
-        let mut p = RelPath::root();
+        // Every segment checked, then one allocation (the joined form is `s` itself).
         for seg in s.split('/') {
-            p = p.join(seg)?;
+            check_segment(seg)?;
         }
-        Ok(p)
+        Ok(RelPath {
+            joined: s.to_string(),
+        })
     }
 
     /// This path with one more validated segment.
@@ -72,11 +74,16 @@ impl RelPath {
 
     /// Like [`RelPath::join`] for a `/`-separated tail (each piece validated).
     pub fn join_path(&self, tail: &str) -> Result<Self, PathError> {
-        let mut p = self.clone();
         for seg in tail.split('/') {
-            p = p.join(seg)?;
+            check_segment(seg)?;
         }
-        Ok(p)
+        let mut joined = String::with_capacity(self.joined.len() + 1 + tail.len());
+        joined.push_str(&self.joined);
+        if !joined.is_empty() {
+            joined.push('/');
+        }
+        joined.push_str(tail);
+        Ok(RelPath { joined })
     }
 
     /// `/`-joined form, as written in CHECKSUMS.
@@ -139,5 +146,33 @@ mod tests {
         let p = RelPath::parse("a/b/c").unwrap();
         let (d, n) = p.split_last().unwrap();
         assert_eq!((d.as_str(), n), ("a/b", "c"));
+    }
+
+    #[test]
+    fn parse_and_join_path_agree_with_joining_segment_by_segment() {
+        let by_segment = |base: RelPath, s: &str| {
+            s.split('/')
+                .try_fold(base, |p, seg| p.join(seg))
+                .map(|p| p.as_str().to_string())
+        };
+        for s in [
+            "a",
+            "a/b",
+            "a/b/c.json",
+            "a//b",
+            "a/",
+            "/a",
+            "",
+            ".",
+            "a/./b",
+            "x/..",
+            "é/ü",
+        ] {
+            let parsed = RelPath::parse(s).map(|p| p.as_str().to_string());
+            assert_eq!(parsed, by_segment(RelPath::root(), s), "parse {s:?}");
+            let base = RelPath::parse("d/e").unwrap();
+            let joined = base.join_path(s).map(|p| p.as_str().to_string());
+            assert_eq!(joined, by_segment(base.clone(), s), "join_path {s:?}");
+        }
     }
 }

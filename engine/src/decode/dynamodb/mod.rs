@@ -123,6 +123,9 @@ pub struct DdbAdapter {
     run: Option<Run>,
     /// Reused buffer for bundle lines.
     line: Vec<u8>,
+    /// The current item's attributes when it is plainly encoded ([`wire::scan`]): read
+    /// once on the decode thread, for the check and the item's path.
+    attrs: Vec<wire::Attr>,
     /// Memory budget of the migration sorter.
     spill_budget: usize,
 }
@@ -135,6 +138,7 @@ impl DdbAdapter {
             tables: HashMap::new(),
             run: None,
             line: Vec::new(),
+            attrs: Vec::new(),
             spill_budget: std::env::var(SORT_BUDGET_ENV)
                 .ok()
                 .and_then(|v| v.parse().ok())
@@ -274,7 +278,7 @@ impl DdbAdapter {
         }
         // A plainly encoded item is read straight from its bytes (`wire`); anything else is
         // decoded by prost as before, whose errors are the ones reported.
-        let item = if wire::scan_with(&body, |attrs| attrs.is_some()) {
+        let item = if wire::scan(&body, &mut self.attrs) {
             None
         } else {
             Some(DynamoItem::decode(body.clone()).map_err(|e| invalid(format!("proto: {e}")))?)
@@ -297,9 +301,7 @@ impl DdbAdapter {
         let (dir, hash, range) = (&table.items_dir, table.hash_key(), table.range_key());
         let path = match &item {
             Some(item) => item_path::item_path(dir, hash, range, item),
-            None => wire::scan_with(&body, |attrs| {
-                item_path::item_path_wire(dir, hash, range, &body, attrs.unwrap_or_default())
-            }),
+            None => item_path::item_path_wire(dir, hash, range, &body, &self.attrs),
         }
         .map_err(invalid)?;
         match &mut run.target {
