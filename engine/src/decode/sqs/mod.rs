@@ -6,7 +6,8 @@
 //!   message can only be judged (orphan? stale generation?) knowing them, so both are
 //!   [`Adapter::index_families`]: the index pass fills the queue table first. Their
 //!   errors are still raised in the main pass, where upstream meets them.
-//! * A surviving message is rendered to its final JSONL line at once and pushed, with
+//! * Messages are decoded, judged and rendered to their final JSONL lines on the worker
+//!   pool, by segments (`segments`), and each surviving line is pushed, in key order, with
 //!   its sort key (queue, send time, sequence number, message id), into one
 //!   [`ExternalSorter`]; side records join the same sorter after their queue's
 //!   messages, in arrival order. Memory is bounded by the sorter's budget whatever the
@@ -18,6 +19,7 @@ mod flush;
 pub mod keys;
 pub mod records;
 pub(crate) mod render;
+mod segments;
 #[cfg(test)]
 mod tests;
 
@@ -29,7 +31,8 @@ use crate::error::Error;
 use crate::options::{DecodeOptions, Scope};
 use elastickv_backup_format::Entry;
 use keys::KeyProblem;
-use records::{Message, QueueMeta};
+use records::QueueMeta;
+use segments::{Incoming, Segments, Verdict};
 use std::collections::HashMap;
 
 /// Environment variable that overrides the sorter's in-memory budget (bytes). Lets an
@@ -101,6 +104,8 @@ pub struct SqsAdapter {
     spilled: usize,
     line: Vec<u8>,
     sort_key: Vec<u8>,
+    /// Messages being decoded and rendered on the pool.
+    segments: Segments,
 }
 
 impl SqsAdapter {
@@ -132,6 +137,7 @@ impl SqsAdapter {
             spilled: 0,
             line: Vec::with_capacity(1 << 12),
             sort_key: Vec::with_capacity(64),
+            segments: Segments::default(),
         }
     }
 
@@ -229,44 +235,56 @@ impl SqsAdapter {
         Ok(())
     }
 
-    fn handle_message(&mut self, rest: &[u8], entry: &Entry) -> Result<(), SqsError> {
+    fn handle_message(&mut self, rest: &[u8], entry: &Entry, out: &Emitter) -> Result<(), Error> {
         let mk = keys::parse_msg_data(rest)
             .map_err(|p| malformed(&entry.user_key, p, Family::SqsMsgData.prefix()))?;
         let i = self.ordinal(mk.queue)?;
         if !self.in_scope(i)? {
             return Ok(());
         }
-        let mut msg: Message =
-            records::decode_message(&entry.value).map_err(|p| SqsError::InvalidMessage {
-                queue: self.queue_label(mk.queue),
-                key: show(&entry.user_key),
-                what: p.to_string(),
-            })?;
         let q = self.queue(i)?;
-        if q.meta.is_none() {
-            q.orphan_messages += 1;
-            return Ok(());
+        let (has_meta, active_gen) = (q.meta.is_some(), q.active_gen);
+        self.segments.push(
+            Incoming {
+                ordinal: i,
+                partition: mk.partition,
+                has_meta,
+                active_gen,
+                preserve_visibility: self.preserve_visibility,
+                user_key: &entry.user_key,
+                value: &entry.value,
+            },
+            out,
+        )?;
+        self.take_segments(false, out)
+    }
+
+    /// Takes back rendered message segments (every one with `all`) and applies their
+    /// verdicts in message order: counts the dropped messages, pushes the lines into the
+    /// sorter, reports the first invalid message.
+    fn take_segments(&mut self, all: bool, out: &Emitter) -> Result<(), Error> {
+        while let Some(r) = self.segments.next(all, out)? {
+            for (i, v) in &r.verdicts {
+                match v {
+                    Verdict::Orphan => self.queue(*i)?.orphan_messages += 1,
+                    Verdict::Stale => self.queue(*i)?.stale_dropped += 1,
+                    Verdict::Line(k, l) => match self.sorter.as_mut() {
+                        Some(s) => s.push(&r.buf[k.clone()], &r.buf[l.clone()])?,
+                        None => return Err(SqsError::Internal("record after finish".into()).into()),
+                    },
+                    Verdict::Invalid { key, what } => {
+                        let segment = self.queue(*i)?.segment.clone();
+                        return Err(SqsError::InvalidMessage {
+                            queue: self.queue_label(&segment),
+                            key: key.clone(),
+                            what: what.clone(),
+                        }
+                        .into());
+                    }
+                }
+            }
         }
-        if q.active_gen != 0 && msg.queue_generation != q.active_gen {
-            q.stale_dropped += 1;
-            return Ok(());
-        }
-        if !self.preserve_visibility {
-            msg.reset_visibility();
-        }
-        msg.partition = mk.partition;
-        self.line.clear();
-        render::message_line(&mut self.line, &msg);
-        self.sort_key.clear();
-        self.sort_key.extend_from_slice(&i.to_be_bytes());
-        self.sort_key.push(KIND_MESSAGE);
-        // i64 → u64 with the sign bit flipped keeps numeric order in byte order.
-        let send = (msg.send_timestamp_millis as u64) ^ (1 << 63);
-        self.sort_key.extend_from_slice(&send.to_be_bytes());
-        self.sort_key
-            .extend_from_slice(&msg.sequence_number.to_be_bytes());
-        self.sort_key.extend_from_slice(&msg.message_id);
-        self.push_sorted()
+        Ok(())
     }
 
     fn handle_side(&mut self, family: Family, rest: &[u8], entry: &Entry) -> Result<(), SqsError> {
@@ -334,10 +352,42 @@ impl Adapter for SqsAdapter {
         family: Family,
         key: &[u8],
         entry: &Entry,
-        _out: &Emitter,
+        out: &Emitter,
+    ) -> Result<(), Error> {
+        if family != Family::SqsMsgData {
+            // Side records and queue records after every message before them.
+            self.take_segments(true, out)?;
+        }
+        let r = self.handle_entry(family, key, entry, out);
+        if r.is_err() {
+            // An invalid message before this entry is the error to report.
+            self.take_segments(true, out)?;
+        }
+        r
+    }
+
+    fn finish(&mut self, out: &Emitter) -> Result<(), Error> {
+        self.take_segments(true, out)?;
+        let files = self.write_queue_files(out);
+        let Some(sorter) = self.sorter.take() else {
+            return files;
+        };
+        files?;
+        self.spilled = sorter.spilled_runs();
+        self.write_streams(sorter, out)
+    }
+}
+
+impl SqsAdapter {
+    fn handle_entry(
+        &mut self,
+        family: Family,
+        key: &[u8],
+        entry: &Entry,
+        out: &Emitter,
     ) -> Result<(), Error> {
         match family {
-            Family::SqsMsgData => self.handle_message(key, entry)?,
+            Family::SqsMsgData => self.handle_message(key, entry, out)?,
             Family::SqsQueueMeta => {
                 let (name, meta) = self.parse_meta(key, entry)?;
                 let i = self.ordinal(key)?;
@@ -362,15 +412,5 @@ impl Adapter for SqsAdapter {
             _ => {}
         }
         Ok(())
-    }
-
-    fn finish(&mut self, out: &Emitter) -> Result<(), Error> {
-        let files = self.write_queue_files(out);
-        let Some(sorter) = self.sorter.take() else {
-            return files;
-        };
-        files?;
-        self.spilled = sorter.spilled_runs();
-        self.write_streams(sorter, out)
     }
 }

@@ -715,3 +715,52 @@ fn golden_sqs_cases() {
     golden("mixed_all", DecodeOptions::default());
     golden("adapter_subset", DecodeOptions::default());
 }
+
+/// Messages over many segments (more than are kept in flight): lines in send-time order,
+/// stale ones counted, and of two bad entries the earlier one is the error reported —
+/// an invalid message still in a segment on the pool before a malformed key the
+/// decode thread meets itself.
+#[test]
+fn many_segments_keep_order_counts_and_the_first_error() {
+    let n = 3000u32;
+    let msg = |i: u32| {
+        let id = format!("m-{i:05}");
+        let mut key = b"!sqs|msg|data|b3JkZXJz\0\0\0\0\0\0\0\x01".to_vec();
+        key.extend_from_slice(URL_SAFE_NO_PAD_ENGINE.encode(id.as_bytes()).as_bytes());
+        let generation = if i % 7 == 3 { 2 } else { 1 };
+        let json = format!(
+            r#"{{"message_id":"{id}","body":"aGk=","send_timestamp_millis":{},"queue_generation":{generation}}}"#,
+            2_000_000 - i64::from(i)
+        );
+        entry(&key, &with_magic(records::MSG_MAGIC, &json))
+    };
+    let mut entries = vec![meta_orders(), gen_orders()];
+    entries.extend((0..n).map(msg));
+    let r = run(entries.clone(), DecodeOptions::default());
+    r.result.as_ref().unwrap();
+    let stale = (0..n).filter(|i| i % 7 == 3).count();
+    let got: Vec<String> = text(&r, "sqs/orders/messages.jsonl")
+        .lines()
+        .map(|l| l.split('"').nth(3).unwrap().to_string())
+        .collect();
+    let want: Vec<String> = (0..n)
+        .rev()
+        .filter(|i| i % 7 != 3)
+        .map(|i| format!("m-{i:05}"))
+        .collect();
+    assert_eq!(got, want);
+    assert_eq!(r.adapter.queues[0].stale_dropped, stale as u64);
+
+    // A malformed key after every message is an error of its own...
+    entries.push(entry(b"!sqs|msg|data|c!!", b""));
+    let e = run(entries.clone(), DecodeOptions::default())
+        .result
+        .unwrap_err();
+    assert!(e.contains("malformed SQS key"), "{e}");
+    // ...but when message 1500 has lost its magic, that one is reported.
+    let bad = 2 + 1500;
+    entries[bad].value = bytes::Bytes::from_static(br#"{"message_id":"m-01500"}"#);
+    let e = run(entries, DecodeOptions::default()).result.unwrap_err();
+    assert!(e.contains("missing magic prefix"), "{e}");
+    assert!(e.contains("m-01500") || e.contains("bS0wMTUwMA"), "{e}");
+}
