@@ -15,7 +15,7 @@
 use super::error::{go_quote, DdbError};
 use super::item_path::{item_path, item_path_wire};
 use super::proto::DynamoItem;
-use super::render::{render_item, render_stored};
+use super::render::render_item;
 use super::wire;
 use crate::encode::emitter::InOrder;
 use crate::encode::Emitter;
@@ -69,13 +69,14 @@ impl Rendered {
             // A plain encoding is checked and rendered from its bytes (`wire`), anything
             // else decoded by prost.
             let plain = wire::scan_with(body, |attrs| {
-                attrs.map(|attrs| item_path_wire(dir, hash, range, body, attrs))
+                attrs.map(|attrs| {
+                    item_path_wire(dir, hash, range, body, attrs)?;
+                    wire::render_scanned(body, attrs, false, &mut r.bytes);
+                    Ok(())
+                })
             });
             match plain {
-                Some(path) => {
-                    path.map_err(invalid)?;
-                    render_stored(None, body, false, &mut r.bytes)?;
-                }
+                Some(checked) => checked.map_err(invalid)?,
                 None => {
                     let item = DynamoItem::decode(body.clone())
                         .map_err(|e| invalid(format!("proto: {e}")))?;

@@ -108,31 +108,33 @@ pub fn key_value<'a>(body: &'a [u8], attrs: &[Attr], name: &str) -> Option<KeyVa
 /// bundle line), byte for byte as `render_item` on the prost-decoded item. `false` (nothing
 /// written) when the body is not one [`scan`] accepts.
 pub fn render(body: &[u8], pretty: bool, out: &mut Vec<u8>) -> bool {
-    thread_local! {
-        static SCRATCH: RefCell<Vec<Attr>> = const { RefCell::new(Vec::new()) };
-    }
-    SCRATCH.with(|s| {
-        let mut attrs = s.borrow_mut();
-        if !scan(body, &mut attrs) {
-            return false;
+    scan_with(body, |attrs| match attrs {
+        Some(attrs) => {
+            render_scanned(body, attrs, pretty, out);
+            true
         }
-        let start = out.len();
-        {
-            let mut w = if pretty {
-                JsonWriter::pretty(out)
-            } else {
-                JsonWriter::compact(out)
-            };
-            let mut r = Renderer {
-                body,
-                w: &mut w,
-                nested: Vec::new(),
-            };
-            r.attr_map(&attrs, 0);
-        }
-        html_escape_tail(out, start);
-        true
+        None => false,
     })
+}
+
+/// Renders an item body from the attributes [`scan`] read from it (so a caller that
+/// already scanned the body for its path does not scan it twice).
+pub fn render_scanned(body: &[u8], attrs: &[Attr], pretty: bool, out: &mut Vec<u8>) {
+    let start = out.len();
+    {
+        let mut w = if pretty {
+            JsonWriter::pretty(out)
+        } else {
+            JsonWriter::compact(out)
+        };
+        let mut r = Renderer {
+            body,
+            w: &mut w,
+            nested: Vec::new(),
+        };
+        r.attr_map(attrs, 0);
+    }
+    html_escape_tail(out, start);
 }
 
 // ---- wire format ----
