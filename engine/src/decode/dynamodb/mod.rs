@@ -305,9 +305,22 @@ impl DdbAdapter {
         }
         .map_err(invalid)?;
         match &mut run.target {
-            Target::PerItem => out.file_with(path, move |buf| {
-                render::render_stored(item.as_ref(), &body, true, buf)
-            }),
+            Target::PerItem => {
+                // The worker renders from the attributes read here (one small copy
+                // instead of a second scan of the body).
+                let attrs = if item.is_none() {
+                    self.attrs.clone()
+                } else {
+                    Vec::new()
+                };
+                out.file_with(path, move |buf| {
+                    match &item {
+                        Some(item) => render::render_item(item, true, buf),
+                        None => wire::render_scanned(&body, &attrs, true, buf),
+                    }
+                    Ok(())
+                })
+            }
             // Reached only for generations not emitted above (never, today).
             Target::Bundle(w) => w.write_item(out, &entry.user_key, &body),
             Target::Migrating(sorter) => {
