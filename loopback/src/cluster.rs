@@ -12,7 +12,7 @@ use elastickv_backup_engine::sources::RawEntry;
 use elastickv_backup_live::source::route_key::is_explicit_group_key;
 use elastickv_backup_live::source::routes::RouteTable;
 use elastickv_backup_live::source::scopes::{
-    counted_scope, declared_scope, ScopeId, SCOPE_META_PREFIXES,
+    declared_scope, ScopeId, ScopeTally, SCOPE_META_PREFIXES,
 };
 use elastickv_backup_proto::wire::{
     BeginBackupResponse, ListAdaptersAndScopesResponse, ScopeKeyCount, ShardApplied,
@@ -337,18 +337,19 @@ impl Cluster {
         let mut out: BTreeMap<ScopeId, (u64, u64)> = BTreeMap::new();
         for g in &self.groups {
             let applied = g.applied_index();
+            let mut tally = ScopeTally::default();
             g.read()
                 .for_each_visible(b"", ts, |k, _| {
-                    if !self.owns(&routes, g.id, k) {
-                        return;
-                    }
-                    if let Some(s) = counted_scope(k) {
-                        let e = out.entry(s).or_default();
-                        e.0 += 1;
-                        e.1 = e.1.max(applied);
+                    if self.owns(&routes, g.id, k) {
+                        tally.add(k);
                     }
                 })
                 .map_err(compacted)?;
+            for (s, n) in tally.finish() {
+                let e = out.entry(s).or_default();
+                e.0 += n;
+                e.1 = e.1.max(applied);
+            }
         }
         Ok(out)
     }

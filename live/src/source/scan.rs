@@ -12,7 +12,7 @@ use super::reorder::Reorder;
 use super::retry;
 use super::route_key::is_explicit_group_key;
 use super::routes::RouteTable;
-use super::scopes::{counted_scope, ScopeId};
+use super::scopes::{ScopeId, ScopeTally};
 use super::topology::GroupRoute;
 use bytes::Bytes;
 use elastickv_backup_engine::decode::Family;
@@ -302,7 +302,7 @@ impl ScanParams {
         ranges: Vec<(Vec<u8>, Vec<u8>)>,
         tx: &mpsc::Sender<Msg>,
     ) -> Result<BTreeMap<ScopeId, u64>, Error> {
-        let mut counts: BTreeMap<ScopeId, u64> = BTreeMap::new();
+        let mut counts = ScopeTally::default();
         let mut reorder = Reorder::default();
         let mut batch_size = self.page_size;
         for (start, end) in ranges {
@@ -330,9 +330,7 @@ impl ScanParams {
                 let mut out = Vec::with_capacity(keys.len());
                 drop(keys);
                 for (k, v) in values.into_iter().flatten() {
-                    if let Some(s) = counted_scope(&k) {
-                        *counts.entry(s).or_default() += 1;
-                    }
+                    counts.add(&k);
                     reorder.push(
                         RawEntry {
                             user_key: k,
@@ -345,7 +343,7 @@ impl ScanParams {
                     );
                 }
                 if !out.is_empty() && !self.deliver(out, tx).await? {
-                    return Ok(counts); // the consumer went away
+                    return Ok(counts.finish()); // the consumer went away
                 }
             }
         }
@@ -354,7 +352,7 @@ impl ScanParams {
         if !rest.is_empty() {
             self.deliver(rest, tx).await?;
         }
-        Ok(counts)
+        Ok(counts.finish())
     }
 
     /// Paces `batch` by the rate limit, takes its bytes from the budget and sends it;

@@ -64,45 +64,109 @@ fn is_b64url(b: u8) -> bool {
 
 /// Decodes an S3 segment (`00 FF` → `00`, ends at `00 01`) starting at `from`.
 fn s3_segment(key: &[u8], from: usize) -> Option<Vec<u8>> {
+    Some(s3_unescape(s3_segment_raw(key, from)?))
+}
+
+/// The escaped bytes of the S3 segment starting at `from` (terminator excluded).
+fn s3_segment_raw(key: &[u8], from: usize) -> Option<&[u8]> {
     let end = s3_segment_end(key, from)?;
-    let raw = key.get(from..end - 2)?;
+    key.get(from..end - 2)
+}
+
+/// An S3 segment's name: each escaped byte (`0x00` followed by its escape) kept once.
+fn s3_unescape(raw: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(raw.len());
     let mut i = 0;
     while i < raw.len() {
         out.push(raw[i]);
         i += if raw[i] == 0 { 2 } else { 1 };
     }
-    Some(out)
+    out
 }
 
 /// The scope whose baseline counts `key`, if it is a counted key.
 pub fn counted_scope(key: &[u8]) -> Option<ScopeId> {
+    let (adapter, raw) = scope_source(key)?;
+    scope_of(adapter, raw)
+}
+
+/// Where a counted key names its scope, before any decoding: the adapter and the raw
+/// segment (empty for Redis). `None` for a key no scope counts.
+fn scope_source(key: &[u8]) -> Option<(AdapterKind, &[u8])> {
     if let Some(rest) = key.strip_prefix(Family::DdbItem.prefix()) {
         let sep = rest.iter().position(|&b| b == b'|')?;
-        return Some(ScopeId {
-            adapter: AdapterKind::DynamoDb,
-            name: b64_name(rest.get(..sep)?)?,
-        });
+        return Some((AdapterKind::DynamoDb, rest.get(..sep)?));
     }
     if let Some(rest) = key.strip_prefix(Family::S3ObjHead.prefix()) {
-        return Some(ScopeId {
-            adapter: AdapterKind::S3,
-            name: s3_segment(rest, 0)?,
-        });
+        return Some((AdapterKind::S3, s3_segment_raw(rest, 0)?));
     }
     if let Some(rest) = key.strip_prefix(Family::SqsMsgData.prefix()) {
         let seg = match rest.strip_prefix(SQS_PARTITION_MARKER) {
             Some(p) => &p[..p.iter().position(|&b| b == b'|')?],
             None => &rest[..rest.iter().position(|&b| !is_b64url(b))?],
         };
-        return Some(ScopeId {
-            adapter: AdapterKind::Sqs,
-            name: b64_name(seg)?,
-        });
+        return Some((AdapterKind::Sqs, seg));
     }
     match route(key) {
-        Some(r) if r.adapter == Some(AdapterKind::Redis) => Some(redis_db0()),
+        Some(r) if r.adapter == Some(AdapterKind::Redis) => Some((AdapterKind::Redis, &[])),
         _ => None,
+    }
+}
+
+/// The scope a raw segment from [`scope_source`] names (`None`: it does not decode).
+fn scope_of(adapter: AdapterKind, raw: &[u8]) -> Option<ScopeId> {
+    let name = match adapter {
+        AdapterKind::S3 => s3_unescape(raw),
+        AdapterKind::Redis => return Some(redis_db0()),
+        _ => b64_name(raw)?,
+    };
+    Some(ScopeId { adapter, name })
+}
+
+/// Per-scope counts of keys seen in key order, as [`counted_scope`] would give them key by
+/// key, without decoding (and allocating) a scope name per key: keys of one scope come in
+/// runs, and a run is counted against its raw segment and decoded once. Both the scanner
+/// (every page) and the loopback server (`BeginBackup`) count every key of a dump.
+#[derive(Debug, Default)]
+pub struct ScopeTally {
+    counts: std::collections::BTreeMap<ScopeId, u64>,
+    /// The current run: its adapter, raw segment, scope (if it decodes) and length.
+    adapter: Option<AdapterKind>,
+    raw: Vec<u8>,
+    scope: Option<ScopeId>,
+    run: u64,
+}
+
+impl ScopeTally {
+    /// Counts `key` if a scope counts it.
+    pub fn add(&mut self, key: &[u8]) {
+        let Some((adapter, raw)) = scope_source(key) else {
+            return;
+        };
+        if self.adapter == Some(adapter) && self.raw == raw {
+            self.run += 1;
+            return;
+        }
+        self.end_run();
+        self.adapter = Some(adapter);
+        self.raw.clear();
+        self.raw.extend_from_slice(raw);
+        self.scope = scope_of(adapter, raw);
+        self.run = 1;
+    }
+
+    fn end_run(&mut self) {
+        if let Some(s) = self.scope.take() {
+            *self.counts.entry(s).or_default() += self.run;
+        }
+        self.adapter = None;
+        self.run = 0;
+    }
+
+    /// The counts.
+    pub fn finish(mut self) -> std::collections::BTreeMap<ScopeId, u64> {
+        self.end_run();
+        self.counts
     }
 }
 
@@ -175,6 +239,49 @@ pub fn is_shortfall(a: u64, b: u64) -> bool {
 mod tests {
     use super::*;
     use Family as F;
+
+    #[test]
+    fn tally_counts_as_counted_scope_does_key_by_key() {
+        let keys: Vec<Vec<u8>> = vec![
+            F::DdbItem.key(b"dXNlcnM|1|a"),
+            F::DdbItem.key(b"dXNlcnM|1|b"),
+            F::DdbItem.key(b"!!!|1|c"), // does not decode: not counted
+            F::DdbItem.key(b"!!!|1|d"),
+            F::DdbItem.key(b"dXNlcnM|2|e"), // the first scope again, after another
+            F::DdbItem.key(b"b3JkZXJz|1|a"),
+            F::DdbItem.key(b"no-separator"),
+            F::S3ObjHead.key(b"ph\x00\xffx\x00\x01\0\0\0\0\0\0\0\x01o\x00\x01"),
+            F::S3ObjHead.key(b"ph\x00\xffx\x00\x01\0\0\0\0\0\0\0\x01p\x00\x01"),
+            F::S3ObjHead.key(b"ph\x00\x01\0\0\0\0\0\0\0\x01o\x00\x01"),
+            F::SqsMsgData.key(b"cTE\0\0\0\0\0\0\0\x01bS0"),
+            F::SqsMsgData.key(b"cTE\0\0\0\0\0\0\0\x01bS1"),
+            F::SqsMsgData.key(b"cTI\0\0\0\0\0\0\0\x01bS0"),
+            b"!redis|str|k1".to_vec(),
+            b"!redis|hash|k2".to_vec(),
+            b"!unknown|x".to_vec(),
+        ];
+        // Every order of a few rotations and a reversal: runs split differently.
+        for shift in 0..keys.len() {
+            for rev in [false, true] {
+                let mut ks = keys.clone();
+                ks.rotate_left(shift);
+                if rev {
+                    ks.reverse();
+                }
+                let mut want: std::collections::BTreeMap<ScopeId, u64> = Default::default();
+                let mut tally = ScopeTally::default();
+                for k in &ks {
+                    if let Some(s) = counted_scope(k) {
+                        *want.entry(s).or_default() += 1;
+                    }
+                    tally.add(k);
+                }
+                // users, orders, two buckets, two queues, Redis db 0.
+                assert_eq!(want.len(), 7, "{want:?}");
+                assert_eq!(tally.finish(), want, "shift {shift}, reversed {rev}");
+            }
+        }
+    }
 
     #[test]
     fn counted_keys() {
