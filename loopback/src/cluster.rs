@@ -334,8 +334,9 @@ impl Cluster {
     /// Per-scope baseline counts at `ts` (spec §5.7), after the ownership filter.
     pub fn count_scopes(&self, ts: u64) -> Result<BTreeMap<ScopeId, (u64, u64)>, ServerError> {
         let routes = self.routes();
-        let mut out: BTreeMap<ScopeId, (u64, u64)> = BTreeMap::new();
-        for g in &self.groups {
+        // Every key of every group is visited, and `BeginBackup` waits for it: the groups
+        // are counted on all cores (a group per thread at a time).
+        let count = |g: &Arc<Group>| -> Result<_, ServerError> {
             let applied = g.applied_index();
             let mut tally = ScopeTally::default();
             g.read()
@@ -345,7 +346,43 @@ impl Cluster {
                     }
                 })
                 .map_err(compacted)?;
-            for (s, n) in tally.finish() {
+            Ok((applied, tally.finish()))
+        };
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let threads = std::thread::available_parallelism()
+            .map_or(1, usize::from)
+            .min(self.groups.len())
+            .max(1);
+        let per_group: Vec<_> = std::thread::scope(|sc| {
+            let workers: Vec<_> = (0..threads)
+                .map(|_| {
+                    sc.spawn(|| {
+                        let mut done = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, Ordering::AcqRel);
+                            let Some(g) = self.groups.get(i) else { break };
+                            done.push(count(g));
+                        }
+                        done
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|w| {
+                    w.join().unwrap_or_else(|_| {
+                        vec![Err(ServerError::new(
+                            Code::Internal,
+                            "counting a group's keys panicked".to_string(),
+                        ))]
+                    })
+                })
+                .collect()
+        });
+        let mut out: BTreeMap<ScopeId, (u64, u64)> = BTreeMap::new();
+        for r in per_group {
+            let (applied, counts) = r?;
+            for (s, n) in counts {
                 let e = out.entry(s).or_default();
                 e.0 += n;
                 e.1 = e.1.max(applied);
