@@ -63,13 +63,7 @@ impl RelPath {
     /// This path with one more validated segment.
     pub fn join(&self, seg: &str) -> Result<Self, PathError> {
         check_segment(seg)?;
-        let mut joined = String::with_capacity(self.joined.len() + 1 + seg.len());
-        joined.push_str(&self.joined);
-        if !joined.is_empty() {
-            joined.push('/');
-        }
-        joined.push_str(seg);
-        Ok(RelPath { joined })
+        Ok(self.appended(seg))
     }
 
     /// Like [`RelPath::join`] for a `/`-separated tail (each piece validated).
@@ -77,13 +71,18 @@ impl RelPath {
         for seg in tail.split('/') {
             check_segment(seg)?;
         }
+        Ok(self.appended(tail))
+    }
+
+    /// This path with `tail` (already validated) after a `/`, in one allocation.
+    fn appended(&self, tail: &str) -> Self {
         let mut joined = String::with_capacity(self.joined.len() + 1 + tail.len());
         joined.push_str(&self.joined);
         if !joined.is_empty() {
             joined.push('/');
         }
         joined.push_str(tail);
-        Ok(RelPath { joined })
+        RelPath { joined }
     }
 
     /// `/`-joined form, as written in CHECKSUMS.
