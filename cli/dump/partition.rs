@@ -452,20 +452,11 @@ fn run_finish(a: FinishArgs) -> Result<(), Error> {
 
 /// One `finish` at a time per job.
 fn finish_lock(jdir: &Path) -> Result<std::fs::File, Error> {
-    let path = jdir.join("finish.lock");
-    let f = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| Error::io(path.display(), e))?;
-    rustix::fs::flock(&f, rustix::fs::FlockOperation::NonBlockingLockExclusive).map_err(|_| {
-        Error::Usage(format!(
-            "{}: another `dump finish` is running on this output",
-            jdir.display()
-        ))
-    })?;
-    Ok(f)
+    let busy = format!(
+        "{}: another `dump finish` is running on this output",
+        jdir.display()
+    );
+    elastickv_backup_live::dump::exclusive_lock(&jdir.join("finish.lock"), &busy)
 }
 
 #[cfg(test)]

@@ -15,7 +15,23 @@ use elastickv_backup_engine::error::Error;
 use elastickv_backup_engine::options::DecodeOptions;
 use elastickv_backup_engine::pipeline::{self, DataSummary};
 use elastickv_backup_engine::sinks::Sink;
+use std::path::Path;
 use std::sync::Arc;
+
+/// Takes an exclusive advisory lock on `path` (created if missing) without waiting, held
+/// for as long as the returned file is open: how two runs on one dump directory (a resume,
+/// a partitioned job's `finish`) are kept apart. `busy` says what holds it when it is taken.
+pub fn exclusive_lock(path: &Path, busy: &str) -> Result<std::fs::File, Error> {
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(|e| Error::io(path.display(), e))?;
+    rustix::fs::flock(&f, rustix::fs::FlockOperation::NonBlockingLockExclusive)
+        .map_err(|_| Error::Usage(busy.to_string()))?;
+    Ok(f)
+}
 
 /// Scans every group of `session` at its `read_ts` into `sink` through the shared
 /// pipeline, then runs the session's post-write checks (baseline, catalog, pin health).

@@ -85,15 +85,7 @@ impl Token {
             catalog_version: held.catalog_version,
             ttl_ms,
             pinned_at_unix_ms: now,
-            expected_keys: held
-                .expected
-                .iter()
-                .map(|e| ExpectedRecord {
-                    scope_id: e.scope_id.clone(),
-                    key_count: e.key_count,
-                    applied_index_at_count: e.applied_index_at_count,
-                })
-                .collect(),
+            expected_keys: held.expected.iter().map(ExpectedRecord::from).collect(),
             options: OptionsRecord::from_options(opts),
             plan,
         }
@@ -104,15 +96,7 @@ impl Token {
         Ok(HeldPin {
             token: self.pin_token_bytes()?,
             read_ts: self.read_ts,
-            expected: self
-                .expected_keys
-                .iter()
-                .map(|e| ScopeKeyCount {
-                    scope_id: e.scope_id.clone(),
-                    key_count: e.key_count,
-                    applied_index_at_count: e.applied_index_at_count,
-                })
-                .collect(),
+            expected: self.expected_keys.iter().map(ScopeKeyCount::from).collect(),
             catalog_version: self.catalog_version,
         })
     }

@@ -146,6 +146,26 @@ pub struct ExpectedRecord {
     pub applied_index_at_count: u64,
 }
 
+impl From<&ScopeKeyCount> for ExpectedRecord {
+    fn from(e: &ScopeKeyCount) -> Self {
+        ExpectedRecord {
+            scope_id: e.scope_id.clone(),
+            key_count: e.key_count,
+            applied_index_at_count: e.applied_index_at_count,
+        }
+    }
+}
+
+impl From<&ExpectedRecord> for ScopeKeyCount {
+    fn from(e: &ExpectedRecord) -> Self {
+        ScopeKeyCount {
+            scope_id: e.scope_id.clone(),
+            key_count: e.key_count,
+            applied_index_at_count: e.applied_index_at_count,
+        }
+    }
+}
+
 /// The whole journal.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Journal {
@@ -190,15 +210,7 @@ impl Journal {
             pin_token: hex::encode(&pin.token),
             catalog_version: pin.catalog_version,
             ttl_ms,
-            expected_keys: pin
-                .expected
-                .iter()
-                .map(|e| ExpectedRecord {
-                    scope_id: e.scope_id.clone(),
-                    key_count: e.key_count,
-                    applied_index_at_count: e.applied_index_at_count,
-                })
-                .collect(),
+            expected_keys: pin.expected.iter().map(ExpectedRecord::from).collect(),
             options: OptionsRecord::from_options(opts),
             units: AdapterKind::ALL
                 .into_iter()
@@ -221,15 +233,7 @@ impl Journal {
             token: hex::decode(&self.pin_token)
                 .map_err(|_| journal_error("resume journal: pin_token is not hex".into()))?,
             read_ts: self.read_ts,
-            expected: self
-                .expected_keys
-                .iter()
-                .map(|e| ScopeKeyCount {
-                    scope_id: e.scope_id.clone(),
-                    key_count: e.key_count,
-                    applied_index_at_count: e.applied_index_at_count,
-                })
-                .collect(),
+            expected: self.expected_keys.iter().map(ScopeKeyCount::from).collect(),
             catalog_version: self.catalog_version,
         })
     }

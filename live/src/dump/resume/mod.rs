@@ -93,20 +93,11 @@ pub struct Runner<'a> {
 struct Lock(#[allow(dead_code)] std::fs::File);
 
 fn lock(jdir: &Path) -> Result<Lock, Error> {
-    let path = jdir.join("lock");
-    let f = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| Error::io(path.display(), e))?;
-    rustix::fs::flock(&f, rustix::fs::FlockOperation::NonBlockingLockExclusive).map_err(|_| {
-        Error::Usage(format!(
-            "{}: another elastickv-backup run is using this dump directory",
-            jdir.display()
-        ))
-    })?;
-    Ok(Lock(f))
+    let busy = format!(
+        "{}: another elastickv-backup run is using this dump directory",
+        jdir.display()
+    );
+    Ok(Lock(super::exclusive_lock(&jdir.join("lock"), &busy)?))
 }
 
 fn staging(root: &Path) -> PathBuf {
