@@ -57,3 +57,22 @@ pub fn write_restricted(
         pipeline::write_data(shards, sink, opts, threads)
     })
 }
+
+#[cfg(test)]
+mod lock_tests {
+    use super::exclusive_lock;
+    use elastickv_backup_engine::error::Error;
+
+    #[test]
+    fn a_second_holder_is_refused_until_the_first_lets_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lock");
+        let first = exclusive_lock(&path, "busy one").unwrap();
+        match exclusive_lock(&path, "busy two") {
+            Err(Error::Usage(m)) => assert_eq!(m, "busy two"),
+            other => panic!("expected a usage error, got {other:?}"),
+        }
+        drop(first);
+        exclusive_lock(&path, "busy three").unwrap();
+    }
+}
