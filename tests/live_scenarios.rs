@@ -630,6 +630,36 @@ fn large_values_are_fetched_by_halving() {
     no_pins_left(&s);
 }
 
+/// A run of S3 chunk blobs is fetched 16 values at a time however long it is, so a
+/// group never holds more than a few batches of large values (a keys page of 1,024 blobs
+/// of 1 MiB each, fetched whole, would be 1 GiB).
+#[test]
+fn blob_values_are_fetched_in_small_batches() {
+    const BODY: usize = 200 * 1024;
+    let mut pairs = Vec::new();
+    gen::s3::bucket(&mut pairs, "many");
+    for i in 0..300 {
+        let body = vec![b'a' + (i % 26) as u8; BODY];
+        gen::s3::object(
+            &mut pairs,
+            "many",
+            &format!("o{i:03}"),
+            &body,
+            "application/octet-stream",
+        );
+    }
+    let s = server(ServerConfig::default(), pairs.clone());
+    let (t, out) = tmp();
+    dump(&s.addr().to_string(), &out, &[]).unwrap();
+    same_data(&out, &decoded_sample(t.path(), &pairs));
+    let biggest = s.cluster().stats.max_page_bytes.load(Ordering::Acquire);
+    assert!(
+        biggest >= BODY as u64 && biggest <= 17 * BODY as u64,
+        "largest page {biggest} bytes: expected about 16 blobs of {BODY}"
+    );
+    no_pins_left(&s);
+}
+
 #[test]
 fn scope_created_after_the_pin_is_not_dumped() {
     let s = sample_server(ServerConfig::default());

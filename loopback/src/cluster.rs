@@ -99,6 +99,9 @@ pub struct Stats {
     /// Keys returned by keys-only scans (the producer's enumeration): shows which key
     /// ranges a dump actually asked for.
     pub keys_listed: AtomicU64,
+    /// The largest `RawScanAt` page served, in bytes: how much a producer asks for at once
+    /// (its value batches bound its memory per group).
+    pub max_page_bytes: AtomicU64,
     /// `RawScanAt`/`RawGet` calls being answered right now.
     pub reads_in_flight: AtomicU64,
     /// The most `RawScanAt`/`RawGet` calls answered at once since start (or the last

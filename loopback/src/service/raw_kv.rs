@@ -198,6 +198,9 @@ impl RawKv for RawKvService {
                 c.config.max_message_bytes
             )));
         }
+        c.stats
+            .max_page_bytes
+            .fetch_max(bytes as u64, Ordering::AcqRel);
         Ok(Response::new(RawScanAtResponse {
             kv: page
                 .into_iter()
