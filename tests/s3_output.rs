@@ -257,6 +257,28 @@ fn generated_dataset_to_s3_matches_directory_output_verify_catches_corruption() 
     assert!(m.open_uploads("gen").is_empty());
     ok(verify(&m, "s3://gen/tree/"), "verify s3://gen/tree/");
 
+    // `--checksums blake3`: the same objects, CHECKSUMS.b3 in place of CHECKSUMS, verified.
+    let out = cmd(&[])
+        .args(["decode", "--input-snap-dir"])
+        .arg(&data)
+        .args(["--output", "s3://gen/b3/", "--s3-endpoint", &m.endpoint()])
+        .args(["--checksums", "blake3"])
+        .args(layout)
+        .output()
+        .unwrap();
+    ok(out, "decode --checksums blake3 to s3://");
+    let b3 = objects(&s, "gen", "b3/");
+    let list = b3.get("CHECKSUMS.b3").expect("CHECKSUMS.b3 object");
+    assert!(!b3.contains_key("CHECKSUMS"));
+    let first = String::from_utf8_lossy(list)
+        .lines()
+        .next()
+        .unwrap()
+        .to_string();
+    let (hex, path) = first.split_once("  ").unwrap();
+    assert_eq!(hex, blake3::hash(&b3[path]).to_hex().as_str(), "{path}");
+    ok(verify(&m, "s3://gen/b3/"), "verify s3://gen/b3/");
+
     // The same as one tar.zst object (a multipart upload), verified streaming.
     let out = cmd(&[])
         .args(["decode", "--input-snap-dir"])

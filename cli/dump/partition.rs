@@ -174,6 +174,11 @@ fn directory_only(flags: &OutputFlags, output: &Path, step: &str) -> Result<(), 
             "{step}: --force cannot be combined with a partitioned dump: it writes only into an empty directory"
         )));
     }
+    if flags.checksums != crate::common::ChecksumAlgo::Sha256 {
+        return Err(Error::Usage(format!(
+            "{step}: --checksums blake3 cannot be combined with a partitioned dump yet: the partitions' merge records SHA-256"
+        )));
+    }
     Ok(())
 }
 

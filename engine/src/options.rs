@@ -49,6 +49,9 @@ pub struct DecodeOptions {
     pub include_expired: bool,
     /// `--cluster-id` for MANIFEST.json.
     pub cluster_id: String,
+    /// The digest the checksum file lists (`--checksums`): MANIFEST.json's
+    /// `checksum_algorithm` says which, and the sink must hash with it.
+    pub checksums: crate::sinks::DigestKind,
 }
 
 impl Default for DecodeOptions {
@@ -64,6 +67,7 @@ impl Default for DecodeOptions {
             dynamodb_layout: DdbLayout::PerItem,
             include_expired: false,
             cluster_id: String::new(),
+            checksums: crate::sinks::DigestKind::Sha256,
         }
     }
 }

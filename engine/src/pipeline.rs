@@ -146,12 +146,20 @@ pub fn write_data(
     Ok(summary)
 }
 
-/// Writes MANIFEST.json, then CHECKSUMS over every file including the manifest.
+/// Writes MANIFEST.json, then the checksum file (`CHECKSUMS`, or `CHECKSUMS.b3` for a
+/// BLAKE3 dump) over every file including the manifest.
 pub fn finalize(sink: &dyn Sink, manifest: &Manifest) -> Result<(), Error> {
     let started = std::time::Instant::now();
+    if sink.digest_kind() != manifest.opts.checksums {
+        return Err(Error::Internal(format!(
+            "the sink hashed with {:?} but MANIFEST.json would say {:?}",
+            sink.digest_kind(),
+            manifest.opts.checksums
+        )));
+    }
     crate::progress::record_read_ts(manifest.last_commit_ts);
     sink.write_control("MANIFEST.json", &manifest.render())?;
-    sink.write_control_with("CHECKSUMS", &mut |w| {
+    sink.write_control_with(sink.digest_kind().file_name(), &mut |w| {
         let mut c = checksums::ChecksumsWriter::new(w);
         sink.for_each_digest(&mut |d| c.add(d))?;
         c.finish()

@@ -4,11 +4,13 @@
 //! appearing twice is an error. Contents are hashed by a [`HashPool`] while reading goes on.
 
 use super::checksums::unsafe_path;
+use super::digest::{is_checksums, Algo};
+use super::hashpool::both;
 use super::hashpool::{HashPool, CHUNK};
 use super::report::Report;
 use super::tar::{TarError, TarKind, TarReader};
-use super::tree::{Tree, CHECKSUMS, MANIFEST};
-use sha2::{Digest, Sha256};
+use super::tree::{Tree, MANIFEST};
+use std::collections::HashMap;
 use std::io::{self, Cursor, Read};
 
 /// Report path for problems of the archive as a whole.
@@ -70,6 +72,9 @@ pub fn collect<R: Read>(input: R, threads: usize, r: &mut Report) -> Tree {
     let mut tar = TarReader::new(input);
     let mut pool = HashPool::start(threads);
     let mut last_two: [Option<Vec<u8>>; 2] = [None, None];
+    // Both digests of the control files; the listed one is known at the checksum file.
+    let mut control: HashMap<Vec<u8>, [[u8; 32]; 2]> = HashMap::new();
+    let mut algo: Option<Algo> = None;
     let mut buf = vec![0u8; CHUNK];
     let res = (|| -> Result<(), TarError> {
         while let Some(e) = tar.next_entry()? {
@@ -111,8 +116,8 @@ pub fn collect<R: Read>(input: R, threads: usize, r: &mut Report) -> Tree {
             r.files += 1;
             r.bytes += e.size;
             last_two = [last_two[1].take(), Some(name.clone())];
-            if name == MANIFEST || name == CHECKSUMS {
-                if tree.files.contains_key(&name) {
+            if name == MANIFEST || is_checksums(&name) {
+                if control.contains_key(&name) {
                     r.error(&name, "appears more than once in the archive");
                     continue;
                 }
@@ -125,10 +130,18 @@ pub fn collect<R: Read>(input: R, threads: usize, r: &mut Report) -> Tree {
                     }
                     v.extend_from_slice(&buf[..n]);
                 }
-                tree.files.insert(name.clone(), Sha256::digest(&v).into());
+                control.insert(name.clone(), both(&v));
                 if name == MANIFEST {
                     tree.manifest = Some(v);
+                } else if tree.checksums.is_some() {
+                    r.error(
+                        &name,
+                        "a dump holds one checksum file, and another is here too",
+                    );
                 } else {
+                    algo = [Algo::Sha256, Algo::Blake3]
+                        .into_iter()
+                        .find(|a| a.file_name() == name.as_slice());
                     tree.checksums = Some(v);
                 }
             } else if e.size <= CHUNK as u64 {
@@ -167,21 +180,30 @@ pub fn collect<R: Read>(input: R, threads: usize, r: &mut Report) -> Tree {
             "internal error: a hashing thread failed; some files were not checked",
         );
     }
+    tree.algo = algo.unwrap_or_default();
+    let pick = usize::from(tree.algo == Algo::Blake3);
+    for (path, d) in control {
+        tree.files.insert(path, d[pick]);
+    }
     for (path, d) in digests {
         // Duplicates are found here rather than with a set of names kept while reading,
         // which would hold every path twice.
-        if tree.files.insert(path.clone(), d).is_some() {
+        if tree.files.insert(path.clone(), d[pick]).is_some() {
             r.error(&path, "appears more than once in the archive");
         }
     }
     if tree.manifest.is_some()
         && tree.checksums.is_some()
-        && (last_two[0].as_deref() != Some(MANIFEST) || last_two[1].as_deref() != Some(CHECKSUMS))
+        && (last_two[0].as_deref() != Some(MANIFEST)
+            || last_two[1].as_deref() != Some(tree.algo.file_name()))
     {
         r.warn(
             ARCHIVE,
-            "MANIFEST.json and CHECKSUMS are not the last two entries (not written by \
-             elastickv-backup --archive, or repacked): a streaming reader cannot tell when it is complete",
+            format!(
+                "MANIFEST.json and {} are not the last two entries (not written by \
+                 elastickv-backup --archive, or repacked): a streaming reader cannot tell when it is complete",
+                String::from_utf8_lossy(tree.algo.file_name())
+            ),
         );
     }
     tree

@@ -6,6 +6,7 @@
 use super::report::Report;
 use std::collections::HashMap;
 
+#[cfg(test)]
 const PATH: &[u8] = b"CHECKSUMS";
 
 /// Longest accepted line (as upstream's verifier).
@@ -87,36 +88,46 @@ fn parse_line(line: &[u8]) -> Result<(Vec<u8>, [u8; 32]), String> {
 }
 
 /// Parses CHECKSUMS, reporting bad lines, unsafe and duplicate paths; `None` if missing.
+#[cfg(test)]
 pub fn parse(bytes: Option<&[u8]>, r: &mut Report) -> Option<Listing> {
+    parse_named(PATH, bytes, r)
+}
+
+/// [`parse`] for the checksum file `name` (`CHECKSUMS` or a BLAKE3 dump's `CHECKSUMS.b3`:
+/// the same line format), which problems are reported under.
+pub fn parse_named(name: &[u8], bytes: Option<&[u8]>, r: &mut Report) -> Option<Listing> {
+    let shown = String::from_utf8_lossy(name).into_owned();
     let Some(bytes) = bytes else {
         r.error(
-            PATH,
-            "missing: the dump is incomplete (CHECKSUMS is written last, after MANIFEST.json)",
+            name,
+            format!(
+                "missing: the dump is incomplete ({shown} is written last, after MANIFEST.json)"
+            ),
         );
         return None;
     };
     let mut out = Listing::new();
     let body = bytes.strip_suffix(b"\n").unwrap_or(bytes);
     if body.is_empty() {
-        r.error(PATH, "empty: a dump lists at least MANIFEST.json");
+        r.error(name, "empty: a dump lists at least MANIFEST.json");
         return Some(out);
     }
     for (i, line) in body.split(|&b| b == b'\n').enumerate() {
         let n = i + 1;
         match parse_line(line) {
-            Err(why) => r.error(PATH, format!("line {n}: malformed ({why})")),
+            Err(why) => r.error(name, format!("line {n}: malformed ({why})")),
             Ok((path, digest)) => {
                 if let Some(why) = unsafe_path(&path) {
                     r.error(
                         &path,
-                        format!("unsafe path listed in CHECKSUMS line {n}: {why}"),
+                        format!("unsafe path listed in {shown} line {n}: {why}"),
                     );
-                } else if path == PATH {
-                    r.error(PATH, format!("line {n}: CHECKSUMS lists itself"));
+                } else if super::digest::is_checksums(&path) {
+                    r.error(name, format!("line {n}: {shown} lists a checksum file"));
                 } else if out.insert(path.clone(), digest).is_some() {
                     r.error(
                         &path,
-                        format!("listed twice in CHECKSUMS (again on line {n})"),
+                        format!("listed twice in {shown} (again on line {n})"),
                     );
                 }
             }
@@ -171,7 +182,7 @@ e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855  a-c\n\
             "/abs: unsafe path",
             "ok: listed twice",
             "line 8: malformed",
-            "line 9: CHECKSUMS lists itself",
+            "line 9: CHECKSUMS lists a checksum file",
         ] {
             assert!(all.contains(want), "{want} not in\n{all}");
         }

@@ -2,9 +2,9 @@
 //! socket or device inside a dump is an error: a dump holds only regular files and
 //! directories), then hash every regular file on all cores (a rayon parallel map).
 
+use super::digest::Algo;
 use super::report::Report;
-use super::tree::{Tree, CHECKSUMS, MANIFEST};
-use sha2::{Digest, Sha256};
+use super::tree::{Tree, MANIFEST};
 use std::fs::{File, OpenOptions};
 use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
@@ -27,12 +27,12 @@ fn open_regular(p: &Path) -> std::io::Result<File> {
     Ok(f)
 }
 
-/// A file's SHA-256 and length, or why it could not be read.
+/// A file's digest and length, or why it could not be read.
 type HashResult = std::io::Result<([u8; 32], u64)>;
 
-fn hash_file(p: &Path, buf: &mut [u8]) -> HashResult {
+fn hash_file(p: &Path, algo: Algo, buf: &mut [u8]) -> HashResult {
     let mut f = open_regular(p)?;
-    let mut h = Sha256::new();
+    let mut h = algo.hasher();
     let mut n_total = 0u64;
     loop {
         let n = match f.read(buf) {
@@ -44,7 +44,7 @@ fn hash_file(p: &Path, buf: &mut [u8]) -> HashResult {
         h.update(&buf[..n]);
         n_total += n as u64;
     }
-    Ok((h.finalize().into(), n_total))
+    Ok((h.finalize(), n_total))
 }
 
 fn rel_join(rel: &[u8], name: &[u8]) -> Vec<u8> {
@@ -115,6 +115,10 @@ pub fn collect(root: &Path, threads: usize, r: &mut Report) -> Tree {
         }
     }
 
+    // The checksum file present says which digest to compute.
+    tree.algo = super::digest::of_root(|name| files.iter().any(|f| f.as_slice() == name), r);
+    let algo = tree.algo;
+
     // A plain parallel map over the files (rayon's work stealing balances big and small
     // files); results come back in `files` order.
     let hashed: Vec<HashResult> = match rayon::ThreadPoolBuilder::new()
@@ -128,7 +132,7 @@ pub fn collect(root: &Path, threads: usize, r: &mut Report) -> Tree {
                 .par_iter()
                 .map_init(
                     || vec![0u8; 256 << 10],
-                    |buf, rel| hash_file(&root.join(std::ffi::OsStr::from_bytes(rel)), buf),
+                    |buf, rel| hash_file(&root.join(std::ffi::OsStr::from_bytes(rel)), algo, buf),
                 )
                 .collect()
         }),
@@ -157,7 +161,7 @@ pub fn collect(root: &Path, threads: usize, r: &mut Report) -> Tree {
 
     for (name, slot, max) in [
         (MANIFEST, &mut tree.manifest, MANIFEST_MAX),
-        (CHECKSUMS, &mut tree.checksums, u64::MAX),
+        (algo.file_name(), &mut tree.checksums, u64::MAX),
     ] {
         if !tree.files.contains_key(name) {
             continue;

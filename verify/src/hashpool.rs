@@ -1,4 +1,5 @@
-//! SHA-256 workers for archive input: the archive is read (and decompressed) on one
+//! Hashing workers for archive input (both digests of every file, SHA-256 and BLAKE3:
+//! which one the dump lists is known only at its checksum file, the archive's last entry): the archive is read (and decompressed) on one
 //! thread, in order, while files are hashed on the others. A small file goes over whole;
 //! a large one as a job that receives its content in chunks, so no file is ever held in
 //! memory. Both queues are bounded, so memory stays at a few MiB per worker.
@@ -8,8 +9,8 @@
 //! queue is what keeps the reader from buffering the archive in memory ahead of the
 //! hashers; a rayon `scope` + `spawn` per file would queue without bound.
 
+use super::digest::Algo;
 use crossbeam_channel::{bounded, Receiver, Sender};
-use sha2::{Digest, Sha256};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
@@ -21,8 +22,13 @@ enum Job {
     Chunks(Vec<u8>, Receiver<Vec<u8>>),
 }
 
-/// Digests computed: (path, SHA-256).
-pub type Results = Vec<(Vec<u8>, [u8; 32])>;
+/// Digests computed: (path, [SHA-256, BLAKE3]).
+pub type Results = Vec<(Vec<u8>, [[u8; 32]; 2])>;
+
+/// SHA-256 and BLAKE3 of `data`, in [`Results`] order.
+pub fn both(data: &[u8]) -> [[u8; 32]; 2] {
+    [Algo::Sha256.digest(data), Algo::Blake3.digest(data)]
+}
 
 /// Hashing threads fed by a bounded queue.
 pub struct HashPool {
@@ -47,13 +53,15 @@ impl HashPool {
                     .spawn(move || {
                         for job in rx {
                             let (path, digest) = match job {
-                                Job::Whole(path, data) => (path, Sha256::digest(&data).into()),
+                                Job::Whole(path, data) => (path, both(&data)),
                                 Job::Chunks(path, chunks) => {
-                                    let mut h = Sha256::new();
+                                    let mut s = Algo::Sha256.hasher();
+                                    let mut b = Algo::Blake3.hasher();
                                     for c in chunks {
-                                        h.update(&c);
+                                        s.update(&c);
+                                        b.update(&c);
                                     }
-                                    (path, h.finalize().into())
+                                    (path, [s.finalize(), b.finalize()])
                                 }
                             };
                             if let Ok(mut v) = results.lock() {
@@ -127,7 +135,9 @@ mod tests {
         assert!(complete);
         v.sort();
         let want = "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03";
-        assert_eq!(hex::encode(v[0].1), want);
-        assert_eq!(hex::encode(v[1].1), want);
+        assert_eq!(hex::encode(v[0].1[0]), want);
+        assert_eq!(hex::encode(v[1].1[0]), want);
+        assert_eq!(v[0].1[1], Algo::Blake3.digest(b"hello\n"));
+        assert_eq!(v[1].1[1], v[0].1[1]);
     }
 }

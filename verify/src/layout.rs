@@ -12,7 +12,7 @@
 
 use super::manifest::{ManifestInfo, ADAPTERS};
 use super::report::Report;
-use super::tree::{Tree, CHECKSUMS, MANIFEST};
+use super::tree::{Tree, MANIFEST};
 use std::collections::BTreeMap;
 
 /// Names at one level of the tree: name → is a directory.
@@ -71,8 +71,14 @@ pub fn check(tree: &Tree, manifest: Option<&ManifestInfo>, r: &mut Report) {
     for (name, &is_dir) in &top {
         let n = name.as_slice();
         if !is_dir {
-            if n != MANIFEST && n != CHECKSUMS {
-                r.error(n, "unexpected file at the dump root (only MANIFEST.json and CHECKSUMS belong there)");
+            if n != MANIFEST && n != tree.algo.file_name() {
+                r.error(
+                    n,
+                    format!(
+                        "unexpected file at the dump root (only MANIFEST.json and {} belong there)",
+                        String::from_utf8_lossy(tree.algo.file_name())
+                    ),
+                );
             }
             continue;
         }
@@ -187,6 +193,7 @@ mod tests {
         let m = ManifestInfo {
             adapters: adapters.iter().map(|s| s.to_string()).collect(),
             dynamodb_layout: Some("per-item".into()),
+            checksums: None,
         };
         let mut r = Report::default();
         check(t, Some(&m), &mut r);

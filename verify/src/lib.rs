@@ -11,8 +11,9 @@
 //! then judges the result with the same checks for both inputs:
 //!
 //! * the MANIFEST.json gate of docs/format/00-container.md §6 ([`manifest`]);
-//! * CHECKSUMS: well-formed, safe paths, every listed file present with that SHA-256, and
-//!   every file present listed (`checksums`, `listing`);
+//! * CHECKSUMS (or a BLAKE3 dump's CHECKSUMS.b3, [`digest`]): well-formed, safe paths,
+//!   every listed file present with that digest, and every file present listed
+//!   (`checksums`, `listing`); the manifest's `checksum_algorithm` names the same digest;
 //! * path safety: no symlinks or special files, no `..` or absolute names in archives;
 //! * the layout of each adapter's tree (`layout`).
 //!
@@ -24,6 +25,7 @@
 
 pub(crate) mod archive;
 pub(crate) mod checksums;
+pub mod digest;
 pub(crate) mod dir;
 pub mod error;
 pub(crate) mod hashpool;
@@ -90,7 +92,21 @@ pub fn verify_s3(
 /// Runs every check on what was read.
 pub fn check(tree: &tree::Tree, r: &mut Report) {
     let info = manifest::check(tree.manifest.as_deref(), r);
-    if let Some(listing) = checksums::parse(tree.checksums.as_deref(), r) {
+    if let Some(said) = info.as_ref().and_then(|i| i.checksums) {
+        if said != tree.algo {
+            r.error(
+                b"MANIFEST.json",
+                format!(
+                    "checksum_algorithm {:?}, but the dump holds {}",
+                    said.manifest_names().0,
+                    String::from_utf8_lossy(tree.algo.file_name())
+                ),
+            );
+        }
+    }
+    if let Some(listing) =
+        checksums::parse_named(tree.algo.file_name(), tree.checksums.as_deref(), r)
+    {
         listing::check(tree, &listing, r);
     }
     layout::check(tree, info.as_ref(), r);

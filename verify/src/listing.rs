@@ -4,11 +4,12 @@
 
 use super::checksums::Listing;
 use super::report::Report;
-use super::tree::{Tree, CHECKSUMS};
+use super::tree::Tree;
 
 /// Compares `listing` with `tree`, reporting each difference under the file's path.
 pub fn check(tree: &Tree, listing: &Listing, r: &mut Report) {
     let dirs = tree.all_dirs();
+    let list = String::from_utf8_lossy(tree.algo.file_name());
     for (path, want) in listing {
         if tree.others.contains(path) || tree.unreadable.contains(path) {
             continue; // reported when found
@@ -18,22 +19,24 @@ pub fn check(tree: &Tree, listing: &Listing, r: &mut Report) {
             Some(got) => r.error(
                 path,
                 format!(
-                    "content differs from CHECKSUMS (sha256 {}, listed {})",
+                    "content differs from {list} ({} {}, listed {})",
+                    tree.algo.manifest_names().0,
                     hex::encode(got),
                     hex::encode(want)
                 ),
             ),
-            None if dirs.contains(path.as_slice()) => {
-                r.error(path, "listed in CHECKSUMS as a file but is a directory")
-            }
-            None => r.error(path, "listed in CHECKSUMS but missing"),
+            None if dirs.contains(path.as_slice()) => r.error(
+                path,
+                format!("listed in {list} as a file but is a directory"),
+            ),
+            None => r.error(path, format!("listed in {list} but missing")),
         }
     }
     for path in tree.files.keys() {
-        if path != CHECKSUMS && !listing.contains_key(path) {
+        if path.as_slice() != tree.algo.file_name() && !listing.contains_key(path) {
             r.error(
                 path,
-                "present but not listed in CHECKSUMS (added after the dump was written?)",
+                format!("present but not listed in {list} (added after the dump was written?)"),
             );
         }
     }

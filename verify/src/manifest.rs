@@ -5,8 +5,9 @@
 //! phase 1). Unknown fields are ignored, as upstream's reader ignores them. A JSON type
 //! that upstream's typed decoder would reject is reported as such.
 //!
-//! Beyond upstream: this verifier checks SHA-256 `sha256sum` lists only, so any other
-//! `checksum_algorithm`/`checksum_format` is an error here; and a live dump without a pin
+//! Beyond upstream: this verifier checks SHA-256 `sha256sum` lists and our BLAKE3 `b3sum`
+//! lists (`CHECKSUMS.b3`), so any other `checksum_algorithm`/`checksum_format` is an
+//! error here; and a live dump without a pin
 //! (`live.pin_token_sha256` absent, or our `live.pinned: false`) is reported as a
 //! warning — it is complete, but not a consistent point-in-time copy.
 
@@ -30,6 +31,8 @@ pub struct ManifestInfo {
     pub adapters: Vec<String>,
     /// `dynamodb_layout`, if valid.
     pub dynamodb_layout: Option<String>,
+    /// The digest `checksum_algorithm` names, if it names a known one.
+    pub checksums: Option<super::digest::Algo>,
 }
 
 fn type_name(v: &Value) -> &'static str {
@@ -292,20 +295,30 @@ pub fn check(bytes: Option<&[u8]>, r: &mut Report) -> Option<ManifestInfo> {
         Err(()) => {}
     }
 
-    if let Some(a) = f.required_str(r, "checksum_algorithm") {
-        if a != "sha256" {
+    let algo = f.required_str(r, "checksum_algorithm").and_then(|a| {
+        let known = super::digest::Algo::from_manifest(a);
+        if known.is_none() {
             r.error(
                 PATH,
-                format!("checksum_algorithm {a:?}: this verifier checks sha256 only"),
+                format!("checksum_algorithm {a:?}: this verifier checks sha256 and blake3"),
             );
         }
-    }
-    if let Some(a) = f.required_str(r, "checksum_format") {
-        if a != "sha256sum" {
-            r.error(
+        known
+    });
+    if let Some(fmt) = f.required_str(r, "checksum_format") {
+        let want = algo.map(|a| a.manifest_names().1);
+        match want {
+            Some(w) if fmt != w => r.error(
                 PATH,
-                format!("checksum_format {a:?}: this verifier reads sha256sum lists only"),
-            );
+                format!(
+                    "checksum_format {fmt:?} does not go with checksum_algorithm (expected {w:?})"
+                ),
+            ),
+            None if fmt != "sha256sum" && fmt != "b3sum" => r.error(
+                PATH,
+                format!("checksum_format {fmt:?}: this verifier reads sha256sum and b3sum lists"),
+            ),
+            _ => {}
         }
     }
     for key in [
@@ -339,6 +352,7 @@ pub fn check(bytes: Option<&[u8]>, r: &mut Report) -> Option<ManifestInfo> {
     Some(ManifestInfo {
         adapters,
         dynamodb_layout: layout,
+        checksums: algo,
     })
 }
 

@@ -6,12 +6,12 @@
 
 use super::archive;
 use super::checksums::unsafe_path;
+use super::digest::Algo;
 use super::report::Report;
-use super::tree::{Tree, CHECKSUMS, MANIFEST};
+use super::tree::{Tree, MANIFEST};
 use crate::error::VerifyError;
 use bytes::Bytes;
 use elastickv_backup_engine::sinks::object::{ObjectError, S3Config, S3Url, Store};
-use sha2::{Digest, Sha256};
 use std::io::{self, Read};
 use std::sync::Arc;
 
@@ -74,7 +74,7 @@ fn list(store: &Store, root: &S3Url) -> Result<Vec<String>, VerifyError> {
     }
 }
 
-/// One fetched object: its SHA-256, its length, and its bytes if it is a control file.
+/// One fetched object: its digest, its length, and its bytes if it is a control file.
 type Fetched = Result<([u8; 32], u64, Option<Vec<u8>>), ObjectError>;
 
 /// GETs `key` and hashes the body as it streams in.
@@ -82,6 +82,7 @@ async fn fetch(
     store_client: aws_sdk_s3::Client,
     url: S3Url,
     keep: bool,
+    algo: Algo,
     endpoint: String,
 ) -> Fetched {
     let fail = |op: &'static str, e: &(dyn std::error::Error + 'static)| ObjectError::Request {
@@ -98,7 +99,7 @@ async fn fetch(
         .await
         .map_err(|e| fail("GetObject", &e))?;
     let mut body = out.body;
-    let mut h = Sha256::new();
+    let mut h = algo.hasher();
     let mut kept = keep.then(Vec::new);
     let mut len: u64 = 0;
     while let Some(chunk) = body
@@ -112,7 +113,7 @@ async fn fetch(
             k.extend_from_slice(&chunk);
         }
     }
-    Ok((h.finalize().into(), len, kept))
+    Ok((h.finalize(), len, kept))
 }
 
 /// Lists and hashes a dump tree stored one object per file.
@@ -157,19 +158,25 @@ fn collect_tree(
         );
         return Ok(None);
     }
+    // The checksum file present says which digest to compute.
+    tree.algo = super::digest::of_root(
+        |name| files.iter().any(|(rel, _)| rel.as_slice() == name),
+        r,
+    );
+    let algo = tree.algo;
     let window = Arc::new(tokio::sync::Semaphore::new(
         threads.max(1) * FETCHES_PER_THREAD,
     ));
     let mut pending = Vec::with_capacity(files.len());
     for (rel, key) in files {
-        let keep = rel == MANIFEST || rel == CHECKSUMS;
+        let keep = rel == MANIFEST || rel == algo.file_name();
         let client = store.client().clone();
         let url = root.with_key(key);
         let endpoint = store.endpoint().to_string();
         let window = window.clone();
         let rx = store.spawn(async move {
             let _permit = window.acquire_owned().await;
-            fetch(client, url, keep, endpoint).await
+            fetch(client, url, keep, algo, endpoint).await
         })?;
         pending.push((rel, rx));
     }
@@ -181,7 +188,7 @@ fn collect_tree(
                 if let Some(bytes) = kept {
                     if rel == MANIFEST && bytes.len() <= MANIFEST_MAX {
                         tree.manifest = Some(bytes);
-                    } else if rel == CHECKSUMS {
+                    } else if rel == algo.file_name() {
                         tree.checksums = Some(bytes);
                     }
                 }

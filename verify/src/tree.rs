@@ -1,5 +1,5 @@
 //! What was found in a dump, directory or archive alike: the regular files with their
-//! SHA-256, the directories, the entries that are neither, and the two control files'
+//! digests, the directories, the entries that are neither, and the two control files'
 //! bytes. The checks ([`super::listing`], [`super::layout`]) run on this model only, so
 //! both inputs are judged by the same code.
 
@@ -7,14 +7,14 @@ use std::collections::{HashMap, HashSet};
 
 /// Root-level name of the manifest.
 pub const MANIFEST: &[u8] = b"MANIFEST.json";
-/// Root-level name of the checksum list.
-pub const CHECKSUMS: &[u8] = b"CHECKSUMS";
 
 /// The contents of a dump, as read.
 #[derive(Debug, Default)]
 pub struct Tree {
-    /// Regular files: relative path → SHA-256 of the content.
+    /// Regular files: relative path → digest ([`Tree::algo`]) of the content.
     pub files: HashMap<Vec<u8>, [u8; 32]>,
+    /// The digest the dump lists: which checksum file it holds.
+    pub algo: super::digest::Algo,
     /// Directories seen as entries (parents of files are implied, not necessarily here).
     pub dirs: HashSet<Vec<u8>>,
     /// Entries that are not regular files or directories (already reported), by path.
@@ -23,7 +23,7 @@ pub struct Tree {
     pub unreadable: HashSet<Vec<u8>>,
     /// `MANIFEST.json`'s bytes, if present.
     pub manifest: Option<Vec<u8>>,
-    /// `CHECKSUMS`' bytes, if present.
+    /// The checksum file's bytes (`CHECKSUMS` or `CHECKSUMS.b3`), if present.
     pub checksums: Option<Vec<u8>>,
 }
 

@@ -1,5 +1,6 @@
 //! `CHECKSUMS` (docs/format/00-container.md §7): `sha256sum` format, sorted by path bytes, GNU escaping for
-//! paths containing `\n`, `\r` or `\`. Built from the digests the sinks recorded while
+//! paths containing `\n`, `\r` or `\`. A BLAKE3 dump's `CHECKSUMS.b3` has the same lines
+//! with BLAKE3 digests (what `b3sum` writes and checks). Built from the digests the sinks recorded while
 //! writing — the tree is never read back.
 
 use crate::error::Error;
@@ -11,7 +12,7 @@ use std::io::Write;
 pub fn render(digests: &[FileDigest]) -> Vec<u8> {
     let mut v: Vec<&FileDigest> = digests
         .iter()
-        .filter(|d| d.path.as_str() != "CHECKSUMS")
+        .filter(|d| !crate::sinks::is_checksums_name(d.path.as_str()))
         .collect();
     v.sort_by(|a, b| a.path.as_str().as_bytes().cmp(b.path.as_str().as_bytes()));
     let mut out = Vec::with_capacity(v.len() * 100);
@@ -41,9 +42,9 @@ impl<'a> ChecksumsWriter<'a> {
         }
     }
 
-    /// Adds the next file (`CHECKSUMS` itself is skipped).
+    /// Adds the next file (the checksum files themselves are skipped).
     pub fn add(&mut self, d: FileDigest) -> Result<(), Error> {
-        if d.path.as_str() == "CHECKSUMS" {
+        if crate::sinks::is_checksums_name(d.path.as_str()) {
             return Ok(());
         }
         if let Some(prev) = &self.last {

@@ -3,6 +3,7 @@
 
 use super::json::JsonWriter;
 use crate::options::{DdbLayout, DecodeOptions};
+use crate::sinks::DigestKind;
 use elastickv_backup_format::AdapterKind;
 use time::OffsetDateTime;
 
@@ -146,8 +147,12 @@ impl Manifest {
             w.key("rename_s3_collisions").bool(true);
         }
         w.end_object();
-        w.key("checksum_algorithm").string("sha256");
-        w.key("checksum_format").string("sha256sum");
+        let (algorithm, format) = match self.opts.checksums {
+            DigestKind::Sha256 => ("sha256", "sha256sum"),
+            DigestKind::Blake3 => ("blake3", "b3sum"),
+        };
+        w.key("checksum_algorithm").string(algorithm);
+        w.key("checksum_format").string(format);
         w.key("encoded_filename_charset")
             .string("rfc3986-unreserved-plus-percent");
         w.key("key_segment_max_bytes").u64(240);

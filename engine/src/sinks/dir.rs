@@ -9,7 +9,6 @@ use super::{DigestLog, DigestVisitor, FileDigest, RelPath, Sink, StreamFile};
 use crate::error::Error;
 use rustix::fs::{self as rfs, Mode, OFlags};
 use rustix::io::Errno;
-use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{BufWriter, Read, Write};
@@ -67,6 +66,13 @@ impl DirSink {
             overwrite: force,
             sync: true,
         })
+    }
+
+    /// Hashes the dump's files with `kind` (default SHA-256), which names the checksum
+    /// file. Set before the first file is written.
+    pub fn with_digest(mut self, kind: super::DigestKind) -> Self {
+        self.log.set_kind(kind);
+        self
     }
 
     /// Whether data is flushed to stable storage before MANIFEST.json (default `true`).
@@ -210,13 +216,16 @@ impl DirSink {
                     .map_err(|e| Error::io(entry.path().display(), e))?;
                 if ft.is_dir() {
                     stack.push((entry.path(), child_rel));
-                } else if ft.is_file() && child_rel != "CHECKSUMS" && !ours.contains(&child_rel) {
+                } else if ft.is_file()
+                    && !super::is_checksums_name(&child_rel)
+                    && !ours.contains(&child_rel)
+                {
                     let Ok(path) = RelPath::parse(&child_rel) else {
                         continue;
                     };
                     let mut f = File::open(entry.path())
                         .map_err(|e| Error::io(entry.path().display(), e))?;
-                    let mut h = Sha256::new();
+                    let mut h = self.log.kind().hasher();
                     let mut buf = vec![0u8; 1 << 16];
                     loop {
                         let n = f
@@ -229,7 +238,7 @@ impl DirSink {
                     }
                     out.push(FileDigest {
                         path,
-                        sha256: h.finalize().into(),
+                        sha256: h.finalize(),
                     });
                 }
             }
@@ -264,7 +273,7 @@ impl Sink for DirSink {
         drop(f);
         crate::progress::stage_end(&st.file_write, t, 1, data.len() as u64);
         let t = crate::progress::stage_start();
-        let digest = Sha256::digest(data).into();
+        let digest = self.log.kind().digest(data);
         crate::progress::stage_end(&st.file_hash, t, 1, data.len() as u64);
         self.log.record(path.clone(), digest)?;
         crate::progress::file_written(data.len() as u64);
@@ -288,8 +297,8 @@ impl Sink for DirSink {
         let mut f = self.create_file(&path, 0o644, false)?;
         f.write_all(data).map_err(|e| Error::io(&path, e))?;
         f.sync_all().map_err(|e| Error::io(&path, e))?;
-        if name != "CHECKSUMS" {
-            self.log.record(path, Sha256::digest(data).into())?;
+        if !super::is_checksums_name(name) {
+            self.log.record(path, self.log.kind().digest(data))?;
         }
         Ok(())
     }
@@ -301,7 +310,7 @@ impl Sink for DirSink {
         name: &str,
         fill: &mut dyn FnMut(&mut dyn Write) -> Result<(), Error>,
     ) -> Result<(), Error> {
-        if name != "CHECKSUMS" {
+        if !super::is_checksums_name(name) {
             let mut v = Vec::new();
             fill(&mut v)?;
             return self.write_control(name, &v);
@@ -329,6 +338,10 @@ impl Sink for DirSink {
 
     fn create_dir(&self, path: &RelPath) -> Result<(), Error> {
         self.dir_fd(path).map(|_| ())
+    }
+
+    fn digest_kind(&self) -> super::DigestKind {
+        self.log.kind()
     }
 
     fn digests(&self) -> Result<Vec<FileDigest>, Error> {

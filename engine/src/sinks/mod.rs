@@ -4,6 +4,7 @@
 //! `CHECKSUMS` is assembled from the recorded digests and the tree is never read back.
 
 pub mod archive;
+pub mod digest;
 pub(crate) mod dir;
 pub(crate) mod null;
 pub mod object;
@@ -11,6 +12,7 @@ pub(crate) mod path;
 pub mod preflight;
 
 pub use archive::ArchiveSink;
+pub use digest::{is_checksums_name, DigestKind, FileHasher};
 pub use dir::DirSink;
 pub use null::NullSink;
 pub use object::ObjectSink;
@@ -18,16 +20,17 @@ pub use path::{PathError, RelPath};
 
 use crate::error::Error;
 use crate::extsort::ExternalSorter;
-use sha2::{Digest, Sha256};
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-/// A finished data file: its path and SHA-256.
+/// A finished data file: its path and digest (SHA-256 unless the dump was asked for
+/// another [`DigestKind`]).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct FileDigest {
     /// Path relative to the output root.
     pub path: RelPath,
-    /// SHA-256 of the bytes written.
+    /// Digest of the bytes written (of the log's [`DigestKind`]; the field keeps the
+    /// default's name).
     pub sha256: [u8; 32],
 }
 
@@ -52,6 +55,7 @@ const DIGEST_SORT: &str = "checksums";
 pub struct DigestLog {
     sorter: Arc<Mutex<ExternalSorter>>,
     budget: usize,
+    kind: DigestKind,
 }
 
 impl Default for DigestLog {
@@ -75,7 +79,18 @@ impl DigestLog {
         DigestLog {
             sorter: Arc::new(Mutex::new(ExternalSorter::new(DIGEST_SORT, budget))),
             budget,
+            kind: DigestKind::default(),
         }
+    }
+
+    /// Records digests of `kind` from now on (set before the first file is written).
+    pub fn set_kind(&mut self, kind: DigestKind) {
+        self.kind = kind;
+    }
+
+    /// The digest this log's files are hashed with.
+    pub fn kind(&self) -> DigestKind {
+        self.kind
     }
 
     /// Records one finished file (fails only when a spill file cannot be written).
@@ -166,12 +181,19 @@ pub trait Sink: Send + Sync {
     /// recorded when the stream is finished with [`StreamFile::finish`].
     fn open_stream(&self, path: &RelPath) -> Result<StreamFile, Error>;
 
-    /// Writes a control file at the root (`MANIFEST.json`, `CHECKSUMS`), mode 0644.
-    /// `MANIFEST.json`'s digest is recorded; `CHECKSUMS`' is not.
+    /// Writes a control file at the root (`MANIFEST.json`, `CHECKSUMS` or
+    /// `CHECKSUMS.b3`), mode 0644. `MANIFEST.json`'s digest is recorded; the checksum
+    /// file's is not.
     fn write_control(&self, name: &str, data: &[u8]) -> Result<(), Error>;
 
     /// Digests of every file in the dump so far, sorted by path, in memory.
     fn digests(&self) -> Result<Vec<FileDigest>, Error>;
+
+    /// The digest the files are hashed with, which names the checksum file
+    /// ([`DigestKind::file_name`]). Sinks that cannot be configured hash with SHA-256.
+    fn digest_kind(&self) -> DigestKind {
+        DigestKind::Sha256
+    }
 
     /// Hands the same digests to `f` in path order, once, for `CHECKSUMS`: sinks that
     /// can (the directory sink) keep memory bounded here; the default collects
@@ -206,7 +228,7 @@ pub trait Sink: Send + Sync {
 pub struct StreamFile {
     path: RelPath,
     inner: Box<dyn Write + Send>,
-    hasher: Sha256,
+    hasher: FileHasher,
     log: DigestLog,
     written: u64,
 }
@@ -217,7 +239,7 @@ impl StreamFile {
         StreamFile {
             path,
             inner,
-            hasher: Sha256::new(),
+            hasher: log.kind().hasher(),
             log,
             written: 0,
         }
@@ -256,7 +278,7 @@ impl StreamFile {
         self.inner
             .flush()
             .map_err(|e| Error::io(self.path.as_str(), e))?;
-        let digest: [u8; 32] = self.hasher.finalize().into();
+        let digest = self.hasher.finalize();
         crate::progress::file_written(self.written);
         self.log.record(self.path, digest)
     }
@@ -265,6 +287,7 @@ impl StreamFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sha2::{Digest, Sha256};
 
     #[test]
     fn digest_log_spills_and_streams_in_path_order() {

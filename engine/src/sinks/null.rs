@@ -3,7 +3,6 @@
 
 use super::{DigestLog, DigestVisitor, FileDigest, RelPath, Sink, StreamFile};
 use crate::error::Error;
-use sha2::{Digest, Sha256};
 use std::collections::HashSet;
 use std::sync::Mutex;
 
@@ -18,6 +17,12 @@ impl NullSink {
     /// A fresh sink.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Hashes with `kind` (default SHA-256), as a real sink asked for it would.
+    pub fn with_digest(mut self, kind: super::DigestKind) -> Self {
+        self.log.set_kind(kind);
+        self
     }
 
     fn claim(&self, path: &RelPath) -> Result<(), Error> {
@@ -40,7 +45,7 @@ impl NullSink {
 impl Sink for NullSink {
     fn write_file(&self, path: &RelPath, data: &[u8]) -> Result<(), Error> {
         self.claim(path)?;
-        self.log.record(path.clone(), Sha256::digest(data).into())
+        self.log.record(path.clone(), self.log.kind().digest(data))
     }
 
     fn open_stream(&self, path: &RelPath) -> Result<StreamFile, Error> {
@@ -54,10 +59,14 @@ impl Sink for NullSink {
 
     fn write_control(&self, name: &str, data: &[u8]) -> Result<(), Error> {
         let path = RelPath::root().join(name)?;
-        if name != "CHECKSUMS" {
-            self.log.record(path, Sha256::digest(data).into())?;
+        if !super::is_checksums_name(name) {
+            self.log.record(path, self.log.kind().digest(data))?;
         }
         Ok(())
+    }
+
+    fn digest_kind(&self) -> super::DigestKind {
+        self.log.kind()
     }
 
     fn digests(&self) -> Result<Vec<FileDigest>, Error> {

@@ -11,9 +11,10 @@ pub const MIN_FREE_BYTES: u64 = 16 << 20;
 
 /// Top-level entries a dump (ours or upstream's decoder) writes; `--force` replaces a tree
 /// holding nothing else.
-const DUMP_ENTRIES: [&str; 8] = [
+const DUMP_ENTRIES: [&str; 9] = [
     "MANIFEST.json",
     "CHECKSUMS",
+    "CHECKSUMS.b3",
     "dynamodb",
     "s3",
     "redis",
@@ -156,13 +157,13 @@ pub fn check_file(file: &Path, force: bool) -> Result<(), PreflightError> {
         })
 }
 
-/// Empties a dump tree `check_dir` accepted under `--force`: MANIFEST.json and CHECKSUMS
-/// first, so an interruption never leaves a tree that looks complete.
+/// Empties a dump tree `check_dir` accepted under `--force`: MANIFEST.json and the checksum
+/// files first, so an interruption never leaves a tree that looks complete.
 pub fn clear_dump_tree(dir: &Path) -> Result<(), PreflightError> {
     if !dir.is_dir() {
         return Ok(());
     }
-    for name in ["MANIFEST.json", "CHECKSUMS"] {
+    for name in ["MANIFEST.json", "CHECKSUMS", "CHECKSUMS.b3"] {
         match std::fs::remove_file(dir.join(name)) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

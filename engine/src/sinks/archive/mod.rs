@@ -32,7 +32,6 @@ use super::{DigestLog, FileDigest, RelPath, Sink, StreamFile};
 use crate::error::Error;
 use header::{EntryHeader, EntryKind};
 use output::Output;
-use sha2::{Digest, Sha256};
 use std::collections::HashSet;
 use std::fs::File;
 use std::io::{self, BufReader, Read};
@@ -160,6 +159,13 @@ impl ArchiveSink {
             log: DigestLog::default(),
             spill_dir: dest.spill_dir(),
         })
+    }
+
+    /// Hashes the archive's entries with `kind` (default SHA-256), which names the
+    /// checksum entry. Set before the first file is written.
+    pub fn with_digest(mut self, kind: super::DigestKind) -> Self {
+        self.log.set_kind(kind);
+        self
     }
 
     /// Refuses a dump in which two files share a path or a path is both a file and a
@@ -295,7 +301,7 @@ fn out(st: &mut State) -> Result<&mut tar::Builder<Output>, Error> {
 
 impl Sink for ArchiveSink {
     fn write_file(&self, path: &RelPath, data: &[u8]) -> Result<(), Error> {
-        let digest: [u8; 32] = Sha256::digest(data).into();
+        let digest = self.log.kind().digest(data);
         self.shared.write_entry(path, 0o600, data)?;
         self.log.record(path.clone(), digest)
     }
@@ -324,8 +330,8 @@ impl Sink for ArchiveSink {
             }
         }
         self.shared.write_entry(&path, 0o644, data)?;
-        if name != "CHECKSUMS" {
-            return self.log.record(path, Sha256::digest(data).into());
+        if !super::is_checksums_name(name) {
+            return self.log.record(path, self.log.kind().digest(data));
         }
         // CHECKSUMS is the last entry: end the archive and put it in place.
         let name = self.shared.name.clone();
@@ -346,6 +352,10 @@ impl Sink for ArchiveSink {
             st.explicit_dirs.push(path.clone());
             me.ensure_dirs(st, path)
         })
+    }
+
+    fn digest_kind(&self) -> super::DigestKind {
+        self.log.kind()
     }
 
     fn digests(&self) -> Result<Vec<FileDigest>, Error> {

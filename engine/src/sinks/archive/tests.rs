@@ -1,5 +1,6 @@
 use super::header::BLOCK;
 use super::*;
+use sha2::{Digest, Sha256};
 use std::io::Read;
 use std::path::Path;
 

@@ -30,7 +30,6 @@ use super::{DigestLog, DigestVisitor, FileDigest, RelPath, Sink, StreamFile};
 use crate::error::Error;
 use aws_sdk_s3::primitives::ByteStream;
 use bytes::Bytes;
-use sha2::{Digest, Sha256};
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -94,6 +93,13 @@ impl ObjectSink {
             manifest: Mutex::new(None),
             completed: AtomicBool::new(false),
         })
+    }
+
+    /// Hashes the dump's objects with `kind` (default SHA-256) for its checksum file.
+    /// Set before the first object is written.
+    pub fn with_digest(mut self, kind: super::DigestKind) -> Self {
+        self.log.set_kind(kind);
+        self
     }
 
     /// The object for a path of the dump.
@@ -191,7 +197,7 @@ impl ObjectSink {
 impl Sink for ObjectSink {
     fn write_file(&self, path: &RelPath, data: &[u8]) -> Result<(), Error> {
         self.check(path.as_str())?;
-        let digest: [u8; 32] = Sha256::digest(data).into();
+        let digest = self.log.kind().digest(data);
         self.put_async(self.url_of(path.as_str()), Bytes::copy_from_slice(data))?;
         crate::progress::file_written(data.len() as u64);
         self.log.record(path.clone(), digest)
@@ -213,7 +219,7 @@ impl Sink for ObjectSink {
                 .unwrap_or_default();
             super::check_unique_paths(&self.log.sorted()?, &dirs)?;
             let path = RelPath::root().join(name)?;
-            self.log.record(path, Sha256::digest(data).into())?;
+            self.log.record(path, self.log.kind().digest(data))?;
             if let Ok(mut m) = self.manifest.lock() {
                 *m = Some(data.to_vec());
             }
@@ -221,7 +227,7 @@ impl Sink for ObjectSink {
         }
         self.wait_all(name)?;
         self.put_now(name, data.to_vec())?;
-        if name == "CHECKSUMS" {
+        if super::is_checksums_name(name) {
             self.put_manifest()?;
         }
         Ok(())
@@ -232,7 +238,7 @@ impl Sink for ObjectSink {
         name: &str,
         fill: &mut dyn FnMut(&mut dyn Write) -> Result<(), Error>,
     ) -> Result<(), Error> {
-        if name != "CHECKSUMS" {
+        if !super::is_checksums_name(name) {
             let mut v = Vec::new();
             fill(&mut v)?;
             return self.write_control(name, &v);
@@ -254,6 +260,10 @@ impl Sink for ObjectSink {
             d.push(path.clone());
         }
         self.put_async(self.url_of(&format!("{path}/")), Bytes::new())
+    }
+
+    fn digest_kind(&self) -> super::DigestKind {
+        self.log.kind()
     }
 
     fn digests(&self) -> Result<Vec<FileDigest>, Error> {

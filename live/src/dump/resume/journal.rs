@@ -131,6 +131,8 @@ impl OptionsRecord {
             },
             include_expired: self.include_expired,
             cluster_id: self.cluster_id.clone(),
+            // Resumable dumps refuse `--checksums blake3` (the journal records SHA-256).
+            checksums: elastickv_backup_engine::sinks::DigestKind::Sha256,
         })
     }
 }
