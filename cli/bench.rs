@@ -63,6 +63,10 @@ pub struct BenchArgs {
     #[arg(long)]
     pub live: bool,
 
+    /// Also decode with `--checksums blake3` and print its speed-up over SHA-256.
+    #[arg(long)]
+    pub vs_blake3: bool,
+
     /// Skip the ceiling measurements.
     #[arg(long)]
     pub no_ceilings: bool,
@@ -117,6 +121,7 @@ impl BenchArgs {
             vs_shards: self.vs_shards,
             vs_size: self.vs_size,
             live: self.live,
+            vs_blake3: self.vs_blake3,
         })
     }
 }

@@ -8,7 +8,7 @@
 //! | scan | merge + visibility, as the decode thread waits for its next entry (includes waiting for the shard readers) | decode |
 //! | decode | adapters (dispatch + finish), minus handing files over (queueing them, or running them itself when the workers are behind) and streamed-file hashing/writing | decode |
 //! | encode | rendering file bytes | workers + decode |
-//! | hash | SHA-256 of every output byte | workers + decode |
+//! | hash | the digest (SHA-256, or BLAKE3 with `--checksums blake3`) of every output byte | workers + decode |
 //! | compress | zstd (archive only; runs inside the archive sink, not separately timed) | — |
 //! | write | creating and writing files | workers + decode |
 
@@ -106,7 +106,7 @@ pub fn rows(run: &ChildRun, archive: bool, compressed: Option<u64>) -> Vec<Row> 
             items: Some(fh.items),
             bytes: fh.bytes + sh.bytes,
             busy: Some(ns(fh.busy_ns + sh.busy_ns)),
-            note: "SHA-256 of every output byte",
+            note: "digest of every output byte (CHECKSUMS)",
         });
         v.push(Row {
             name: "compress",

@@ -61,6 +61,8 @@ pub struct BenchConfig {
     pub vs_size: Option<u64>,
     /// Also dump the same data live from the embedded cluster.
     pub live: bool,
+    /// Also decode with `--checksums blake3` (the digest's share of the run).
+    pub vs_blake3: bool,
 }
 
 /// One configuration to measure.
@@ -360,6 +362,19 @@ impl Bench<'_> {
                 threads: t,
             });
         }
+        if cfg.vs_blake3 {
+            let mut args = Self::decode_args(&data);
+            args.extend(["--checksums".into(), "blake3".into()]);
+            variants.push(Variant {
+                label: "B",
+                title: format!(
+                    "run B: snapshot decode, {} shards, threads {}, --checksums blake3",
+                    cfg.shards, cfg.threads
+                ),
+                args,
+                threads: cfg.threads,
+            });
+        }
         let mut extra_data = Vec::new();
         if let Some(n) = cfg.vs_shards {
             let (d, _) = self.dataset(cfg.size, n)?;
@@ -524,6 +539,13 @@ impl Bench<'_> {
                 text.push_str(&self.ceiling_report(a, shape, c, &mut ratios));
             }
             let wall = |b: &Best| secs(b.run.wall);
+            if let Some(b) = get("B") {
+                ratios.push(ratio_line(
+                    "--checksums blake3 vs sha256 (speed-up)",
+                    wall(a) / wall(b),
+                    None,
+                ));
+            }
             if let (Some(t), Some(tv)) = (get("T"), variants.iter().find(|v| v.label == "T")) {
                 let (lo, hi, tlo, thi) = if tv.threads < self.cfg.threads {
                     (t, a, tv.threads, self.cfg.threads)
