@@ -12,60 +12,19 @@ use std::path::{Path, PathBuf};
 const CASE: &str = "mixed_all";
 
 fn decode(t: &Path, name: &str, extra: &[&str]) -> PathBuf {
-    let out = t.join(name);
-    let mut args = vec![
-        "decode",
-        "--input",
-        "input.fsm",
-        "--output",
-        out.to_str().unwrap(),
-    ];
-    args.extend_from_slice(extra);
-    let res = run(&golden_dir().join(CASE), &args);
-    assert!(
-        res.status.success(),
-        "decode {extra:?}: {}",
-        String::from_utf8_lossy(&res.stderr)
-    );
-    out
+    decode_golden(CASE, &t.join(name), extra)
 }
 
 fn verify(target: &Path) -> (i32, String) {
-    let res = run(
-        target.parent().unwrap(),
-        &["verify", target.to_str().unwrap()],
-    );
-    (
-        res.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&res.stdout).into_owned(),
-    )
-}
-
-/// Every regular file under `root`: relative path → bytes.
-fn files(root: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let e = e.unwrap();
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
-                out.insert(rel, std::fs::read(&p).unwrap());
-            }
-        }
-    }
-    out
+    verify_report(target)
 }
 
 #[test]
 fn blake3_dump_lists_b3_digests_of_the_same_bytes() {
     let tmp = tempfile::tempdir().unwrap();
-    let sha = files(&decode(tmp.path(), "sha", &[]));
+    let sha = read_tree(&decode(tmp.path(), "sha", &[]));
     let b3_dir = decode(tmp.path(), "b3", &["--checksums", "blake3"]);
-    let b3 = files(&b3_dir);
+    let b3 = read_tree(&b3_dir);
 
     assert!(sha.contains_key("CHECKSUMS") && !sha.contains_key("CHECKSUMS.b3"));
     assert!(b3.contains_key("CHECKSUMS.b3") && !b3.contains_key("CHECKSUMS"));

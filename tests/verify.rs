@@ -16,37 +16,13 @@ const CASE: &str = "mixed_all";
 
 /// A fresh dump of the golden case in `t/<name>` (directory, or archive with `fmt`).
 fn dump(t: &Path, name: &str, fmt: Option<&str>) -> PathBuf {
-    let out = t.join(name);
-    let case = golden_dir().join(CASE);
-    let mut args = vec![
-        "decode",
-        "--input",
-        "input.fsm",
-        "--output",
-        out.to_str().unwrap(),
-    ];
-    if let Some(f) = fmt {
-        args.extend(["--archive", f]);
-    }
-    let res = run(&case, &args);
-    assert!(
-        res.status.success(),
-        "decode: {}",
-        String::from_utf8_lossy(&res.stderr)
-    );
-    out
+    let extra: Vec<&str> = fmt.map(|f| vec!["--archive", f]).unwrap_or_default();
+    decode_golden(CASE, &t.join(name), &extra)
 }
 
 /// Runs verify; returns (exit code, report).
 fn verify(target: &Path) -> (i32, String) {
-    let res = run(
-        target.parent().unwrap(),
-        &["verify", target.to_str().unwrap()],
-    );
-    (
-        res.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&res.stdout).into_owned(),
-    )
+    verify_report(target)
 }
 
 fn assert_fails_naming(target: &Path, line_start: &str) {

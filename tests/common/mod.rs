@@ -43,6 +43,38 @@ pub fn run(cwd: &Path, args: &[&str]) -> Output {
         .expect("running elastickv-backup")
 }
 
+/// Decodes golden case `case` into `out` with `extra` flags; panics with decode's stderr
+/// if it fails.
+pub fn decode_golden(case: &str, out: &Path, extra: &[&str]) -> PathBuf {
+    let mut args = vec![
+        "decode",
+        "--input",
+        "input.fsm",
+        "--output",
+        out.to_str().expect("UTF-8 temp path"),
+    ];
+    args.extend_from_slice(extra);
+    let res = run(&golden_dir().join(case), &args);
+    assert!(
+        res.status.success(),
+        "decode {case} {extra:?}: {}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+    out.to_path_buf()
+}
+
+/// Runs `verify target`; returns (exit code, report on stdout).
+pub fn verify_report(target: &Path) -> (i32, String) {
+    let res = run(
+        target.parent().expect("a target inside a directory"),
+        &["verify", target.to_str().expect("UTF-8 temp path")],
+    );
+    (
+        res.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&res.stdout).into_owned(),
+    )
+}
+
 /// Every regular file under `root`, by `/`-joined relative path.
 pub fn read_tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut out = BTreeMap::new();
