@@ -4,7 +4,7 @@
 //! writing — the tree is never read back.
 
 use crate::error::Error;
-use crate::sinks::{FileDigest, RelPath};
+use crate::sinks::{DigestKind, FileDigest, RelPath};
 use std::io::Write;
 
 /// Renders the CHECKSUMS file for `digests` (any order; `CHECKSUMS` itself excluded).
@@ -30,6 +30,7 @@ pub struct ChecksumsWriter<'a> {
     w: &'a mut dyn Write,
     buf: Vec<u8>,
     last: Option<RelPath>,
+    kind: DigestKind,
 }
 
 impl<'a> ChecksumsWriter<'a> {
@@ -39,7 +40,15 @@ impl<'a> ChecksumsWriter<'a> {
             w,
             buf: Vec::with_capacity(1 << 16),
             last: None,
+            kind: DigestKind::Sha256,
         }
+    }
+
+    /// Writes the lines of a `kind` list: a BLAKE3 list escapes paths the way `b3sum`
+    /// reads them (see [`line_b3`]).
+    pub fn with_kind(mut self, kind: DigestKind) -> Self {
+        self.kind = kind;
+        self
     }
 
     /// Adds the next file (the checksum files themselves are skipped).
@@ -55,7 +64,10 @@ impl<'a> ChecksumsWriter<'a> {
                 )));
             }
         }
-        line(&mut self.buf, &d.sha256, d.path.as_str());
+        match self.kind {
+            DigestKind::Sha256 => line(&mut self.buf, &d.sha256, d.path.as_str()),
+            DigestKind::Blake3 => line_b3(&mut self.buf, &d.sha256, d.path.as_str()),
+        }
         if self.buf.len() >= 1 << 16 {
             self.w
                 .write_all(&self.buf)
@@ -100,6 +112,30 @@ pub fn line(out: &mut Vec<u8>, sha: &[u8; 32], path: &str) {
         }
     } else {
         out.extend_from_slice(path.as_bytes());
+    }
+    out.push(b'\n');
+}
+
+/// One line of a BLAKE3 list as `b3sum` writes it: only `\\` and newline are escaped
+/// (`b3sum --check` refuses any other escape, so a carriage return stays a raw byte, which it
+/// reads literally); a line with an escape starts with `\\`.
+pub fn line_b3(out: &mut Vec<u8>, digest: &[u8; 32], path: &str) {
+    let needs = path.bytes().any(|b| b == b'\n' || b == b'\\');
+    if needs {
+        out.push(b'\\');
+    }
+    let mut hex = [0u8; 64];
+    // A 32-byte digest always fits 64 hex digits.
+    if hex::encode_to_slice(digest, &mut hex).is_ok() {
+        out.extend_from_slice(&hex);
+    }
+    out.extend_from_slice(b"  ");
+    for &b in path.as_bytes() {
+        match b {
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b => out.push(b),
+        }
     }
     out.push(b'\n');
 }
@@ -156,5 +192,32 @@ e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855  a-c\n\
         assert_eq!(write(sorted).unwrap(), render(&ds));
         let e = write(ds).unwrap_err();
         assert!(e.to_string().contains("out of order"), "{e}");
+    }
+
+    #[test]
+    fn b3_lines_escape_only_what_b3sum_unescapes() {
+        let digest = [0xabu8; 32];
+        let hex = "ab".repeat(32);
+        let one = |path: &str| {
+            let mut v = Vec::new();
+            line_b3(&mut v, &digest, path);
+            String::from_utf8(v).unwrap()
+        };
+        assert_eq!(one("a/b"), format!("{hex}  a/b\n"));
+        assert_eq!(one("c\rr"), format!("{hex}  c\rr\n"));
+        assert_eq!(one("n\nl\\b\r"), format!("\\{hex}  n\\nl\\\\b\r\n"));
+        // The SHA-256 list escapes the carriage return too (GNU coreutils).
+        let mut v = Vec::new();
+        line(&mut v, &digest, "c\rr");
+        assert_eq!(String::from_utf8(v).unwrap(), format!("\\{hex}  c\\rr\n"));
+        let mut out = Vec::new();
+        let mut w = ChecksumsWriter::new(&mut out).with_kind(DigestKind::Blake3);
+        w.add(FileDigest {
+            path: RelPath::parse("c\rr").unwrap(),
+            sha256: digest,
+        })
+        .unwrap();
+        w.finish().unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), one("c\rr"));
     }
 }
