@@ -4,7 +4,7 @@
 pub(crate) mod link;
 pub(crate) mod partition;
 
-use super::common::{ChecksumAlgo, OutputFlags};
+use super::common::OutputFlags;
 use clap::Args;
 use elastickv_backup_engine::encode::manifest::{Manifest, PHASE_LIVE};
 use elastickv_backup_engine::error::Error;
@@ -240,18 +240,6 @@ fn mark_embedded(m: &mut Manifest) {
     }
 }
 
-/// `--checksums blake3` is not built for resumable dumps yet (their journal records
-/// SHA-256): refused before anything starts. Partitioned dumps refuse it in
-/// `partition::directory_only`.
-fn refuse_blake3(args: &DumpArgs, mode: &str) -> Result<(), Error> {
-    if args.flags.checksums != ChecksumAlgo::Sha256 {
-        return Err(Error::Usage(format!(
-            "--checksums blake3 cannot be combined with {mode} yet: their journals record SHA-256; dump without it, or drop {mode}"
-        )));
-    }
-    Ok(())
-}
-
 /// `--resumable` and `--resume DIR`.
 fn run_resumable(args: DumpArgs, handle_signals: bool) -> Result<(), Error> {
     let started = Instant::now();
@@ -268,7 +256,6 @@ fn run_resumable(args: DumpArgs, handle_signals: bool) -> Result<(), Error> {
             ));
         }
     }
-    refuse_blake3(&args, "--resumable/--resume")?;
     if args.flags.archive.is_some() {
         return Err(Error::Usage(
             "--archive cannot be combined with --resumable/--resume: a streamed archive cannot be resumed; dump to a directory (it can be archived afterwards)".into(),

@@ -1,11 +1,14 @@
 //! `--checksums blake3`: the dump lists BLAKE3 digests in `CHECKSUMS.b3` (what `b3sum -c`
 //! reads) instead of SHA-256 in `CHECKSUMS`, MANIFEST.json says so, every data byte is the
 //! same as the default dump's, and `verify` checks either kind — catching a changed byte
-//! and a manifest that names the other digest — for a directory and for archives.
+//! and a manifest that names the other digest — for a directory and for archives; live,
+//! resumable and partitioned dumps take it too.
 
 mod common;
 
 use common::*;
+use elastickv_backup_gen as gen;
+use elastickv_backup_loopback::{load, LoopbackServer, ServerConfig};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -145,46 +148,124 @@ fn verify_checks_blake3_dumps_and_archives() {
     );
 }
 
+/// A loopback cluster of two groups with the sample data.
+fn cluster() -> LoopbackServer {
+    LoopbackServer::start(
+        ServerConfig {
+            groups: 2,
+            ..ServerConfig::default()
+        },
+        "127.0.0.1:0",
+        load::from_pairs(gen::sample(2), gen::EPOCH_MS << 16),
+    )
+    .unwrap()
+}
+
+fn ok(res: std::process::Output, what: &str) -> String {
+    assert!(
+        res.status.success(),
+        "{what}: {}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+    String::from_utf8_lossy(&res.stdout).into_owned()
+}
+
+/// A BLAKE3 dump tree: `CHECKSUMS.b3` only, the manifest saying so, `verify` passing.
+fn assert_blake3_dump(dir: &Path) {
+    assert!(dir.join("CHECKSUMS.b3").is_file(), "{}", dir.display());
+    assert!(!dir.join("CHECKSUMS").exists());
+    let m = std::fs::read_to_string(dir.join("MANIFEST.json")).unwrap();
+    assert!(m.contains("\"checksum_algorithm\": \"blake3\""), "{m}");
+    let (code, report) = verify(dir);
+    assert_eq!(code, 0, "{report}");
+}
+
 #[test]
-fn resumable_and_partitioned_dumps_refuse_blake3() {
+fn resumable_and_partitioned_dumps_take_blake3() {
+    let s = cluster();
+    let addr = s.addr().to_string();
     let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("out");
-    let o = out.to_str().unwrap();
-    // Refused before any connection: nothing listens on the address.
-    for (args, why) in [
-        (
-            vec![
+    let t = tmp.path();
+
+    // Resumable: the journal records the digest, every unit hashes with it.
+    let res = t.join("resumable");
+    let r = res.to_str().unwrap();
+    ok(
+        run(
+            t,
+            &[
                 "dump",
                 "--address",
-                "127.0.0.1:9",
+                &addr,
                 "--resumable",
+                "--checksums",
+                "blake3",
                 "--output",
-                o,
+                r,
             ],
-            "--checksums blake3 cannot be combined with --resumable/--resume",
         ),
-        (
-            vec![
+        "dump --resumable --checksums blake3",
+    );
+    assert_blake3_dump(&res);
+
+    // Partitioned: the token records it, `finish` writes the BLAKE3 list.
+    let part = t.join("partitioned");
+    let p = part.to_str().unwrap();
+    let token = ok(
+        run(
+            t,
+            &[
                 "dump",
                 "begin",
                 "--address",
-                "127.0.0.1:9",
+                &addr,
                 "--partitions",
                 "2",
+                "--checksums",
+                "blake3",
                 "--output",
-                o,
+                p,
             ],
-            "dump begin: --checksums blake3 cannot be combined with a partitioned dump",
         ),
-    ] {
-        let mut args = args;
-        args.extend(["--checksums", "blake3"]);
-        let res = run(tmp.path(), &args);
-        assert!(!res.status.success(), "{args:?}");
-        let err = String::from_utf8_lossy(&res.stderr);
-        assert!(err.contains(why), "{args:?}: {err}");
-        assert!(!out.join("MANIFEST.json").exists());
+        "dump begin",
+    );
+    let token = token.trim();
+    for i in 0..2 {
+        ok(
+            run(
+                t,
+                &["dump", "--join", token, "--partition", &format!("{i}/2")],
+            ),
+            "dump --join",
+        );
     }
+    ok(run(t, &["dump", "finish", "--output", p]), "dump finish");
+    assert_blake3_dump(&part);
+
+    // The data is the same as a SHA-256 dump of the same cluster.
+    let plain = t.join("plain");
+    ok(
+        run(
+            t,
+            &[
+                "dump",
+                "--address",
+                &addr,
+                "--output",
+                plain.to_str().unwrap(),
+            ],
+        ),
+        "dump",
+    );
+    let data = |d: &Path| -> BTreeMap<String, Vec<u8>> {
+        read_tree(d)
+            .into_iter()
+            .filter(|(k, _)| !["MANIFEST.json", "CHECKSUMS", "CHECKSUMS.b3"].contains(&k.as_str()))
+            .collect()
+    };
+    assert_eq!(data(&res), data(&plain));
+    assert_eq!(data(&part), data(&plain));
+    assert_eq!(s.cluster().active_pins(), 0);
 }
 
 #[test]

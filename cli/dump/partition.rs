@@ -174,11 +174,6 @@ fn directory_only(flags: &OutputFlags, output: &Path, step: &str) -> Result<(), 
             "{step}: --force cannot be combined with a partitioned dump: it writes only into an empty directory"
         )));
     }
-    if flags.checksums != crate::common::ChecksumAlgo::Sha256 {
-        return Err(Error::Usage(format!(
-            "{step}: --checksums blake3 cannot be combined with a partitioned dump yet: the partitions' merge records SHA-256"
-        )));
-    }
     Ok(())
 }
 
@@ -416,7 +411,7 @@ fn run_finish(a: FinishArgs) -> Result<(), Error> {
         return Err(Error::Internal("a plan without partitions".into()));
     };
     let files = digests.len();
-    let sink = FinalSink::new(root, digests)?;
+    let sink = FinalSink::new(root, digests, opts.checksums)?;
     pipeline::finalize(&sink, &manifest(&token, &opts, first))?;
     let ended = if a.keep_pin {
         false

@@ -185,7 +185,7 @@ impl Join<'_> {
                 adapters: share.to_vec(),
                 ..self.token.options()?
             };
-            let sink = Arc::new(DirSink::create(stage, false)?);
+            let sink = Arc::new(DirSink::create(stage, false)?.with_digest(opts.checksums));
             let s = crate::dump::write_restricted(
                 session,
                 sink.clone() as Arc<dyn Sink>,

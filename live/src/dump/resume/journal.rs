@@ -9,6 +9,7 @@ use crate::source::session::HeldPin;
 use elastickv_backup_engine::decode::AdapterKind;
 use elastickv_backup_engine::error::Error;
 use elastickv_backup_engine::options::{DdbLayout, DecodeOptions, Scope};
+use elastickv_backup_engine::sinks::DigestKind;
 use elastickv_backup_proto::wire::ScopeKeyCount;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
@@ -71,6 +72,21 @@ pub struct OptionsRecord {
     pub include_expired: bool,
     /// `--cluster-id`.
     pub cluster_id: String,
+    /// `--checksums` (`sha256`, `blake3`); absent in journals and tokens written before it
+    /// existed, which were all SHA-256.
+    #[serde(default = "sha256_name")]
+    pub checksums: String,
+}
+
+fn sha256_name() -> String {
+    "sha256".into()
+}
+
+fn digest_name(kind: DigestKind) -> &'static str {
+    match kind {
+        DigestKind::Sha256 => "sha256",
+        DigestKind::Blake3 => "blake3",
+    }
 }
 
 fn adapter(name: &str) -> Result<AdapterKind, Error> {
@@ -99,6 +115,7 @@ impl OptionsRecord {
             },
             include_expired: o.include_expired,
             cluster_id: o.cluster_id.clone(),
+            checksums: digest_name(o.checksums).into(),
         }
     }
 
@@ -131,8 +148,15 @@ impl OptionsRecord {
             },
             include_expired: self.include_expired,
             cluster_id: self.cluster_id.clone(),
-            // Resumable dumps refuse `--checksums blake3` (the journal records SHA-256).
-            checksums: elastickv_backup_engine::sinks::DigestKind::Sha256,
+            checksums: [DigestKind::Sha256, DigestKind::Blake3]
+                .into_iter()
+                .find(|k| digest_name(*k) == self.checksums)
+                .ok_or_else(|| {
+                    journal_error(format!(
+                        "resume journal: unknown checksum digest {:?}",
+                        self.checksums
+                    ))
+                })?,
         })
     }
 }
@@ -341,11 +365,22 @@ mod tests {
             include_orphans: true,
             dynamodb_layout: DdbLayout::Jsonl { part_bytes: 4096 },
             cluster_id: "c".into(),
+            checksums: DigestKind::Blake3,
             ..DecodeOptions::default()
         };
         let r = OptionsRecord::from_options(&o);
         assert_eq!(OptionsRecord::from_options(&r.to_options().unwrap()), r);
+        assert_eq!(r.to_options().unwrap().checksums, DigestKind::Blake3);
         assert_ne!(r, OptionsRecord::from_options(&DecodeOptions::default()));
+        // A record written before `checksums` existed is SHA-256; an unknown digest is
+        // refused.
+        let mut v = serde_json::to_value(&r).unwrap();
+        v.as_object_mut().unwrap().remove("checksums");
+        let old: OptionsRecord = serde_json::from_value(v.clone()).unwrap();
+        assert_eq!(old.to_options().unwrap().checksums, DigestKind::Sha256);
+        v["checksums"] = "md5".into();
+        let odd: OptionsRecord = serde_json::from_value(v).unwrap();
+        assert!(odd.to_options().is_err());
     }
 
     #[test]

@@ -336,7 +336,7 @@ impl Runner<'_> {
             if stage.symlink_metadata().is_ok() {
                 std::fs::remove_dir_all(&stage).map_err(|e| Error::io(stage.display(), e))?;
             }
-            let sink = Arc::new(DirSink::create(&stage, false)?);
+            let sink = Arc::new(DirSink::create(&stage, false)?.with_digest(opts.checksums));
             let unit_opts = DecodeOptions {
                 adapters: vec![kind],
                 ..opts.clone()
@@ -410,7 +410,7 @@ impl Runner<'_> {
                 &u.sums_sha256,
             )?);
         }
-        let sink = sums::FinalSink::new(self.root, carried)?;
+        let sink = sums::FinalSink::new(self.root, carried, opts.checksums)?;
         pipeline::finalize(&sink, &(self.manifest)(session, opts))
     }
 }

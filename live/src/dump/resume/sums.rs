@@ -5,7 +5,9 @@
 //! damaged list is refused instead of producing a CHECKSUMS that lies.
 
 use elastickv_backup_engine::error::Error;
-use elastickv_backup_engine::sinks::{DigestLog, DirSink, FileDigest, RelPath, Sink, StreamFile};
+use elastickv_backup_engine::sinks::{
+    is_checksums_name, DigestKind, DigestLog, DirSink, FileDigest, RelPath, Sink, StreamFile,
+};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::path::Path;
@@ -80,12 +82,15 @@ pub struct FinalSink {
 }
 
 impl FinalSink {
-    /// Over the output `root` (which already holds the units' files).
-    pub fn new(root: &Path, carried: Vec<FileDigest>) -> Result<Self, Error> {
+    /// Over the output `root` (which already holds the units' files), whose digests are
+    /// of `kind` (the dump's `--checksums`).
+    pub fn new(root: &Path, carried: Vec<FileDigest>, kind: DigestKind) -> Result<Self, Error> {
+        let mut own = DigestLog::default();
+        own.set_kind(kind);
         Ok(FinalSink {
-            dir: DirSink::create(root, true)?,
+            dir: DirSink::create(root, true)?.with_digest(kind),
             carried,
-            own: DigestLog::default(),
+            own,
         })
     }
 }
@@ -105,11 +110,15 @@ impl Sink for FinalSink {
 
     fn write_control(&self, name: &str, data: &[u8]) -> Result<(), Error> {
         self.dir.write_control(name, data)?;
-        if name != "CHECKSUMS" {
+        if !is_checksums_name(name) {
             self.own
-                .record(RelPath::root().join(name)?, Sha256::digest(data).into())?;
+                .record(RelPath::root().join(name)?, self.own.kind().digest(data))?;
         }
         Ok(())
+    }
+
+    fn digest_kind(&self) -> DigestKind {
+        self.own.kind()
     }
 
     fn digests(&self) -> Result<Vec<FileDigest>, Error> {
@@ -152,7 +161,12 @@ mod tests {
     fn final_sink_lists_carried_files_and_the_manifest_only() {
         let t = tempfile::tempdir().unwrap();
         std::fs::write(t.path().join("stray"), b"not ours").unwrap();
-        let s = FinalSink::new(t.path(), vec![d("sqs/q/_queue.json", b"{}")]).unwrap();
+        let s = FinalSink::new(
+            t.path(),
+            vec![d("sqs/q/_queue.json", b"{}")],
+            DigestKind::Sha256,
+        )
+        .unwrap();
         s.write_control("MANIFEST.json", b"{}").unwrap();
         let got: Vec<String> = s
             .digests()
