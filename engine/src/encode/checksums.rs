@@ -88,40 +88,21 @@ impl<'a> ChecksumsWriter<'a> {
 
 /// One line: `[\]<hex>  <path>\n`.
 pub fn line(out: &mut Vec<u8>, sha: &[u8; 32], path: &str) {
-    let needs = path.bytes().any(|b| b == b'\n' || b == b'\r' || b == b'\\');
-    if needs {
-        out.push(b'\\');
-    }
-    let mut hex = [0u8; 64];
-    // A 32-byte digest always fits 64 hex digits.
-    if hex::encode_to_slice(sha, &mut hex).is_ok() {
-        out.extend_from_slice(&hex);
-    }
-    out.extend_from_slice(b"  ");
-    if needs {
-        for c in path.chars() {
-            match c {
-                '\n' => out.extend_from_slice(b"\\n"),
-                '\r' => out.extend_from_slice(b"\\r"),
-                '\\' => out.extend_from_slice(b"\\\\"),
-                c => {
-                    let mut b = [0u8; 4];
-                    out.extend_from_slice(c.encode_utf8(&mut b).as_bytes());
-                }
-            }
-        }
-    } else {
-        out.extend_from_slice(path.as_bytes());
-    }
-    out.push(b'\n');
+    escaped_line(out, sha, path, true);
 }
 
 /// One line of a BLAKE3 list as `b3sum` writes it: only `\\` and newline are escaped
 /// (`b3sum --check` refuses any other escape, so a carriage return stays a raw byte, which it
 /// reads literally); a line with an escape starts with `\\`.
 pub fn line_b3(out: &mut Vec<u8>, digest: &[u8; 32], path: &str) {
-    let needs = path.bytes().any(|b| b == b'\n' || b == b'\\');
-    if needs {
+    escaped_line(out, digest, path, false);
+}
+
+/// `[\]<hex>  <path>\n` with `\\`, newline and (GNU coreutils' rule, `escape_cr`) carriage
+/// return escaped, and the leading `\\` when any was.
+fn escaped_line(out: &mut Vec<u8>, digest: &[u8; 32], path: &str, escape_cr: bool) {
+    let special = |b: u8| b == b'\n' || b == b'\\' || (escape_cr && b == b'\r');
+    if path.bytes().any(special) {
         out.push(b'\\');
     }
     let mut hex = [0u8; 64];
@@ -130,10 +111,12 @@ pub fn line_b3(out: &mut Vec<u8>, digest: &[u8; 32], path: &str) {
         out.extend_from_slice(&hex);
     }
     out.extend_from_slice(b"  ");
+    // Only ASCII bytes are replaced, so the path stays valid UTF-8.
     for &b in path.as_bytes() {
         match b {
             b'\n' => out.extend_from_slice(b"\\n"),
             b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\r' if escape_cr => out.extend_from_slice(b"\\r"),
             b => out.push(b),
         }
     }
