@@ -36,6 +36,11 @@ const BLOB_FAMILIES: [&[u8]; 2] = [Family::S3Blob.prefix(), Family::S3ChunkBlob.
 const KEY_PAGES_AHEAD: usize = 2;
 /// Value fetches (one chunk of a keys page each) a group has in flight at once.
 const VALUE_FETCHES_IN_FLIGHT: usize = 2;
+/// A chunk whose pairs came to more than this keeps the group at one value fetch in
+/// flight until a smaller one comes back: a page of large values (up to the 64 MiB message
+/// limit) is never fetched twice over, so a group holds at most what it held with one
+/// fetch at a time (two blob chunks of 16 MiB stay below it).
+const LARGE_CHUNK_BYTES: usize = 32 << 20;
 /// How long past a call's deadline the client waits for any answer before treating the
 /// peer as gone.
 const CLIENT_GRACE: Duration = Duration::from_secs(1);
@@ -402,8 +407,8 @@ impl ScanParams {
     ///
     /// Three things overlap per group (§3.5): the keys-only enumeration runs ahead in its
     /// own task ([`KEY_PAGES_AHEAD`] pages), up to [`VALUE_FETCHES_IN_FLIGHT`] chunks fetch
-    /// their values at once, and each chunk is delivered as soon as it and every chunk
-    /// before it are in, strictly in key order. One round trip after another left the
+    /// their values at once (one after a chunk over [`LARGE_CHUNK_BYTES`]), and each chunk
+    /// is delivered as soon as it and every chunk before it are in, strictly in key order. One round trip after another left the
     /// pipeline idle whenever the merge reached a group whose few buffered batches ran out
     /// (the live profile's stall at the S3 blobs); a page of blobs fetched whole held up to
     /// 1,024 values of 1 MiB before the first was delivered.
@@ -420,8 +425,9 @@ impl ScanParams {
         let mut fetching = FuturesOrdered::new();
         let mut chunks: VecDeque<Vec<Bytes>> = VecDeque::new();
         let mut keys_done = false;
+        let mut in_flight = VALUE_FETCHES_IN_FLIGHT;
         loop {
-            while fetching.len() < VALUE_FETCHES_IN_FLIGHT {
+            while fetching.len() < in_flight {
                 let Some(chunk) = chunks.pop_front() else {
                     break;
                 };
@@ -433,7 +439,9 @@ impl ScanParams {
                     let (values, vb): (Vec<Option<(Bytes, Bytes)>>, Option<usize>) = fetched?;
                     batch_size = vb.unwrap_or(batch_size);
                     let mut out = Vec::with_capacity(values.len());
+                    let mut bytes = 0usize;
                     for (k, v) in values.into_iter().flatten() {
+                        bytes += k.len() + v.len();
                         counts.add(&k);
                         reorder.push(
                             RawEntry {
@@ -446,6 +454,11 @@ impl ScanParams {
                             &mut out,
                         );
                     }
+                    in_flight = if bytes > LARGE_CHUNK_BYTES {
+                        1
+                    } else {
+                        VALUE_FETCHES_IN_FLIGHT
+                    };
                     if !out.is_empty() && !self.deliver(out, tx).await? {
                         return Ok(counts.finish()); // the consumer went away
                     }
