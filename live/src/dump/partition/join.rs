@@ -58,22 +58,14 @@ pub enum Outcome {
 
 /// An exclusive advisory lock held for the whole run, so two runs of one partition (a
 /// duplicated pod) never write the same staging directory.
-struct Lock(#[allow(dead_code)] std::fs::File);
-
-fn lock(path: &Path, partition: PartitionIndex) -> Result<Lock, Error> {
-    let f = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(path)
-        .map_err(|e| Error::io(path.display(), e))?;
-    rustix::fs::flock(&f, rustix::fs::FlockOperation::NonBlockingLockExclusive).map_err(|_| {
-        Error::Usage(format!(
+fn lock(path: &Path, partition: PartitionIndex) -> Result<std::fs::File, Error> {
+    crate::dump::exclusive_lock(
+        path,
+        &format!(
             "partition {partition} is already running on this output ({} is locked)",
             path.display()
-        ))
-    })?;
-    Ok(Lock(f))
+        ),
+    )
 }
 
 fn remove_if_present(path: &Path) -> Result<(), Error> {
