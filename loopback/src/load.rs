@@ -12,7 +12,17 @@ pub fn from_snapshots(paths: &[String]) -> Result<Vec<RawEntry>, Error> {
     for p in paths {
         let shard = SnapshotShard::open(p)?;
         for e in shard.scan(&[])? {
-            out.push(e?);
+            let e = e?;
+            // Each key and value gets its own allocation instead of staying a slice of the
+            // snapshot mapping: slices share one reference count per file, which every serving
+            // thread would bump and drop for every pair it sends (a contended cache line), and
+            // the scanner releases the mapping's pages behind itself, so serving would fault
+            // them back in.
+            out.push(RawEntry {
+                user_key: Bytes::copy_from_slice(&e.user_key),
+                value: Bytes::copy_from_slice(&e.value),
+                ..e
+            });
         }
     }
     Ok(out)

@@ -33,8 +33,12 @@ const HIDDEN: [&[u8]; 5] = [
     b"!txn|meta|",
 ];
 
+/// The prefix every [`HIDDEN`] family shares: one fixed-width compare rules out almost every
+/// key before the families are looked at (this runs once per key of every scan and count).
+const TXN: &[u8; 5] = b"!txn|";
+
 fn hidden(key: &[u8]) -> bool {
-    HIDDEN.iter().any(|p| key.starts_with(p))
+    key.first_chunk::<5>() == Some(TXN) && HIDDEN.iter().any(|p| key.starts_with(p))
 }
 
 /// The MVCC map of one group.
@@ -147,7 +151,7 @@ impl GroupStore {
             .data
             .range::<[u8], _>((Bound::Included(prefix), Bound::Unbounded))
         {
-            if !k.starts_with(prefix) {
+            if !prefix.is_empty() && !k.starts_with(prefix) {
                 break;
             }
             if hidden(k) {
@@ -240,6 +244,29 @@ mod tests {
                 value: Bytes::new(),
             },
         );
+    }
+
+    #[test]
+    fn transaction_internal_families_are_hidden_and_nothing_else() {
+        for p in HIDDEN {
+            assert!(p.starts_with(TXN), "{p:?} escapes the fast prefix test");
+            let mut k = p.to_vec();
+            k.extend_from_slice(b"user-key");
+            assert!(hidden(&k), "{k:?}");
+            assert!(hidden(p));
+        }
+        for k in [
+            &b""[..],
+            b"!txn",
+            b"!txn|",
+            b"!txn|other|k",
+            b"!txn|loc|k",
+            b"!ddb|item|t|k",
+            b"!redis|str|!txn|lock|k",
+            b"plain",
+        ] {
+            assert!(!hidden(k), "{k:?}");
+        }
     }
 
     #[test]
