@@ -360,7 +360,8 @@ pub struct FrameReader {
     /// own. Slicing straight from `file` would make every key and value share the whole
     /// file's one count, which the scanning thread increments and every worker thread
     /// decrements: one cache line bounced between cores for each entry. With a count per
-    /// ~1 MiB window the scanner has moved on to a new count by the time workers drop theirs.
+    /// [`WINDOW`] of the file, the scanner has moved on to a new count by the time workers
+    /// drop theirs.
     window: Bytes,
     window_start: usize,
     pos: usize,
