@@ -555,16 +555,14 @@ impl Bench<'_> {
                 ));
             }
             if let (Some(t), Some(tv)) = (get("T"), variants.iter().find(|v| v.label == "T")) {
-                let (lo, hi, tlo, thi) = if tv.threads < self.cfg.threads {
-                    (t, a, tv.threads, self.cfg.threads)
+                // Ours and the file-creation ceiling, each as (fewer threads, more threads).
+                let (lo, hi, tlo, thi, files) = if tv.threads < self.cfg.threads {
+                    (t, a, tv.threads, self.cfg.threads, (c.files_vs, c.files))
                 } else {
-                    (a, t, self.cfg.threads, tv.threads)
+                    (a, t, self.cfg.threads, tv.threads, (c.files, c.files_vs))
                 };
-                let own = match (c.files, c.files_vs) {
-                    (Some(f), Some(fv)) if tv.threads < self.cfg.threads => {
-                        Some(secs(fv) / secs(f))
-                    }
-                    (Some(f), Some(fv)) => Some(secs(f) / secs(fv)),
+                let own = match files {
+                    (Some(flo), Some(fhi)) => Some(secs(flo) / secs(fhi)),
                     _ => None,
                 };
                 let disturbed = own.is_some_and(|o| beyond_linear(o, tlo, thi));
