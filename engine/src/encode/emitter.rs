@@ -15,6 +15,7 @@
 use crate::error::Error;
 use crate::options::DecodeOptions;
 use crate::sinks::{RelPath, Sink, StreamFile};
+use bytes::Bytes;
 use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -34,6 +35,14 @@ enum Job {
         encode: EncodeFn,
         held: usize,
     },
+    /// Write a body whose bytes are already at hand, in pieces (slices of the snapshot
+    /// mapping or of fetched pages), without copying them together first.
+    Body {
+        path: RelPath,
+        pieces: Vec<Bytes>,
+        held: usize,
+        release: fn(&Bytes),
+    },
     /// Compute something whose result goes back through a [`Pending`] (a segment of an
     /// ordered output rendered off the decode thread).
     Task(Box<dyn FnOnce() + Send>),
@@ -43,8 +52,16 @@ impl Job {
     /// The directory a file job writes into (tasks have none).
     fn dir(&self) -> Option<&str> {
         match self {
-            Job::File { path, .. } => Some(path.parent_str()),
+            Job::File { path, .. } | Job::Body { path, .. } => Some(path.parent_str()),
             Job::Task(_) => None,
+        }
+    }
+
+    /// Bytes the job holds until it has run (see [`QUEUE_BYTES`]).
+    fn held(&self) -> usize {
+        match self {
+            Job::File { held, .. } | Job::Body { held, .. } => *held,
+            Job::Task(_) => 0,
         }
     }
 }
@@ -141,7 +158,7 @@ impl FailState {
 /// Encode/write workers fed by a bounded queue.
 pub struct WorkerPool {
     tx: Option<Sender<Vec<Job>>>,
-    /// Bytes held by queued jobs (see [`QUEUE_BYTES`]).
+    /// Bytes held by handed-over jobs that have not finished (see [`QUEUE_BYTES`]).
     queued_bytes: Arc<AtomicUsize>,
     /// Worker threads (the decode thread is the pool's other thread).
     workers: usize,
@@ -167,10 +184,13 @@ const MIN_BATCH: usize = 8;
 /// at most 128 jobs per worker in flight, the bound memory is sized by).
 const QUEUE_PER_WORKER: usize = 8;
 
-/// Bytes that queued jobs may hold (file bodies handed over ready-made: Redis strings and
-/// small S3 objects up to 1 MiB each) before the decode thread runs batches itself. The
-/// queue is bounded by count for the many small files and by bytes for the few big ones,
-/// so its memory stays bounded whatever the mix.
+/// Bytes that handed-over jobs may hold until they have run (file bodies handed over
+/// ready-made: Redis strings, S3 objects) before the decode thread runs batches itself.
+/// The queue is bounded by count for the many small files and by bytes for the few big
+/// ones, so its memory stays bounded whatever the mix. One job bigger than this (an S3
+/// body collected by the decode stage, up to its own limit) is still handed over when
+/// nothing else is held, so a big body is hashed on a worker while the decode thread goes
+/// on, and at most one such body is in the workers' hands at a time.
 const QUEUE_BYTES: usize = 16 << 20;
 
 /// Renders one file into `buf` and writes it (on a worker or, when the queue is full, on
@@ -179,6 +199,16 @@ fn run_job(job: Job, buf: &mut Vec<u8>, sink: &dyn Sink) -> Result<(), Error> {
     let st = crate::progress::stages();
     let (path, encode) = match job {
         Job::File { path, encode, .. } => (path, encode),
+        Job::Body {
+            path,
+            pieces,
+            release,
+            ..
+        } => {
+            let r = write_body(&path, &pieces, buf, sink);
+            pieces.iter().for_each(release);
+            return r;
+        }
         Job::Task(task) => {
             let t = crate::progress::stage_start();
             task();
@@ -200,6 +230,42 @@ fn run_job(job: Job, buf: &mut Vec<u8>, sink: &dyn Sink) -> Result<(), Error> {
     r
 }
 
+/// Bodies up to this size are written with one `write` (their pieces copied together into
+/// the worker's buffer when there are several); bigger ones are streamed piece by piece.
+const ONE_WRITE: usize = 1 << 20;
+
+/// Writes a body held in pieces (see [`Job::Body`]).
+fn write_body(
+    path: &RelPath,
+    pieces: &[Bytes],
+    buf: &mut Vec<u8>,
+    sink: &dyn Sink,
+) -> Result<(), Error> {
+    let st = crate::progress::stages();
+    let total: usize = pieces.iter().map(Bytes::len).sum();
+    if let [one] = pieces {
+        let t = crate::progress::stage_start();
+        let r = sink.write_file(path, one);
+        crate::progress::stage_end(&st.sink, t, 1, total as u64);
+        return r;
+    }
+    if total <= ONE_WRITE {
+        buf.clear();
+        for p in pieces {
+            buf.extend_from_slice(p);
+        }
+        let t = crate::progress::stage_start();
+        let r = sink.write_file(path, buf);
+        crate::progress::stage_end(&st.sink, t, 1, total as u64);
+        return r;
+    }
+    let mut f = sink.open_stream(path)?;
+    for p in pieces {
+        f.write_all(p)?;
+    }
+    f.finish()
+}
+
 impl WorkerPool {
     /// Starts a pool of `threads` busy threads (at least one) writing into `sink`: the
     /// decode thread and `threads - 1` workers.
@@ -219,15 +285,14 @@ impl WorkerPool {
                     .spawn(move || {
                         let mut buf = Vec::with_capacity(1 << 16);
                         for job in rx.into_iter().flatten() {
-                            if let Job::File { held, .. } = &job {
-                                queued_bytes.fetch_sub(*held, Ordering::Relaxed);
-                            }
-                            if fail.failed() {
-                                continue; // drain without work
-                            }
-                            if let Err(e) = run_job(job, &mut buf, sink.as_ref()) {
-                                fail.fail(e);
-                            }
+                            let held = job.held();
+                            if !fail.failed() {
+                                if let Err(e) = run_job(job, &mut buf, sink.as_ref()) {
+                                    fail.fail(e);
+                                }
+                            } // else: drained without work
+                              // Released once the job's bytes are gone (written or dropped).
+                            queued_bytes.fetch_sub(held, Ordering::Relaxed);
                         }
                     })
                     .expect("spawning a worker thread")
@@ -325,21 +390,27 @@ impl Emitter {
     where
         F: FnOnce(&mut Vec<u8>) -> Result<(), Error> + Send + 'static,
     {
+        self.queue(Job::File {
+            path,
+            encode: Box::new(encode),
+            held,
+        })
+    }
+
+    /// Adds a file job to the pending batch; a batch is handed over when full, and before
+    /// a job of another directory once it holds [`MIN_BATCH`] jobs.
+    fn queue(&self, job: Job) -> Result<(), Error> {
         self.check()?;
         let new_dir = {
             let p = self.pending.borrow();
-            p.len() >= MIN_BATCH && p.last().is_some_and(|j| j.dir() != Some(path.parent_str()))
+            p.len() >= MIN_BATCH && p.last().is_some_and(|j| j.dir() != job.dir())
         };
         if new_dir {
             self.flush()?;
         }
         let full = {
             let mut p = self.pending.borrow_mut();
-            p.push(Job::File {
-                path,
-                encode: Box::new(encode),
-                held,
-            });
+            p.push(job);
             p.len() >= BATCH
         };
         if full {
@@ -382,14 +453,9 @@ impl Emitter {
     }
 
     fn hand_over(&self, batch: Vec<Job>) -> Result<(), Error> {
-        let held: usize = batch
-            .iter()
-            .map(|j| match j {
-                Job::File { held, .. } => *held,
-                Job::Task(_) => 0,
-            })
-            .sum();
-        let room = held == 0 || self.queued_bytes.load(Ordering::Relaxed) + held <= QUEUE_BYTES;
+        let held: usize = batch.iter().map(Job::held).sum();
+        let in_hand = self.queued_bytes.load(Ordering::Relaxed);
+        let room = held == 0 || in_hand == 0 || in_hand + held <= QUEUE_BYTES;
         let batch = if self.has_workers && room {
             // Counted before the send, so a worker never subtracts what was not added.
             self.queued_bytes.fetch_add(held, Ordering::Relaxed);
@@ -423,6 +489,30 @@ impl Emitter {
             buf.extend_from_slice(&bytes);
             Ok(())
         })
+    }
+
+    /// Queues a body whose bytes are at hand in `pieces` (zero-copy slices): a worker
+    /// writes and hashes them while this thread goes on, then calls `release` on each
+    /// piece (a snapshot source drops the pages it faulted back in). Held against
+    /// [`QUEUE_BYTES`]; when the workers already hold that much, this thread writes it.
+    pub fn body(
+        &self,
+        path: RelPath,
+        pieces: Vec<Bytes>,
+        release: fn(&Bytes),
+    ) -> Result<(), Error> {
+        let held = pieces.iter().map(Bytes::len).sum();
+        self.queue(Job::Body {
+            path,
+            pieces,
+            held,
+            release,
+        })?;
+        if held > ONE_WRITE {
+            // Not left in the pending batch (up to BATCH jobs, not yet counted as held).
+            self.flush()?;
+        }
+        Ok(())
     }
 
     /// Opens a sequentially written file (JSONL sidecars, large bodies) on this thread.
@@ -590,5 +680,124 @@ mod tests {
             drop(out);
             pool.join().unwrap();
         }
+    }
+
+    /// Files written: path, writing thread, bytes.
+    type Written = Arc<Mutex<Vec<(String, ThreadId, Vec<u8>)>>>;
+
+    /// Records who wrote which bytes; streams work. The first open or write on a worker
+    /// waits until the test lets it go.
+    struct Recorder {
+        files: Written,
+        gate: Arc<Gate>,
+    }
+
+    /// A stream's bytes, recorded when it is dropped (after `finish`).
+    struct Collect(String, ThreadId, Vec<u8>, Written);
+
+    impl std::io::Write for Collect {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.2.extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Drop for Collect {
+        fn drop(&mut self) {
+            let c = std::mem::take(&mut self.2);
+            self.3.lock().unwrap().push((self.0.clone(), self.1, c));
+        }
+    }
+
+    impl Sink for Recorder {
+        fn write_file(&self, path: &RelPath, data: &[u8]) -> Result<(), Error> {
+            self.gate.write_file(path, data)?;
+            let me = std::thread::current().id();
+            self.files
+                .lock()
+                .unwrap()
+                .push((path.to_string(), me, data.to_vec()));
+            Ok(())
+        }
+        fn open_stream(&self, path: &RelPath) -> Result<StreamFile, Error> {
+            self.gate.write_file(path, &[])?;
+            let me = std::thread::current().id();
+            let w = Collect(path.to_string(), me, Vec::new(), self.files.clone());
+            Ok(StreamFile::new(
+                path.clone(),
+                Box::new(w),
+                crate::sinks::DigestLog::default(),
+            ))
+        }
+        fn write_control(&self, _: &str, _: &[u8]) -> Result<(), Error> {
+            Ok(())
+        }
+        fn digests(&self) -> Result<Vec<FileDigest>, Error> {
+            Ok(Vec::new())
+        }
+    }
+
+    static RELEASED: AtomicUsize = AtomicUsize::new(0);
+
+    #[test]
+    fn one_body_over_the_byte_bound_goes_to_a_worker_the_next_is_written_here() {
+        let (gate, release) = gate();
+        let sink = Arc::new(Recorder {
+            files: Arc::new(Mutex::new(Vec::new())),
+            gate,
+        });
+        let fail = Arc::new(FailState::default());
+        let pool = WorkerPool::start(2, sink.clone(), fail.clone());
+        let opts = Arc::new(DecodeOptions::default());
+        let out = Emitter::new(sink.clone(), &pool, fail, opts).unwrap();
+        // Pieces of 1 MiB, each body over QUEUE_BYTES; then a small body of two pieces.
+        let body = |seed: u8, n: usize, len: usize| -> Vec<Bytes> {
+            (0..n)
+                .map(|i| Bytes::from(vec![seed + i as u8; len]))
+                .collect()
+        };
+        let (a, b, c) = (
+            body(1, 20, 1 << 20),
+            body(100, 20, 1 << 20),
+            body(200, 2, 10),
+        );
+        let joined = |v: &[Bytes]| v.iter().flat_map(|p| p.to_vec()).collect::<Vec<u8>>();
+        let want = [
+            ("s3/a", joined(&a)),
+            ("s3/b", joined(&b)),
+            ("s3/c", joined(&c)),
+        ];
+        let note = |_: &Bytes| {
+            RELEASED.fetch_add(1, Ordering::Relaxed);
+        };
+        out.body(RelPath::parse("s3/a").unwrap(), a, note).unwrap();
+        out.body(RelPath::parse("s3/b").unwrap(), b, note).unwrap();
+        // `a` waits on the worker's gate, so `b` was written here, at once.
+        let here = |name: &str| {
+            let f = sink.files.lock().unwrap();
+            f.iter()
+                .find(|(p, ..)| p == name)
+                .map(|(_, t, _)| *t == sink.gate.main)
+        };
+        assert_eq!(here("s3/b"), Some(true));
+        assert_eq!(here("s3/a"), None);
+        out.body(RelPath::parse("s3/c").unwrap(), c, note).unwrap();
+        let _ = release.send(());
+        drop(out);
+        pool.join().unwrap();
+        assert_eq!(here("s3/a"), Some(false), "written by the worker");
+        let files = sink.files.lock().unwrap();
+        for (name, bytes) in want {
+            let got = files.iter().find(|(p, ..)| p == name).map(|(.., b)| b);
+            assert!(got == Some(&bytes), "{name}: wrong bytes");
+        }
+        assert_eq!(
+            RELEASED.load(Ordering::Relaxed),
+            42,
+            "every piece released once"
+        );
     }
 }

@@ -2,6 +2,7 @@
 //! contract's visibility rule or a documented difference changes the outcome) and hostile
 //! keys, run through the real dispatcher, worker pool and directory sink.
 
+use super::body::COLLECT_MAX;
 use super::keys::build;
 use super::S3Adapter;
 use crate::decode::{Dispatcher, Family};
@@ -854,4 +855,71 @@ fn orphans_with_dot_names_stay_inside_the_bucket() {
     assert!(f
         .keys()
         .any(|k| k.starts_with("s3/y/_orphans/..%2F..%2Fx/gen-1/")));
+}
+
+/// Encoded records (key, value).
+type Records = Vec<(Vec<u8>, Vec<u8>)>;
+
+/// One object of `chunks` chunks (chunk `i` filled with byte `seed + i`, `chunk_len` bytes
+/// each) whose manifest declares `declared` bytes; returns its records and its body.
+fn object(
+    obj: &str,
+    chunks: u64,
+    chunk_len: usize,
+    declared: usize,
+    seed: u8,
+) -> (Records, Vec<u8>) {
+    let mut recs = Vec::new();
+    let mut body = Vec::new();
+    for i in 0..chunks {
+        let c = vec![seed.wrapping_add(i as u8); chunk_len];
+        body.extend_from_slice(&c);
+        recs.push((blob("sz", 1, obj.as_bytes(), "u", 1, i, 0), c));
+    }
+    let man = format!(
+        r#"{{"upload_id":"u","size_bytes":{declared},"parts":[{{"part_no":1,"chunk_count":{chunks}}}]}}"#
+    );
+    recs.push((head("sz", 1, obj.as_bytes()), man.into_bytes()));
+    (recs, body)
+}
+
+#[test]
+fn bodies_of_every_size_are_written_whole() {
+    // One chunk (written as it came), several chunks under 1 MiB (copied together on a
+    // worker), several over 1 MiB (streamed by a worker), and over the collection limit
+    // (streamed by the decode thread): the same bytes whichever path wrote them.
+    let shapes: [(&str, u64, usize); 4] = [
+        ("one", 1, 700),
+        ("few", 3, 100_000),
+        ("mid", 3, 700_000),
+        ("big", (COLLECT_MAX >> 20) + 1, 1 << 20),
+    ];
+    let mut recs = vec![(meta("sz"), bm("sz", 1))];
+    let mut want = Vec::new();
+    for (i, (name, chunks, len)) in shapes.into_iter().enumerate() {
+        let (r, body) = object(name, chunks, len, chunks as usize * len, i as u8 * 50);
+        recs.extend(r);
+        want.push((format!("s3/sz/{name}"), body));
+    }
+    let t = run(recs, DecodeOptions::default()).unwrap();
+    for (path, body) in want {
+        assert!(t.get(&path) == Some(&body), "{path} differs");
+    }
+}
+
+#[test]
+fn a_body_longer_than_declared_is_not_held_and_is_refused() {
+    // The manifest declares 1 MiB (collected), the chunks hold more than the collection
+    // limit: the body is streamed from there on, and still refused at its end.
+    let chunks = (COLLECT_MAX >> 20) + 2;
+    let (mut recs, _) = object("liar", chunks, 1 << 20, 1 << 20, 7);
+    recs.push((meta("sz"), bm("sz", 1)));
+    let e = run(recs, DecodeOptions::default()).unwrap_err().to_string();
+    let held = chunks << 20;
+    assert!(
+        e.contains(&format!(
+            "the manifest declares size_bytes 1048576 but its chunks hold {held} bytes"
+        )),
+        "{e}"
+    );
 }

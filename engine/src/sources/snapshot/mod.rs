@@ -15,6 +15,8 @@ use crossbeam_channel::bounded;
 use mvcc::{decode_row, Row};
 use std::path::Path;
 
+pub mod resident;
+
 /// Entries per batch sent from a scanner thread.
 const BATCH: usize = 512;
 /// A batch is also sent once its values reach this many bytes (big S3 chunks). Every
@@ -125,7 +127,7 @@ impl SnapshotShard {
             let map = unsafe { memmap2::Mmap::map(&f) }.map_err(|e| wrap(e.into()))?;
             #[cfg(unix)]
             let _ = map.advise(memmap2::Advice::Sequential);
-            Bytes::from_owner(map)
+            Bytes::from_owner(resident::Registered::new(map))
         };
         let payload = locate(bytes).map_err(wrap)?;
         Ok(SnapshotShard {
