@@ -161,7 +161,7 @@ pub fn finalize(sink: &dyn Sink, manifest: &Manifest) -> Result<(), Error> {
     sink.write_control("MANIFEST.json", &manifest.render())?;
     sink.write_control_with(sink.digest_kind().file_name(), &mut |w| {
         let mut c = checksums::ChecksumsWriter::new(w).with_kind(sink.digest_kind());
-        sink.for_each_digest(&mut |d| c.add(d))?;
+        sink.for_each_digest(&mut |path, digest| c.add_line(path, digest))?;
         c.finish()
     })?;
     crate::progress::record_phase("finalize", started.elapsed());

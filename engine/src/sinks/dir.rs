@@ -331,7 +331,7 @@ impl Sink for DirSink {
     /// in, which needs the list in memory.
     fn for_each_digest(&self, f: DigestVisitor<'_>) -> Result<(), Error> {
         if self.overwrite {
-            return self.digests()?.into_iter().try_for_each(f);
+            return (self.digests()?.iter()).try_for_each(|d| f(d.path.as_str(), &d.sha256));
         }
         self.log.drain_sorted(f)
     }

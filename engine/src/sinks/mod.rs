@@ -34,8 +34,10 @@ pub struct FileDigest {
     pub sha256: [u8; 32],
 }
 
-/// Receives digests in path order (see [`Sink::for_each_digest`]).
-pub type DigestVisitor<'a> = &'a mut dyn FnMut(FileDigest) -> Result<(), Error>;
+/// Receives digests in path order (see [`Sink::for_each_digest`]) as a path and its digest,
+/// borrowed: `CHECKSUMS` only needs their text, and building a [`RelPath`] per file of the
+/// dump was a fifth of writing it.
+pub type DigestVisitor<'a> = &'a mut dyn FnMut(&str, &[u8; 32]) -> Result<(), Error>;
 
 /// Digests held in memory before a sorted run goes to a spill file: about 150,000 files.
 /// A dump has one digest per file, so without spilling, a dump of tens of millions of
@@ -93,10 +95,19 @@ impl DigestLog {
         self.kind
     }
 
-    /// Records one finished file (fails only when a spill file cannot be written).
+    /// Records one finished file (fails only when a spill file cannot be written). A full
+    /// arena is sorted and written out after the lock is released, so the other writing
+    /// threads go on recording meanwhile.
     pub fn record(&self, path: RelPath, sha256: [u8; 32]) -> Result<(), Error> {
-        let mut s = self.sorter.lock().map_err(|_| poisoned())?;
-        Ok(s.push(path.as_str().as_bytes(), &sha256)?)
+        let full = {
+            let mut s = self.sorter.lock().map_err(|_| poisoned())?;
+            s.push_or_take(path.as_str().as_bytes(), &sha256)?
+        };
+        if let Some(full) = full {
+            let run = full.write()?;
+            self.sorter.lock().map_err(|_| poisoned())?.add_run(run);
+        }
+        Ok(())
     }
 
     /// Hands every digest recorded so far to `f` in path order, leaving the log empty:
@@ -106,12 +117,10 @@ impl DigestLog {
         let sorter = std::mem::replace(&mut *self.sorter.lock().map_err(|_| poisoned())?, fresh);
         sorter.drain(|key: &[u8], sha: &[u8]| -> Result<(), Error> {
             let path = std::str::from_utf8(key)
-                .ok()
-                .and_then(|s| RelPath::parse(s).ok())
-                .ok_or_else(|| Error::Internal("a spilled digest path is corrupt".into()))?;
-            let sha256 = <[u8; 32]>::try_from(sha)
+                .map_err(|_| Error::Internal("a spilled digest path is corrupt".into()))?;
+            let sha256 = <&[u8; 32]>::try_from(sha)
                 .map_err(|_| Error::Internal(format!("{path}: spilled digest is corrupt")))?;
-            f(FileDigest { path, sha256 })
+            f(path, sha256)
         })
     }
 
@@ -119,8 +128,13 @@ impl DigestLog {
     /// that need the whole list at once (archive path checks, resumable units).
     pub fn sorted(&self) -> Result<Vec<FileDigest>, Error> {
         let mut v = Vec::new();
-        self.drain_sorted(&mut |d| {
-            v.push(d);
+        self.drain_sorted(&mut |path, sha256| {
+            let path = RelPath::parse(path)
+                .map_err(|_| Error::Internal("a spilled digest path is corrupt".into()))?;
+            v.push(FileDigest {
+                path,
+                sha256: *sha256,
+            });
             Ok(())
         })?;
         for d in &v {
@@ -199,7 +213,7 @@ pub trait Sink: Send + Sync {
     /// can (the directory sink) keep memory bounded here; the default collects
     /// [`Sink::digests`].
     fn for_each_digest(&self, f: DigestVisitor<'_>) -> Result<(), Error> {
-        self.digests()?.into_iter().try_for_each(f)
+        (self.digests()?.iter()).try_for_each(|d| f(d.path.as_str(), &d.sha256))
     }
 
     /// Writes a control file whose bytes `fill` produces. Sinks that can stream it (the
@@ -290,6 +304,40 @@ mod tests {
     use sha2::{Digest, Sha256};
 
     #[test]
+    fn digest_log_recorded_from_threads_at_once_keeps_every_digest() {
+        // Arenas fill on either thread and are written outside the log's lock.
+        let log = DigestLog::with_budget(500);
+        let mut want: Vec<String> = std::thread::scope(|sc| {
+            let hs: Vec<_> = (0..2)
+                .map(|t| {
+                    let log = &log;
+                    sc.spawn(move || {
+                        (0..2_000u32)
+                            .map(|i| {
+                                let p = format!("t{t}/d{}/f{i}", i.wrapping_mul(7919) % 17);
+                                let sha = Sha256::digest(p.as_bytes()).into();
+                                log.record(RelPath::parse(&p).unwrap(), sha).unwrap();
+                                p
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            hs.into_iter().flat_map(|h| h.join().unwrap()).collect()
+        });
+        assert!(log.sorter.lock().unwrap().spilled_runs() > 10);
+        want.sort();
+        let mut got = Vec::new();
+        log.drain_sorted(&mut |path, sha256| {
+            assert_eq!(sha256, &<[u8; 32]>::from(Sha256::digest(path.as_bytes())));
+            got.push(path.to_string());
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(got, want);
+    }
+
+    #[test]
     fn digest_log_spills_and_streams_in_path_order() {
         let log = DigestLog::with_budget(300);
         let mut want = Vec::new();
@@ -312,8 +360,11 @@ mod tests {
         assert_eq!(log.sorted().unwrap(), want);
         let drain = |log: &DigestLog| {
             let mut got = Vec::new();
-            log.drain_sorted(&mut |d| {
-                got.push(d);
+            log.drain_sorted(&mut |path, sha256| {
+                got.push(FileDigest {
+                    path: RelPath::parse(path).unwrap(),
+                    sha256: *sha256,
+                });
                 Ok(())
             })
             .unwrap();
