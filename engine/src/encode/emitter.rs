@@ -493,8 +493,9 @@ impl Emitter {
 
     /// Queues a body whose bytes are at hand in `pieces` (zero-copy slices): a worker
     /// writes and hashes them while this thread goes on, then calls `release` on each
-    /// piece (a snapshot source drops the pages it faulted back in). Held against
-    /// [`QUEUE_BYTES`]; when the workers already hold that much, this thread writes it.
+    /// piece (a snapshot source drops the pages it faulted back in). Held against the
+    /// pool's byte bound (16 MiB); when the workers already hold that much, this thread
+    /// writes it.
     pub fn body(
         &self,
         path: RelPath,
