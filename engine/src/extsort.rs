@@ -85,6 +85,19 @@ fn sort_slots(arena: &[u8], slots: &mut [Slot]) {
     });
 }
 
+/// The key and payload of `s` in `arena`.
+fn record_at<'a>(
+    what: &'static str,
+    arena: &'a [u8],
+    s: Slot,
+) -> Result<(&'a [u8], &'a [u8]), SortError> {
+    let k = s.klen as usize;
+    let rec = arena
+        .get(s.off..s.off + k + s.plen as usize)
+        .ok_or_else(|| internal(what, "sort arena slot out of range"))?;
+    Ok(rec.split_at(k))
+}
+
 impl FullArena {
     /// Sorts the arena and writes it as a run file.
     pub fn write(mut self) -> Result<Run, SortError> {
@@ -94,11 +107,8 @@ impl FullArena {
         let f = File::create(&path).map_err(|e| scratch_err(what, &path, e))?;
         let mut w = BufWriter::with_capacity(RUN_BUF, f);
         for &s in &self.slots {
-            let rec = self
-                .arena
-                .get(s.off..s.off + s.klen as usize + s.plen as usize)
-                .ok_or_else(|| internal(what, "sort arena slot out of range"))?;
-            write_record(&mut w, s.klen, s.plen, rec).map_err(|e| scratch_err(what, &path, e))?;
+            let (k, p) = record_at(what, &self.arena, s)?;
+            write_parts(&mut w, s.klen, s.plen, k, p).map_err(|e| scratch_err(what, &path, e))?;
         }
         w.flush().map_err(|e| scratch_err(what, &path, e))?;
         Ok(Run { no: self.no, path })
@@ -269,12 +279,8 @@ impl ExternalSorter {
         if self.runs.is_empty() {
             self.sort_slots();
             for &s in &self.slots {
-                let k = s.klen as usize;
-                let rec = self
-                    .arena
-                    .get(s.off..s.off + k + s.plen as usize)
-                    .ok_or_else(|| internal(what, "sort arena slot out of range"))?;
-                f(&rec[..k], &rec[k..])?;
+                let (k, p) = record_at(what, &self.arena, s)?;
+                f(k, p)?;
             }
             return Ok(());
         }
@@ -324,11 +330,8 @@ impl SortedRecords {
                 let Some(s) = slots.next() else {
                     return Ok(None);
                 };
-                let k = s.klen as usize;
-                let rec = arena
-                    .get(s.off..s.off + k + s.plen as usize)
-                    .ok_or_else(|| internal(what, "sort arena slot out of range"))?;
-                Ok(Some((rec[..k].to_vec(), rec[k..].to_vec())))
+                let (k, p) = record_at(what, arena, s)?;
+                Ok(Some((k.to_vec(), p.to_vec())))
             }
             SortedSource::Runs(m) => m.pop(|k, p| (k.to_vec(), p.to_vec())),
         }
@@ -390,12 +393,6 @@ impl ExternalSorter {
     }
 }
 
-fn write_record<W: Write>(w: &mut W, klen: u32, plen: u32, rec: &[u8]) -> std::io::Result<()> {
-    w.write_all(&klen.to_le_bytes())?;
-    w.write_all(&plen.to_le_bytes())?;
-    w.write_all(rec)
-}
-
 fn write_parts<W: Write>(
     w: &mut W,
     klen: u32,
@@ -433,14 +430,11 @@ impl RunReader {
                 let Some(s) = slots.next() else {
                     return Ok(false);
                 };
-                let k = s.klen as usize;
-                let rec = arena
-                    .get(s.off..s.off + k + s.plen as usize)
-                    .ok_or_else(|| internal(what, "sort arena slot out of range"))?;
+                let (k, p) = record_at(what, arena, s)?;
                 key.clear();
-                key.extend_from_slice(&rec[..k]);
+                key.extend_from_slice(k);
                 payload.clear();
-                payload.extend_from_slice(&rec[k..]);
+                payload.extend_from_slice(p);
                 return Ok(true);
             }
         };
