@@ -286,12 +286,13 @@ impl WorkerPool {
                         let mut buf = Vec::with_capacity(1 << 16);
                         for job in rx.into_iter().flatten() {
                             let held = job.held();
+                            // A failing run drains the queue without working.
                             if !fail.failed() {
                                 if let Err(e) = run_job(job, &mut buf, sink.as_ref()) {
                                     fail.fail(e);
                                 }
-                            } // else: drained without work
-                              // Released once the job's bytes are gone (written or dropped).
+                            }
+                            // Released once the job's bytes are gone (written or dropped).
                             queued_bytes.fetch_sub(held, Ordering::Relaxed);
                         }
                     })
