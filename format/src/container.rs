@@ -434,7 +434,8 @@ impl FrameReader {
         }))
     }
 
-    /// Skips entries cheaply without slicing (used by key-only passes).
+    /// The file offset where the last frame read ended (where the next one starts): how
+    /// far a scanner has consumed its mapping.
     pub fn position(&self) -> usize {
         self.pos
     }
