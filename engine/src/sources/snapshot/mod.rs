@@ -219,52 +219,7 @@ impl Shard for SnapshotShard {
         let mapping = payload.file.clone();
         std::thread::Builder::new()
             .name("ekvb-scan".into())
-            .spawn(move || {
-                let mut batch = Vec::with_capacity(BATCH);
-                let mut batch_bytes = 0usize;
-                // End offset of the last batch sent.
-                let mut last_sent = 0usize;
-                let mut frames = FrameReader::new(&payload);
-                while let Some(f) = frames.next() {
-                    let row = f.and_then(|f| {
-                        if !prefixes.is_empty() && !prefixes.iter().any(|p| f.key.starts_with(p)) {
-                            return Ok(Row::Operational);
-                        }
-                        decode_row(f)
-                    });
-                    let pos = frames.position();
-                    let full = match row {
-                        Ok(Row::Version(e)) => {
-                            batch_bytes += e.value.len();
-                            batch.push(e);
-                            batch.len() == BATCH || batch_bytes >= BATCH_BYTES
-                        }
-                        // A prefix-filtered scan (the index pass) may skip most of the file:
-                        // every BATCH_BYTES of skipped input, send what is batched (possibly
-                        // nothing) so the consumer's release window still moves.
-                        Ok(Row::Operational) => pos.saturating_sub(last_sent) >= BATCH_BYTES,
-                        Err(source) => {
-                            let _ = tx.send(Ok((std::mem::take(&mut batch), pos)));
-                            let _ = tx.send(Err(Error::Snapshot {
-                                file: path.clone(),
-                                source,
-                            }));
-                            return;
-                        }
-                    };
-                    if full {
-                        batch_bytes = 0;
-                        let b = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                        if tx.send(Ok((b, pos))).is_err() {
-                            return; // the consumer went away
-                        }
-                        last_sent = pos;
-                    }
-                }
-                if !batch.is_empty() {
-                    let _ = tx.send(Ok((batch, frames.position())));
-                }
-            })
+            .spawn(move || scan_frames(&payload, &prefixes, &path, &tx))
             .map_err(|e| Error::io("spawning a scanner thread", e))?;
         Ok(Box::new(Consumer {
             rx,
@@ -273,6 +228,72 @@ impl Shard for SnapshotShard {
             taken: std::collections::VecDeque::new(),
             _mapping: mapping,
         }))
+    }
+}
+
+/// A scanner thread's work: the shard's versions (those under `prefixes`, when given) in
+/// batches into `tx`, until the end of the file, an error (sent last) or the consumer
+/// going away.
+fn scan_frames(
+    payload: &Payload,
+    prefixes: &[&'static [u8]],
+    path: &str,
+    tx: &crossbeam_channel::Sender<Result<Batch, Error>>,
+) {
+    // The scanner's own releaser, for what a prefix-filtered scan skips (see below).
+    let mut skipped = PageReleaser::new(&payload.file);
+    let mut batch = Vec::with_capacity(BATCH);
+    let mut batch_bytes = 0usize;
+    // End offset of the last batch sent (or of the input released here).
+    let mut last_sent = 0usize;
+    let mut frames = FrameReader::new(payload);
+    while let Some(f) = frames.next() {
+        let row = f.and_then(|f| {
+            if !prefixes.is_empty() && !prefixes.iter().any(|p| f.key.starts_with(p)) {
+                return Ok(Row::Operational);
+            }
+            decode_row(f)
+        });
+        let pos = frames.position();
+        let full = match row {
+            Ok(Row::Version(e)) => {
+                batch_bytes += e.value.len();
+                batch.push(e);
+                batch.len() == BATCH || batch_bytes >= BATCH_BYTES
+            }
+            // A prefix-filtered scan (the index pass) may skip most of the file. Every
+            // BATCH_BYTES of it, what is batched is sent; when nothing is, the scanner
+            // releases the skipped pages itself and goes on. (Sending empty batches for
+            // the consumer to release them stalled every shard but the one the merge was
+            // reading, 4 batches in: the index pass ran one shard at a time.)
+            Ok(Row::Operational) => {
+                let due = pos.saturating_sub(last_sent) >= BATCH_BYTES;
+                if due && batch.is_empty() {
+                    skipped.release_to(pos);
+                    last_sent = pos;
+                }
+                due && !batch.is_empty()
+            }
+            Err(source) => {
+                let _ = tx.send(Ok((std::mem::take(&mut batch), pos)));
+                let _ = tx.send(Err(Error::Snapshot {
+                    file: path.to_string(),
+                    source,
+                }));
+                return;
+            }
+        };
+        if full {
+            batch_bytes = 0;
+            let b = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+            if tx.send(Ok((b, pos))).is_err() {
+                return; // the consumer went away
+            }
+            last_sent = pos;
+        }
+    }
+    if !batch.is_empty() {
+        let _ = tx.send(Ok((batch, frames.position())));
     }
 }
 
@@ -332,6 +353,52 @@ impl Iterator for Consumer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A shard of `skipped` bytes of versions outside the index prefix, then one inside.
+    fn shard_with_one_indexed_key_at_the_end(skipped: usize) -> SnapshotShard {
+        let mut v = container::payload_header(9).to_vec();
+        let value = vec![0u8; 9 + 4000];
+        let mut i = 0u64;
+        while v.len() < skipped {
+            let key = [
+                format!("!redis|str|k{i:08}").as_bytes(),
+                &(!5u64).to_be_bytes(),
+            ]
+            .concat();
+            container::push_frame(&mut v, &key, &value);
+            i += 1;
+        }
+        let key = [&b"!zz|indexed"[..], &(!5u64).to_be_bytes()].concat();
+        container::push_frame(&mut v, &key, &[0u8; 9]);
+        SnapshotShard::from_bytes("s.fsm", Bytes::from(v)).unwrap()
+    }
+
+    #[test]
+    fn a_prefix_filtered_scan_reaches_the_end_while_nobody_reads_it() {
+        // Several times the channel's capacity in skipped input: the index pass's scanner
+        // must not wait for the merge to take progress-only batches.
+        let skipped = (BATCHES_IN_FLIGHT + 4) * BATCH_BYTES;
+        let shard = shard_with_one_indexed_key_at_the_end(skipped);
+        let (tx, rx) = bounded::<Result<Batch, Error>>(BATCHES_IN_FLIGHT);
+        let (done_tx, done_rx) = bounded(1);
+        let payload = shard.payload.clone();
+        let scanner = std::thread::spawn(move || {
+            scan_frames(&payload, &[b"!zz|"], "s.fsm", &tx);
+            let _ = done_tx.send(());
+        });
+        // Generous: a stalled scanner never finishes (it would wait for this test).
+        let finished = done_rx.recv_timeout(std::time::Duration::from_secs(60));
+        let sent: Vec<_> = rx.try_iter().collect();
+        assert!(
+            finished.is_ok(),
+            "the scanner stalled with {} batches sent",
+            sent.len()
+        );
+        scanner.join().unwrap();
+        let entries: Vec<_> = sent.into_iter().flat_map(|b| b.unwrap().0).collect();
+        assert_eq!(entries.len(), 1);
+        assert_eq!(&entries[0].user_key[..], b"!zz|indexed");
+    }
 
     #[test]
     fn tv17_snapshot_index() {
