@@ -133,7 +133,9 @@ pub fn write_data(
         let t = crate::progress::stage_start();
         let r = disp.finish(&emitter);
         crate::progress::stage_end(&st.decode, t, 0, 0);
-        r
+        r?;
+        // The last queued batches are shared instead of left to one worker.
+        emitter.drain_queue()
     })();
     drop(emitter);
     let joined = pool.join();

@@ -136,15 +136,78 @@ impl Dispatcher {
         }
     }
 
-    /// Finishes every adapter in upstream's order; each runs even if an earlier one
-    /// failed, and the first error is returned.
+    /// Finishes every adapter; each runs even if another one failed, and the first error
+    /// in upstream's order is returned. SQS finishes first: it hands its merged message
+    /// streams to the pool, which writes them while this thread finishes the others.
     pub fn finish(&mut self, out: &Emitter) -> Result<(), Error> {
-        let mut first = None;
-        for a in self.adapters.iter_mut().flatten() {
-            if let Err(e) = a.finish(out) {
-                first.get_or_insert(e);
+        let mut results: [Result<(), Error>; 4] = [Ok(()), Ok(()), Ok(()), Ok(())];
+        let sqs = AdapterKind::Sqs.index();
+        let order = std::iter::once(sqs).chain((0..self.adapters.len()).filter(|&i| i != sqs));
+        for i in order {
+            if let (Some(Some(a)), Some(r)) = (self.adapters.get_mut(i), results.get_mut(i)) {
+                *r = a.finish(out);
             }
         }
-        first.map_or(Ok(()), Err)
+        results.into_iter().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::encode::emitter::FailState;
+    use crate::encode::WorkerPool;
+    use crate::options::DecodeOptions;
+    use crate::sinks::{NullSink, Sink};
+    use std::sync::{Arc, Mutex};
+
+    /// An adapter that records when it finished and fails its finish when told to.
+    struct Finisher {
+        kind: AdapterKind,
+        fails: bool,
+        log: Arc<Mutex<Vec<AdapterKind>>>,
+    }
+
+    impl Adapter for Finisher {
+        fn kind(&self) -> AdapterKind {
+            self.kind
+        }
+        fn handle(&mut self, _: Family, _: &[u8], _: &Entry, _: &Emitter) -> Result<(), Error> {
+            Ok(())
+        }
+        fn finish(&mut self, _: &Emitter) -> Result<(), Error> {
+            self.log.lock().unwrap().push(self.kind);
+            if self.fails {
+                return Err(Error::Internal(format!("{:?} failed", self.kind)));
+            }
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn sqs_finishes_first_and_errors_keep_upstreams_order() {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let adapters = AdapterKind::ALL
+            .iter()
+            .map(|&kind| {
+                Box::new(Finisher {
+                    kind,
+                    // S3 and SQS fail: S3's error comes first in upstream's order.
+                    fails: matches!(kind, AdapterKind::S3 | AdapterKind::Sqs),
+                    log: log.clone(),
+                }) as Box<dyn Adapter>
+            })
+            .collect();
+        let mut d = Dispatcher::new(adapters);
+        let sink: Arc<dyn Sink> = Arc::new(NullSink::new());
+        let fail = Arc::new(FailState::default());
+        let pool = WorkerPool::start(2, sink.clone(), fail.clone());
+        let out = Emitter::new(sink, &pool, fail, Arc::new(DecodeOptions::default())).unwrap();
+        let e = d.finish(&out).unwrap_err();
+        assert!(e.to_string().contains("S3 failed"), "{e}");
+        use AdapterKind::*;
+        assert_eq!(*log.lock().unwrap(), [Sqs, DynamoDb, S3, Redis]);
+        drop(out);
+        pool.join().unwrap();
     }
 }

@@ -46,14 +46,20 @@ enum Job {
     /// Compute something whose result goes back through a [`Pending`] (a segment of an
     /// ordered output rendered off the decode thread).
     Task(Box<dyn FnOnce() + Send>),
+    /// Write whole outputs straight into the sink (an adapter's last streams, handed
+    /// over at its finish); a failure fails the run like a file job's.
+    Run(RunFn),
 }
+
+/// Writes outputs into the sink on a worker (see [`Emitter::run`]).
+pub type RunFn = Box<dyn FnOnce(&dyn Sink) -> Result<(), Error> + Send>;
 
 impl Job {
     /// The directory a file job writes into (tasks have none).
     fn dir(&self) -> Option<&str> {
         match self {
             Job::File { path, .. } | Job::Body { path, .. } => Some(path.parent_str()),
-            Job::Task(_) => None,
+            Job::Task(_) | Job::Run(_) => None,
         }
     }
 
@@ -61,7 +67,7 @@ impl Job {
     fn held(&self) -> usize {
         match self {
             Job::File { held, .. } | Job::Body { held, .. } => *held,
-            Job::Task(_) => 0,
+            Job::Task(_) | Job::Run(_) => 0,
         }
     }
 }
@@ -81,7 +87,8 @@ impl<T> Pending<T> {
         }
     }
 
-    /// Waits for the result.
+    /// Waits for the result, doing nothing else meanwhile (see [`Emitter::wait`] for the
+    /// wait that runs queued jobs).
     pub fn wait(self) -> Result<T, Error> {
         self.0.recv().map_err(|_| dropped())
     }
@@ -111,10 +118,11 @@ impl<T> InOrder<T> {
 
     /// The oldest result if it is ready — waiting for it when more than `max` are in
     /// flight, or when `all` (the output is being finished). `None` when there is nothing
-    /// to append now.
-    pub fn next(&mut self, all: bool) -> Option<Result<T, Error>> {
+    /// to append now. While it waits, this thread runs jobs queued on `out`'s pool (see
+    /// [`Emitter::wait`]).
+    pub fn next(&mut self, all: bool, out: &Emitter) -> Option<Result<T, Error>> {
         if all || self.queue.len() > self.max {
-            return self.queue.pop_front().map(Pending::wait);
+            return self.queue.pop_front().map(|p| out.wait(p));
         }
         let r = self.queue.front().and_then(Pending::try_take)?;
         self.queue.pop_front();
@@ -158,6 +166,8 @@ impl FailState {
 /// Encode/write workers fed by a bounded queue.
 pub struct WorkerPool {
     tx: Option<Sender<Vec<Job>>>,
+    /// The workers' queue, for the decode thread to take batches from while it waits.
+    rx: Receiver<Vec<Job>>,
     /// Bytes held by handed-over jobs that have not finished (see [`QUEUE_BYTES`]).
     queued_bytes: Arc<AtomicUsize>,
     /// Worker threads (the decode thread is the pool's other thread).
@@ -215,6 +225,7 @@ fn run_job(job: Job, buf: &mut Vec<u8>, sink: &dyn Sink) -> Result<(), Error> {
             crate::progress::stage_end(&st.encode, t, 0, 0);
             return Ok(());
         }
+        Job::Run(f) => return f(sink),
     };
     buf.clear();
     let t = crate::progress::stage_start();
@@ -301,6 +312,7 @@ impl WorkerPool {
             .collect();
         WorkerPool {
             tx: Some(tx),
+            rx,
             queued_bytes,
             workers: threads - 1,
             handles,
@@ -328,6 +340,8 @@ impl WorkerPool {
 pub struct Emitter {
     sink: Arc<dyn Sink>,
     tx: Sender<Vec<Job>>,
+    /// The same queue's receiving end: batches this thread runs while it waits.
+    help: Receiver<Vec<Job>>,
     queued_bytes: Arc<AtomicUsize>,
     fail: Arc<FailState>,
     opts: Arc<DecodeOptions>,
@@ -355,6 +369,7 @@ impl Emitter {
         Ok(Emitter {
             sink,
             tx,
+            help: pool.rx.clone(),
             queued_bytes: pool.queued_bytes.clone(),
             fail,
             opts,
@@ -439,6 +454,20 @@ impl Emitter {
         Ok(Pending(rx))
     }
 
+    /// Hands `f` to the pool at once, to write whole outputs into the sink while this
+    /// thread goes on (with the other adapters' ends): an SQS dump's merged message
+    /// streams, written at its finish, kept one core busy while the other had nothing
+    /// left to do. A failure fails the run, as a file job's does (the pool's join
+    /// returns it).
+    pub fn run<F>(&self, f: F) -> Result<(), Error>
+    where
+        F: FnOnce(&dyn Sink) -> Result<(), Error> + Send + 'static,
+    {
+        self.check()?;
+        self.pending.borrow_mut().push(Job::Run(Box::new(f)));
+        self.flush()
+    }
+
     /// Hands the pending jobs to the workers, or runs them here when the workers' queue
     /// is full (or there are none).
     fn flush(&self) -> Result<(), Error> {
@@ -480,6 +509,59 @@ impl Emitter {
                 self.fail.fail(e);
                 return Err(Error::Cancelled("a file write failed".into()));
             }
+        }
+        Ok(())
+    }
+
+    /// Waits for a submitted task's result, running queued batches here meanwhile: the
+    /// decode thread would otherwise sleep while the workers render the segments of an
+    /// ordered output it appends (an SQS queue's messages at the end of its keys, a huge
+    /// Redis collection), with the work it could share sitting in the queue. A batch taken
+    /// here may hold the awaited task itself; it then runs here.
+    pub fn wait<T>(&self, p: Pending<T>) -> Result<T, Error> {
+        loop {
+            if let Some(r) = p.try_take() {
+                return r;
+            }
+            crossbeam_channel::select! {
+                recv(p.0) -> r => return r.map_err(|_| dropped()),
+                recv(self.help) -> batch => match batch {
+                    Ok(batch) => self.run_taken(batch)?,
+                    // Not while this emitter holds a sender; kept correct anyway.
+                    Err(_) => return p.wait(),
+                },
+            }
+        }
+    }
+
+    /// Runs the batches still queued for the workers here, until the queue is empty: at
+    /// the end of the data the decode thread shares the last batches instead of waiting
+    /// for one worker to write them all.
+    pub fn drain_queue(&self) -> Result<(), Error> {
+        self.flush()?;
+        while let Ok(batch) = self.help.try_recv() {
+            self.run_taken(batch)?;
+        }
+        Ok(())
+    }
+
+    /// Runs a batch taken from the workers' queue on this thread, releasing its held
+    /// bytes as a worker would.
+    fn run_taken(&self, batch: Vec<Job>) -> Result<(), Error> {
+        let mut buf = self.buf.borrow_mut();
+        let mut failed = false;
+        for job in batch {
+            let held = job.held();
+            if !failed && !self.fail.failed() {
+                if let Err(e) = run_job(job, &mut buf, self.sink.as_ref()) {
+                    self.fail.fail(e);
+                    failed = true;
+                }
+            }
+            self.queued_bytes.fetch_sub(held, Ordering::Relaxed);
+        }
+        if failed {
+            return Err(Error::Cancelled("a file write failed".into()));
         }
         Ok(())
     }
@@ -670,18 +752,124 @@ mod tests {
                     })
                     .unwrap(),
                 );
-                while let Some(r) = q.next(false) {
+                while let Some(r) = q.next(false, &out) {
                     got.push(r.unwrap());
                 }
                 assert!(q.queue.len() <= 3);
             }
-            while let Some(r) = q.next(true) {
+            while let Some(r) = q.next(true, &out) {
                 got.push(r.unwrap());
             }
             assert_eq!(got, (0..50).collect::<Vec<_>>());
             drop(out);
             pool.join().unwrap();
         }
+    }
+
+    /// Starts a 2-thread pool over a gate whose worker is stuck on its first file, with
+    /// that file handed over. Returns the gate, its release, the pool and the emitter.
+    fn stuck_worker() -> (Arc<Gate>, mpsc::Sender<()>, WorkerPool, Emitter) {
+        let (sink, release) = gate();
+        let fail = Arc::new(FailState::default());
+        let pool = WorkerPool::start(2, sink.clone(), fail.clone());
+        let out = Emitter::new(
+            sink.clone(),
+            &pool,
+            fail,
+            Arc::new(DecodeOptions::default()),
+        )
+        .unwrap();
+        out.file(RelPath::parse("stuck/f").unwrap(), vec![1])
+            .unwrap();
+        out.flush().unwrap();
+        // The worker has taken its batch once the queue is empty again.
+        while !out.help.is_empty() {
+            std::thread::yield_now();
+        }
+        (sink, release, pool, out)
+    }
+
+    /// Lets a stuck worker go after a while if the test's thread is stuck too, so a
+    /// broken helper fails the test instead of hanging it.
+    fn watchdog(release: mpsc::Sender<()>, done: Arc<AtomicBool>) -> JoinHandle<()> {
+        std::thread::spawn(move || {
+            for _ in 0..300 {
+                if done.load(Ordering::SeqCst) {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            let _ = release.send(());
+        })
+    }
+
+    #[test]
+    fn waiting_for_a_task_runs_the_queued_jobs_here() {
+        let (sink, release, pool, out) = stuck_worker();
+        // Files, then the awaited task, queued behind the stuck worker.
+        for i in 0..3 {
+            out.file(RelPath::parse(&format!("q/f{i}")).unwrap(), vec![2])
+                .unwrap();
+        }
+        let p = out.submit(|| std::thread::current().id()).unwrap();
+        let done = Arc::new(AtomicBool::new(false));
+        let dog = watchdog(release, done.clone());
+        let ran_on = out.wait(p).unwrap();
+        // Still stuck: everything queued ran on this thread, the task included.
+        let stuck = !done.swap(true, Ordering::SeqCst) && sink.writes.lock().unwrap().len() == 3;
+        assert!(stuck, "the wait returned only once the worker was let go");
+        assert_eq!(ran_on, sink.main);
+        assert!(sink
+            .writes
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|(_, t)| *t == sink.main));
+        dog.join().unwrap();
+        drop(out);
+        pool.join().unwrap();
+        assert_eq!(sink.writes.lock().unwrap().len(), 4);
+    }
+
+    #[test]
+    fn the_last_queued_batches_are_drained_here() {
+        let (sink, release, pool, out) = stuck_worker();
+        for i in 0..3 * BATCH {
+            out.file(
+                RelPath::parse(&format!("q{}/f{i}", i / BATCH)).unwrap(),
+                vec![3],
+            )
+            .unwrap();
+        }
+        let done = Arc::new(AtomicBool::new(false));
+        let dog = watchdog(release, done.clone());
+        out.drain_queue().unwrap();
+        done.store(true, Ordering::SeqCst);
+        {
+            let w = sink.writes.lock().unwrap();
+            assert_eq!(w.len(), 3 * BATCH, "every queued file written here");
+            assert!(w.iter().all(|(_, t)| *t == sink.main));
+        }
+        // Only the stuck worker's byte is still held: the drained jobs released theirs.
+        assert_eq!(out.queued_bytes.load(Ordering::SeqCst), 1);
+        dog.join().unwrap();
+        drop(out);
+        pool.join().unwrap();
+        assert_eq!(sink.writes.lock().unwrap().len(), 3 * BATCH + 1);
+    }
+
+    #[test]
+    fn a_failing_run_job_fails_the_run() {
+        let (sink, release) = gate();
+        let _ = release.send(());
+        let fail = Arc::new(FailState::default());
+        let pool = WorkerPool::start(2, sink.clone(), fail.clone());
+        let out = Emitter::new(sink, &pool, fail, Arc::new(DecodeOptions::default())).unwrap();
+        out.run(|_| Err(Error::Internal("stream broke".into())))
+            .unwrap();
+        drop(out);
+        let e = pool.join().unwrap_err();
+        assert!(e.to_string().contains("stream broke"), "{e}");
     }
 
     /// Files written: path, writing thread, bytes.

@@ -143,7 +143,7 @@ impl BundleWriter {
             self.submit_segment(out)?;
         }
         // Append whatever is already rendered, oldest first.
-        while let Some(r) = self.in_flight.next(false) {
+        while let Some(r) = self.in_flight.next(false, out) {
             self.append(out, r??)?;
         }
         Ok(())
@@ -166,7 +166,7 @@ impl BundleWriter {
     /// Renders and appends everything queued, in order.
     fn drain(&mut self, out: &Emitter) -> Result<(), Error> {
         self.submit_segment(out)?;
-        while let Some(r) = self.in_flight.next(true) {
+        while let Some(r) = self.in_flight.next(true, out) {
             self.append(out, r??)?;
         }
         Ok(())

@@ -254,14 +254,14 @@ impl<'a> Appender<'a> {
             let mut text = Vec::with_capacity(raw.len() * 2);
             render::chunk(kind, &raw, &mut first, &mut text).map(|_| text)
         })?);
-        while let Some(text) = self.in_flight.next(false) {
+        while let Some(text) = self.in_flight.next(false, self.out) {
             self.f.write_all(&text??)?;
         }
         Ok(())
     }
 
     fn finish(mut self, meta: &Meta, expire: Option<u64>) -> Result<(), Error> {
-        while let Some(text) = self.in_flight.next(true) {
+        while let Some(text) = self.in_flight.next(true, self.out) {
             self.f.write_all(&text??)?;
         }
         let mut text = Vec::new();

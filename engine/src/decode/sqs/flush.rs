@@ -1,7 +1,7 @@
 //! Finalisation: `_queue.json` files, warnings, and the merged message and side-record
 //! streams written queue after queue (docs/format/30-sqs.md §4, §6).
 
-use super::{render, show, ExternalSorter, Queue, SqsAdapter, SqsError, KIND_MESSAGE};
+use super::{render, show, ExternalSorter, Queue, SqsAdapter, SqsError, KIND_MESSAGE, KIND_SIDE};
 use crate::decode::Family;
 use crate::encode::filename::encode_segment;
 use crate::encode::Emitter;
@@ -97,37 +97,55 @@ impl SqsAdapter {
         first.map_or(Ok(()), Err)
     }
 
-    /// Streams the sorted records into their files.
+    /// Hands the sorted records to the pool, which streams them into their files while
+    /// the decode thread finishes the other adapters. Each queue's two stream paths are
+    /// worked out here; a path's error is reported only if that stream has records.
     pub(super) fn write_streams(
         &mut self,
         sorter: ExternalSorter,
         out: &Emitter,
     ) -> Result<(), Error> {
-        let queues = &self.queues;
-        let mut current: Option<(u32, u8, StreamFile)> = None;
-        sorter.drain(|key, payload| -> Result<(), Error> {
-            let (Some(&[a, b, c, d]), Some(&kind)) = (key.get(..4), key.get(4)) else {
-                return Err(SqsError::Internal("short sort key".into()).into());
-            };
-            let ord = u32::from_be_bytes([a, b, c, d]);
-            let same = matches!(&current, Some((o, k, _)) if *o == ord && *k == kind);
-            if !same {
-                if let Some((_, _, s)) = current.take() {
-                    s.finish()?;
+        let mut paths: Vec<[Option<Result<RelPath, Error>>; 2]> = self
+            .queues
+            .iter()
+            .map(|q| {
+                [
+                    Some(Self::stream_path(q, KIND_MESSAGE)),
+                    Some(Self::stream_path(q, KIND_SIDE)),
+                ]
+            })
+            .collect();
+        out.run(move |sink| {
+            let mut current: Option<(u32, u8, StreamFile)> = None;
+            sorter.drain(|key, payload| -> Result<(), Error> {
+                let (Some(&[a, b, c, d]), Some(&kind)) = (key.get(..4), key.get(4)) else {
+                    return Err(SqsError::Internal("short sort key".into()).into());
+                };
+                let ord = u32::from_be_bytes([a, b, c, d]);
+                let same = matches!(&current, Some((o, k, _)) if *o == ord && *k == kind);
+                if !same {
+                    if let Some((_, _, s)) = current.take() {
+                        s.finish()?;
+                    }
+                    let slot = usize::from(kind != KIND_MESSAGE);
+                    let path = paths
+                        .get_mut(ord as usize)
+                        .and_then(|p| p.get_mut(slot))
+                        .and_then(Option::take)
+                        .ok_or_else(|| {
+                            SqsError::Internal("sort key names no queue, or a stream twice".into())
+                        })??;
+                    current = Some((ord, kind, sink.open_stream(&path)?));
                 }
-                let q = queues
-                    .get(ord as usize)
-                    .ok_or_else(|| SqsError::Internal("sort key names no queue".into()))?;
-                current = Some((ord, kind, out.stream(&Self::stream_path(q, kind)?)?));
+                match current.as_mut() {
+                    Some((_, _, s)) => s.write_all(payload),
+                    None => Err(SqsError::Internal("no open stream".into()).into()),
+                }
+            })?;
+            if let Some((_, _, s)) = current.take() {
+                s.finish()?;
             }
-            match current.as_mut() {
-                Some((_, _, s)) => s.write_all(payload),
-                None => Err(SqsError::Internal("no open stream".into()).into()),
-            }
-        })?;
-        if let Some((_, _, s)) = current.take() {
-            s.finish()?;
-        }
-        Ok(())
+            Ok(())
+        })
     }
 }

@@ -180,6 +180,6 @@ impl Segments {
         if all {
             self.submit(out)?;
         }
-        self.in_flight.next(all).transpose()
+        self.in_flight.next(all, out).transpose()
     }
 }
