@@ -162,9 +162,7 @@ pub fn finalize(sink: &dyn Sink, manifest: &Manifest) -> Result<(), Error> {
     crate::progress::record_read_ts(manifest.last_commit_ts);
     sink.write_control("MANIFEST.json", &manifest.render())?;
     sink.write_control_with(sink.digest_kind().file_name(), &mut |w| {
-        let mut c = checksums::ChecksumsWriter::new(w).with_kind(sink.digest_kind());
-        sink.for_each_digest(&mut |path, digest| c.add_line(path, digest))?;
-        c.finish()
+        checksums::write_overlapped(w, sink.digest_kind(), &|f| sink.for_each_digest(f))
     })?;
     crate::progress::record_phase("finalize", started.elapsed());
     Ok(())
