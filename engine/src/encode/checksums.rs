@@ -158,11 +158,11 @@ pub fn write_overlapped(
     c.finish()
 }
 
+/// What [`unpack`] hands each packed record to: its path bytes and digest.
+type PackedVisitor<'a> = &'a mut dyn FnMut(&[u8], &[u8; 32]) -> Result<(), Error>;
+
 /// Calls `f` on every (path, digest) record packed in `chunk`.
-fn unpack(
-    chunk: &[u8],
-    f: &mut dyn FnMut(&[u8], &[u8; 32]) -> Result<(), Error>,
-) -> Result<(), Error> {
+fn unpack(chunk: &[u8], f: PackedVisitor<'_>) -> Result<(), Error> {
     let corrupt = || Error::Internal("a packed CHECKSUMS record is corrupt".into());
     let mut rest = chunk;
     while let Some((len, tail)) = rest.split_first_chunk::<4>() {
