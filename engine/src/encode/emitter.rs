@@ -3,7 +3,9 @@
 //! Adapters decode on one thread (cheap: key parsing, small state), and hand each file to
 //! the [`WorkerPool`] as a closure that renders its bytes; workers render, write and hash
 //! in parallel. The job queue is bounded, so memory is bounded by its capacity whatever
-//! the dataset size. Ordered outputs (JSONL) are streamed from the decode thread itself.
+//! the dataset size. Ordered outputs (JSONL) are streamed from the decode thread itself,
+//! their segments rendered on the pool; while the decode thread waits for a segment it
+//! runs queued jobs instead of sleeping ([`Emitter::wait`]).
 //!
 //! `--threads N` means N busy threads, the decode thread included: the pool has N - 1
 //! workers, and when their queue is full the decode thread runs the batch itself instead
