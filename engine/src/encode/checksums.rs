@@ -103,7 +103,8 @@ impl<'a> ChecksumsWriter<'a> {
 
 /// Digests packed per chunk handed from the merging thread to the writing one.
 const CHUNK: usize = 1 << 20;
-/// Chunks queued between them (bounds the memory of the hand-over to ~1 MiB).
+/// Chunks queued between them: the hand-over holds at most ~4 MiB (these, the one being
+/// filled and the one being written out).
 const CHUNKS_IN_FLIGHT: usize = 2;
 
 /// Writes the checksum list of every digest `each` hands over (in path order) to `w`: the
