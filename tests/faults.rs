@@ -74,19 +74,7 @@ fn file_size_limit_fails_cleanly() {
         "--output",
         out.to_str().unwrap(),
     ]);
-    // SAFETY: only async-signal-safe calls between fork and exec (signal(2) and
-    // setrlimit(2)). libc for signal(2): rustix offers no safe way to set a disposition.
-    unsafe {
-        cmd.pre_exec(|| {
-            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
-            let lim = rustix::process::Rlimit {
-                current: Some(64 * 1024),
-                maximum: Some(64 * 1024),
-            };
-            rustix::process::setrlimit(rustix::process::Resource::Fsize, lim)?;
-            Ok(())
-        });
-    }
+    limit_file_size(&mut cmd, 64 * 1024);
     let r = cmd.output().unwrap();
     let err = String::from_utf8_lossy(&r.stderr);
     assert_eq!(r.status.code(), Some(1), "{err}");
@@ -94,6 +82,60 @@ fn file_size_limit_fails_cleanly() {
         err.contains("File too large") && err.contains("s3/"),
         "{err}"
     );
+    assert_no_dump(&out);
+}
+
+/// Makes every write past `bytes` of a file fail with EFBIG in the child (RLIMIT_FSIZE,
+/// SIGXFSZ ignored).
+fn limit_file_size(cmd: &mut Command, bytes: u64) {
+    // SAFETY: only async-signal-safe calls between fork and exec (signal(2) and
+    // setrlimit(2)). libc for signal(2): rustix offers no safe way to set a disposition.
+    unsafe {
+        cmd.pre_exec(move || {
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            let lim = rustix::process::Rlimit {
+                current: Some(bytes),
+                maximum: Some(bytes),
+            };
+            rustix::process::setrlimit(rustix::process::Resource::Fsize, lim)?;
+            Ok(())
+        });
+    }
+}
+
+/// The checksum list itself cannot be written (a size limit above every data file and the
+/// manifest, below the list): the run fails naming CHECKSUMS, and the MANIFEST.json written
+/// just before it is taken back, so the directory does not pass for a dump.
+#[test]
+fn checksums_failure_takes_the_manifest_back() {
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("out");
+    let dir = case("ddb_hash_range");
+    let limit = 1200;
+    // The case's shape is what makes the limit fall between the manifest and the list.
+    let sizes = |name: &str| {
+        std::fs::metadata(dir.join("expected").join(name))
+            .unwrap()
+            .len()
+    };
+    assert!(sizes("MANIFEST.json") + 200 < limit && sizes("CHECKSUMS") > limit);
+    let mut cmd = Command::new(bin());
+    cmd.current_dir(&dir).args([
+        "decode",
+        "--input",
+        "input.fsm",
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    limit_file_size(&mut cmd, limit);
+    let r = cmd.output().unwrap();
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert_eq!(r.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("File too large") && err.contains("CHECKSUMS"),
+        "{err}"
+    );
+    assert!(out.join("dynamodb").exists(), "the data was written: {err}");
     assert_no_dump(&out);
 }
 

@@ -161,9 +161,18 @@ pub fn finalize(sink: &dyn Sink, manifest: &Manifest) -> Result<(), Error> {
     }
     crate::progress::record_read_ts(manifest.last_commit_ts);
     sink.write_control("MANIFEST.json", &manifest.render())?;
-    sink.write_control_with(sink.digest_kind().file_name(), &mut |w| {
+    let listed = sink.write_control_with(sink.digest_kind().file_name(), &mut |w| {
         checksums::write_overlapped(w, sink.digest_kind(), &|f| sink.for_each_digest(f))
-    })?;
+    });
+    if let Err(e) = listed {
+        // Not a dump without its checksum list: the manifest goes too (and the partial list).
+        for name in ["MANIFEST.json", sink.digest_kind().file_name()] {
+            if let Err(r) = sink.retract_control(name) {
+                tracing::warn!("after the checksum list failed, {name} could not be removed: {r}");
+            }
+        }
+        return Err(e);
+    }
     crate::progress::record_phase("finalize", started.elapsed());
     Ok(())
 }

@@ -303,6 +303,19 @@ impl Sink for DirSink {
         Ok(())
     }
 
+    fn retract_control(&self, name: &str) -> Result<(), Error> {
+        match rfs::unlinkat(&*self.root, name, rfs::AtFlags::empty()) {
+            Ok(()) | Err(Errno::NOENT) => {}
+            Err(e) => {
+                return Err(Error::io(
+                    self.root_path.join(name).display(),
+                    errno_to_io(e),
+                ))
+            }
+        }
+        self.sync_root()
+    }
+
     /// Streams `CHECKSUMS` (a line per file of the dump) straight into its file; other
     /// control files are small and take the default path (they are hashed and listed).
     fn write_control_with(

@@ -229,6 +229,16 @@ pub trait Sink: Send + Sync {
         self.write_control(name, &v)
     }
 
+    /// Takes back control file `name` written earlier in this run: `MANIFEST.json` when
+    /// `CHECKSUMS`, written after it (it lists the manifest), could not be written, so a
+    /// failed run does not leave a manifest presenting the directory as a dump. Sinks that
+    /// cannot take a file back (an archive stream already written) leave it: their output
+    /// is incomplete anyway.
+    fn retract_control(&self, name: &str) -> Result<(), Error> {
+        let _ = name;
+        Ok(())
+    }
+
     /// Creates directory `path` (and its parents) even if no file is ever written in it:
     /// upstream's tree has such directories (a DynamoDB table without items still has an
     /// empty `items/`). Sinks that cannot hold empty directories may ignore it.

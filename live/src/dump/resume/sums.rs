@@ -117,6 +117,10 @@ impl Sink for FinalSink {
         Ok(())
     }
 
+    fn retract_control(&self, name: &str) -> Result<(), Error> {
+        self.dir.retract_control(name)
+    }
+
     fn digest_kind(&self) -> DigestKind {
         self.own.kind()
     }
