@@ -66,23 +66,30 @@ fn disk_full_fails_cleanly() {
 fn file_size_limit_fails_cleanly() {
     let t = tempfile::tempdir().unwrap();
     let out = t.path().join("out");
+    let err = decode_with_file_size_limit(&case("s3_multichunk"), &out, 64 * 1024);
+    assert!(
+        err.contains("File too large") && err.contains("s3/"),
+        "{err}"
+    );
+    assert_no_dump(&out);
+}
+
+/// Decodes `dir`'s `input.fsm` into `out` with writes past `bytes` of a file failing;
+/// asserts the run failed (exit 1) and returns its standard error.
+fn decode_with_file_size_limit(dir: &Path, out: &Path, bytes: u64) -> String {
     let mut cmd = Command::new(bin());
-    cmd.current_dir(case("s3_multichunk")).args([
+    cmd.current_dir(dir).args([
         "decode",
         "--input",
         "input.fsm",
         "--output",
         out.to_str().unwrap(),
     ]);
-    limit_file_size(&mut cmd, 64 * 1024);
+    limit_file_size(&mut cmd, bytes);
     let r = cmd.output().unwrap();
-    let err = String::from_utf8_lossy(&r.stderr);
+    let err = String::from_utf8_lossy(&r.stderr).into_owned();
     assert_eq!(r.status.code(), Some(1), "{err}");
-    assert!(
-        err.contains("File too large") && err.contains("s3/"),
-        "{err}"
-    );
-    assert_no_dump(&out);
+    err
 }
 
 /// Makes every write past `bytes` of a file fail with EFBIG in the child (RLIMIT_FSIZE,
@@ -119,18 +126,7 @@ fn checksums_failure_takes_the_manifest_back() {
             .len()
     };
     assert!(sizes("MANIFEST.json") + 200 < limit && sizes("CHECKSUMS") > limit);
-    let mut cmd = Command::new(bin());
-    cmd.current_dir(&dir).args([
-        "decode",
-        "--input",
-        "input.fsm",
-        "--output",
-        out.to_str().unwrap(),
-    ]);
-    limit_file_size(&mut cmd, limit);
-    let r = cmd.output().unwrap();
-    let err = String::from_utf8_lossy(&r.stderr);
-    assert_eq!(r.status.code(), Some(1), "{err}");
+    let err = decode_with_file_size_limit(&dir, &out, limit);
     assert!(
         err.contains("File too large") && err.contains("CHECKSUMS"),
         "{err}"
