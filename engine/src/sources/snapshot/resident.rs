@@ -47,6 +47,21 @@ impl Drop for Registered {
     }
 }
 
+/// Whether `bytes` lies inside a live snapshot mapping: such bytes are pages of a file,
+/// so holding them until a worker writes them allocates nothing (they are dropped from
+/// the resident set behind the scan and fault back in from the file when read), unlike
+/// bytes on the heap. The worker pool bounds the two separately.
+pub fn is_mapped(bytes: &[u8]) -> bool {
+    let (lo, hi) = (
+        bytes.as_ptr() as usize,
+        bytes.as_ptr() as usize + bytes.len(),
+    );
+    !bytes.is_empty()
+        && MAPPINGS
+            .lock()
+            .is_ok_and(|m| m.iter().any(|&(s, e)| s <= lo && hi <= e))
+}
+
 /// Drops the whole pages inside `bytes` from the resident set if `bytes` lies in a
 /// snapshot mapping (they fault back in from the file if read again); does nothing for
 /// any other memory. `bytes` itself keeps its mapping alive for the call.
@@ -61,10 +76,7 @@ pub fn release(bytes: &Bytes) {
     if end <= start {
         return;
     }
-    let inside = MAPPINGS
-        .lock()
-        .is_ok_and(|m| m.iter().any(|&(s, e)| s <= lo && hi <= e));
-    if !inside {
+    if !is_mapped(bytes) {
         return;
     }
     // SAFETY: [start, end) lies inside a live read-only file mapping (registered, and kept
@@ -94,6 +106,7 @@ mod tests {
         let map = unsafe { memmap2::Mmap::map(&f) }.unwrap();
         let bytes = Bytes::from_owner(Registered::new(map));
         let slice = bytes.slice(page / 2..page * 6);
+        assert!(is_mapped(&slice) && is_mapped(&bytes));
         release(&slice);
         assert_eq!(
             &slice[..],
@@ -103,6 +116,7 @@ mod tests {
 
         // Heap bytes are never released (that would zero them).
         let heap = Bytes::from(data.clone());
+        assert!(!is_mapped(&heap));
         release(&heap);
         assert_eq!(&heap[..], &data[..]);
 
