@@ -69,8 +69,39 @@ pub struct Counters {
 /// Routes entries to the enabled adapters.
 pub struct Dispatcher {
     adapters: [Option<Box<dyn Adapter>>; 4],
+    /// Per adapter not finished yet: the first key past every key its families can hold
+    /// ([`key_space_end`]); `None` once it has finished, or when no key can be past them.
+    ends: [Option<Vec<u8>>; 4],
+    /// The smallest of [`Dispatcher::ends`]: the one compare every entry pays.
+    next_end: Option<Vec<u8>>,
+    /// Results of the adapters finished during the main pass, kept for [`Dispatcher::finish`].
+    early: [Option<Result<(), Error>>; 4],
     /// Counts so far.
     pub counters: Counters,
+}
+
+/// The first key past every key that starts with one of `kind`'s family prefixes: once
+/// the main pass (in ascending key order) reaches it, the adapter has seen all its entries
+/// and can finish while the rest of the input is decoded. `None` when no key is past them.
+fn key_space_end(kind: AdapterKind) -> Option<Vec<u8>> {
+    let successor = |prefix: &[u8]| {
+        // The first byte string above every string that starts with `prefix`.
+        let mut s = prefix.to_vec();
+        while s.last() == Some(&u8::MAX) {
+            s.pop();
+        }
+        let last = s.last_mut()?;
+        *last += 1;
+        Some(s)
+    };
+    let mut end: Option<Vec<u8>> = None;
+    for r in routes::ROUTES.iter().filter(|r| r.adapter == Some(kind)) {
+        let s = successor(r.prefix)?;
+        if end.as_ref().is_none_or(|e| s > *e) {
+            end = Some(s);
+        }
+    }
+    end
 }
 
 impl Dispatcher {
@@ -81,10 +112,45 @@ impl Dispatcher {
             let i = a.kind().index();
             slots[i] = Some(a);
         }
-        Dispatcher {
+        let ends: [Option<Vec<u8>>; 4] = std::array::from_fn(|i| {
+            let kind = slots[i].as_ref()?.kind();
+            key_space_end(kind)
+        });
+        let mut d = Dispatcher {
             adapters: slots,
+            ends,
+            next_end: None,
+            early: [None, None, None, None],
             counters: Counters::default(),
+        };
+        d.next_end = d.smallest_end();
+        d
+    }
+
+    fn smallest_end(&self) -> Option<Vec<u8>> {
+        self.ends.iter().flatten().min().cloned()
+    }
+
+    /// Finishes, now, every adapter whose key space `key` is past. Its result is kept for
+    /// [`Dispatcher::finish`], which reports errors in upstream's order as if every
+    /// adapter had finished at the end. What an adapter finishes (SQS's message streams,
+    /// DynamoDB's last bundle parts) is handed to the pool while this thread decodes the
+    /// keys that follow (the Redis families after `!sqs|`), instead of after all of them.
+    fn finish_passed(&mut self, key: &[u8], out: &Emitter) {
+        if self.next_end.as_deref().is_none_or(|e| key < e) {
+            return;
         }
+        for i in 0..self.ends.len() {
+            let passed = self.ends[i].as_deref().is_some_and(|e| key >= e);
+            if !passed {
+                continue;
+            }
+            self.ends[i] = None;
+            if let Some(Some(a)) = self.adapters.get_mut(i) {
+                self.early[i] = Some(a.finish(out));
+            }
+        }
+        self.next_end = self.smallest_end();
     }
 
     /// Key prefixes wanted by some adapter's index pass (empty: no index pass needed).
@@ -116,6 +182,7 @@ impl Dispatcher {
 
     /// Main pass: routes one visible entry.
     pub fn dispatch(&mut self, entry: &Entry, out: &Emitter) -> Result<(), Error> {
+        self.finish_passed(&entry.user_key, out);
         let Some(r) = route(&entry.user_key) else {
             self.counters.unknown += 1;
             return Ok(());
@@ -136,18 +203,26 @@ impl Dispatcher {
         }
     }
 
-    /// Finishes every adapter; each runs even if another one failed, and the first error
-    /// in upstream's order is returned. SQS finishes first: it hands its merged message
-    /// streams to the pool, which writes them while this thread finishes the others.
+    /// Finishes every adapter not finished during the main pass; each runs even if
+    /// another one failed, and the first error in upstream's order is returned, whether it
+    /// came from an adapter finished early or now. SQS finishes first: it hands its merged
+    /// message streams to the pool, which writes them while this thread finishes the
+    /// others.
     pub fn finish(&mut self, out: &Emitter) -> Result<(), Error> {
         let mut results: [Result<(), Error>; 4] = [Ok(()), Ok(()), Ok(()), Ok(())];
         let sqs = AdapterKind::Sqs.index();
         let order = std::iter::once(sqs).chain((0..self.adapters.len()).filter(|&i| i != sqs));
         for i in order {
+            let early = self.early.get_mut(i).and_then(Option::take);
             if let (Some(Some(a)), Some(r)) = (self.adapters.get_mut(i), results.get_mut(i)) {
-                *r = a.finish(out);
+                *r = match early {
+                    Some(done) => done,
+                    None => a.finish(out),
+                };
             }
         }
+        self.ends = [None, None, None, None];
+        self.next_end = None;
         results.into_iter().collect()
     }
 }
@@ -209,5 +284,76 @@ mod tests {
         assert_eq!(*log.lock().unwrap(), [Sqs, DynamoDb, S3, Redis]);
         drop(out);
         pool.join().unwrap();
+    }
+
+    #[test]
+    fn adapters_finish_once_the_keys_pass_their_key_space() {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let adapters = AdapterKind::ALL
+            .iter()
+            .map(|&kind| {
+                Box::new(Finisher {
+                    kind,
+                    fails: matches!(kind, AdapterKind::S3 | AdapterKind::Sqs),
+                    log: log.clone(),
+                }) as Box<dyn Adapter>
+            })
+            .collect();
+        let mut d = Dispatcher::new(adapters);
+        let sink: Arc<dyn Sink> = Arc::new(NullSink::new());
+        let fail = Arc::new(FailState::default());
+        let pool = WorkerPool::start(2, sink.clone(), fail.clone());
+        let out = Emitter::new(sink, &pool, fail, Arc::new(DecodeOptions::default())).unwrap();
+        let entry = |k: &[u8]| Entry {
+            user_key: bytes::Bytes::copy_from_slice(k),
+            commit_ts: 1,
+            expire_at_ms: 0,
+            tombstone: false,
+            value: bytes::Bytes::new(),
+        };
+        use AdapterKind::*;
+        let mut after = |k: &[u8]| {
+            d.dispatch(&entry(k), &out).unwrap();
+            log.lock().unwrap().clone()
+        };
+        assert_eq!(after(b"!ddb|item|t|1"), []);
+        assert_eq!(after(b"!ddb|meta|table|t"), []);
+        // Past every `!ddb|` family (an internal key): DynamoDB is done.
+        assert_eq!(after(b"!dist|route|1"), [DynamoDb]);
+        assert_eq!(after(b"!hs|meta|h"), [DynamoDb]);
+        // `!s3route|` sorts before every `!s3|` key ('r' < '|').
+        assert_eq!(after(b"!s3route|x"), [DynamoDb]);
+        assert_eq!(after(b"!s3|upload|part|b"), [DynamoDb]);
+        // The first SQS key is past S3's: S3 finishes (and fails; the error is kept).
+        assert_eq!(after(b"!sqs|msg|data|q"), [DynamoDb, S3]);
+        assert_eq!(after(b"!sqs|queue|tombstone|q"), [DynamoDb, S3]);
+        // Redis keys after SQS's: SQS finishes while they are decoded.
+        assert_eq!(after(b"!st|meta|s"), [DynamoDb, S3, Sqs]);
+        assert_eq!(after(b"!zs|scr|z"), [DynamoDb, S3, Sqs]);
+        // Redis has keys up to the end of the key space: it finishes at the end, and the
+        // error reported is still the first in upstream's order (S3's).
+        let e = d.finish(&out).unwrap_err();
+        assert!(e.to_string().contains("S3 failed"), "{e}");
+        assert_eq!(*log.lock().unwrap(), [DynamoDb, S3, Sqs, Redis]);
+        drop(out);
+        pool.join().unwrap();
+    }
+
+    #[test]
+    fn key_space_ends_are_past_every_family_prefix() {
+        for kind in AdapterKind::ALL {
+            let end = key_space_end(kind).unwrap();
+            for r in routes::ROUTES.iter().filter(|r| r.adapter == Some(kind)) {
+                let mut longest = r.prefix.to_vec();
+                longest.extend_from_slice(&[u8::MAX; 64]);
+                assert!(end > longest, "{kind:?}: {:?}", r.prefix);
+            }
+        }
+        // The successor of its greatest prefix: `!sqs|zzz`, which no SQS family holds,
+        // is past SQS's keys.
+        assert_eq!(
+            key_space_end(AdapterKind::Sqs).unwrap(),
+            b"!sqs|queue|tombstone}"
+        );
     }
 }
