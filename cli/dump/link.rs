@@ -54,8 +54,9 @@ pub struct LinkArgs {
     #[command(flatten)]
     pub tls: TlsArgs,
 
-    /// Group reads (RPCs) in flight at once across the cluster [default: the number of
-    /// groups, at most 16].
+    /// Group reads (RPCs) in flight at once across the cluster, plus one for the group the
+    /// dump is waiting on (so groups waiting to hand over their data never hold every read
+    /// it needs) [default: the number of groups, at most 16].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..), help_heading = "Limits")]
     pub scan_concurrency: Option<u64>,
 

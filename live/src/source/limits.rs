@@ -8,8 +8,16 @@
 //! per RPC bounds the load each node sees the same way without that hazard. For the same
 //! reason a group that holds no buffered bytes may always take its next batch, even past
 //! the byte budget: memory stays within the budget plus one batch per group.
+//!
+//! A read permit held per RPC still has that hazard in one shape: a group whose channel
+//! is full waits to deliver, and its value fetches already under way keep their permits
+//! until it goes on, which is only once the merge has read the group it waits on now. With
+//! as many such groups as permits, that group could never read again (`--scan-concurrency
+//! 1` or 2 hung for good on an 8-group dump). So the group the merge is blocked on reads
+//! through one extra lane ([`Throttle::merge_lane`], [`Starving`]): at most N + 1 reads are
+//! in flight, and the one beyond N is always the one the whole dump is waiting for.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{Notify, Semaphore, SemaphorePermit};
@@ -53,8 +61,42 @@ impl ScanLimits {
 #[derive(Debug)]
 pub struct Throttle {
     reads: Semaphore,
+    /// The one read past `reads` for the group the merge is blocked on (module doc).
+    lane: Semaphore,
     bytes: Arc<ByteBudget>,
     rate: Option<Mutex<TokenBucket>>,
+}
+
+/// Whether the ordered merge is blocked waiting for one group's next batch: set by that
+/// group's stream while it waits, read by the group's scanner to take the merge lane.
+#[derive(Debug, Default)]
+pub struct Starving {
+    waiting: AtomicBool,
+    changed: Notify,
+}
+
+impl Starving {
+    /// The merge starts (`true`) or stops (`false`) waiting for this group.
+    pub fn set(&self, waiting: bool) {
+        self.waiting.store(waiting, Ordering::Release);
+        if waiting {
+            self.changed.notify_waiters();
+        }
+    }
+
+    /// Resolves once the merge waits for this group (at once if it does now).
+    pub async fn wait(&self) {
+        loop {
+            let changed = self.changed.notified();
+            tokio::pin!(changed);
+            // Registered before the check, so a `set(true)` in between still wakes it.
+            changed.as_mut().enable();
+            if self.waiting.load(Ordering::Acquire) {
+                return;
+            }
+            changed.await;
+        }
+    }
 }
 
 impl Throttle {
@@ -62,6 +104,7 @@ impl Throttle {
     pub fn new(limits: &ScanLimits, groups: usize) -> Self {
         Throttle {
             reads: Semaphore::new(limits.concurrency(groups)),
+            lane: Semaphore::new(1),
             bytes: Arc::new(ByteBudget::new(limits.max_inflight_bytes)),
             rate: limits
                 .rate_limit
@@ -73,6 +116,22 @@ impl Throttle {
     pub async fn read_slot(&self) -> Option<SemaphorePermit<'_>> {
         // The semaphore is never closed; `None` would mean it was.
         self.reads.acquire().await.ok()
+    }
+
+    /// Waits for a read slot, or for the merge lane once the merge is blocked on this
+    /// group (`starving`), whichever comes first; hold it for the duration of one RPC.
+    pub async fn read_slot_or_lane(&self, starving: &Starving) -> Option<SemaphorePermit<'_>> {
+        tokio::select! {
+            biased;
+            s = self.read_slot() => s,
+            s = self.merge_lane(starving) => s,
+        }
+    }
+
+    /// The lane's one permit, once the merge waits for this group (module doc).
+    async fn merge_lane(&self, starving: &Starving) -> Option<SemaphorePermit<'_>> {
+        starving.wait().await;
+        self.lane.acquire().await.ok()
     }
 
     /// Waits until `n` more bytes read by a group that now buffers `held` bytes fit the
@@ -290,6 +349,48 @@ mod tests {
             drop((p1, p3));
             assert_eq!(budget.used(), 0);
             assert_eq!(a.load(Ordering::Acquire), 0);
+        });
+    }
+
+    #[test]
+    fn the_group_the_merge_waits_on_reads_through_one_extra_lane() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let limits = ScanLimits {
+                scan_concurrency: Some(1),
+                max_inflight_bytes: 1 << 20,
+                rate_limit: None,
+            };
+            let t = Arc::new(Throttle::new(&limits, 4));
+            let (held, blocked) = (Arc::new(Starving::default()), Arc::new(Starving::default()));
+            // A group waiting to deliver keeps the only slot.
+            let slot = t.read_slot_or_lane(&held).await;
+            assert!(slot.is_some());
+            let read = |s: Arc<Starving>| {
+                let t = t.clone();
+                tokio::spawn(async move {
+                    let p = t.read_slot_or_lane(&s).await;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    drop(p);
+                })
+            };
+            // Another group waits for it, until the merge blocks on that group.
+            let first = read(blocked.clone());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            assert!(!first.is_finished(), "read past the limit");
+            blocked.set(true);
+            // A second read of the same group waits for the lane: at most one extra.
+            let second = read(blocked.clone());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            assert!(!second.is_finished(), "two reads through the lane");
+            let done =
+                |h: tokio::task::JoinHandle<()>| tokio::time::timeout(Duration::from_secs(5), h);
+            done(first).await.expect("the lane let it read").unwrap();
+            done(second).await.expect("the lane came free").unwrap();
+            drop(slot);
         });
     }
 }

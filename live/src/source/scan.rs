@@ -7,7 +7,7 @@
 use super::abort::Abort;
 use super::client::Conn;
 use super::error::LiveError;
-use super::limits::{BytePermit, Throttle};
+use super::limits::{BytePermit, Starving, Throttle};
 use super::reorder::Reorder;
 use super::retry;
 use super::route_key::is_explicit_group_key;
@@ -67,6 +67,8 @@ pub struct ScanParams {
     pub throttle: Arc<Throttle>,
     /// Bytes this group's batches hold in the byte budget right now.
     pub held: Arc<AtomicU64>,
+    /// Set while the ordered merge is blocked waiting for this group's next batch.
+    pub starving: Arc<Starving>,
 }
 
 /// One message from a scanner task to its stream.
@@ -203,7 +205,7 @@ impl ScanParams {
             // connection (the request's own deadline is only a header the peer may ignore).
             let bound = self.call_timeout + CLIENT_GRACE;
             let read = async {
-                let _slot = self.throttle.read_slot().await;
+                let _slot = self.throttle.read_slot_or_lane(&self.starving).await;
                 tokio::time::timeout(bound, f(conn.clone())).await
             };
             let res = tokio::select! {

@@ -586,6 +586,7 @@ impl LiveSession {
                         abort: self.abort.clone(),
                         throttle: throttle.clone(),
                         held: Arc::new(AtomicU64::new(0)),
+                        starving: Arc::default(),
                     },
                     self.rt.handle().clone(),
                     narrowed.clone(),

@@ -2,7 +2,7 @@
 //! bridges it to the pipeline's (blocking) iterator through a bounded channel, so a slow
 //! consumer throttles the scanner instead of buffering the group in memory.
 
-use super::limits::BytePermit;
+use super::limits::{BytePermit, Starving};
 use super::narrow::{intersect, KeyRange};
 use super::scan::{prefix_ranges, scan_task, Msg, ScanParams};
 use super::scopes::ScopeId;
@@ -85,6 +85,7 @@ impl Shard for LiveShard {
             batch: Vec::new().into_iter(),
             permit: None,
             group: self.params.group,
+            starving: self.params.starving.clone(),
             done: false,
             counts: full.then(|| self.full_counts.clone()),
         }))
@@ -98,6 +99,8 @@ struct LiveStream {
     /// The current batch's bytes in the budget, given back once it is consumed.
     permit: Option<BytePermit>,
     group: u64,
+    /// Tells the group's scanner when the merge waits on it.
+    starving: Arc<Starving>,
     done: bool,
     counts: Option<CountSlot>,
 }
@@ -115,7 +118,19 @@ impl Iterator for LiveStream {
             if self.done {
                 return None;
             }
-            match self.rx.blocking_recv() {
+            let next = match self.rx.try_recv() {
+                Ok(m) => Some(m),
+                Err(mpsc::error::TryRecvError::Disconnected) => None,
+                Err(mpsc::error::TryRecvError::Empty) => {
+                    // The merge cannot go on without this group: its scanner may read
+                    // past the concurrency limit meanwhile (see `limits::Starving`).
+                    self.starving.set(true);
+                    let m = self.rx.blocking_recv();
+                    self.starving.set(false);
+                    m
+                }
+            };
+            match next {
                 Some(Msg::Batch(b, permit)) => {
                     self.batch = b.into_iter();
                     self.permit = permit;
