@@ -35,7 +35,7 @@ const BLOB_FAMILIES: [&[u8]; 2] = [Family::S3Blob.prefix(), Family::S3ChunkBlob.
 /// Keys-only pages a group enumerates ahead of its value fetches.
 const KEY_PAGES_AHEAD: usize = 2;
 /// Value fetches (one chunk of a keys page each) a group has in flight at once.
-const VALUE_FETCHES_IN_FLIGHT: usize = 2;
+pub(super) const VALUE_FETCHES_IN_FLIGHT: usize = 2;
 /// A chunk whose pairs came to more than this keeps the group at one value fetch in
 /// flight until a smaller one comes back: a page of large values (up to the 64 MiB message
 /// limit) is never fetched twice over, so a group holds at most what it held with one

@@ -17,6 +17,9 @@ type CountSlot = Arc<Mutex<Option<BTreeMap<ScopeId, u64>>>>;
 
 /// Batches in flight per scan.
 const BATCHES_IN_FLIGHT: usize = 4;
+// The merge lane cannot be stranded because a group cannot fill its channel before the value
+// fetches it had under way have finished (see `limits`): this keeps that true.
+const _: () = assert!(BATCHES_IN_FLIGHT > super::scan::VALUE_FETCHES_IN_FLIGHT);
 
 /// One group of a live cluster.
 pub struct LiveShard {
