@@ -83,6 +83,22 @@ fn build_snapshot(path: &Path, objects: &[(&str, u64)]) -> std::io::Result<()> {
     w.flush()
 }
 
+/// `decode` of `input`'s S3 data into `output` with `extra` flags, output discarded.
+fn decode_s3(input: &Path, output: &Path, extra: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_elastickv-backup"));
+    cmd.arg("decode")
+        .arg("--input")
+        .arg(input)
+        .arg("--output")
+        .arg(output)
+        .args(["--adapter", "s3"])
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    cmd
+}
+
 /// Checks that object `k`'s body is its `chunks` chunks in order.
 fn check_body(path: &Path, k: u64, chunks: u64) {
     assert_eq!(
@@ -121,17 +137,8 @@ fn s3_large_object_peak_rss_is_bounded() {
     build_snapshot(&input, &[("huge.bin", mib)]).expect("writing the snapshot");
 
     let stderr_path = work.path().join("stderr.txt");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_elastickv-backup"));
-    cmd.arg("decode")
-        .arg("--input")
-        .arg(&input)
-        .arg("--output")
-        .arg(&output)
-        .arg("--adapter")
-        .arg("s3")
-        .env("TMPDIR", &scratch)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
+    let mut cmd = decode_s3(&input, &output, &[]);
+    cmd.env("TMPDIR", &scratch)
         .stderr(File::create(&stderr_path).unwrap());
     let (code, maxrss_kib) = run_measured(&mut cmd);
     let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
@@ -178,17 +185,7 @@ fn s3_objects_handed_whole_from_the_mapping_are_written_whole_and_bounded() {
     let input = work.path().join("input.fsm");
     let output = work.path().join("out");
     build_snapshot(&input, &objects).expect("writing the snapshot");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_elastickv-backup"));
-    cmd.arg("decode")
-        .arg("--input")
-        .arg(&input)
-        .arg("--output")
-        .arg(&output)
-        .args(["--adapter", "s3", "--threads", "2"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let (code, maxrss_kib) = run_measured(&mut cmd);
+    let (code, maxrss_kib) = run_measured(&mut decode_s3(&input, &output, &["--threads", "2"]));
     assert_eq!(code, 0, "decode failed");
     eprintln!("s3_memory: 5 objects, peak RSS {} MiB", maxrss_kib / 1024);
     for (k, (name, chunks)) in objects.iter().enumerate() {

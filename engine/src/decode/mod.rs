@@ -240,7 +240,7 @@ mod tests {
     struct Finisher {
         kind: AdapterKind,
         fails: bool,
-        log: Arc<Mutex<Vec<AdapterKind>>>,
+        log: Log,
     }
 
     impl Adapter for Finisher {
@@ -259,25 +259,32 @@ mod tests {
         }
     }
 
-    #[test]
-    fn sqs_finishes_first_and_errors_keep_upstreams_order() {
-        let log = Arc::new(Mutex::new(Vec::new()));
+    type Log = Arc<Mutex<Vec<AdapterKind>>>;
+
+    /// Every adapter, logging its finish into the returned log; S3's and SQS's finish fail
+    /// (S3's error comes first in upstream's order). With a pool and an emitter to run on.
+    fn finishers() -> (Dispatcher, Log, WorkerPool, Emitter) {
+        let log = Log::default();
         let adapters = AdapterKind::ALL
             .iter()
             .map(|&kind| {
                 Box::new(Finisher {
                     kind,
-                    // S3 and SQS fail: S3's error comes first in upstream's order.
                     fails: matches!(kind, AdapterKind::S3 | AdapterKind::Sqs),
                     log: log.clone(),
                 }) as Box<dyn Adapter>
             })
             .collect();
-        let mut d = Dispatcher::new(adapters);
         let sink: Arc<dyn Sink> = Arc::new(NullSink::new());
         let fail = Arc::new(FailState::default());
         let pool = WorkerPool::start(2, sink.clone(), fail.clone());
         let out = Emitter::new(sink, &pool, fail, Arc::new(DecodeOptions::default())).unwrap();
+        (Dispatcher::new(adapters), log, pool, out)
+    }
+
+    #[test]
+    fn sqs_finishes_first_and_errors_keep_upstreams_order() {
+        let (mut d, log, pool, out) = finishers();
         let e = d.finish(&out).unwrap_err();
         assert!(e.to_string().contains("S3 failed"), "{e}");
         use AdapterKind::*;
@@ -288,22 +295,7 @@ mod tests {
 
     #[test]
     fn adapters_finish_once_the_keys_pass_their_key_space() {
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let adapters = AdapterKind::ALL
-            .iter()
-            .map(|&kind| {
-                Box::new(Finisher {
-                    kind,
-                    fails: matches!(kind, AdapterKind::S3 | AdapterKind::Sqs),
-                    log: log.clone(),
-                }) as Box<dyn Adapter>
-            })
-            .collect();
-        let mut d = Dispatcher::new(adapters);
-        let sink: Arc<dyn Sink> = Arc::new(NullSink::new());
-        let fail = Arc::new(FailState::default());
-        let pool = WorkerPool::start(2, sink.clone(), fail.clone());
-        let out = Emitter::new(sink, &pool, fail, Arc::new(DecodeOptions::default())).unwrap();
+        let (mut d, log, pool, out) = finishers();
         let entry = |k: &[u8]| Entry {
             user_key: bytes::Bytes::copy_from_slice(k),
             commit_ts: 1,

@@ -14,7 +14,7 @@
 //! until it goes on, which is only once the merge has read the group it waits on now. With
 //! as many such groups as permits, that group could never read again (`--scan-concurrency
 //! 1` or 2 hung for good on an 8-group dump). So the group the merge is blocked on reads
-//! through one extra lane ([`Throttle::merge_lane`], [`Starving`]): at most N + 1 reads are
+//! through one extra lane ([`Throttle::read_slot_or_lane`], [`Starving`]): at most N + 1 reads are
 //! in flight, and the one beyond N is always the one the whole dump is waiting for. The
 //! lane itself cannot be stranded the same way: it is taken only while the group's channel
 //! is empty, and the group cannot block on a full channel (several batches) before that
