@@ -1,6 +1,7 @@
 //! Scan limits and narrowing over real sockets (issue 13 item 5), proved by the loopback
 //! server's own counters: `--scan-concurrency 1` never has more than two reads in flight
-//! at the server (one, plus the merge lane of the group the dump waits on); `--adapter` and `--scope` make the dump *list* only the selected keys (not the
+//! at the server (one, plus the merge lane of the group the dump waits on), and never
+//! stalls; `--adapter` and `--scope` make the dump *list* only the selected keys (not the
 //! cluster's); a byte budget far below one page and a rate limit still give the same
 //! bytes as an unlimited dump. (The token bucket's pacing is unit-tested in
 //! live/src/source/limits.rs: a timing test here could not fail reliably.)

@@ -39,10 +39,10 @@ pub(crate) enum Keep<'a> {
 
 /// Bodies up to this size whose chunks are on the heap (a live dump's fetched pages; see
 /// [`COLLECT_MAX_MAPPED`] for a snapshot's) are collected and handed to the worker pool as
-/// one job (hashed and written there while the decode thread goes on); bigger ones are streamed from the
-/// decode thread, so what is held stays bounded whatever the object size. Streaming every
-/// body over 1 MiB kept the workers idle through the S3 part of a dump: on an S3-only
-/// dataset `--threads 2` was only 1.15x `--threads 1`.
+/// one job (hashed and written there while the decode thread goes on); bigger ones are
+/// streamed from the decode thread, so what is held stays bounded whatever the object
+/// size. Streaming every body over 1 MiB kept the workers idle through the S3 part of a
+/// dump: on an S3-only dataset `--threads 2` was only 1.15x `--threads 1`.
 ///
 /// The chunks are kept as they came (zero-copy slices of the snapshot mapping or of the
 /// fetched pages): copying them together cost +20% CPU on an S3-only dataset, in page
@@ -61,7 +61,7 @@ pub(super) const COLLECT_MAX_MAPPED: u64 = 64 << 20;
 
 /// Where a direct body's bytes go.
 enum DirectOut {
-    /// Streamed into its file as chunks arrive (bodies over [`COLLECT_MAX`]).
+    /// Streamed into its file as chunks arrive (bodies over the collection limit).
     Stream(StreamFile),
     /// Collected (up to `limit` bytes), then written by a worker.
     Pieces {
