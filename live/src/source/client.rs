@@ -39,6 +39,15 @@ pub struct Dialer {
     tls_default: bool,
 }
 
+/// The largest HTTP/2 frame the client accepts (the protocol's default is 16 KiB). A scan
+/// page is megabytes: in 16 KiB frames, each page cost the server and the client a frame's
+/// bookkeeping, flow-control accounting and task wake-up 64 times per MiB. Against the
+/// loopback cluster (same client, alternated dumps): S3-only 1 GiB 1.445 -> 1.17 s
+/// (medians of 6-8), server CPU per dump -30%; the bench mix 2.175 -> 2.10 s, server CPU
+/// -10%. 1 MiB frames were no faster than 256 KiB and held ~25 MiB more. A peer that sends
+/// smaller frames (grpc-go writes 16 KiB ones) is unaffected.
+const MAX_FRAME_BYTES: u32 = 256 << 10;
+
 impl Dialer {
     /// A dialer for `seeds`. TLS is used for `https://` addresses, and for addresses
     /// without a scheme when some seed is `https://` or a TLS file was given.
@@ -67,7 +76,8 @@ impl Dialer {
         let mut ep = Endpoint::from_shared(t.uri.clone())
             .map_err(|e| connect_error(address, e.to_string()))?
             .connect_timeout(Duration::from_secs(5))
-            .tcp_nodelay(true);
+            .tcp_nodelay(true)
+            .max_frame_size(Some(MAX_FRAME_BYTES));
         if t.tls {
             let cfg = match &self.tls {
                 Some(c) => c.clone(),
