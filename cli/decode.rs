@@ -166,7 +166,7 @@ pub fn run(args: DecodeArgs) -> Result<(), Error> {
     pipeline::finalize(sink.as_ref(), &manifest)?;
     let c = summary.counters;
     tracing::info!(
-        "snapshot decoded: inputs={} output={} visible={} dynamodb={} s3={} redis={} sqs={} internal={} unknown={} hidden(future={} shadowed={} deleted={} expired={}) last_commit_ts={} elapsed={:.2?}",
+        "snapshot decoded: inputs={} output={} visible={} dynamodb={} s3={} redis={} sqs={} internal={} unknown={} hidden(future={} shadowed={} deleted={} expired={}) skipped={} last_commit_ts={} elapsed={:.2?}",
         files.len(),
         args.output.display(),
         summary.visible,
@@ -180,6 +180,9 @@ pub fn run(args: DecodeArgs) -> Result<(), Error> {
         summary.hidden.shadowed,
         summary.hidden.deleted,
         summary.hidden.expired,
+        elastickv_backup_engine::progress::counters()
+            .skipped
+            .load(std::sync::atomic::Ordering::Relaxed),
         last_commit_ts,
         started.elapsed()
     );

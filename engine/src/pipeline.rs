@@ -17,7 +17,7 @@ use crate::progress::{Reporter, ReporterConfig, Snapshot};
 use crate::sinks::Sink;
 use crate::sources::merge::Merged;
 use crate::sources::visibility::{Hidden, Visible};
-use crate::sources::{Entry, Shard};
+use crate::sources::{Entry, Shard, SkipFamilies};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -53,17 +53,29 @@ pub fn build_adapters(opts: &DecodeOptions) -> Vec<Box<dyn Adapter>> {
     v
 }
 
-/// The merged, visibility-filtered stream over `shards`, restricted to `prefixes`.
+/// Which entries a pass over the shards reads.
+#[derive(Debug, Clone, Copy)]
+pub enum Pass<'a> {
+    /// Only keys under these prefixes (an index pass).
+    Index(&'a [&'static [u8]]),
+    /// Every key, except that a source may leave out these families (the main pass).
+    Main(SkipFamilies),
+}
+
+/// The merged, visibility-filtered stream over `shards` for one `pass`.
 pub fn visible_stream(
     shards: &[Arc<dyn Shard>],
-    prefixes: &[&'static [u8]],
+    pass: Pass<'_>,
     include_expired: bool,
     count_progress: bool,
 ) -> Result<Visible<Merged>, Error> {
     let mut streams = Vec::with_capacity(shards.len());
     let mut read_ts = Vec::with_capacity(shards.len());
     for s in shards {
-        streams.push(s.scan(prefixes)?);
+        streams.push(match pass {
+            Pass::Index(prefixes) => s.scan(prefixes)?,
+            Pass::Main(skip) => s.scan_skipping(skip)?,
+        });
         read_ts.push(s.read_ts());
     }
     let mut merged = Merged::new(streams, read_ts);
@@ -98,7 +110,7 @@ pub fn write_data(
     let mut disp = Dispatcher::new(build_adapters(opts));
     let prefixes = disp.index_prefixes();
     if !prefixes.is_empty() {
-        for e in visible_stream(&shards, &prefixes, opts.include_expired, false)? {
+        for e in visible_stream(&shards, Pass::Index(&prefixes), opts.include_expired, false)? {
             disp.index(&e?)?;
         }
     }
@@ -113,7 +125,8 @@ pub fn write_data(
     let emitter = Emitter::new(sink, &pool, fail, Arc::new(opts.clone()))?;
     let mut summary = DataSummary::default();
     let main = (|| -> Result<(), Error> {
-        let mut stream = visible_stream(&shards, &[], opts.include_expired, true)?;
+        let skip = disp.skip_families();
+        let mut stream = visible_stream(&shards, Pass::Main(skip), opts.include_expired, true)?;
         let st = crate::progress::stages();
         loop {
             let t = crate::progress::stage_start();

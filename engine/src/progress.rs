@@ -22,6 +22,9 @@ pub struct Counters {
     pub files: AtomicU64,
     /// Output bytes written.
     pub output_bytes: AtomicU64,
+    /// Versions a scanner dropped before the merge because no enabled adapter reads their
+    /// family ([`crate::sources::SkipFamilies`]); their bytes count as consumed input.
+    pub skipped: AtomicU64,
 }
 
 static COUNTERS: Counters = Counters {
@@ -29,6 +32,7 @@ static COUNTERS: Counters = Counters {
     records: AtomicU64::new(0),
     files: AtomicU64::new(0),
     output_bytes: AtomicU64::new(0),
+    skipped: AtomicU64::new(0),
 };
 
 /// The process-wide counters.

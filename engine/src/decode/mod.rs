@@ -19,6 +19,7 @@ pub use elastickv_backup_format::keyspace::{route, AdapterKind, Family, Route};
 
 use crate::encode::Emitter;
 use crate::error::Error;
+use crate::sources::SkipFamilies;
 use elastickv_backup_format::Entry;
 
 /// One adapter's decoder: consumes the entries routed to it, emits files.
@@ -50,6 +51,13 @@ pub trait Adapter: Send {
         entry: &Entry,
         out: &Emitter,
     ) -> Result<(), Error>;
+
+    /// Families whose entries this adapter, with its options, ignores entirely: `handle`
+    /// would neither write, check nor remember anything for them (not even where they fall
+    /// in key order). The scanners may drop them before the merge ([`SkipFamilies`]).
+    fn skipped_families(&self) -> &'static [Family] {
+        &[]
+    }
 
     /// End of input: flush whatever is buffered.
     fn finish(&mut self, out: &Emitter) -> Result<(), Error>;
@@ -151,6 +159,28 @@ impl Dispatcher {
             }
         }
         self.next_end = self.smallest_end();
+    }
+
+    /// The families whose entries [`Dispatcher::dispatch`] would drop unread: internal
+    /// families, those of disabled adapters, and those an enabled adapter ignores
+    /// ([`Adapter::skipped_families`]). A source may leave them out of the main pass;
+    /// they are then not counted in [`Counters`].
+    pub fn skip_families(&self) -> SkipFamilies {
+        let mut skip = SkipFamilies::default();
+        for r in routes::ROUTES.iter() {
+            let read = r
+                .adapter
+                .is_some_and(|k| self.adapters[k.index()].is_some());
+            if !read {
+                skip = skip.with(r.family);
+            }
+        }
+        for a in self.adapters.iter().flatten() {
+            for &f in a.skipped_families() {
+                skip = skip.with(f);
+            }
+        }
+        skip
     }
 
     /// Key prefixes wanted by some adapter's index pass (empty: no index pass needed).
@@ -280,6 +310,53 @@ mod tests {
         let pool = WorkerPool::start(2, sink.clone(), fail.clone());
         let out = Emitter::new(sink, &pool, fail, Arc::new(DecodeOptions::default())).unwrap();
         (Dispatcher::new(adapters), log, pool, out)
+    }
+
+    /// What the scanners may drop is exactly what dispatch would drop unread: internal
+    /// families, disabled adapters' families, DynamoDB's GSI rows, and SQS's side records
+    /// unless they are asked for.
+    #[test]
+    fn skipped_families_follow_the_enabled_adapters_and_their_options() {
+        let skip_with = |adapters: &[AdapterKind], side: bool| {
+            let opts = DecodeOptions {
+                adapters: adapters.to_vec(),
+                include_sqs_side_records: side,
+                ..DecodeOptions::default()
+            };
+            Dispatcher::new(crate::pipeline::build_adapters(&opts)).skip_families()
+        };
+        use AdapterKind::*;
+        let all = skip_with(&AdapterKind::ALL, false);
+        for f in [Family::Txn, Family::Dist, Family::S3Route, Family::DdbGsi] {
+            assert!(all.contains(f), "{f:?} kept");
+        }
+        for f in [Family::SqsMsgVis, Family::SqsMsgByAge, Family::SqsQueueSeq] {
+            assert!(all.contains(f), "{f:?} kept without side records");
+        }
+        for f in [
+            Family::DdbItem,
+            Family::DdbTableMeta,
+            Family::DdbTableGen,
+            Family::S3ObjHead,
+            Family::S3UploadPart,
+            Family::RedisListMetaDelta,
+            Family::SqsMsgData,
+            Family::SqsQueueGen,
+        ] {
+            assert!(!all.contains(f), "{f:?} skipped");
+        }
+        let with_side = skip_with(&AdapterKind::ALL, true);
+        assert!(!with_side.contains(Family::SqsMsgVis));
+        assert!(with_side.contains(Family::DdbGsi));
+        let redis_only = skip_with(&[Redis], false);
+        for f in [Family::DdbItem, Family::S3Blob, Family::SqsMsgData] {
+            assert!(redis_only.contains(f), "{f:?} of a disabled adapter kept");
+        }
+        assert!(!redis_only.contains(Family::RedisZsetMember));
+        // Every family routed to an enabled adapter is kept, but for the ignored ones.
+        for r in routes::ROUTES.iter().filter(|r| r.adapter == Some(Redis)) {
+            assert!(!all.contains(r.family), "{:?}", r.family);
+        }
     }
 
     #[test]

@@ -445,6 +445,13 @@ impl Adapter for DdbAdapter {
         &[Family::DdbTableMeta]
     }
 
+    /// GSI rows carry no user data (docs/format/10-dynamodb.md §2), and they sort before
+    /// every item (`!ddb|gsi|` < `!ddb|item|`), so no run of items is open to close when
+    /// one arrives: `handle` does nothing with them.
+    fn skipped_families(&self) -> &'static [Family] {
+        &[Family::DdbGsi]
+    }
+
     fn index(&mut self, family: Family, key: &[u8], entry: &Entry) -> Result<(), Error> {
         match family {
             Family::DdbTableMeta => self.index_schema(key, entry),

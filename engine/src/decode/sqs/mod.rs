@@ -35,6 +35,16 @@ use records::QueueMeta;
 use segments::{Incoming, Segments, Verdict};
 use std::collections::HashMap;
 
+/// The families of side records, written only with `--include-sqs-side-records`.
+const SIDE_FAMILIES: [Family; 6] = [
+    Family::SqsQueueSeq,
+    Family::SqsQueueTombstone,
+    Family::SqsMsgVis,
+    Family::SqsMsgByAge,
+    Family::SqsMsgDedup,
+    Family::SqsMsgGroup,
+];
+
 /// Environment variable that overrides the sorter's in-memory budget (bytes). Lets an
 /// operator trade memory for scratch I/O, and lets tests force spills through the
 /// binary.
@@ -366,6 +376,17 @@ impl Adapter for SqsAdapter {
         r
     }
 
+    /// Without `--include-sqs-side-records` the side families are read for nothing
+    /// (`handle_side` returns at once; the message segments `handle` appends before them
+    /// are appended at the next record anyway, in the same order).
+    fn skipped_families(&self) -> &'static [Family] {
+        if self.side_records {
+            &[]
+        } else {
+            &SIDE_FAMILIES
+        }
+    }
+
     fn finish(&mut self, out: &Emitter) -> Result<(), Error> {
         self.take_segments(true, out)?;
         let files = self.write_queue_files(out);
@@ -403,12 +424,7 @@ impl SqsAdapter {
                     q.active_gen = g;
                 }
             }
-            Family::SqsQueueSeq
-            | Family::SqsQueueTombstone
-            | Family::SqsMsgVis
-            | Family::SqsMsgByAge
-            | Family::SqsMsgDedup
-            | Family::SqsMsgGroup => self.handle_side(family, key, entry)?,
+            f if SIDE_FAMILIES.contains(&f) => self.handle_side(family, key, entry)?,
             _ => {}
         }
         Ok(())

@@ -8,12 +8,13 @@ pub use elastickv_backup_format::mvcc;
 pub use container::{ContainerError, ContainerFormat};
 
 use crate::error::Error;
-use crate::sources::{RawEntry, Shard, ShardStream};
+use crate::sources::{RawEntry, Shard, ShardStream, SkipFamilies};
 use bytes::Bytes;
 use container::{locate, FrameReader, Payload};
 use crossbeam_channel::bounded;
 use mvcc::{decode_row, Row};
 use std::path::Path;
+use std::sync::atomic::Ordering;
 
 pub mod resident;
 
@@ -211,15 +212,45 @@ impl Shard for SnapshotShard {
     }
 
     fn scan(&self, prefixes: &[&'static [u8]]) -> Result<ShardStream, Error> {
+        self.spawn_scan(Filter {
+            prefixes: prefixes.to_vec(),
+            skip: SkipFamilies::default(),
+        })
+    }
+
+    fn scan_skipping(&self, skip: SkipFamilies) -> Result<ShardStream, Error> {
+        self.spawn_scan(Filter {
+            prefixes: Vec::new(),
+            skip,
+        })
+    }
+}
+
+/// Which versions a scanner thread sends on.
+struct Filter {
+    /// Only keys under one of these (all when empty): the index pass.
+    prefixes: Vec<&'static [u8]>,
+    /// Never keys of these families: the main pass.
+    skip: SkipFamilies,
+}
+
+impl Filter {
+    /// Whether a stored key may be kept, before its row is decoded.
+    fn wants(&self, stored_key: &[u8]) -> bool {
+        self.prefixes.is_empty() || self.prefixes.iter().any(|p| stored_key.starts_with(p))
+    }
+}
+
+impl SnapshotShard {
+    fn spawn_scan(&self, filter: Filter) -> Result<ShardStream, Error> {
         let (tx, rx) = bounded::<Result<Batch, Error>>(BATCHES_IN_FLIGHT);
         let payload = self.payload.clone();
         let path = self.path.clone();
-        let prefixes: Vec<&'static [u8]> = prefixes.to_vec();
         let releaser = PageReleaser::new(&payload.file);
         let mapping = payload.file.clone();
         std::thread::Builder::new()
             .name("ekvb-scan".into())
-            .spawn(move || scan_frames(&payload, &prefixes, &path, &tx))
+            .spawn(move || scan_frames(&payload, &filter, &path, &tx))
             .map_err(|e| Error::io("spawning a scanner thread", e))?;
         Ok(Box::new(Consumer {
             rx,
@@ -231,12 +262,11 @@ impl Shard for SnapshotShard {
     }
 }
 
-/// A scanner thread's work: the shard's versions (those under `prefixes`, when given) in
-/// batches into `tx`, until the end of the file, an error (sent last) or the consumer
-/// going away.
+/// A scanner thread's work: the shard's versions that `filter` keeps, in batches into
+/// `tx`, until the end of the file, an error (sent last) or the consumer going away.
 fn scan_frames(
     payload: &Payload,
-    prefixes: &[&'static [u8]],
+    filter: &Filter,
     path: &str,
     tx: &crossbeam_channel::Sender<Result<Batch, Error>>,
 ) {
@@ -247,12 +277,22 @@ fn scan_frames(
     // End offset of the last batch sent (or of the input released here).
     let mut last_sent = 0usize;
     let mut frames = FrameReader::new(payload);
+    let mut dropped = Skipped::default();
     while let Some(f) = frames.next() {
         let row = f.and_then(|f| {
-            if !prefixes.is_empty() && !prefixes.iter().any(|p| f.key.starts_with(p)) {
+            if !filter.wants(&f.key) {
                 return Ok(Row::Operational);
             }
-            decode_row(f)
+            // The family is the user key's (a stored key's timestamp suffix could extend
+            // a user key that ends where a longer prefix would continue).
+            match decode_row(f)? {
+                Row::Version(e) if filter.skip.drops(&e.user_key) => {
+                    // Stored size, as the merge counts it for the versions it passes on.
+                    dropped.add(e.user_key.len() + e.value.len() + 33);
+                    Ok(Row::Operational)
+                }
+                row => Ok(row),
+            }
         });
         let pos = frames.position();
         let full = match row {
@@ -284,6 +324,7 @@ fn scan_frames(
             }
         };
         if full {
+            dropped.flush();
             batch_bytes = 0;
             let b = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
             if tx.send(Ok((b, pos))).is_err() {
@@ -292,8 +333,33 @@ fn scan_frames(
             last_sent = pos;
         }
     }
+    dropped.flush();
     if !batch.is_empty() {
         let _ = tx.send(Ok((batch, frames.position())));
+    }
+}
+
+/// Versions a scanner dropped ([`SkipFamilies`]) and their stored bytes, added to the
+/// process-wide counters a batch at a time rather than contending for them per version.
+#[derive(Default)]
+struct Skipped {
+    versions: u64,
+    bytes: u64,
+}
+
+impl Skipped {
+    fn add(&mut self, bytes: usize) {
+        self.versions += 1;
+        self.bytes += bytes as u64;
+    }
+
+    fn flush(&mut self) {
+        if self.versions > 0 {
+            let c = crate::progress::counters();
+            c.input_bytes.fetch_add(self.bytes, Ordering::Relaxed);
+            c.skipped.fetch_add(self.versions, Ordering::Relaxed);
+            *self = Skipped::default();
+        }
     }
 }
 
@@ -383,7 +449,11 @@ mod tests {
         let (done_tx, done_rx) = bounded(1);
         let payload = shard.payload.clone();
         let scanner = std::thread::spawn(move || {
-            scan_frames(&payload, &[b"!zz|"], "s.fsm", &tx);
+            let filter = Filter {
+                prefixes: vec![b"!zz|"],
+                skip: SkipFamilies::default(),
+            };
+            scan_frames(&payload, &filter, "s.fsm", &tx);
             let _ = done_tx.send(());
         });
         // Generous: a stalled scanner never finishes (it would wait for this test).
@@ -398,6 +468,49 @@ mod tests {
         let entries: Vec<_> = sent.into_iter().flat_map(|b| b.unwrap().0).collect();
         assert_eq!(entries.len(), 1);
         assert_eq!(&entries[0].user_key[..], b"!zz|indexed");
+    }
+
+    /// The main pass's scanners drop the skipped families' versions, decided by the user
+    /// key's family: `!lst|meta|` is a whole user key here, and its timestamp suffix
+    /// begins with `d|`, so the stored key reads like a `!lst|meta|d|` key.
+    #[test]
+    fn a_skipping_scan_drops_whole_families_by_the_user_keys_family() {
+        use elastickv_backup_format::keyspace::Family;
+        let suffix = |ts: u64| (!ts).to_be_bytes();
+        let looks_like_delta = !u64::from_be_bytes(*b"d|\0\0\0\0\0\x07");
+        let rows: Vec<(Vec<u8>, u64)> = vec![
+            (b"!ddb|gsi|t|row".to_vec(), 5),
+            (b"!lst|meta|".to_vec(), looks_like_delta),
+            (b"!lst|meta|d|k".to_vec(), 5),
+            (b"!lst|meta|k".to_vec(), 5),
+            (b"!redis|str|a".to_vec(), 5),
+            (b"!txn|lock|x".to_vec(), 5),
+            (b"plain".to_vec(), 5),
+        ];
+        let mut v = container::payload_header(9).to_vec();
+        for (k, ts) in &rows {
+            let key = [&k[..], &suffix(*ts)].concat();
+            assert!(key.starts_with(b"!lst|meta|d|") || k != b"!lst|meta|");
+            container::push_frame(&mut v, &key, &[0u8; 9]);
+        }
+        let shard = SnapshotShard::from_bytes("s.fsm", Bytes::from(v)).unwrap();
+        let skip = SkipFamilies::default()
+            .with(Family::DdbGsi)
+            .with(Family::RedisListMetaDelta)
+            .with(Family::Txn);
+        let before = crate::progress::counters().skipped.load(Ordering::SeqCst);
+        let kept: Vec<Vec<u8>> = shard
+            .scan_skipping(skip)
+            .unwrap()
+            .map(|e| e.unwrap().user_key.to_vec())
+            .collect();
+        let want: [&[u8]; 4] = [b"!lst|meta|", b"!lst|meta|k", b"!redis|str|a", b"plain"];
+        assert_eq!(kept, want.map(|k| k.to_vec()));
+        // Process-wide: other tests may add to it at the same time, never take away.
+        let after = crate::progress::counters().skipped.load(Ordering::SeqCst);
+        assert!(after - before >= 3, "{before} -> {after}");
+        // Without a skip set every version comes through.
+        assert_eq!(shard.scan(&[]).unwrap().count(), rows.len());
     }
 
     #[test]
