@@ -16,15 +16,17 @@ use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-/// Directory fds kept open at once; past this the cache is flushed (a per-item dump of a
-/// huge table has one directory per partition key).
-const DIR_CACHE_MAX: usize = 1024;
+use super::fd_budget;
 
 /// A dump written as a directory tree.
 pub struct DirSink {
     root_path: PathBuf,
     root: Arc<OwnedFd>,
     dirs: Mutex<HashMap<RelPath, Arc<OwnedFd>>>,
+    /// Directory fds kept open at once; past this the cache is flushed (a per-item dump of
+    /// a huge table has one directory per partition key). Sized to the open-file limit
+    /// ([`fd_budget`]).
+    dir_cache_max: usize,
     log: DigestLog,
     /// `--force`: files may already exist; they are truncated instead of refused.
     overwrite: bool,
@@ -58,10 +60,14 @@ impl DirSink {
             Mode::empty(),
         )
         .map_err(|e| Error::io(root.display(), errno_to_io(e)))?;
+        let limit = fd_budget::raise_open_file_limit();
+        let dir_cache_max = fd_budget::dir_cache_size(limit);
+        fd_budget::reserve_fd_table(&fd, dir_cache_max, limit);
         Ok(DirSink {
             root_path: root.to_path_buf(),
             root: Arc::new(fd),
             dirs: Mutex::new(HashMap::new()),
+            dir_cache_max,
             log: DigestLog::default(),
             overwrite: force,
             sync: true,
@@ -135,7 +141,7 @@ impl DirSink {
         })?;
         let fd = Arc::new(fd);
         if let Ok(mut m) = self.dirs.lock() {
-            if m.len() >= DIR_CACHE_MAX {
+            if m.len() >= self.dir_cache_max {
                 m.clear();
             }
             m.insert(dir.clone(), fd.clone());
