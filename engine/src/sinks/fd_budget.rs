@@ -33,7 +33,7 @@ pub fn raise_open_file_limit() -> Option<u64> {
             current: lim.maximum,
             maximum: lim.maximum,
         };
-        if setrlimit(Resource::Nofile, raised.clone()).is_ok() {
+        if setrlimit(Resource::Nofile, raised).is_ok() {
             lim = raised;
         }
     }
