@@ -382,7 +382,8 @@ impl FrameReader {
         }
     }
 
-    fn next_frame(&mut self) -> Result<Option<Framed>, ContainerError> {
+    /// The next entry's spans, the position moved past it (`None` at the end).
+    fn next_span(&mut self) -> Result<Option<Span>, ContainerError> {
         let start = self.pos;
         let avail = self.end - start;
         if avail == 0 {
@@ -421,17 +422,52 @@ impl FrameReader {
             return Err(trunc);
         }
         self.pos = val_end;
-        if val_end > self.window_start + self.window.len() {
-            let wend = (start + WINDOW).clamp(val_end, self.end);
-            self.window = Bytes::from_owner(self.file.slice(start..wend));
-            self.window_start = start;
+        Ok(Some(Span {
+            start,
+            key: key_start..key_end,
+            value: val_start..val_end,
+        }))
+    }
+
+    /// The entry at `s`, sliced from the current window (moved to `s` when `s` ends past it).
+    fn framed(&mut self, s: Span) -> Framed {
+        if s.value.end > self.window_start + self.window.len() {
+            let wend = (s.start + WINDOW).clamp(s.value.end, self.end);
+            self.window = Bytes::from_owner(self.file.slice(s.start..wend));
+            self.window_start = s.start;
         }
         let w = self.window_start;
-        Ok(Some(Framed {
-            offset: start as u64,
-            key: self.window.slice(key_start - w..key_end - w),
-            value: self.window.slice(val_start - w..val_end - w),
-        }))
+        Framed {
+            offset: s.start as u64,
+            key: self.window.slice(s.key.start - w..s.key.end - w),
+            value: self.window.slice(s.value.start - w..s.value.end - w),
+        }
+    }
+
+    fn next_frame(&mut self) -> Result<Option<Framed>, ContainerError> {
+        Ok(self.next_span()?.map(|s| self.framed(s)))
+    }
+
+    /// As [`Iterator::next`], but an entry whose stored key `keep` rejects is stepped over
+    /// (`Ok(None)`) without slicing it: a filtered scan (the index pass) rejects almost
+    /// every entry, and each slice is a reference-count increment and decrement.
+    pub fn next_if(
+        &mut self,
+        keep: impl FnOnce(&[u8]) -> bool,
+    ) -> Option<Result<Option<Framed>, ContainerError>> {
+        if self.failed {
+            return None;
+        }
+        let span = match self.next_span() {
+            Ok(Some(s)) => s,
+            Ok(None) => return None,
+            Err(e) => {
+                self.failed = true;
+                return Some(Err(e));
+            }
+        };
+        let wanted = self.file.get(span.key.clone()).is_some_and(keep);
+        Some(Ok(wanted.then(|| self.framed(span))))
     }
 
     /// The file offset where the last frame read ended (where the next one starts): how
@@ -439,6 +475,13 @@ impl FrameReader {
     pub fn position(&self) -> usize {
         self.pos
     }
+}
+
+/// Where one entry lies in the file.
+struct Span {
+    start: usize,
+    key: std::ops::Range<usize>,
+    value: std::ops::Range<usize>,
 }
 
 impl Iterator for FrameReader {

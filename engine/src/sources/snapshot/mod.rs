@@ -278,11 +278,11 @@ fn scan_frames(
     let mut last_sent = 0usize;
     let mut frames = FrameReader::new(payload);
     let mut dropped = Skipped::default();
-    while let Some(f) = frames.next() {
+    while let Some(f) = frames.next_if(|key| filter.wants(key)) {
         let row = f.and_then(|f| {
-            if !filter.wants(&f.key) {
+            let Some(f) = f else {
                 return Ok(Row::Operational);
-            }
+            };
             // The family is the user key's (a stored key's timestamp suffix could extend
             // a user key that ends where a longer prefix would continue).
             match decode_row(f)? {
