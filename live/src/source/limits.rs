@@ -17,8 +17,9 @@
 //! through one extra lane ([`Throttle::read_slot_or_lane`], [`Starving`]): at most N + 1 reads are
 //! in flight, and the one beyond N is always the one the whole dump is waiting for. The
 //! lane itself cannot be stranded the same way: it is taken only while the group's channel
-//! is empty, and the group cannot block on a full channel (several batches) before that
-//! fetch, at most second in its line, has finished and given the lane back.
+//! is empty (checked when the permit comes, not only when the read starts waiting for it),
+//! and the group cannot block on a full channel (several batches) before that fetch, at
+//! most second in its line, has finished and given the lane back.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -87,6 +88,11 @@ impl Starving {
         }
     }
 
+    /// Whether the merge waits for this group now.
+    pub fn is_waiting(&self) -> bool {
+        self.waiting.load(Ordering::Acquire)
+    }
+
     /// Resolves once the merge waits for this group (at once if it does now).
     pub async fn wait(&self) {
         loop {
@@ -131,10 +137,19 @@ impl Throttle {
         }
     }
 
-    /// The lane's one permit, once the merge waits for this group (module doc).
+    /// The lane's one permit, once the merge waits for this group (module doc) — and still
+    /// waits for it when the permit comes: a permit freed after the merge got its batch
+    /// (from the group's other fetch) would otherwise go to a read of a group that may fill
+    /// its channel and stop polling that read, stranding the lane. That happened: about
+    /// one live dump in twelve at `--scan-concurrency` 1, 2 or 4 hung for good.
     async fn merge_lane(&self, starving: &Starving) -> Option<SemaphorePermit<'_>> {
-        starving.wait().await;
-        self.lane.acquire().await.ok()
+        loop {
+            starving.wait().await;
+            let permit = self.lane.acquire().await.ok()?;
+            if starving.is_waiting() {
+                return Some(permit);
+            }
+        }
     }
 
     /// Waits until `n` more bytes read by a group that now buffers `held` bytes fit the
@@ -394,6 +409,67 @@ mod tests {
             done(first).await.expect("the lane let it read").unwrap();
             done(second).await.expect("the lane came free").unwrap();
             drop(slot);
+        });
+    }
+
+    #[test]
+    fn the_lane_goes_only_to_a_group_the_merge_still_waits_on() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let limits = ScanLimits {
+                scan_concurrency: Some(1),
+                max_inflight_bytes: 1 << 20,
+                rate_limit: None,
+            };
+            let t = Arc::new(Throttle::new(&limits, 4));
+            // The only slot is stranded by a group waiting to deliver.
+            let stranded = Starving::default();
+            let _slot = t.read_slot_or_lane(&stranded).await;
+            let (a, b) = (Arc::new(Starving::default()), Arc::new(Starving::default()));
+            // A read that holds what it got until told to let go.
+            let read = |s: Arc<Starving>| {
+                let t = t.clone();
+                let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+                let h = tokio::spawn(async move {
+                    let p = t.read_slot_or_lane(&s).await;
+                    let _ = rx.await;
+                    drop(p);
+                });
+                (h, tx)
+            };
+            let settle = || tokio::time::sleep(Duration::from_millis(30));
+            a.set(true);
+            let (a1, let_a1_go) = read(a.clone());
+            settle().await;
+            // A second read of the same group queues for the lane...
+            let (a2, let_a2_go) = read(a.clone());
+            settle().await;
+            // ...but the merge got its batch (from the first read) and moved on before the
+            // lane came free: the second read must not take it now.
+            a.set(false);
+            let_a1_go.send(()).unwrap();
+            a1.await.unwrap();
+            settle().await;
+            // The lane is free for the group the merge waits on next.
+            b.set(true);
+            let (b1, let_b1_go) = read(b.clone());
+            settle().await;
+            let_b1_go.send(()).unwrap();
+            tokio::time::timeout(Duration::from_secs(5), b1)
+                .await
+                .expect("the lane went to a read of a group the merge no longer waits on")
+                .unwrap();
+            assert!(!a2.is_finished());
+            // Once the merge waits on the first group again, its read goes through.
+            a.set(true);
+            let_a2_go.send(()).unwrap();
+            tokio::time::timeout(Duration::from_secs(5), a2)
+                .await
+                .expect("the lane came back")
+                .unwrap();
         });
     }
 }

@@ -428,15 +428,35 @@ impl ScanParams {
         let mut chunks: VecDeque<Vec<Bytes>> = VecDeque::new();
         let mut keys_done = false;
         let mut in_flight = VALUE_FETCHES_IN_FLIGHT;
+        // Batches fetched and waiting for room in the channel (and in the byte budget).
+        let mut ready: VecDeque<Vec<RawEntry>> = VecDeque::new();
         loop {
-            while fetching.len() < in_flight {
-                let Some(chunk) = chunks.pop_front() else {
-                    break;
-                };
-                fetching.push_back(self.chunk_values(chunk, batch_size));
+            // New fetches start only while nothing waits to be delivered, and the loop
+            // never blocks outside this `select!`: every read under way, and every read
+            // queued for a permit, is polled while the group waits for room. A read left
+            // unpolled keeps the permit it holds *or is handed* (the semaphores are fair:
+            // a permit goes to the oldest queued waiter whether or not anyone polls it),
+            // and with every permit parked in groups waiting on a full channel, the group
+            // the merge needs could never read again.
+            if ready.is_empty() {
+                while fetching.len() < in_flight {
+                    let Some(chunk) = chunks.pop_front() else {
+                        break;
+                    };
+                    fetching.push_back(self.chunk_values(chunk, batch_size));
+                }
             }
+            let front_bytes = ready.front().map_or(0, |b| batch_bytes(b));
             tokio::select! {
                 biased;
+                room = self.room(front_bytes, tx), if !ready.is_empty() => {
+                    let Some((bytes, send)) = room? else {
+                        return Ok(counts.finish()); // the consumer went away
+                    };
+                    if let Some(batch) = ready.pop_front() {
+                        send.send(Msg::Batch(batch, Some(bytes)));
+                    }
+                }
                 Some(fetched) = fetching.next(), if !fetching.is_empty() => {
                     let (values, vb): (Vec<Option<(Bytes, Bytes)>>, Option<usize>) = fetched?;
                     batch_size = vb.unwrap_or(batch_size);
@@ -461,8 +481,9 @@ impl ScanParams {
                     } else {
                         VALUE_FETCHES_IN_FLIGHT
                     };
-                    if !out.is_empty() && !self.deliver(out, tx).await? {
-                        return Ok(counts.finish()); // the consumer went away
+                    if !out.is_empty() {
+                        self.throttle.pace(batch_bytes(&out)).await;
+                        ready.push_back(out);
                     }
                 }
                 msg = krx.recv(), if !keys_done && chunks.is_empty() => {
@@ -489,13 +510,26 @@ impl ScanParams {
         Ok(counts.finish())
     }
 
+    /// Waits until a batch of `bytes` fits the byte budget and the channel has room;
+    /// `None` when the consumer went away. Cancel-safe: dropped early, it holds nothing.
+    async fn room<'a>(
+        &self,
+        bytes: u64,
+        tx: &'a mpsc::Sender<Msg>,
+    ) -> Result<Option<(BytePermit, mpsc::Permit<'a, Msg>)>, Error> {
+        tokio::select! {
+            (permit, slot) = async {
+                let permit = self.throttle.buffer(&self.held, bytes).await;
+                (permit, tx.reserve().await)
+            } => Ok(slot.ok().map(|s| (permit, s))),
+            reason = self.abort.wait() => Err(reason.to_error()),
+        }
+    }
+
     /// Paces `batch` by the rate limit, takes its bytes from the budget and sends it;
     /// `false` when the consumer went away.
     async fn deliver(&self, batch: Vec<RawEntry>, tx: &mpsc::Sender<Msg>) -> Result<bool, Error> {
-        let bytes: u64 = batch
-            .iter()
-            .map(|e| (e.user_key.len() + e.value.len()) as u64)
-            .sum();
+        let bytes = batch_bytes(&batch);
         let permit = tokio::select! {
             p = async {
                 self.throttle.pace(bytes).await;
@@ -505,6 +539,14 @@ impl ScanParams {
         };
         Ok(tx.send(Msg::Batch(batch, Some(permit))).await.is_ok())
     }
+}
+
+/// Key and value bytes of a batch, as the byte budget and the rate limit count them.
+fn batch_bytes(batch: &[RawEntry]) -> u64 {
+    batch
+        .iter()
+        .map(|e| (e.user_key.len() + e.value.len()) as u64)
+        .sum()
 }
 
 /// The task body: scans and reports the outcome as the last message.
