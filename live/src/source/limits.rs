@@ -9,17 +9,19 @@
 //! reason a group that holds no buffered bytes may always take its next batch, even past
 //! the byte budget: memory stays within the budget plus one batch per group.
 //!
-//! A read permit held per RPC still has that hazard in one shape: a group whose channel
-//! is full waits to deliver, and its value fetches already under way keep their permits
-//! until it goes on, which is only once the merge has read the group it waits on now. With
-//! as many such groups as permits, that group could never read again (`--scan-concurrency
-//! 1` or 2 hung for good on an 8-group dump). So the group the merge is blocked on reads
-//! through one extra lane ([`Throttle::read_slot_or_lane`], [`Starving`]): at most N + 1 reads are
-//! in flight, and the one beyond N is always the one the whole dump is waiting for. The
-//! lane itself cannot be stranded the same way: it is taken only while the group's channel
-//! is empty (checked when the permit comes, not only when the read starts waiting for it),
-//! and the group cannot block on a full channel (several batches) before that fetch, at
-//! most second in its line, has finished and given the lane back.
+//! A read permit held per RPC still has that hazard in one shape: a read nobody polls.
+//! A group whose channel is full waits to deliver; if its reads under way, or its reads
+//! queued for a permit, were not polled meanwhile, they would keep the permits they hold
+//! or are handed (the semaphores are fair: a freed permit goes to the oldest queued waiter
+//! whether or not anyone polls it), and with as many such groups as permits the group the
+//! merge waits on could never read again (`--scan-concurrency` 1, 2 or 4 hung for good on
+//! the bench data, about one dump in twelve). So a group's scan loop never blocks outside
+//! its `select!` (`scan.rs`): it finishes the reads it has under way and holds their
+//! results until the channel has room, starting no new ones meanwhile. On top of that the
+//! group the merge is blocked on reads through one extra lane
+//! ([`Throttle::read_slot_or_lane`], [`Starving`]): at most N + 1 reads are in flight, and
+//! the one beyond N is always for the group the whole dump is waiting for — checked when
+//! the lane's permit comes, not only when the read starts waiting for it.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -139,9 +141,8 @@ impl Throttle {
 
     /// The lane's one permit, once the merge waits for this group (module doc) — and still
     /// waits for it when the permit comes: a permit freed after the merge got its batch
-    /// (from the group's other fetch) would otherwise go to a read of a group that may fill
-    /// its channel and stop polling that read, stranding the lane. That happened: about
-    /// one live dump in twelve at `--scan-concurrency` 1, 2 or 4 hung for good.
+    /// (from the group's other read) would otherwise go to a group the merge has moved
+    /// past, whose reads then compete with the one the dump waits for.
     async fn merge_lane(&self, starving: &Starving) -> Option<SemaphorePermit<'_>> {
         loop {
             starving.wait().await;
