@@ -23,7 +23,7 @@ pub struct Counters {
     /// Output bytes written.
     pub output_bytes: AtomicU64,
     /// Versions a scanner dropped before the merge because no enabled adapter reads their
-    /// family ([`crate::sources::SkipFamilies`]); their bytes count as consumed input.
+    /// family (the scanners' skip set); their bytes count as consumed input.
     pub skipped: AtomicU64,
 }
 
