@@ -371,19 +371,23 @@ mod tests {
         });
     }
 
-    #[test]
-    fn the_group_the_merge_waits_on_reads_through_one_extra_lane() {
+    /// Runs `body` on a one-thread runtime with a throttle of one read slot for 4 groups.
+    fn with_one_slot<F: std::future::Future<Output = ()>>(body: impl FnOnce(Arc<Throttle>) -> F) {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap();
-        rt.block_on(async {
-            let limits = ScanLimits {
-                scan_concurrency: Some(1),
-                max_inflight_bytes: 1 << 20,
-                rate_limit: None,
-            };
-            let t = Arc::new(Throttle::new(&limits, 4));
+        let limits = ScanLimits {
+            scan_concurrency: Some(1),
+            max_inflight_bytes: 1 << 20,
+            rate_limit: None,
+        };
+        rt.block_on(body(Arc::new(Throttle::new(&limits, 4))));
+    }
+
+    #[test]
+    fn the_group_the_merge_waits_on_reads_through_one_extra_lane() {
+        with_one_slot(|t| async move {
             let (held, blocked) = (Arc::new(Starving::default()), Arc::new(Starving::default()));
             // A group waiting to deliver keeps the only slot.
             let slot = t.read_slot_or_lane(&held).await;
@@ -415,17 +419,7 @@ mod tests {
 
     #[test]
     fn the_lane_goes_only_to_a_group_the_merge_still_waits_on() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let limits = ScanLimits {
-                scan_concurrency: Some(1),
-                max_inflight_bytes: 1 << 20,
-                rate_limit: None,
-            };
-            let t = Arc::new(Throttle::new(&limits, 4));
+        with_one_slot(|t| async move {
             // The only slot is stranded by a group waiting to deliver.
             let stranded = Starving::default();
             let _slot = t.read_slot_or_lane(&stranded).await;
