@@ -5,6 +5,9 @@
 //! directory descriptors to what is left, so these dumps come out whole and identical to
 //! one made without a limit.
 
+mod common;
+
+use common::checksum_lines_without_manifest;
 use std::path::Path;
 use std::process::Command;
 
@@ -29,16 +32,6 @@ fn decode_limited(limit: &str, data: &Path, out: &Path) -> String {
         .arg(data)
         .arg("--output")
         .arg(out))
-}
-
-/// CHECKSUMS without MANIFEST.json's line (its clock fields differ between runs).
-fn checksums(out: &Path) -> Vec<String> {
-    std::fs::read_to_string(out.join("CHECKSUMS"))
-        .unwrap()
-        .lines()
-        .filter(|l| !l.ends_with("  MANIFEST.json"))
-        .map(str::to_owned)
-        .collect()
 }
 
 fn directories(root: &Path) -> usize {
@@ -70,14 +63,18 @@ fn a_dump_with_more_directories_than_the_open_file_limit_completes() {
         dirs > 100,
         "only {dirs} directories: the test needs more than the limit"
     );
-    let want = checksums(&free);
+    let want = checksum_lines_without_manifest(&free);
     assert!(want.len() > 1000, "{} files", want.len());
 
     // Soft limit only (the hard one stays): raised at start. Both: the cache fits under it.
     for (i, limit) in ["-Sn 64", "-n 64"].into_iter().enumerate() {
         let out = t.path().join(format!("limited-{i}"));
         decode_limited(limit, &data, &out);
-        assert_eq!(checksums(&out), want, "ulimit {limit}");
+        assert_eq!(
+            checksum_lines_without_manifest(&out),
+            want,
+            "ulimit {limit}"
+        );
         run(Command::new(bin()).arg("verify").arg(&out));
     }
 }
