@@ -359,15 +359,20 @@ mod tests {
         }
     }
 
+    /// Finishes `d`, whose first error in upstream's order is S3's, and stops the pool.
+    fn finish_with_s3s_error(d: &mut Dispatcher, out: Emitter, pool: WorkerPool) {
+        let e = d.finish(&out).unwrap_err();
+        assert!(e.to_string().contains("S3 failed"), "{e}");
+        drop(out);
+        pool.join().unwrap();
+    }
+
     #[test]
     fn sqs_finishes_first_and_errors_keep_upstreams_order() {
         let (mut d, log, pool, out) = finishers();
-        let e = d.finish(&out).unwrap_err();
-        assert!(e.to_string().contains("S3 failed"), "{e}");
+        finish_with_s3s_error(&mut d, out, pool);
         use AdapterKind::*;
         assert_eq!(*log.lock().unwrap(), [Sqs, DynamoDb, S3, Redis]);
-        drop(out);
-        pool.join().unwrap();
     }
 
     #[test]
@@ -401,11 +406,8 @@ mod tests {
         assert_eq!(after(b"!zs|scr|z"), [DynamoDb, S3, Sqs]);
         // Redis has keys up to the end of the key space: it finishes at the end, and the
         // error reported is still the first in upstream's order (S3's).
-        let e = d.finish(&out).unwrap_err();
-        assert!(e.to_string().contains("S3 failed"), "{e}");
+        finish_with_s3s_error(&mut d, out, pool);
         assert_eq!(*log.lock().unwrap(), [DynamoDb, S3, Sqs, Redis]);
-        drop(out);
-        pool.join().unwrap();
     }
 
     #[test]
