@@ -4,6 +4,8 @@ use clap::Parser;
 use elastickv_backup_cli as cli;
 
 fn main() {
+    // Before any thread exists (see `prepare_process`).
+    elastickv_backup_engine::sinks::fd_budget::prepare_process();
     let parsed = cli::Cli::parse();
     let name = parsed.command.name();
     cli::observe::init_logging(&parsed.command.observe().cloned().unwrap_or_default());

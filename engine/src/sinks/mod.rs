@@ -6,7 +6,7 @@
 pub mod archive;
 pub mod digest;
 pub(crate) mod dir;
-pub(crate) mod fd_budget;
+pub mod fd_budget;
 pub(crate) mod null;
 pub mod object;
 pub(crate) mod path;

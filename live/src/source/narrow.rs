@@ -8,19 +8,22 @@
 //! but a last partial one; S3: the bucket name up to its first NUL, which the key escapes),
 //! and families that are not keyed by a scope (S3's content-addressed chunk payloads) are
 //! read whole. Key layouts: docs/format/10-dynamodb.md, 20-s3.md, 30-sqs.md, 40-redis.md.
+//! A full scan also leaves out the families no enabled adapter reads ([`unskipped_ranges`]).
 //!
 //! Why storage-key prefixes and not the route catalog: routes are ranges over *route keys*
 //! (`route_key.rs`), which for most families are not the storage keys a scan is over, so a
 //! group's storage range cannot be derived from its routes; every group is scanned over the
 //! narrowed ranges and keeps the keys it owns.
 
-use super::scan::prefix_ranges;
+use super::scan::{prefix_end, prefix_ranges};
+use super::scopes::is_counted_family;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use elastickv_backup_engine::decode::routes::{Family, ROUTES};
 use elastickv_backup_engine::decode::sqs::keys::PARTITIONED;
 use elastickv_backup_engine::decode::AdapterKind;
 use elastickv_backup_engine::options::DecodeOptions;
+use elastickv_backup_engine::sources::SkipFamilies;
 use elastickv_backup_format::adapter_prefixes;
 
 /// A `[start, end)` storage-key range (empty `end` = unbounded).
@@ -120,6 +123,39 @@ pub fn scope_prefixes(kind: AdapterKind, name: &[u8]) -> Vec<Vec<u8>> {
                 .collect()
         }
     }
+}
+
+/// The whole key space less the families in `skip` that a full scan can leave out: the
+/// dispatcher would drop their versions unread (internal families, GSI rows, SQS side
+/// records, disabled adapters), so asking the cluster for them only costs the server a
+/// scan and the merge a wait (a group's run of GSI rows came before every item). A family
+/// is left out only when its prefix neither begins nor extends another family's (so no
+/// other family's key lies in its range) and no scope's baseline counts its keys (so the
+/// full scan's counts stay those of every key).
+pub fn unskipped_ranges(skip: SkipFamilies) -> Vec<KeyRange> {
+    let mut left_out: Vec<KeyRange> = ROUTES
+        .iter()
+        .filter(|r| {
+            skip.contains(r.family)
+                && !is_counted_family(r.family, r.adapter)
+                && ROUTES.iter().all(|o| {
+                    o.family == r.family
+                        || !(o.prefix.starts_with(r.prefix) || r.prefix.starts_with(o.prefix))
+                })
+        })
+        .map(|r| (r.prefix.to_vec(), prefix_end(r.prefix)))
+        .collect();
+    left_out.sort();
+    let mut out = Vec::with_capacity(left_out.len() + 1);
+    let mut start: Vec<u8> = Vec::new();
+    for (s, e) in left_out {
+        if s > start {
+            out.push((start, s));
+        }
+        start = e;
+    }
+    out.push((start, Vec::new()));
+    out
 }
 
 /// Whether `key` falls in one of `ranges`.
@@ -237,6 +273,47 @@ mod tests {
             n += 1;
         }
         assert!(n > 50, "only {n} counted keys in the sample");
+    }
+
+    /// A full scan leaves out only families the dispatcher drops unread, never one whose
+    /// keys a baseline counts, never one whose prefix begins or extends another's.
+    #[test]
+    fn a_full_scan_leaves_out_only_unread_uncounted_families() {
+        assert_eq!(
+            unskipped_ranges(SkipFamilies::default()),
+            vec![(Vec::new(), Vec::new())]
+        );
+        let skip = [
+            F::DdbGsi,
+            F::SqsMsgVis,
+            F::Txn,
+            F::S3BucketGen,
+            F::RedisZsetScore,
+            F::RedisListMeta,
+        ]
+        .into_iter()
+        .fold(SkipFamilies::default(), |s, f| s.with(f));
+        let r = unskipped_ranges(skip);
+        assert!(!contains(&r, &F::DdbGsi.key(b"b3JkZXJz|x")));
+        assert!(!contains(&r, &F::SqsMsgVis.key(b"cQ|x")));
+        assert!(!contains(&r, &F::Txn.key(b"lock|x")));
+        assert!(!contains(&r, &F::S3BucketGen.key(b"photos")));
+        // The Redis baseline counts every Redis key: read, and dropped by the dispatcher.
+        assert!(contains(&r, &F::RedisZsetScore.key(b"\0\0\0\x01k")));
+        // `!lst|meta|` begins `!lst|meta|d|`: read.
+        assert!(contains(&r, &F::RedisListMeta.key(b"k")));
+        assert!(contains(&r, &F::RedisListMetaDelta.key(b"\0\0\0\x01k")));
+        for route in ROUTES.iter().filter(|x| !skip.contains(x.family)) {
+            assert!(contains(&r, &route.family.key(b"x")), "{:?}", route.family);
+        }
+        let mut counted = 0;
+        for (k, _) in elastickv_backup_gen::sample(1) {
+            if counted_scope(&k).is_some() {
+                assert!(contains(&r, &k), "counted key {k:?} left out");
+                counted += 1;
+            }
+        }
+        assert!(counted > 50, "only {counted} counted keys in the sample");
     }
 
     #[test]

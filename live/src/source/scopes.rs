@@ -90,6 +90,17 @@ pub fn counted_scope(key: &[u8]) -> Option<ScopeId> {
     scope_of(adapter, raw)
 }
 
+/// Whether keys of `family` (owned by `adapter` in the route table) can count toward a
+/// scope's baseline: what [`scope_source`] looks at, by family. A live scan may leave a
+/// family out only when this is false, or its counts would fall short of the server's.
+pub fn is_counted_family(family: Family, adapter: Option<AdapterKind>) -> bool {
+    adapter == Some(AdapterKind::Redis)
+        || matches!(
+            family,
+            Family::DdbItem | Family::S3ObjHead | Family::SqsMsgData
+        )
+}
+
 /// Where a counted key names its scope, before any decoding: the adapter and the raw
 /// segment (empty for Redis). `None` for a key no scope counts.
 fn scope_source(key: &[u8]) -> Option<(AdapterKind, &[u8])> {
@@ -279,6 +290,18 @@ mod tests {
                 // users, orders, two buckets, two queues, Redis db 0.
                 assert_eq!(want.len(), 7, "{want:?}");
                 assert_eq!(tally.finish(), want, "shift {shift}, reversed {rev}");
+            }
+        }
+    }
+
+    /// The family-level view agrees with the key-level one: every key a scope counts is of
+    /// a counted family.
+    #[test]
+    fn counted_keys_are_of_counted_families() {
+        for (k, _) in elastickv_backup_gen::sample(1) {
+            if counted_scope(&k).is_some() {
+                let r = route(&k).expect("routed");
+                assert!(is_counted_family(r.family, r.adapter), "{k:?}");
             }
         }
     }

@@ -3,11 +3,11 @@
 //! consumer throttles the scanner instead of buffering the group in memory.
 
 use super::limits::{BytePermit, Starving};
-use super::narrow::{intersect, KeyRange};
+use super::narrow::{intersect, unskipped_ranges, KeyRange};
 use super::scan::{prefix_ranges, scan_task, Msg, ScanParams};
 use super::scopes::ScopeId;
 use elastickv_backup_engine::error::Error;
-use elastickv_backup_engine::sources::{RawEntry, Shard, ShardStream};
+use elastickv_backup_engine::sources::{RawEntry, Shard, ShardStream, SkipFamilies};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
@@ -75,15 +75,27 @@ impl Shard for LiveShard {
     }
 
     fn scan(&self, prefixes: &[&'static [u8]]) -> Result<ShardStream, Error> {
-        let full = prefixes.is_empty();
-        let asked = prefix_ranges(prefixes);
+        Ok(self.scan_ranges(prefix_ranges(prefixes), prefixes.is_empty()))
+    }
+
+    /// The full scan without the families nobody reads (see [`unskipped_ranges`]); its
+    /// counts are still the full counts, as no counted family is left out.
+    fn scan_skipping(&self, skip: SkipFamilies) -> Result<ShardStream, Error> {
+        Ok(self.scan_ranges(unskipped_ranges(skip), true))
+    }
+}
+
+impl LiveShard {
+    /// A scan of `asked` (within the shard's restriction); `full` = its counts are the
+    /// group's full counts.
+    fn scan_ranges(&self, asked: Vec<KeyRange>, full: bool) -> ShardStream {
         let ranges = match &self.restrict {
             Some(r) => intersect(&asked, r),
             None => asked,
         };
         let (tx, rx) = mpsc::channel(BATCHES_IN_FLIGHT);
         self.rt.spawn(scan_task(self.params.clone(), ranges, tx));
-        Ok(Box::new(LiveStream {
+        Box::new(LiveStream {
             rx,
             batch: Vec::new().into_iter(),
             permit: None,
@@ -91,7 +103,7 @@ impl Shard for LiveShard {
             starving: self.params.starving.clone(),
             done: false,
             counts: full.then(|| self.full_counts.clone()),
-        }))
+        })
     }
 }
 
