@@ -42,7 +42,7 @@ pub fn raise_open_file_limit() -> Option<u64> {
 
 /// Directory fds to keep open under a soft limit of `limit` descriptors: a quarter of it
 /// (the rest is for the files being written, the inputs, sockets and the runtime), within
-/// [`DIR_CACHE_FLOOR`]..=[`DIR_CACHE_CEILING`].
+/// 16..=1024 (`DIR_CACHE_FLOOR`..=`DIR_CACHE_CEILING`).
 pub fn dir_cache_size(limit: Option<u64>) -> usize {
     let quarter = limit.map_or(DIR_CACHE_CEILING, |l| {
         usize::try_from(l / 4).unwrap_or(DIR_CACHE_CEILING)
