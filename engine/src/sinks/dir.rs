@@ -281,7 +281,7 @@ impl Sink for DirSink {
         let t = crate::progress::stage_start();
         let digest = self.log.kind().digest(data);
         crate::progress::stage_end(&st.file_hash, t, 1, data.len() as u64);
-        self.log.record(path.clone(), digest)?;
+        self.log.record(path, digest)?;
         crate::progress::file_written(data.len() as u64);
         Ok(())
     }
@@ -304,7 +304,7 @@ impl Sink for DirSink {
         f.write_all(data).map_err(|e| Error::io(&path, e))?;
         f.sync_all().map_err(|e| Error::io(&path, e))?;
         if !super::is_checksums_name(name) {
-            self.log.record(path, self.log.kind().digest(data))?;
+            self.log.record(&path, self.log.kind().digest(data))?;
         }
         Ok(())
     }

@@ -99,7 +99,7 @@ impl DigestLog {
     /// Records one finished file (fails only when a spill file cannot be written). A full
     /// arena is sorted and written out after the lock is released, so the other writing
     /// threads go on recording meanwhile.
-    pub fn record(&self, path: RelPath, sha256: [u8; 32]) -> Result<(), Error> {
+    pub fn record(&self, path: &RelPath, sha256: [u8; 32]) -> Result<(), Error> {
         let full = {
             let mut s = self.sorter.lock().map_err(|_| poisoned())?;
             s.push_or_take(path.as_str().as_bytes(), &sha256)?
@@ -139,7 +139,7 @@ impl DigestLog {
             Ok(())
         })?;
         for d in &v {
-            self.record(d.path.clone(), d.sha256)?;
+            self.record(&d.path, d.sha256)?;
         }
         Ok(v)
     }
@@ -305,7 +305,7 @@ impl StreamFile {
             .map_err(|e| Error::io(self.path.as_str(), e))?;
         let digest = self.hasher.finalize();
         crate::progress::file_written(self.written);
-        self.log.record(self.path, digest)
+        self.log.record(&self.path, digest)
     }
 }
 
@@ -327,7 +327,7 @@ mod tests {
                             .map(|i| {
                                 let p = format!("t{t}/d{}/f{i}", i.wrapping_mul(7919) % 17);
                                 let sha = Sha256::digest(p.as_bytes()).into();
-                                log.record(RelPath::parse(&p).unwrap(), sha).unwrap();
+                                log.record(&RelPath::parse(&p).unwrap(), sha).unwrap();
                                 p
                             })
                             .collect::<Vec<_>>()
@@ -359,7 +359,7 @@ mod tests {
                 i.wrapping_mul(104_729) % 997
             );
             let sha = Sha256::digest(p.as_bytes()).into();
-            log.record(RelPath::parse(&p).unwrap(), sha).unwrap();
+            log.record(&RelPath::parse(&p).unwrap(), sha).unwrap();
             want.push(FileDigest {
                 path: RelPath::parse(&p).unwrap(),
                 sha256: sha,

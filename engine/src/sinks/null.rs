@@ -45,7 +45,7 @@ impl NullSink {
 impl Sink for NullSink {
     fn write_file(&self, path: &RelPath, data: &[u8]) -> Result<(), Error> {
         self.claim(path)?;
-        self.log.record(path.clone(), self.log.kind().digest(data))
+        self.log.record(&path, self.log.kind().digest(data))
     }
 
     fn open_stream(&self, path: &RelPath) -> Result<StreamFile, Error> {
@@ -60,7 +60,7 @@ impl Sink for NullSink {
     fn write_control(&self, name: &str, data: &[u8]) -> Result<(), Error> {
         let path = RelPath::root().join(name)?;
         if !super::is_checksums_name(name) {
-            self.log.record(path, self.log.kind().digest(data))?;
+            self.log.record(&path, self.log.kind().digest(data))?;
         }
         Ok(())
     }

@@ -303,7 +303,7 @@ impl Sink for ArchiveSink {
     fn write_file(&self, path: &RelPath, data: &[u8]) -> Result<(), Error> {
         let digest = self.log.kind().digest(data);
         self.shared.write_entry(path, 0o600, data)?;
-        self.log.record(path.clone(), digest)
+        self.log.record(path, digest)
     }
 
     fn open_stream(&self, path: &RelPath) -> Result<StreamFile, Error> {
@@ -331,7 +331,7 @@ impl Sink for ArchiveSink {
         }
         self.shared.write_entry(&path, 0o644, data)?;
         if !super::is_checksums_name(name) {
-            return self.log.record(path, self.log.kind().digest(data));
+            return self.log.record(&path, self.log.kind().digest(data));
         }
         // CHECKSUMS is the last entry: end the archive and put it in place.
         let name = self.shared.name.clone();

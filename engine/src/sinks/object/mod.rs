@@ -200,7 +200,7 @@ impl Sink for ObjectSink {
         let digest = self.log.kind().digest(data);
         self.put_async(self.url_of(path.as_str()), Bytes::copy_from_slice(data))?;
         crate::progress::file_written(data.len() as u64);
-        self.log.record(path.clone(), digest)
+        self.log.record(path, digest)
     }
 
     fn open_stream(&self, path: &RelPath) -> Result<StreamFile, Error> {
@@ -219,7 +219,7 @@ impl Sink for ObjectSink {
                 .unwrap_or_default();
             super::check_unique_paths(&self.log.sorted()?, &dirs)?;
             let path = RelPath::root().join(name)?;
-            self.log.record(path, self.log.kind().digest(data))?;
+            self.log.record(&path, self.log.kind().digest(data))?;
             if let Ok(mut m) = self.manifest.lock() {
                 *m = Some(data.to_vec());
             }

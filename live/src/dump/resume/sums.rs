@@ -112,7 +112,7 @@ impl Sink for FinalSink {
         self.dir.write_control(name, data)?;
         if !is_checksums_name(name) {
             self.own
-                .record(RelPath::root().join(name)?, self.own.kind().digest(data))?;
+                .record(&RelPath::root().join(name)?, self.own.kind().digest(data))?;
         }
         Ok(())
     }
