@@ -7,21 +7,11 @@
 mod common;
 
 use common::*;
-use elastickv_backup_loopback::{load, LoopbackServer, ServerConfig};
 
 fn check_case(name: &str) {
     let case = golden_dir().join(name);
     let refusal = std::fs::read_to_string(case.join("expected_error.txt")).ok();
-    let entries = load::from_snapshots(&[case.join("input.fsm").display().to_string()]).unwrap();
-    let server = LoopbackServer::start(
-        ServerConfig {
-            groups: 3,
-            ..ServerConfig::default()
-        },
-        "127.0.0.1:0",
-        entries,
-    )
-    .unwrap();
+    let server = golden_cluster(name);
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
     let out_s = out.to_str().unwrap().to_string();

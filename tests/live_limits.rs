@@ -271,17 +271,10 @@ fn visible(c: &Cluster, pred: impl Fn(&[u8]) -> bool) -> u64 {
 /// decode's. (live_equivalence compares these cases' trees with upstream's.)
 #[test]
 fn a_full_dump_lists_nothing_that_no_adapter_reads() {
+    use elastickv_backup_engine::decode::sqs::SIDE_FAMILIES as SIDE;
     use elastickv_backup_engine::decode::Dispatcher;
     use elastickv_backup_engine::options::DecodeOptions;
     use elastickv_backup_engine::pipeline::build_adapters;
-    const SIDE: [Family; 6] = [
-        Family::SqsQueueSeq,
-        Family::SqsQueueTombstone,
-        Family::SqsMsgVis,
-        Family::SqsMsgByAge,
-        Family::SqsMsgDedup,
-        Family::SqsMsgGroup,
-    ];
     let index = Dispatcher::new(build_adapters(&DecodeOptions::default())).index_prefixes();
     let family = |k: &[u8]| route(k).map(|r| (r.family, r.adapter));
     let runs: [(&str, &[&str], &[Family]); 3] = [
@@ -290,17 +283,7 @@ fn a_full_dump_lists_nothing_that_no_adapter_reads() {
         ("sqs_side_records", &["--include-sqs-side-records"], &[]),
     ];
     for (case, flags, unread) in runs {
-        let input = common::golden_dir().join(case).join("input.fsm");
-        let entries = load::from_snapshots(&[input.display().to_string()]).unwrap();
-        let s = LoopbackServer::start(
-            ServerConfig {
-                groups: 3,
-                ..ServerConfig::default()
-            },
-            "127.0.0.1:0",
-            entries,
-        )
-        .unwrap();
+        let s = common::golden_cluster(case);
         let c = s.cluster().clone();
         let left_out = visible(&c, |k| {
             family(k).is_some_and(|(f, a)| a.is_none() || unread.contains(&f))

@@ -311,3 +311,21 @@ pub fn entry_count(payload: &[u8]) -> usize {
     }
     n
 }
+
+/// A loopback cluster of three groups on 127.0.0.1 holding what the golden case `name`'s
+/// `input.fsm` holds: the live counterpart of decoding that file, split over groups so
+/// that every case crosses group boundaries.
+pub fn golden_cluster(name: &str) -> elastickv_backup_loopback::LoopbackServer {
+    use elastickv_backup_loopback::{load, LoopbackServer, ServerConfig};
+    let input = golden_dir().join(name).join("input.fsm");
+    let entries = load::from_snapshots(&[input.display().to_string()]).unwrap();
+    LoopbackServer::start(
+        ServerConfig {
+            groups: 3,
+            ..ServerConfig::default()
+        },
+        "127.0.0.1:0",
+        entries,
+    )
+    .unwrap()
+}

@@ -45,7 +45,7 @@ impl NullSink {
 impl Sink for NullSink {
     fn write_file(&self, path: &RelPath, data: &[u8]) -> Result<(), Error> {
         self.claim(path)?;
-        self.log.record(&path, self.log.kind().digest(data))
+        self.log.record(path, self.log.kind().digest(data))
     }
 
     fn open_stream(&self, path: &RelPath) -> Result<StreamFile, Error> {

@@ -35,8 +35,9 @@ use records::QueueMeta;
 use segments::{Incoming, Segments, Verdict};
 use std::collections::HashMap;
 
-/// The families of side records, written only with `--include-sqs-side-records`.
-const SIDE_FAMILIES: [Family; 6] = [
+/// The families of side records, written only with `--include-sqs-side-records` (and
+/// so left out of a full scan without it).
+pub const SIDE_FAMILIES: [Family; 6] = [
     Family::SqsQueueSeq,
     Family::SqsQueueTombstone,
     Family::SqsMsgVis,
