@@ -91,7 +91,7 @@ pub fn counted_scope(key: &[u8]) -> Option<ScopeId> {
 }
 
 /// Whether keys of `family` (owned by `adapter` in the route table) can count toward a
-/// scope's baseline: what `counted_scope` looks at, by family. A live scan may leave a
+/// scope's baseline: what [`counted_scope`] looks at, by family. A live scan may leave a
 /// family out only when this is false, or its counts would fall short of the server's.
 pub fn is_counted_family(family: Family, adapter: Option<AdapterKind>) -> bool {
     adapter == Some(AdapterKind::Redis)
