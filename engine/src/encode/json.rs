@@ -43,11 +43,9 @@ pub fn write_str_body(out: &mut Vec<u8>, s: &[u8]) {
     let mut start = 0;
     while i < s.len() {
         // Plain ASCII, eight bytes at a time: nothing to escape, nothing to validate.
-        if let Some(word) = s.get(i..i + 8) {
-            if !needs_attention(u64::from_le_bytes(word.try_into().unwrap_or([0; 8]))) {
-                i += 8;
-                continue;
-            }
+        if !needs_attention(word_at(s, i)) {
+            i += 8;
+            continue;
         }
         let b = s[i];
         if b < 0x80 {
@@ -97,6 +95,22 @@ pub fn write_str_body(out: &mut Vec<u8>, s: &[u8]) {
         i += len;
     }
     out.extend_from_slice(&s[start..]);
+}
+
+/// The eight bytes of `s` from `i` (`i < s.len()`) as one word; past the end, spaces
+/// (plain text), so a short string or a string's last few bytes take the word test too.
+#[inline]
+fn word_at(s: &[u8], i: usize) -> u64 {
+    match s.get(i..i + 8) {
+        Some(w) => u64::from_le_bytes(w.try_into().unwrap_or([0; 8])),
+        None => {
+            let mut b = [b' '; 8];
+            for (d, c) in b.iter_mut().zip(s.get(i..).unwrap_or_default()) {
+                *d = *c;
+            }
+            u64::from_le_bytes(b)
+        }
+    }
 }
 
 /// Whether any of the eight bytes packed in `w` is not plain JSON string text: a control
@@ -203,11 +217,67 @@ pub fn write_f64(out: &mut Vec<u8>, f: f64) -> bool {
 pub struct JsonWriter<'a> {
     out: &'a mut Vec<u8>,
     pretty: bool,
-    /// One entry per open container: whether it already holds a member.
-    stack: Vec<bool>,
+    /// Open containers, whether each already holds a member: a bit per level, so the
+    /// writer allocates nothing for documents up to [`Levels::INLINE`] deep (every
+    /// rendered file builds one writer).
+    levels: Levels,
     /// A key was just written; the next value follows it directly.
     after_key: bool,
 }
+
+/// The open containers of a [`JsonWriter`]: one "holds a member" flag per level, the first
+/// [`Levels::INLINE`] in a word, any deeper ones in a vector that is only allocated when a
+/// document nests that far.
+#[derive(Default)]
+struct Levels {
+    depth: usize,
+    inline: u64,
+    deeper: Vec<bool>,
+}
+
+impl Levels {
+    const INLINE: usize = 64;
+
+    fn open(&mut self) {
+        if self.depth < Self::INLINE {
+            self.inline &= !(1 << self.depth);
+        } else {
+            self.deeper.push(false);
+        }
+        self.depth += 1;
+    }
+
+    /// Closes the innermost level: whether it held a member (`false` at top level).
+    fn close(&mut self) -> bool {
+        let Some(d) = self.depth.checked_sub(1) else {
+            return false;
+        };
+        self.depth = d;
+        if d < Self::INLINE {
+            self.inline & (1 << d) != 0
+        } else {
+            self.deeper.pop().unwrap_or(false)
+        }
+    }
+
+    /// Marks the innermost level as holding a member: what it held before, `None` at top
+    /// level.
+    fn mark(&mut self) -> Option<bool> {
+        let d = self.depth.checked_sub(1)?;
+        if d < Self::INLINE {
+            let had = self.inline & (1 << d) != 0;
+            self.inline |= 1 << d;
+            Some(had)
+        } else {
+            self.deeper
+                .last_mut()
+                .map(|has| std::mem::replace(has, true))
+        }
+    }
+}
+
+/// Indentation written in one copy for the usual depths (`newline_indent`).
+const SPACES: &[u8; 64] = b"                                                                ";
 
 impl<'a> JsonWriter<'a> {
     /// Compact output, as `json.Marshal`.
@@ -215,7 +285,7 @@ impl<'a> JsonWriter<'a> {
         JsonWriter {
             out,
             pretty: false,
-            stack: Vec::new(),
+            levels: Levels::default(),
             after_key: false,
         }
     }
@@ -225,15 +295,18 @@ impl<'a> JsonWriter<'a> {
         JsonWriter {
             out,
             pretty: true,
-            stack: Vec::new(),
+            levels: Levels::default(),
             after_key: false,
         }
     }
 
     fn newline_indent(&mut self, depth: usize) {
         self.out.push(b'\n');
-        for _ in 0..depth {
-            self.out.extend_from_slice(b"  ");
+        let mut left = depth * 2;
+        while left > 0 {
+            let n = left.min(SPACES.len());
+            self.out.extend_from_slice(&SPACES[..n]);
+            left -= n;
         }
     }
 
@@ -242,21 +315,32 @@ impl<'a> JsonWriter<'a> {
             self.after_key = false;
             return;
         }
-        let depth = self.stack.len();
-        if let Some(has) = self.stack.last_mut() {
-            if *has {
+        if let Some(had) = self.levels.mark() {
+            if had {
                 self.out.push(b',');
             }
-            *has = true;
             if self.pretty {
-                self.newline_indent(depth);
+                self.newline_indent(self.levels.depth);
             }
         }
     }
 
-    /// Writes an object member name; the next call must write its value.
-    pub fn key(&mut self, k: &str) -> &mut Self {
-        self.key_bytes(k.as_bytes())
+    /// Writes an object member name from the code (a field of the format, not data): such
+    /// names are plain ASCII and need no escaping, so they are copied as they are. Names
+    /// that come from data go through [`JsonWriter::key_bytes`].
+    pub fn key(&mut self, k: &'static str) -> &mut Self {
+        debug_assert!(
+            k.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'),
+            "{k:?} is not a plain member name"
+        );
+        self.before_value();
+        self.out.push(b'"');
+        self.out.extend_from_slice(k.as_bytes());
+        self.out
+            .extend_from_slice(if self.pretty { b"\": " } else { b"\":" });
+        self.after_key = true;
+        self
     }
 
     /// Like [`JsonWriter::key`] for names that are arbitrary bytes (escaped as Go does).
@@ -275,7 +359,7 @@ impl<'a> JsonWriter<'a> {
     pub fn begin_object(&mut self) -> &mut Self {
         self.before_value();
         self.out.push(b'{');
-        self.stack.push(false);
+        self.levels.open();
         self
     }
 
@@ -288,7 +372,7 @@ impl<'a> JsonWriter<'a> {
     pub fn begin_array(&mut self) -> &mut Self {
         self.before_value();
         self.out.push(b'[');
-        self.stack.push(false);
+        self.levels.open();
         self
     }
 
@@ -298,10 +382,9 @@ impl<'a> JsonWriter<'a> {
     }
 
     fn end(&mut self, c: u8) -> &mut Self {
-        let had = self.stack.pop().unwrap_or(false);
+        let had = self.levels.close();
         if had && self.pretty {
-            let depth = self.stack.len();
-            self.newline_indent(depth);
+            self.newline_indent(self.levels.depth);
         }
         self.out.push(c);
         self
@@ -354,6 +437,15 @@ impl<'a> JsonWriter<'a> {
     pub fn raw(&mut self, json: &[u8]) -> &mut Self {
         self.before_value();
         self.out.extend_from_slice(json);
+        self
+    }
+
+    /// Pre-rendered JSON written by `f` straight into the output, for values whose text is
+    /// produced by an encoder (base64) that would otherwise need a buffer of its own. The
+    /// same guarantee as [`JsonWriter::raw`] is the caller's.
+    pub fn raw_with(&mut self, f: impl FnOnce(&mut Vec<u8>)) -> &mut Self {
+        self.before_value();
+        f(self.out);
         self
     }
 
@@ -495,6 +587,47 @@ mod tests {
         assert_eq!(f(0.000001), "0.000001");
         assert_eq!(f(1e-10), "1e-10");
         assert_eq!(f(123456789.125), "123456789.125");
+    }
+
+    /// Nesting past the levels kept in one word and past one copy of indentation, checked
+    /// against serde_json's pretty printer (two-space indent, `[]`/`{}` when empty: the
+    /// same rules as `json.MarshalIndent`).
+    #[test]
+    fn deep_nesting_matches_an_independent_printer() {
+        for depth in [1, 63, 64, 65, 100] {
+            for pretty in [true, false] {
+                let mut o = Vec::new();
+                let mut w = if pretty {
+                    JsonWriter::pretty(&mut o)
+                } else {
+                    JsonWriter::compact(&mut o)
+                };
+                let mut want = serde_json::json!([]);
+                for level in 0..depth {
+                    if level % 2 == 0 {
+                        w.begin_array().u64(level as u64);
+                    } else {
+                        w.begin_object().key("k").u64(level as u64).key("v");
+                    }
+                }
+                w.begin_array().end_array();
+                for level in (0..depth).rev() {
+                    if level % 2 == 0 {
+                        w.string("end").end_array();
+                        want = serde_json::json!([level, want, "end"]);
+                    } else {
+                        w.end_object();
+                        want = serde_json::json!({"k": level, "v": want});
+                    }
+                }
+                let want = if pretty {
+                    serde_json::to_string_pretty(&want).unwrap()
+                } else {
+                    serde_json::to_string(&want).unwrap()
+                };
+                assert_eq!(String::from_utf8(o).unwrap(), want, "depth {depth}");
+            }
+        }
     }
 
     #[test]

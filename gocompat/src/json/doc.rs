@@ -223,6 +223,14 @@ impl<'a> Doc<'a> {
         self.pos += 1; // opening quote
         let mut out = Vec::new();
         loop {
+            // A run of plain text (printable ASCII but `"` and `\`) is copied in one go.
+            let rest = self.s.get(self.pos..).unwrap_or_default();
+            let plain = rest
+                .iter()
+                .position(|&c| !(0x20..0x80).contains(&c) || c == b'"' || c == b'\\')
+                .unwrap_or(rest.len());
+            out.extend_from_slice(&rest[..plain]);
+            self.pos += plain;
             let Some(&c) = self.s.get(self.pos) else {
                 return self.syntax("unexpected end of JSON input in string literal");
             };

@@ -48,11 +48,12 @@ fn path_of<'a>(
     range_key: &str,
     lookup: impl Fn(&str) -> Option<KeyValue<'a>>,
 ) -> Result<RelPath, String> {
-    let hash = key_segment(lookup(hash_key), hash_key, "hash")?;
+    let mut hash = key_segment(lookup(hash_key), hash_key, "hash")?;
     if range_key.is_empty() {
-        return join(items_dir, &format!("{hash}.json"));
+        hash.push_str(".json");
+        return join(items_dir, &hash);
     }
-    let range = key_segment(lookup(range_key), range_key, "range")?;
+    let mut range = key_segment(lookup(range_key), range_key, "range")?;
     // Go's filepath.Join drops an empty component: an empty hash segment puts the file
     // directly under items/.
     let dir = if hash.is_empty() {
@@ -60,7 +61,8 @@ fn path_of<'a>(
     } else {
         join(items_dir, &hash)?
     };
-    join(&dir, &format!("{range}.json"))
+    range.push_str(".json");
+    join(&dir, &range)
 }
 
 fn key_segment(v: Option<KeyValue<'_>>, attr: &str, role: &str) -> Result<String, String> {

@@ -114,18 +114,17 @@ pub fn parse_item_key<'a>(rest: &'a [u8], full: &[u8]) -> Result<ItemKey<'a>, Dd
 
 /// `strconv.ParseUint(s, 10, 64)`, with Go's error texts.
 fn parse_go_uint(s: &[u8]) -> Result<u64, String> {
-    let quoted = go_quote(s);
+    // Quoted only on the error path: every item key passes through here.
+    let fail = |why: &str| format!("strconv.ParseUint: parsing {}: {why}", go_quote(s));
     if s.is_empty() || !s.iter().all(u8::is_ascii_digit) {
-        return Err(format!(
-            "strconv.ParseUint: parsing {quoted}: invalid syntax"
-        ));
+        return Err(fail("invalid syntax"));
     }
     let mut v: u64 = 0;
     for &d in s {
         v = v
             .checked_mul(10)
             .and_then(|v| v.checked_add(u64::from(d - b'0')))
-            .ok_or_else(|| format!("strconv.ParseUint: parsing {quoted}: value out of range"))?;
+            .ok_or_else(|| fail("value out of range"))?;
     }
     Ok(v)
 }
@@ -181,6 +180,13 @@ mod tests {
         let e = item(b"dA|x|y").unwrap_err().to_string();
         assert!(
             e.starts_with("strconv.ParseUint: parsing \"x\": invalid syntax: "),
+            "{e}"
+        );
+        let e = item(b"dA|18446744073709551616|y").unwrap_err().to_string();
+        assert!(
+            e.starts_with(
+                "strconv.ParseUint: parsing \"18446744073709551616\": value out of range: "
+            ),
             "{e}"
         );
     }

@@ -48,7 +48,7 @@ pub fn render_stored(
 fn write_attr_map(w: &mut JsonWriter<'_>, m: &BTreeMap<String, DynamoAttributeValue>) {
     w.begin_object();
     for (name, v) in m {
-        w.key(name);
+        w.key_bytes(name.as_bytes());
         write_value(w, v);
     }
     w.end_object();
@@ -99,7 +99,7 @@ fn write_value(w: &mut JsonWriter<'_>, v: &DynamoAttributeValue) {
     w.end_object();
 }
 
-fn string_array(w: &mut JsonWriter<'_>, tag: &str, values: &[String]) {
+fn string_array(w: &mut JsonWriter<'_>, tag: &'static str, values: &[String]) {
     w.key(tag).begin_array();
     for s in values {
         w.string(s);

@@ -54,11 +54,15 @@ pub enum KeyValue<'a> {
 /// Reads an item body into `attrs`, sorted by name. `false`: not a plain encoding — decode
 /// it with prost instead.
 pub fn scan(body: &[u8], attrs: &mut Vec<Attr>) -> bool {
-    attrs.clear();
-    if read_map(body, 0..body.len(), attrs, 0).is_none() {
-        return false;
+    thread_local! {
+        static POOL: RefCell<Vec<Vec<Attr>>> = const { RefCell::new(Vec::new()) };
     }
-    sort_unique(body, attrs)
+    attrs.clear();
+    let read = POOL.with(|p| match p.try_borrow_mut() {
+        Ok(mut pool) => read_map(body, 0..body.len(), attrs, 0, &mut pool),
+        Err(_) => read_map(body, 0..body.len(), attrs, 0, &mut Vec::new()),
+    });
+    read.is_some() && sort_unique(body, attrs)
 }
 
 /// Runs `f` on the item's sorted attributes when [`scan`] accepts the body, on `None` when
@@ -165,7 +169,21 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// One varint; most are a single byte (tags, short lengths), read without the loop.
+    #[inline]
     fn varint(&mut self) -> Option<u64> {
+        if self.at < self.end {
+            if let Some(&b) = self.buf.get(self.at) {
+                if b < 0x80 {
+                    self.at += 1;
+                    return Some(u64::from(b));
+                }
+            }
+        }
+        self.varint_long()
+    }
+
+    fn varint_long(&mut self) -> Option<u64> {
         let mut v: u64 = 0;
         for i in 0..10 {
             if self.at >= self.end {
@@ -186,10 +204,40 @@ impl<'a> Fields<'a> {
 
     /// The next field; `Some(None)` at the end; `None` on anything malformed or of a wire
     /// type other than varint/LEN.
+    #[inline]
     fn next_field(&mut self) -> Option<Option<Field>> {
         if self.at >= self.end {
             return Some(None);
         }
+        // Nearly every field has a one-byte key and a one-byte length or value: read those
+        // two bytes at once. Anything else (and every error) takes the general path below.
+        if self.at + 1 < self.end {
+            if let (Some(&key), Some(&second)) = (self.buf.get(self.at), self.buf.get(self.at + 1))
+            {
+                if key < 0x80 && second < 0x80 && key >> 3 != 0 {
+                    let tag = u32::from(key >> 3);
+                    match key & 7 {
+                        0 => {
+                            self.at += 2;
+                            return Some(Some(Field::Varint(tag, u64::from(second))));
+                        }
+                        2 => {
+                            let start = self.at + 2;
+                            let end = start + usize::from(second);
+                            if end <= self.end {
+                                self.at = end;
+                                return Some(Some(Field::Len(tag, start..end)));
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+        self.next_field_long()
+    }
+
+    fn next_field_long(&mut self) -> Option<Option<Field>> {
         let key = self.varint()?;
         let tag = u32::try_from(key >> 3).ok().filter(|&t| t != 0)?;
         match (key & 7) as u8 {
@@ -207,8 +255,15 @@ impl<'a> Fields<'a> {
 }
 
 /// Reads the map entries (field 1) of an item or `M` value into `attrs` (unsorted); checks
-/// every value recursively.
-fn read_map(buf: &[u8], r: Range<usize>, attrs: &mut Vec<Attr>, depth: usize) -> Option<()> {
+/// every value recursively, taking the attribute lists of nested maps from `pool` (and
+/// putting them back) so a scan allocates nothing once the pool is warm.
+fn read_map(
+    buf: &[u8],
+    r: Range<usize>,
+    attrs: &mut Vec<Attr>,
+    depth: usize,
+    pool: &mut Vec<Vec<Attr>>,
+) -> Option<()> {
     let mut f = Fields::new(buf, r);
     while let Some(field) = f.next_field()? {
         let Field::Len(1, entry) = field else {
@@ -224,9 +279,9 @@ fn read_map(buf: &[u8], r: Range<usize>, attrs: &mut Vec<Attr>, depth: usize) ->
             }
         }
         let name = name.unwrap_or(entry.start..entry.start);
-        std::str::from_utf8(&buf[name.clone()]).ok()?;
+        utf8(&buf[name.clone()])?;
         let value = value.unwrap_or(entry.end..entry.end);
-        check_value(buf, value.clone(), depth)?;
+        check_value(buf, value.clone(), depth, pool)?;
         attrs.push(Attr { name, value });
     }
     Some(())
@@ -253,7 +308,7 @@ fn single_member(v: &[u8]) -> Option<(u32, &[u8])> {
 
 /// Checks one `DynamoAttributeValue`: at most one member, of its declared wire type, with
 /// valid contents.
-fn check_value(buf: &[u8], r: Range<usize>, depth: usize) -> Option<()> {
+fn check_value(buf: &[u8], r: Range<usize>, depth: usize, pool: &mut Vec<Vec<Attr>>) -> Option<()> {
     if depth > MAX_DEPTH {
         return None;
     }
@@ -265,9 +320,9 @@ fn check_value(buf: &[u8], r: Range<usize>, depth: usize) -> Option<()> {
         return None; // several members: prost's last-wins/merge rules apply
     }
     match member {
-        Field::Len(1 | 2, s) => std::str::from_utf8(&buf[s]).ok().map(drop),
+        Field::Len(1 | 2, s) => utf8(&buf[s]),
         Field::Len(3, _) | Field::Varint(4 | 5, _) => Some(()),
-        Field::Len(6 | 7, set) => repeated(buf, set, |b| std::str::from_utf8(b).ok().map(drop)),
+        Field::Len(6 | 7, set) => repeated(buf, set, utf8),
         Field::Len(8, set) => repeated(buf, set, |_| Some(())),
         Field::Len(9, list) => {
             let mut f = Fields::new(buf, list);
@@ -275,17 +330,26 @@ fn check_value(buf: &[u8], r: Range<usize>, depth: usize) -> Option<()> {
                 let Field::Len(1, e) = field else {
                     return None;
                 };
-                check_value(buf, e, depth + 1)?;
+                check_value(buf, e, depth + 1, pool)?;
             }
             Some(())
         }
         Field::Len(10, m) => {
-            let mut inner = Vec::new();
-            read_map(buf, m, &mut inner, depth + 1)?;
-            sort_unique(buf, &mut inner).then_some(())
+            let mut inner = pool.pop().unwrap_or_default();
+            inner.clear();
+            let ok = read_map(buf, m, &mut inner, depth + 1, pool).is_some()
+                && sort_unique(buf, &mut inner);
+            pool.push(inner);
+            ok.then_some(())
         }
         _ => None,
     }
+}
+
+/// `Some` when `b` is valid UTF-8 (as prost requires of a `string` field). Plain ASCII,
+/// nearly every name and value, is settled by the cheap check before the full one.
+fn utf8(b: &[u8]) -> Option<()> {
+    (b.is_ascii() || std::str::from_utf8(b).is_ok()).then_some(())
 }
 
 /// Checks a set message: only field 1, LEN, each element passing `ok`.
@@ -366,9 +430,7 @@ impl Renderer<'_, '_, '_> {
                 self.w.key("M");
                 let mut attrs = self.nested.pop().unwrap_or_default();
                 attrs.clear();
-                // Checked by `scan`: cannot fail or hold duplicates.
-                let _ = read_map(body, m, &mut attrs, depth + 1);
-                let _ = sort_unique(body, &mut attrs);
+                checked_map(body, m, &mut attrs);
                 self.attr_map(&attrs, depth + 1);
                 self.nested.push(attrs);
             }
@@ -378,6 +440,27 @@ impl Renderer<'_, '_, '_> {
         }
         self.w.end_object();
     }
+}
+
+/// The entries of an `M` value that [`scan`] already checked (every value, UTF-8, no
+/// duplicate names), sorted by name: read again without checking anything twice.
+fn checked_map(buf: &[u8], r: Range<usize>, attrs: &mut Vec<Attr>) {
+    for entry in elements(buf, r) {
+        let mut a = Attr {
+            name: entry.start..entry.start,
+            value: entry.end..entry.end,
+        };
+        let mut e = Fields::new(buf, entry);
+        while let Some(Some(field)) = e.next_field() {
+            match field {
+                Field::Len(1, n) => a.name = n,
+                Field::Len(2, v) => a.value = v,
+                _ => {}
+            }
+        }
+        attrs.push(a);
+    }
+    attrs.sort_unstable_by(|a, b| buf[a.name.clone()].cmp(&buf[b.name.clone()]));
 }
 
 /// The LEN elements (field 1) of a checked set or list message.
@@ -391,11 +474,15 @@ fn elements(buf: &[u8], r: Range<usize>) -> impl Iterator<Item = Range<usize>> +
 
 /// A `B`/`BS` element: standard base64 in quotes (its alphabet needs no JSON escaping).
 fn base64_value(w: &mut JsonWriter<'_>, b: &[u8]) {
-    let mut s = String::with_capacity(b.len().div_ceil(3) * 4 + 2);
-    s.push('"');
-    STANDARD.encode_string(b, &mut s);
-    s.push('"');
-    w.raw(s.as_bytes());
+    w.raw_with(|out| {
+        out.push(b'"');
+        let at = out.len();
+        out.resize(at + b.len().div_ceil(3) * 4, 0);
+        // The space is exactly what padded standard base64 needs, so this cannot fail.
+        let n = STANDARD.encode_slice(b, &mut out[at..]).unwrap_or(0);
+        out.truncate(at + n);
+        out.push(b'"');
+    });
 }
 
 #[cfg(test)]
