@@ -389,12 +389,12 @@ impl FrameReader {
         if avail == 0 {
             return Ok(None);
         }
-        let trunc = ContainerError::Truncated {
+        let trunc = || ContainerError::Truncated {
             offset: start as u64,
             end: self.end as u64,
         };
         if avail < 8 {
-            return Err(trunc);
+            return Err(trunc());
         }
         let d = &self.file[..self.end];
         let key_len = le64(&d[start..]);
@@ -407,7 +407,7 @@ impl FrameReader {
         let key_start = start + 8;
         let key_end = key_start + key_len as usize;
         if key_end + 8 > self.end {
-            return Err(trunc);
+            return Err(trunc());
         }
         let val_len = le64(&d[key_end..]);
         if val_len > MAX_VALUE_LEN {
@@ -419,7 +419,7 @@ impl FrameReader {
         let val_start = key_end + 8;
         let val_end = val_start + val_len as usize;
         if val_end > self.end {
-            return Err(trunc);
+            return Err(trunc());
         }
         self.pos = val_end;
         Ok(Some(Span {

@@ -276,8 +276,8 @@ impl Levels {
     }
 }
 
-/// Indentation written in one copy for the usual depths (`newline_indent`).
-const SPACES: &[u8; 64] = b"                                                                ";
+/// Indentation for the usual depths, written in one fixed-size copy (`newline_indent`).
+const INDENT: &[u8; 32] = b"                                ";
 
 impl<'a> JsonWriter<'a> {
     /// Compact output, as `json.Marshal`.
@@ -301,12 +301,17 @@ impl<'a> JsonWriter<'a> {
     }
 
     fn newline_indent(&mut self, depth: usize) {
+        let len = self.out.len();
+        if depth <= INDENT.len() / 2 {
+            // One copy of a fixed size (a few vector moves, no call), then the excess cut.
+            self.out.push(b'\n');
+            self.out.extend_from_slice(INDENT);
+            self.out.truncate(len + 1 + depth * 2);
+            return;
+        }
         self.out.push(b'\n');
-        let mut left = depth * 2;
-        while left > 0 {
-            let n = left.min(SPACES.len());
-            self.out.extend_from_slice(&SPACES[..n]);
-            left -= n;
+        for _ in 0..depth {
+            self.out.extend_from_slice(b"  ");
         }
     }
 
@@ -328,6 +333,7 @@ impl<'a> JsonWriter<'a> {
     /// Writes an object member name from the code (a field of the format, not data): such
     /// names are plain ASCII and need no escaping, so they are copied as they are. Names
     /// that come from data go through [`JsonWriter::key_bytes`].
+    #[inline]
     pub fn key(&mut self, k: &'static str) -> &mut Self {
         debug_assert!(
             k.bytes()
