@@ -48,12 +48,16 @@ pub fn is_sha_fallback(encoded: &str) -> bool {
     b.len() >= 34 && b[..32].iter().all(|c| c.is_ascii_hexdigit()) && &b[32..34] == b"__"
 }
 
+/// Spare capacity in an encoded segment for the extension most callers append (`.json`,
+/// `.bin`), so appending it does not reallocate.
+const EXTENSION_ROOM: usize = 8;
+
 /// Upstream's `EncodeSegment`: percent-encoding with the fallback rules of docs/format/00-container.md §4.
 pub fn encode_segment(raw: &[u8]) -> String {
     if raw.len() > KEY_SEGMENT_MAX_BYTES {
         return sha_fallback(raw);
     }
-    let mut out = String::with_capacity(raw.len());
+    let mut out = String::with_capacity(raw.len() + EXTENSION_ROOM);
     for &b in raw {
         let need = if is_unreserved(b) { 1 } else { 3 };
         if out.len() + need > KEY_SEGMENT_MAX_BYTES {
@@ -80,7 +84,7 @@ pub fn encode_binary_segment(raw: &[u8]) -> String {
     if 4 + b64_len > KEY_SEGMENT_MAX_BYTES {
         return sha_fallback(raw);
     }
-    let mut out = String::with_capacity(4 + b64_len);
+    let mut out = String::with_capacity(4 + b64_len + EXTENSION_ROOM);
     out.push_str("b64.");
     URL_SAFE_NO_PAD.encode_string(raw, &mut out);
     out

@@ -20,7 +20,7 @@ use super::render::html_escape_tail;
 use crate::encode::json::JsonWriter;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::ops::Range;
 
 /// Nesting (lists and maps inside values) beyond which the fast path declines; prost's own
@@ -54,15 +54,24 @@ pub enum KeyValue<'a> {
 /// Reads an item body into `attrs`, sorted by name. `false`: not a plain encoding — decode
 /// it with prost instead.
 pub fn scan(body: &[u8], attrs: &mut Vec<Attr>) -> bool {
-    thread_local! {
-        static POOL: RefCell<Vec<Vec<Attr>>> = const { RefCell::new(Vec::new()) };
-    }
     attrs.clear();
-    let read = POOL.with(|p| match p.try_borrow_mut() {
-        Ok(mut pool) => read_map(body, 0..body.len(), attrs, 0, &mut pool),
-        Err(_) => read_map(body, 0..body.len(), attrs, 0, &mut Vec::new()),
-    });
+    let read = with_pool(|pool| read_map(body, 0..body.len(), attrs, 0, pool));
     read.is_some() && sort_unique(body, attrs)
+}
+
+/// Runs `f` with this thread's pool of attribute lists for nested `M` values (scanning and
+/// rendering both need one per nesting level): warm after the first items, so neither
+/// allocates per item. A nested call finds the pool taken and starts an empty one.
+fn with_pool<R>(f: impl FnOnce(&mut Vec<Vec<Attr>>) -> R) -> R {
+    thread_local! {
+        static POOL: Cell<Vec<Vec<Attr>>> = const { Cell::new(Vec::new()) };
+    }
+    POOL.with(|p| {
+        let mut pool = p.take();
+        let r = f(&mut pool);
+        p.set(pool);
+        r
+    })
 }
 
 /// Runs `f` on the item's sorted attributes when [`scan`] accepts the body, on `None` when
@@ -125,7 +134,7 @@ pub fn render(body: &[u8], pretty: bool, out: &mut Vec<u8>) -> bool {
 /// already scanned the body for its path does not scan it twice).
 pub fn render_scanned(body: &[u8], attrs: &[Attr], pretty: bool, out: &mut Vec<u8>) {
     let start = out.len();
-    {
+    with_pool(|pool| {
         let mut w = if pretty {
             JsonWriter::pretty(out)
         } else {
@@ -134,10 +143,10 @@ pub fn render_scanned(body: &[u8], attrs: &[Attr], pretty: bool, out: &mut Vec<u
         let mut r = Renderer {
             body,
             w: &mut w,
-            nested: Vec::new(),
+            nested: pool,
         };
         r.attr_map(attrs, 0);
-    }
+    });
     html_escape_tail(out, start);
 }
 
@@ -366,14 +375,14 @@ fn repeated(buf: &[u8], r: Range<usize>, ok: impl Fn(&[u8]) -> Option<()>) -> Op
 
 // ---- rendering (only of checked bytes) ----
 
-struct Renderer<'b, 'w, 'o> {
+struct Renderer<'b, 'w, 'o, 'p> {
     body: &'b [u8],
     w: &'w mut JsonWriter<'o>,
-    /// Reused for the attributes of nested `M` values.
-    nested: Vec<Vec<Attr>>,
+    /// Reused for the attributes of nested `M` values (the thread's pool).
+    nested: &'p mut Vec<Vec<Attr>>,
 }
 
-impl Renderer<'_, '_, '_> {
+impl Renderer<'_, '_, '_, '_> {
     fn attr_map(&mut self, attrs: &[Attr], depth: usize) {
         let body = self.body;
         self.w.begin_object();
