@@ -446,6 +446,37 @@ impl<'a> JsonWriter<'a> {
         self
     }
 
+    /// An object with exactly one member, `{"key": value}`, where `value` writes a scalar
+    /// (string, number, bool) straight into the output: the same bytes as `begin_object`,
+    /// `key`, the value and `end_object`, in one call (a DynamoDB attribute value is such
+    /// an object, and an item has dozens).
+    #[inline]
+    pub fn object_of_one(
+        &mut self,
+        key: &'static str,
+        value: impl FnOnce(&mut Vec<u8>),
+    ) -> &mut Self {
+        self.before_value();
+        if self.pretty {
+            let depth = self.levels.depth;
+            self.out.push(b'{');
+            self.newline_indent(depth + 1);
+            self.out.push(b'"');
+            self.out.extend_from_slice(key.as_bytes());
+            self.out.extend_from_slice(b"\": ");
+            value(self.out);
+            self.newline_indent(depth);
+            self.out.push(b'}');
+        } else {
+            self.out.extend_from_slice(b"{\"");
+            self.out.extend_from_slice(key.as_bytes());
+            self.out.extend_from_slice(b"\":");
+            value(self.out);
+            self.out.push(b'}');
+        }
+        self
+    }
+
     /// Pre-rendered JSON written by `f` straight into the output, for values whose text is
     /// produced by an encoder (base64) that would otherwise need a buffer of its own. The
     /// same guarantee as [`JsonWriter::raw`] is the caller's.
@@ -633,6 +664,47 @@ mod tests {
                 };
                 assert_eq!(String::from_utf8(o).unwrap(), want, "depth {depth}");
             }
+        }
+    }
+
+    /// `object_of_one` writes what the four calls it stands for write, at the top level,
+    /// inside an object and inside an array, pretty and compact.
+    #[test]
+    fn object_of_one_matches_the_long_form() {
+        for pretty in [true, false] {
+            let render = |short: bool| {
+                let mut o = Vec::new();
+                let mut w = if pretty {
+                    JsonWriter::pretty(&mut o)
+                } else {
+                    JsonWriter::compact(&mut o)
+                };
+                let one = |w: &mut JsonWriter<'_>, v: &str| {
+                    if short {
+                        w.object_of_one("S", |out| write_str(out, v.as_bytes()));
+                    } else {
+                        w.begin_object().key("S").string(v).end_object();
+                    }
+                };
+                w.begin_object().key("a");
+                one(&mut w, "x\"y");
+                w.key("l").begin_array();
+                one(&mut w, "1");
+                one(&mut w, "2");
+                w.end_array().key("m").begin_object().key("n");
+                one(&mut w, "");
+                w.end_object().end_object();
+                let mut top = Vec::new();
+                let mut t = if pretty {
+                    JsonWriter::pretty(&mut top)
+                } else {
+                    JsonWriter::compact(&mut top)
+                };
+                one(&mut t, "top");
+                o.extend_from_slice(&top);
+                String::from_utf8(o).unwrap()
+            };
+            assert_eq!(render(true), render(false), "pretty {pretty}");
         }
     }
 

@@ -17,7 +17,7 @@
 //! generated and mutated items).
 
 use super::render::html_escape_tail;
-use crate::encode::json::JsonWriter;
+use crate::encode::json::{write_str, JsonWriter};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use std::cell::{Cell, RefCell};
@@ -395,25 +395,32 @@ impl Renderer<'_, '_, '_, '_> {
 
     fn value(&mut self, r: Range<usize>, depth: usize) {
         let body = self.body;
-        self.w.begin_object();
         let mut f = Fields::new(body, r);
-        match f.next_field() {
-            Some(Some(Field::Len(1, s))) => {
-                self.w.key("S").string_bytes(&body[s]);
-            }
-            Some(Some(Field::Len(2, s))) => {
-                self.w.key("N").string_bytes(&body[s]);
+        let member = f.next_field();
+        // The scalar members: an object of one member, written in one call.
+        match member {
+            Some(Some(Field::Len(tag @ (1 | 2), s))) => {
+                let key = if tag == 1 { "S" } else { "N" };
+                self.w.object_of_one(key, |out| write_str(out, &body[s]));
+                return;
             }
             Some(Some(Field::Len(3, b))) => {
-                self.w.key("B");
-                base64_value(self.w, &body[b]);
+                self.w.object_of_one("B", |out| base64_into(out, &body[b]));
+                return;
             }
-            Some(Some(Field::Varint(4, v))) => {
-                self.w.key("BOOL").bool(v != 0);
+            Some(Some(Field::Varint(tag @ (4 | 5), v))) => {
+                let key = if tag == 4 { "BOOL" } else { "NULL" };
+                self.w.object_of_one(key, |out| write_bool(out, v != 0));
+                return;
             }
-            Some(Some(Field::Varint(5, v))) => {
-                self.w.key("NULL").bool(v != 0);
+            Some(Some(Field::Len(6..=10, _))) => {}
+            _ => {
+                self.w.object_of_one("NULL", |out| write_bool(out, true));
+                return;
             }
+        }
+        self.w.begin_object();
+        match member {
             Some(Some(Field::Len(tag @ (6 | 7), set))) => {
                 self.w.key(if tag == 6 { "SS" } else { "NS" }).begin_array();
                 for e in elements(body, set) {
@@ -435,7 +442,7 @@ impl Renderer<'_, '_, '_, '_> {
                 }
                 self.w.end_array();
             }
-            Some(Some(Field::Len(10, m))) => {
+            Some(Some(Field::Len(_, m))) => {
                 self.w.key("M");
                 let mut attrs = self.nested.pop().unwrap_or_default();
                 attrs.clear();
@@ -443,9 +450,7 @@ impl Renderer<'_, '_, '_, '_> {
                 self.attr_map(&attrs, depth + 1);
                 self.nested.push(attrs);
             }
-            _ => {
-                self.w.key("NULL").bool(true);
-            }
+            _ => {}
         }
         self.w.end_object();
     }
@@ -483,15 +488,22 @@ fn elements(buf: &[u8], r: Range<usize>) -> impl Iterator<Item = Range<usize>> +
 
 /// A `B`/`BS` element: standard base64 in quotes (its alphabet needs no JSON escaping).
 fn base64_value(w: &mut JsonWriter<'_>, b: &[u8]) {
-    w.raw_with(|out| {
-        out.push(b'"');
-        let at = out.len();
-        out.resize(at + b.len().div_ceil(3) * 4, 0);
-        // The space is exactly what padded standard base64 needs, so this cannot fail.
-        let n = STANDARD.encode_slice(b, &mut out[at..]).unwrap_or(0);
-        out.truncate(at + n);
-        out.push(b'"');
-    });
+    w.raw_with(|out| base64_into(out, b));
+}
+
+/// `b` as a JSON string of standard base64, written straight into `out`.
+fn base64_into(out: &mut Vec<u8>, b: &[u8]) {
+    out.push(b'"');
+    let at = out.len();
+    out.resize(at + b.len().div_ceil(3) * 4, 0);
+    // The space is exactly what padded standard base64 needs, so this cannot fail.
+    let n = STANDARD.encode_slice(b, &mut out[at..]).unwrap_or(0);
+    out.truncate(at + n);
+    out.push(b'"');
+}
+
+fn write_bool(out: &mut Vec<u8>, v: bool) {
+    out.extend_from_slice(if v { b"true" } else { b"false" });
 }
 
 #[cfg(test)]
