@@ -199,17 +199,30 @@ pub fn line_b3(out: &mut Vec<u8>, digest: &[u8; 32], path: &str) {
 
 /// `[\]<hex>  <path>\n` with `\\`, newline and (GNU coreutils' rule, `escape_cr`) carriage
 /// return escaped, and the leading `\\` when any was.
+/// Every byte's two lowercase hex digits: a digest's 64 are 32 lookups.
+const HEX_PAIRS: [[u8; 2]; 256] = {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut t = [[0u8; 2]; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = [HEX[i >> 4], HEX[i & 15]];
+        i += 1;
+    }
+    t
+};
+
 fn escaped_line(out: &mut Vec<u8>, digest: &[u8; 32], path: &[u8], escape_cr: bool) {
-    let special = |b: u8| b == b'\n' || b == b'\\' || (escape_cr && b == b'\r');
-    let escaped = path.iter().any(|&b| special(b));
+    let escaped = if escape_cr {
+        memchr::memchr3(b'\n', b'\\', b'\r', path).is_some()
+    } else {
+        memchr::memchr2(b'\n', b'\\', path).is_some()
+    };
     if escaped {
         out.push(b'\\');
     }
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut hex = [0u8; 64];
     for (pair, &b) in hex.chunks_exact_mut(2).zip(digest) {
-        pair[0] = HEX[usize::from(b >> 4)];
-        pair[1] = HEX[usize::from(b & 15)];
+        pair.copy_from_slice(&HEX_PAIRS[usize::from(b)]);
     }
     out.extend_from_slice(&hex);
     out.extend_from_slice(b"  ");

@@ -5,6 +5,8 @@
 //! lowercase `\u00xx`), float formatting and indentation. Everything here writes straight
 //! into a caller-owned buffer so the hot path reuses one allocation per worker.
 
+use elastickv_backup_gocompat::json::{plain_run, utf8_len};
+
 /// Appends `s` as a JSON string literal, Go style: invalid UTF-8 becomes U+FFFD, control
 /// bytes use the short escapes where Go has them and `\u00xx` otherwise, U+2028/U+2029 are
 /// escaped, `<`, `>`, `&` stay literal (HTML escaping disabled).
@@ -41,18 +43,14 @@ pub fn write_str_body(out: &mut Vec<u8>, s: &[u8]) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut i = 0;
     let mut start = 0;
-    while i < s.len() {
+    loop {
         // Plain ASCII, eight bytes at a time: nothing to escape, nothing to validate.
-        if !needs_attention(word_at(s, i)) {
-            i += 8;
-            continue;
-        }
-        let b = s[i];
+        i += plain_run(s.get(i..).unwrap_or_default());
+        let Some(&b) = s.get(i) else {
+            break;
+        };
         if b < 0x80 {
-            if b >= 0x20 && b != b'"' && b != b'\\' {
-                i += 1;
-                continue;
-            }
+            // A control byte, `"` or `\` (the run stops at nothing else below 0x80).
             out.extend_from_slice(&s[start..i]);
             match b {
                 b'"' => out.extend_from_slice(b"\\\""),
@@ -73,7 +71,7 @@ pub fn write_str_body(out: &mut Vec<u8>, s: &[u8]) {
             continue;
         }
         // Multi-byte: validate one UTF-8 sequence.
-        let len = utf8_seq_len(&s[i..]);
+        let len = utf8_len(&s[i..]);
         if len == 0 {
             out.extend_from_slice(&s[start..i]);
             out.extend_from_slice("\u{fffd}".as_bytes());
@@ -95,56 +93,6 @@ pub fn write_str_body(out: &mut Vec<u8>, s: &[u8]) {
         i += len;
     }
     out.extend_from_slice(&s[start..]);
-}
-
-/// The eight bytes of `s` from `i` (`i < s.len()`) as one word; past the end, spaces
-/// (plain text), so a short string or a string's last few bytes take the word test too.
-#[inline]
-fn word_at(s: &[u8], i: usize) -> u64 {
-    match s.get(i..i + 8) {
-        Some(w) => u64::from_le_bytes(w.try_into().unwrap_or([0; 8])),
-        None => {
-            let mut b = [b' '; 8];
-            for (d, c) in b.iter_mut().zip(s.get(i..).unwrap_or_default()) {
-                *d = *c;
-            }
-            u64::from_le_bytes(b)
-        }
-    }
-}
-
-/// Whether any of the eight bytes packed in `w` is not plain JSON string text: a control
-/// byte (< 0x20), `"`, `\` or a byte ≥ 0x80 (part of a UTF-8 sequence, to be validated).
-/// Exact when it says `false`; it may say `true` for a clean byte above one that needs
-/// attention (a borrow runs upwards), which only sends the caller to the byte-by-byte path.
-fn needs_attention(w: u64) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    // A byte below 0x20 wraps when 0x20 is subtracted; `"` and `\` become 0 when XORed with
-    // themselves and wrap when 1 is subtracted. With no wrap below it, a byte in 0x20..0x80
-    // keeps its high bit clear in all three.
-    let control = w.wrapping_sub(ONES * 0x20);
-    let quote = (w ^ (ONES * u64::from(b'"'))).wrapping_sub(ONES);
-    let backslash = (w ^ (ONES * u64::from(b'\\'))).wrapping_sub(ONES);
-    (control | quote | backslash | w) & HIGH != 0
-}
-
-/// Length of the valid UTF-8 sequence at the start of `s` (non-empty, first byte ≥ 0x80),
-/// or 0 when it is not valid (Go then emits one U+FFFD and advances one byte).
-fn utf8_seq_len(s: &[u8]) -> usize {
-    let n = match s[0] {
-        0xc2..=0xdf => 2,
-        0xe0..=0xef => 3,
-        0xf0..=0xf4 => 4,
-        _ => return 0,
-    };
-    if s.len() < n {
-        return 0;
-    }
-    match std::str::from_utf8(&s[..n]) {
-        Ok(_) => n,
-        Err(_) => 0,
-    }
 }
 
 /// Appends an unsigned integer.

@@ -225,10 +225,7 @@ impl<'a> Doc<'a> {
         loop {
             // A run of plain text (printable ASCII but `"` and `\`) is copied in one go.
             let rest = self.s.get(self.pos..).unwrap_or_default();
-            let plain = rest
-                .iter()
-                .position(|&c| !(0x20..0x80).contains(&c) || c == b'"' || c == b'\\')
-                .unwrap_or(rest.len());
+            let plain = super::text::plain_run(rest);
             out.extend_from_slice(&rest[..plain]);
             self.pos += plain;
             let Some(&c) = self.s.get(self.pos) else {

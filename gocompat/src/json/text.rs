@@ -20,6 +20,44 @@ pub fn utf8_len(s: &[u8]) -> usize {
     }
 }
 
+/// Length of the leading run of `s` that a JSON string literal carries as it is, read or
+/// written: printable ASCII other than `"` and `\`. Go's reader copies such a run without
+/// decoding it and its writer without escaping it, so both sides here skip it eight bytes
+/// at a time. Ends at the first control byte, `"`, `\` or byte ≥ 0x80.
+pub fn plain_run(s: &[u8]) -> usize {
+    let mut i = 0;
+    while let Some(word) = s.get(i..i + 8) {
+        let mask = attention(u64::from_le_bytes(word.try_into().unwrap_or([0; 8])));
+        if mask != 0 {
+            // The lowest marked byte is exact: no borrow reaches it from the clean bytes
+            // below it (little-endian: lower bytes come first).
+            return i + (mask.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while let Some(&b) = s.get(i) {
+        if !(0x20..0x80).contains(&b) || b == b'"' || b == b'\\' {
+            break;
+        }
+        i += 1;
+    }
+    i
+}
+
+/// The high bit of each byte of `w` that is not plain string text (see [`plain_run`]),
+/// plus possibly bytes above the first such byte (a borrow runs upwards).
+fn attention(w: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // A byte below 0x20 wraps when 0x20 is subtracted; `"` and `\` become 0 when XORed with
+    // themselves and wrap when 1 is subtracted. With no wrap below it, a byte in 0x20..0x80
+    // keeps its high bit clear in all three.
+    let control = w.wrapping_sub(ONES * 0x20);
+    let quote = (w ^ (ONES * u64::from(b'"'))).wrapping_sub(ONES);
+    let backslash = (w ^ (ONES * u64::from(b'\\'))).wrapping_sub(ONES);
+    (control | quote | backslash | w) & HIGH
+}
+
 /// Go's `json.Compact` without HTML escaping: removes insignificant white space from a
 /// valid JSON text and keeps every other byte (string contents verbatim).
 pub fn compact_into(out: &mut Vec<u8>, raw: &[u8]) {
@@ -82,6 +120,30 @@ pub fn unquote(lit: &[u8]) -> Result<(Vec<u8>, usize), JsonError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `plain_run` against its byte-by-byte definition, on strings that mix plain text with
+    /// every kind of byte that ends a run, at every offset within a word.
+    #[test]
+    fn plain_run_stops_at_the_first_special_byte() {
+        let plain = |b: u8| (0x20..0x80).contains(&b) && b != b'"' && b != b'\\';
+        let specials = [0u8, 0x1f, b'"', b'\\', 0x80, 0xe2, 0xff, b'\n'];
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..4000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let len = (seed % 40) as usize;
+            let mut v: Vec<u8> = (0..len)
+                .map(|k| b' ' + ((seed >> (k % 50)) as u8 % 90))
+                .collect();
+            if len > 0 && !seed.is_multiple_of(3) {
+                let at = (seed >> 20) as usize % len;
+                v[at] = specials[(seed >> 40) as usize % specials.len()];
+            }
+            let want = v.iter().position(|&b| !plain(b)).unwrap_or(v.len());
+            assert_eq!(plain_run(&v), want, "{v:?}");
+        }
+    }
 
     #[test]
     fn compaction_keeps_strings() {
