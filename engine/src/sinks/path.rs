@@ -36,7 +36,14 @@ impl RelPath {
     /// The parent directory as a string (`""` at the top level), for grouping files by
     /// directory without allocating.
     pub fn parent_str(&self) -> &str {
-        self.joined.rsplit_once('/').map_or("", |(d, _)| d)
+        // `/` is ASCII, so the byte index is a char boundary.
+        self.last_slash().map_or("", |i| &self.joined[..i])
+    }
+
+    /// Where the last `/` is: every written file asks (its directory), so the search is the
+    /// vectorised one.
+    fn last_slash(&self) -> Option<usize> {
+        memchr::memrchr(b'/', self.joined.as_bytes())
     }
 
     /// The path as an owned string (segments joined by `/`).
@@ -105,7 +112,7 @@ impl RelPath {
         if self.joined.is_empty() {
             return None;
         }
-        match self.joined.rfind('/') {
+        match self.last_slash() {
             Some(i) => Some((
                 RelPath {
                     joined: self.joined[..i].to_string(),

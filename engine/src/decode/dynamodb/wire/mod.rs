@@ -34,6 +34,32 @@ pub struct Attr {
     pub name: Range<usize>,
     /// The value message (may be empty: an unset value, rendered `{"NULL": true}`).
     pub value: Range<usize>,
+    /// The name's first eight bytes as a big-endian number (zero-padded): sorting by it
+    /// first orders most names without comparing their bytes ([`Attr::cmp_name`]).
+    pub head: u64,
+}
+
+impl Attr {
+    /// An attribute whose name and value lie at these ranges of `body`.
+    pub fn new(body: &[u8], name: Range<usize>, value: Range<usize>) -> Attr {
+        let mut head = [0u8; 8];
+        let bytes = body.get(name.clone()).unwrap_or_default();
+        let n = bytes.len().min(8);
+        head[..n].copy_from_slice(&bytes[..n]);
+        Attr {
+            name,
+            value,
+            head: u64::from_be_bytes(head),
+        }
+    }
+
+    /// Byte order of the two names (Go's order of map keys): the heads decide unless they
+    /// are equal. Zero padding keeps a name before every longer name it begins.
+    fn cmp_name(&self, other: &Attr, body: &[u8]) -> std::cmp::Ordering {
+        self.head
+            .cmp(&other.head)
+            .then_with(|| body[self.name.clone()].cmp(&body[other.name.clone()]))
+    }
 }
 
 /// A key attribute's value as the item path needs it.
@@ -291,17 +317,15 @@ fn read_map(
         utf8(&buf[name.clone()])?;
         let value = value.unwrap_or(entry.end..entry.end);
         check_value(buf, value.clone(), depth, pool)?;
-        attrs.push(Attr { name, value });
+        attrs.push(Attr::new(buf, name, value));
     }
     Some(())
 }
 
 /// Sorts by name; `false` when two entries share a name (prost keeps the last one).
 fn sort_unique(buf: &[u8], attrs: &mut [Attr]) -> bool {
-    attrs.sort_unstable_by(|a, b| buf[a.name.clone()].cmp(&buf[b.name.clone()]));
-    attrs
-        .windows(2)
-        .all(|w| buf[w[0].name.clone()] != buf[w[1].name.clone()])
+    attrs.sort_unstable_by(|a, b| a.cmp_name(b, buf));
+    attrs.windows(2).all(|w| w[0].cmp_name(&w[1], buf).is_ne())
 }
 
 /// The single member of a value message (tag, payload bytes for LEN members; the varint's
@@ -460,21 +484,18 @@ impl Renderer<'_, '_, '_, '_> {
 /// duplicate names), sorted by name: read again without checking anything twice.
 fn checked_map(buf: &[u8], r: Range<usize>, attrs: &mut Vec<Attr>) {
     for entry in elements(buf, r) {
-        let mut a = Attr {
-            name: entry.start..entry.start,
-            value: entry.end..entry.end,
-        };
+        let (mut name, mut value) = (entry.start..entry.start, entry.end..entry.end);
         let mut e = Fields::new(buf, entry);
         while let Some(Some(field)) = e.next_field() {
             match field {
-                Field::Len(1, n) => a.name = n,
-                Field::Len(2, v) => a.value = v,
+                Field::Len(1, n) => name = n,
+                Field::Len(2, v) => value = v,
                 _ => {}
             }
         }
-        attrs.push(a);
+        attrs.push(Attr::new(buf, name, value));
     }
-    attrs.sort_unstable_by(|a, b| buf[a.name.clone()].cmp(&buf[b.name.clone()]));
+    attrs.sort_unstable_by(|a, b| a.cmp_name(b, buf));
 }
 
 /// The LEN elements (field 1) of a checked set or list message.

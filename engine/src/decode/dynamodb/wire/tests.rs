@@ -24,9 +24,24 @@ impl Rng {
     }
 }
 
-/// Names chosen to collide in order: empty, prefixes of each other, HTML and non-ASCII.
+/// Names chosen to collide in order: empty, prefixes of each other, HTML and non-ASCII,
+/// and names that share their first eight bytes (the sort's `head`) and differ after.
 const NAMES: &[&str] = &[
-    "", "a", "a\u{0}", "ab", "pk", "sk", "<&>", "é", "\u{2028}", "Z",
+    "",
+    "a",
+    "a\u{0}",
+    "ab",
+    "pk",
+    "sk",
+    "<&>",
+    "é",
+    "\u{2028}",
+    "Z",
+    "abcdefgh",
+    "abcdefgh\u{0}",
+    "abcdefgh10",
+    "abcdefgh2",
+    "abcdefghé",
 ];
 
 fn text(r: &mut Rng) -> String {
