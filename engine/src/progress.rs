@@ -2,8 +2,11 @@
 //! through [`LogWriter`]), a plain log line every few seconds otherwise (cron, CI,
 //! `kubectl logs`), nothing with `--quiet`.
 //!
-//! Stages bump process-wide atomic counters (no locks on the hot path); one reporter
-//! thread reads them, and so do the run reports (`--metrics-file`, `--summary-json`).
+//! Stages bump atomic counters (no locks on the hot path); one reporter thread reads them,
+//! and so do the run reports (`--metrics-file`, `--summary-json`). The counters bumped per
+//! file or per entry live in a block per thread ([`Local`]), summed when read: two writer
+//! threads adding to one shared counter would pass its cache line back and forth on every
+//! file.
 
 use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -42,8 +45,63 @@ pub fn counters() -> &'static Counters {
 
 /// Records one completed output file of `len` bytes.
 pub fn file_written(len: u64) {
-    COUNTERS.files.fetch_add(1, Ordering::Relaxed);
-    COUNTERS.output_bytes.fetch_add(len, Ordering::Relaxed);
+    let counted = LOCAL.try_with(|l| {
+        l.add(FILES, 1);
+        l.add(OUTPUT_BYTES, len);
+    });
+    if counted.is_err() {
+        // This thread's block is gone (a file finished while the thread exits).
+        COUNTERS.files.fetch_add(1, Ordering::Relaxed);
+        COUNTERS.output_bytes.fetch_add(len, Ordering::Relaxed);
+    }
+}
+
+/// Cells of a [`Local`] block: three per stage (items, bytes, busy ns), then the file
+/// counters.
+const STAGE_COUNT: usize = 9;
+const FILES: usize = STAGE_COUNT * 3;
+const OUTPUT_BYTES: usize = FILES + 1;
+const CELLS: usize = OUTPUT_BYTES + 1;
+
+/// One thread's counters. Only the owning thread writes them (a plain load and store, no
+/// locked add); readers on other threads sum every block.
+struct Local {
+    cells: [AtomicU64; CELLS],
+}
+
+impl Local {
+    #[inline]
+    fn add(&self, cell: usize, v: u64) {
+        if let Some(c) = self.cells.get(cell) {
+            // Single writer: a read-modify-write without the lock prefix loses nothing.
+            c.store(c.load(Ordering::Relaxed).wrapping_add(v), Ordering::Relaxed);
+        }
+    }
+}
+
+/// Every thread's block, kept after the thread ends so its counts still add up.
+static BLOCKS: Mutex<Vec<Arc<Local>>> = Mutex::new(Vec::new());
+
+thread_local! {
+    static LOCAL: Arc<Local> = {
+        let block = Arc::new(Local {
+            cells: [const { AtomicU64::new(0) }; CELLS],
+        });
+        if let Ok(mut all) = BLOCKS.lock() {
+            all.push(block.clone());
+        }
+        block
+    };
+}
+
+/// The sum of one cell over every thread's block.
+fn local_sum(cell: usize) -> u64 {
+    BLOCKS.lock().map_or(0, |all| {
+        all.iter()
+            .filter_map(|b| b.cells.get(cell))
+            .map(|c| c.load(Ordering::Relaxed))
+            .fold(0, u64::wrapping_add)
+    })
 }
 
 /// A snapshot of the counters.
@@ -65,8 +123,8 @@ impl Counters {
         Snapshot {
             input_bytes: self.input_bytes.load(Ordering::Relaxed),
             records: self.records.load(Ordering::Relaxed),
-            files: self.files.load(Ordering::Relaxed),
-            output_bytes: self.output_bytes.load(Ordering::Relaxed),
+            files: self.files.load(Ordering::Relaxed) + local_sum(FILES),
+            output_bytes: self.output_bytes.load(Ordering::Relaxed) + local_sum(OUTPUT_BYTES),
         }
     }
 }
@@ -75,31 +133,23 @@ impl Counters {
 /// and how long it was busy doing so (summed over the threads that run it). Off by default
 /// (one relaxed load per stage boundary); `bench` turns it on in the process it measures,
 /// so the stage that limits a run can be named from one run's numbers.
-#[derive(Default)]
+/// (Counted per thread: items, bytes and nanoseconds busy, summed when read.)
 pub struct StageCounter {
-    /// Items handled (entries, files, writes).
-    pub items: AtomicU64,
-    /// Bytes handled.
-    pub bytes: AtomicU64,
-    /// Nanoseconds busy.
-    pub busy_ns: AtomicU64,
+    /// The stage's first cell in every thread's block.
+    cell: usize,
 }
 
 impl StageCounter {
-    const fn new() -> Self {
-        StageCounter {
-            items: AtomicU64::new(0),
-            bytes: AtomicU64::new(0),
-            busy_ns: AtomicU64::new(0),
-        }
+    const fn new(stage: usize) -> Self {
+        StageCounter { cell: stage * 3 }
     }
 
-    /// Reads the counter.
+    /// Reads the counter (summed over the threads).
     pub fn snapshot(&self) -> StageSnapshot {
         StageSnapshot {
-            items: self.items.load(Ordering::Relaxed),
-            bytes: self.bytes.load(Ordering::Relaxed),
-            busy_ns: self.busy_ns.load(Ordering::Relaxed),
+            items: local_sum(self.cell),
+            bytes: local_sum(self.cell + 1),
+            busy_ns: local_sum(self.cell + 2),
         }
     }
 }
@@ -142,15 +192,15 @@ pub struct Stages {
 }
 
 static STAGES: Stages = Stages {
-    scan: StageCounter::new(),
-    decode: StageCounter::new(),
-    send_wait: StageCounter::new(),
-    encode: StageCounter::new(),
-    sink: StageCounter::new(),
-    file_hash: StageCounter::new(),
-    file_write: StageCounter::new(),
-    stream_hash: StageCounter::new(),
-    stream_write: StageCounter::new(),
+    scan: StageCounter::new(0),
+    decode: StageCounter::new(1),
+    send_wait: StageCounter::new(2),
+    encode: StageCounter::new(3),
+    sink: StageCounter::new(4),
+    file_hash: StageCounter::new(5),
+    file_write: StageCounter::new(6),
+    stream_hash: StageCounter::new(7),
+    stream_write: StageCounter::new(8),
 };
 
 static STAGE_TIMING: AtomicBool = AtomicBool::new(false);
@@ -179,11 +229,13 @@ pub fn stage_start() -> Option<Instant> {
 #[inline]
 pub fn stage_end(stage: &StageCounter, start: Option<Instant>, items: u64, bytes: u64) {
     if let Some(t) = start {
-        stage
-            .busy_ns
-            .fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
-        stage.items.fetch_add(items, Ordering::Relaxed);
-        stage.bytes.fetch_add(bytes, Ordering::Relaxed);
+        let ns = t.elapsed().as_nanos() as u64;
+        // Timing only: a thread past its thread-local teardown goes uncounted.
+        let _ = LOCAL.try_with(|l| {
+            l.add(stage.cell, items);
+            l.add(stage.cell + 1, bytes);
+            l.add(stage.cell + 2, ns);
+        });
     }
 }
 
@@ -520,6 +572,32 @@ impl Drop for Reporter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Counts made on several threads, including threads that have ended, all add up when
+    /// read. (No other test of this crate times a stage, so the difference is exact; files
+    /// are written by other tests concurrently, so that count is checked as a lower bound.)
+    #[test]
+    fn per_thread_counts_add_up_after_the_threads_end() {
+        let stage = &stages().stream_write;
+        let before = stage.snapshot();
+        let files_before = counters().snapshot();
+        std::thread::scope(|s| {
+            for _ in 0..3 {
+                s.spawn(|| {
+                    for _ in 0..1000 {
+                        stage_end(stage, Some(Instant::now()), 1, 10);
+                        file_written(7);
+                    }
+                });
+            }
+        });
+        let after = stage.snapshot();
+        assert_eq!(after.items - before.items, 3000);
+        assert_eq!(after.bytes - before.bytes, 30_000);
+        let files_after = counters().snapshot();
+        assert!(files_after.files - files_before.files >= 3000);
+        assert!(files_after.output_bytes - files_before.output_bytes >= 21_000);
+    }
 
     #[test]
     fn human() {
