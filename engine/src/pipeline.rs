@@ -129,7 +129,7 @@ pub fn write_data(
         let mut stream = visible_stream(&shards, Pass::Main(skip), opts.include_expired, true)?;
         let st = crate::progress::stages();
         loop {
-            let t = crate::progress::stage_start();
+            let t = crate::progress::stage_start_sampled();
             let Some(e) = stream.next() else { break };
             crate::progress::stage_end(&st.scan, t, 1, 0);
             let e: Entry = e?;
@@ -137,7 +137,7 @@ pub fn write_data(
             crate::progress::counters()
                 .records
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let t = crate::progress::stage_start();
+            let t = crate::progress::stage_start_sampled();
             disp.dispatch(&e, &emitter)?;
             let n = (e.user_key.len() + e.value.len()) as u64;
             crate::progress::stage_end(&st.decode, t, 1, n);

@@ -310,11 +310,11 @@ fn run_job(job: Job, buf: &mut Vec<u8>, sink: &dyn Sink) -> Result<(), Error> {
         Job::Run(f) => return f(sink),
     };
     buf.clear();
-    let t = crate::progress::stage_start();
+    let t = crate::progress::stage_start_sampled();
     let r = encode(buf);
     let n = buf.len() as u64;
     crate::progress::stage_end(&st.encode, t, 1, n);
-    let t = crate::progress::stage_start();
+    let t = crate::progress::stage_start_sampled();
     let r = r.and_then(|()| sink.write_file(&path, buf));
     crate::progress::stage_end(&st.sink, t, 1, n);
     if buf.capacity() > 16 << 20 {

@@ -273,12 +273,12 @@ impl Write for TimedWrite {
 impl Sink for DirSink {
     fn write_file(&self, path: &RelPath, data: &[u8]) -> Result<(), Error> {
         let st = crate::progress::stages();
-        let t = crate::progress::stage_start();
+        let t = crate::progress::stage_start_sampled();
         let mut f = self.create_file(path, 0o600, true)?;
         f.write_all(data).map_err(|e| Error::io(path, e))?;
         drop(f);
         crate::progress::stage_end(&st.file_write, t, 1, data.len() as u64);
-        let t = crate::progress::stage_start();
+        let t = crate::progress::stage_start_sampled();
         let digest = self.log.kind().digest(data);
         crate::progress::stage_end(&st.file_hash, t, 1, data.len() as u64);
         self.log.record(path, digest)?;
