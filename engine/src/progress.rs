@@ -4,7 +4,7 @@
 //!
 //! Stages bump atomic counters (no locks on the hot path); one reporter thread reads them,
 //! and so do the run reports (`--metrics-file`, `--summary-json`). The counters bumped per
-//! file or per entry live in a block per thread ([`Local`]), summed when read: two writer
+//! file or per entry live in a block per thread (`Local`), summed when read: two writer
 //! threads adding to one shared counter would pass its cache line back and forth on every
 //! file.
 

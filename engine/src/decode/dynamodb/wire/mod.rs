@@ -35,7 +35,7 @@ pub struct Attr {
     /// The value message (may be empty: an unset value, rendered `{"NULL": true}`).
     pub value: Range<usize>,
     /// The name's first eight bytes as a big-endian number (zero-padded): sorting by it
-    /// first orders most names without comparing their bytes ([`Attr::cmp_name`]).
+    /// first orders most names without comparing their bytes.
     pub head: u64,
 }
 
