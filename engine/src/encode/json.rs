@@ -283,18 +283,24 @@ impl<'a> JsonWriter<'a> {
     /// that come from data go through [`JsonWriter::key_bytes`].
     #[inline]
     pub fn key(&mut self, k: &'static str) -> &mut Self {
+        self.before_value();
+        self.static_name(k);
+        self.after_key = true;
+        self
+    }
+
+    /// `"k":` (`"k": ` when pretty) for a member name from the code, copied as it is.
+    #[inline]
+    fn static_name(&mut self, k: &'static str) {
         debug_assert!(
             k.bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'),
             "{k:?} is not a plain member name"
         );
-        self.before_value();
         self.out.push(b'"');
         self.out.extend_from_slice(k.as_bytes());
         self.out
             .extend_from_slice(if self.pretty { b"\": " } else { b"\":" });
-        self.after_key = true;
-        self
     }
 
     /// Like [`JsonWriter::key`] for names that are arbitrary bytes (escaped as Go does).
@@ -405,23 +411,17 @@ impl<'a> JsonWriter<'a> {
         value: impl FnOnce(&mut Vec<u8>),
     ) -> &mut Self {
         self.before_value();
+        let depth = self.levels.depth;
+        self.out.push(b'{');
         if self.pretty {
-            let depth = self.levels.depth;
-            self.out.push(b'{');
             self.newline_indent(depth + 1);
-            self.out.push(b'"');
-            self.out.extend_from_slice(key.as_bytes());
-            self.out.extend_from_slice(b"\": ");
-            value(self.out);
-            self.newline_indent(depth);
-            self.out.push(b'}');
-        } else {
-            self.out.extend_from_slice(b"{\"");
-            self.out.extend_from_slice(key.as_bytes());
-            self.out.extend_from_slice(b"\":");
-            value(self.out);
-            self.out.push(b'}');
         }
+        self.static_name(key);
+        value(self.out);
+        if self.pretty {
+            self.newline_indent(depth);
+        }
+        self.out.push(b'}');
         self
     }
 
