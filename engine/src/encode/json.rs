@@ -5,7 +5,7 @@
 //! lowercase `\u00xx`), float formatting and indentation. Everything here writes straight
 //! into a caller-owned buffer so the hot path reuses one allocation per worker.
 
-use elastickv_backup_gocompat::json::{plain_run, utf8_len};
+use elastickv_backup_gocompat::json::{plain_run, plain_run_html, utf8_len};
 
 /// Appends `s` as a JSON string literal, Go style: invalid UTF-8 becomes U+FFFD, control
 /// bytes use the short escapes where Go has them and `\u00xx` otherwise, U+2028/U+2029 are
@@ -22,35 +22,51 @@ pub fn write_str(out: &mut Vec<u8>, s: &[u8]) {
 /// collections) that way and others not, so both forms are needed byte for byte.
 pub fn write_str_html(out: &mut Vec<u8>, s: &[u8]) {
     out.push(b'"');
-    let mut start = 0;
-    for i in memchr::memchr3_iter(b'<', b'>', b'&', s) {
-        let esc: &[u8] = match s[i] {
-            b'<' => b"\\u003c",
-            b'>' => b"\\u003e",
-            _ => b"\\u0026",
-        };
-        // ASCII bytes never split a UTF-8 sequence, so the pieces escape independently.
-        write_str_body(out, &s[start..i]);
-        out.extend_from_slice(esc);
-        start = i + 1;
-    }
-    write_str_body(out, &s[start..]);
+    escape::<true>(out, s);
     out.push(b'"');
+}
+
+/// [`write_str_html`] for bytes that upstream writes as a string only when they are UTF-8
+/// (and as a base64 envelope otherwise): writes the literal and returns true, or writes
+/// nothing and returns false. Checking while escaping saves the separate UTF-8 pass.
+pub fn write_utf8_str_html(out: &mut Vec<u8>, s: &[u8]) -> bool {
+    let mark = out.len();
+    out.push(b'"');
+    if escape::<true>(out, s) {
+        out.push(b'"');
+        true
+    } else {
+        out.truncate(mark);
+        false
+    }
 }
 
 /// The inside of a JSON string literal (no quotes): the escaping rules of [`write_str`].
 pub fn write_str_body(out: &mut Vec<u8>, s: &[u8]) {
+    escape::<false>(out, s);
+}
+
+/// Escapes `s` into `out` in Go's dialect, HTML escaping on or off; returns false when `s`
+/// held invalid UTF-8 (each bad byte was written as U+FFFD, as Go does).
+fn escape<const HTML: bool>(out: &mut Vec<u8>, s: &[u8]) -> bool {
     const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut valid = true;
     let mut i = 0;
     let mut start = 0;
     loop {
         // Plain ASCII, eight bytes at a time: nothing to escape, nothing to validate.
-        i += plain_run(s.get(i..).unwrap_or_default());
+        let rest = s.get(i..).unwrap_or_default();
+        i += if HTML {
+            plain_run_html(rest)
+        } else {
+            plain_run(rest)
+        };
         let Some(&b) = s.get(i) else {
             break;
         };
         if b < 0x80 {
-            // A control byte, `"` or `\` (the run stops at nothing else below 0x80).
+            // A control byte, `"` or `\`, or with HTML `<`, `>`, `&` (the run stops at
+            // nothing else below 0x80).
             out.extend_from_slice(&s[start..i]);
             match b {
                 b'"' => out.extend_from_slice(b"\\\""),
@@ -73,6 +89,7 @@ pub fn write_str_body(out: &mut Vec<u8>, s: &[u8]) {
         // Multi-byte: validate one UTF-8 sequence.
         let len = utf8_len(&s[i..]);
         if len == 0 {
+            valid = false;
             out.extend_from_slice(&s[start..i]);
             out.extend_from_slice("\u{fffd}".as_bytes());
             i += 1;
@@ -93,67 +110,74 @@ pub fn write_str_body(out: &mut Vec<u8>, s: &[u8]) {
         i += len;
     }
     out.extend_from_slice(&s[start..]);
+    valid
+}
+
+/// Appends the base64 of `data` in `engine`'s alphabet and padding, unquoted, straight into
+/// `out`: binary values are written as base64 strings in every adapter, and an intermediate
+/// `String` per value would be an allocation per value.
+pub fn append_base64<E: base64::Engine>(out: &mut Vec<u8>, engine: &E, data: &[u8]) {
+    use base64::engine::Config as _;
+    let start = out.len();
+    let n = base64::encoded_len(data.len(), engine.config().encode_padding()).unwrap_or(0);
+    out.resize(start + n, 0);
+    // The space is exactly what the encoding needs, so this cannot fail.
+    let written = engine.encode_slice(data, &mut out[start..]).unwrap_or(0);
+    out.truncate(start + written);
 }
 
 /// Appends an unsigned integer.
 pub fn write_u64(out: &mut Vec<u8>, v: u64) {
-    let mut b = itoa_buf();
-    out.extend_from_slice(fmt_u64(&mut b, v));
+    out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
 }
 
 /// Appends a signed integer.
 pub fn write_i64(out: &mut Vec<u8>, v: i64) {
-    if v < 0 {
-        out.push(b'-');
-    }
-    write_u64(out, v.unsigned_abs());
+    out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
 }
 
-fn itoa_buf() -> [u8; 20] {
-    [0u8; 20]
-}
-
-fn fmt_u64(buf: &mut [u8; 20], mut v: u64) -> &[u8] {
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    &buf[i..]
-}
+/// Below this magnitude every integer is a float and the float's shortest round-trip digits
+/// are the integer's own digits (the rounding interval holds no other integer), so an
+/// integral float prints as that integer.
+const EXACT_INTEGERS: f64 = 9_007_199_254_740_992.0; // 2^53
 
 /// Appends a finite float the way Go's `encoding/json` renders a float64: shortest
 /// round-trip digits, plain decimal for 1e-6 ≤ |x| < 1e21, otherwise exponent form with
 /// `e-7`/`e+21` style exponents. Returns false (writing nothing) for NaN and ±Inf, which
 /// Go's encoder refuses; callers decide how to represent those.
 pub fn write_f64(out: &mut Vec<u8>, f: f64) -> bool {
+    use std::io::Write as _;
     if !f.is_finite() {
         return false;
     }
     let abs = f.abs();
-    if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
-        // Rust's `{:e}` gives shortest digits, e.g. "1.5e-7", "1e300".
-        let s = format!("{:e}", f);
-        let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));
-        out.extend_from_slice(mant.as_bytes());
-        out.push(b'e');
-        let (sign, digits) = match exp.strip_prefix('-') {
-            Some(d) => ('-', d),
-            None => ('+', exp),
-        };
-        out.push(sign as u8);
-        // Go prints at least two exponent digits, then its JSON encoder shortens
-        // "e-07" to "e-7" (negative exponents only).
-        if digits.len() < 2 && sign == '+' {
-            out.push(b'0');
+    if abs < EXACT_INTEGERS && f.trunc() == f {
+        // Integral scores and numbers are the common case: no float formatting at all.
+        if f == 0.0 && f.is_sign_negative() {
+            out.extend_from_slice(b"-0");
+        } else {
+            write_i64(out, f as i64);
         }
-        out.extend_from_slice(digits.as_bytes());
+        return true;
+    }
+    let start = out.len();
+    if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
+        // Rust's `{:e}` gives the shortest digits with a bare exponent, e.g. "1.5e-7",
+        // "1e300"; writing to a Vec cannot fail.
+        let _ = write!(out, "{f:e}");
+        let e = out[start..]
+            .iter()
+            .rposition(|&c| c == b'e')
+            .map_or(out.len(), |p| start + p + 1);
+        // Go prints a sign and at least two exponent digits, then its JSON encoder shortens
+        // "e-07" to "e-7" (negative exponents only).
+        if out.get(e) != Some(&b'-') {
+            let digits = out.len() - e;
+            let pad: &[u8] = if digits < 2 { b"+0" } else { b"+" };
+            out.splice(e..e, pad.iter().copied());
+        }
     } else {
-        out.extend_from_slice(format!("{}", f).as_bytes());
+        let _ = write!(out, "{f}");
     }
     true
 }
@@ -470,10 +494,18 @@ mod tests {
     /// Go's rules written the slow, obvious way (char by char through std's UTF-8 decoder,
     /// one U+FFFD per invalid byte), to check the word-at-a-time fast path against.
     fn reference(s: &[u8]) -> Vec<u8> {
+        reference_with(s, false)
+    }
+
+    /// [`reference`], with `html` also `<`, `>`, `&` as `\u003c`, `\u003e`, `\u0026`.
+    fn reference_with(s: &[u8], html: bool) -> Vec<u8> {
         let mut o = b"\"".to_vec();
         for chunk in s.utf8_chunks() {
             for c in chunk.valid().chars() {
                 match c {
+                    '<' | '>' | '&' if html => {
+                        o.extend_from_slice(format!("\\u{:04x}", c as u32).as_bytes())
+                    }
                     '"' => o.extend_from_slice(b"\\\""),
                     '\\' => o.extend_from_slice(b"\\\\"),
                     '\n' => o.extend_from_slice(b"\\n"),
@@ -509,8 +541,10 @@ mod tests {
                 assert_eq!(s(&v).into_bytes(), reference(&v), "byte {b:#04x} at {at}");
             }
         }
-        let pieces: [&[u8]; 9] = [
+        let pieces: [&[u8]; 11] = [
             b"plain text ",
+            b"<",
+            b"a&b",
             b"\"",
             b"\\",
             b"\x1f",
@@ -527,10 +561,22 @@ mod tests {
                 seed ^= seed << 13;
                 seed ^= seed >> 7;
                 seed ^= seed << 17;
-                v.extend_from_slice(pieces[(seed % 9) as usize]);
+                v.extend_from_slice(pieces[(seed % 11) as usize]);
             }
             seed = seed.wrapping_add(1);
             assert_eq!(s(&v).into_bytes(), reference(&v), "{v:?}");
+            let mut html = Vec::new();
+            write_str_html(&mut html, &v);
+            assert_eq!(html, reference_with(&v, true), "{v:?}");
+            // The checked form writes the same literal for UTF-8 and nothing otherwise.
+            let mut checked = b"x".to_vec();
+            let utf8 = std::str::from_utf8(&v).is_ok();
+            assert_eq!(write_utf8_str_html(&mut checked, &v), utf8, "{v:?}");
+            if utf8 {
+                assert_eq!(checked[1..], html[..], "{v:?}");
+            } else {
+                assert_eq!(checked, b"x", "{v:?}");
+            }
         }
     }
 
@@ -572,6 +618,47 @@ mod tests {
         assert_eq!(f(0.000001), "0.000001");
         assert_eq!(f(1e-10), "1e-10");
         assert_eq!(f(123456789.125), "123456789.125");
+        assert_eq!(f(-42.0), "-42");
+        assert_eq!(f(9_007_199_254_740_991.0), "9007199254740991");
+        assert_eq!(f(9_007_199_254_740_992.0), "9007199254740992");
+        assert_eq!(f(1e5), "100000");
+    }
+
+    /// The integral fast path and the in-place exponent fix-up against Go's rules applied to
+    /// Rust's own shortest formatting (`{}` / `{:e}`), on random finite floats of every
+    /// magnitude and on random integral ones.
+    #[test]
+    fn floats_match_the_formatting_rules_everywhere() {
+        fn rules(v: f64) -> String {
+            let abs = v.abs();
+            if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
+                let s = format!("{v:e}");
+                let (mant, exp) = s.split_once('e').unwrap();
+                match exp.strip_prefix('-') {
+                    Some(d) => format!("{mant}e-{d}"),
+                    None => format!("{mant}e+{exp:0>2}"),
+                }
+            } else {
+                format!("{v}")
+            }
+        }
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..20_000 {
+            let any = f64::from_bits(next());
+            if any.is_finite() {
+                assert_eq!(f(any), rules(any), "{:#x}", any.to_bits());
+            }
+            let int = (next() >> (next() % 64)) as i64 as f64;
+            assert_eq!(f(int), rules(int), "{int}");
+            let scaled = int * 1e-3;
+            assert_eq!(f(scaled), rules(scaled), "{scaled}");
+        }
     }
 
     /// Nesting past the levels kept in one word and past one copy of indentation, checked

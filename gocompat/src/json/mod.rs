@@ -24,7 +24,7 @@ mod value;
 pub use doc::{Doc, RawMembers};
 pub use error::JsonError;
 pub use fold::{field_index, fold_name};
-pub use text::{compact_into, next_value, plain_run, unquote, utf8_len};
+pub use text::{compact_into, next_value, plain_run, plain_run_html, unquote, utf8_len};
 pub use value::{
     for_fields, parse, set_bool, set_i64, set_slice, set_str, set_u64, type_err, JVal,
 };

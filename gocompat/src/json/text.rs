@@ -25,9 +25,20 @@ pub fn utf8_len(s: &[u8]) -> usize {
 /// decoding it and its writer without escaping it, so both sides here skip it eight bytes
 /// at a time. Ends at the first control byte, `"`, `\` or byte ≥ 0x80.
 pub fn plain_run(s: &[u8]) -> usize {
+    run::<false>(s)
+}
+
+/// [`plain_run`] for Go's default (`json.Marshal`) writer, which also escapes `<`, `>` and
+/// `&`: the run ends at those three as well. One scan then finds every byte the HTML
+/// dialect treats specially, instead of a search for the three followed by [`plain_run`].
+pub fn plain_run_html(s: &[u8]) -> usize {
+    run::<true>(s)
+}
+
+fn run<const HTML: bool>(s: &[u8]) -> usize {
     let mut i = 0;
     while let Some(word) = s.get(i..i + 8) {
-        let mask = attention(u64::from_le_bytes(word.try_into().unwrap_or([0; 8])));
+        let mask = attention::<HTML>(u64::from_le_bytes(word.try_into().unwrap_or([0; 8])));
         if mask != 0 {
             // The lowest marked byte is exact: no borrow reaches it from the clean bytes
             // below it (little-endian: lower bytes come first).
@@ -36,7 +47,11 @@ pub fn plain_run(s: &[u8]) -> usize {
         i += 8;
     }
     while let Some(&b) = s.get(i) {
-        if !(0x20..0x80).contains(&b) || b == b'"' || b == b'\\' {
+        if !(0x20..0x80).contains(&b)
+            || b == b'"'
+            || b == b'\\'
+            || (HTML && matches!(b, b'<' | b'>' | b'&'))
+        {
             break;
         }
         i += 1;
@@ -44,18 +59,22 @@ pub fn plain_run(s: &[u8]) -> usize {
     i
 }
 
-/// The high bit of each byte of `w` that is not plain string text (see [`plain_run`]),
-/// plus possibly bytes above the first such byte (a borrow runs upwards).
-fn attention(w: u64) -> u64 {
+/// The high bit of each byte of `w` that is not plain string text (see [`plain_run`], and
+/// [`plain_run_html`] with `HTML`), plus possibly bytes above the first such byte (a borrow
+/// runs upwards).
+fn attention<const HTML: bool>(w: u64) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
-    // A byte below 0x20 wraps when 0x20 is subtracted; `"` and `\` become 0 when XORed with
-    // themselves and wrap when 1 is subtracted. With no wrap below it, a byte in 0x20..0x80
-    // keeps its high bit clear in all three.
+    // A byte equal to `c` becomes 0 when XORed with it and wraps when 1 is subtracted; with
+    // no wrap below it, any other byte below 0x80 keeps its high bit clear.
+    let is = |c: u8| (w ^ (ONES * u64::from(c))).wrapping_sub(ONES);
+    // A byte below 0x20 wraps when 0x20 is subtracted.
     let control = w.wrapping_sub(ONES * 0x20);
-    let quote = (w ^ (ONES * u64::from(b'"'))).wrapping_sub(ONES);
-    let backslash = (w ^ (ONES * u64::from(b'\\'))).wrapping_sub(ONES);
-    (control | quote | backslash | w) & HIGH
+    let mut marks = control | is(b'"') | is(b'\\') | w;
+    if HTML {
+        marks |= is(b'<') | is(b'>') | is(b'&');
+    }
+    marks & HIGH
 }
 
 /// Go's `json.Compact` without HTML escaping: removes insignificant white space from a
@@ -121,12 +140,14 @@ pub fn unquote(lit: &[u8]) -> Result<(Vec<u8>, usize), JsonError> {
 mod tests {
     use super::*;
 
-    /// `plain_run` against its byte-by-byte definition, on strings that mix plain text with
+    /// `plain_run` and `plain_run_html` against their byte-by-byte definitions, on strings that mix plain text with
     /// every kind of byte that ends a run, at every offset within a word.
     #[test]
     fn plain_run_stops_at_the_first_special_byte() {
         let plain = |b: u8| (0x20..0x80).contains(&b) && b != b'"' && b != b'\\';
-        let specials = [0u8, 0x1f, b'"', b'\\', 0x80, 0xe2, 0xff, b'\n'];
+        let specials = [
+            0u8, 0x1f, b'"', b'\\', 0x80, 0xe2, 0xff, b'\n', b'<', b'>', b'&',
+        ];
         let mut seed = 0x9e37_79b9_7f4a_7c15u64;
         for _ in 0..4000 {
             seed ^= seed << 13;
@@ -142,6 +163,9 @@ mod tests {
             }
             let want = v.iter().position(|&b| !plain(b)).unwrap_or(v.len());
             assert_eq!(plain_run(&v), want, "{v:?}");
+            let html = |b: u8| plain(b) && !matches!(b, b'<' | b'>' | b'&');
+            let want = v.iter().position(|&b| !html(b)).unwrap_or(v.len());
+            assert_eq!(plain_run_html(&v), want, "{v:?}");
         }
     }
 

@@ -11,9 +11,8 @@
 use super::envelope::Meta;
 use super::error::RedisError;
 use super::raw::Reader;
-use crate::encode::json::{write_f64, write_u64};
+use crate::encode::json::{append_base64, write_f64, write_u64, write_utf8_str_html};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
 
 /// The five collection types, in upstream's finalisation order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -84,9 +83,6 @@ impl CollKind {
     }
 }
 
-/// A string as Go's `json.Marshal` writes it (HTML escaping on).
-pub use crate::encode::json::write_str_html as write_html_str;
-
 fn indent(out: &mut Vec<u8>, depth: usize) {
     out.push(b'\n');
     for _ in 0..depth {
@@ -95,18 +91,15 @@ fn indent(out: &mut Vec<u8>, depth: usize) {
 }
 
 fn write_b64(out: &mut Vec<u8>, b: &[u8]) {
-    let mut s = String::with_capacity(b.len() * 4 / 3 + 4);
-    URL_SAFE_NO_PAD.encode_string(b, &mut s);
     out.push(b'"');
-    out.extend_from_slice(s.as_bytes());
+    append_base64(out, &URL_SAFE_NO_PAD, b);
     out.push(b'"');
 }
 
 /// A binary-safe value inside an indented document, whose own line is at `depth`: a
 /// string when the bytes are UTF-8, else the expanded `{"base64": …}` envelope.
 pub fn write_value_pretty(out: &mut Vec<u8>, b: &[u8], depth: usize) {
-    if std::str::from_utf8(b).is_ok() {
-        write_html_str(out, b);
+    if write_utf8_str_html(out, b) {
         return;
     }
     out.push(b'{');
@@ -119,8 +112,7 @@ pub fn write_value_pretty(out: &mut Vec<u8>, b: &[u8], depth: usize) {
 
 /// A binary-safe value in compact JSON.
 pub fn write_value_compact(out: &mut Vec<u8>, b: &[u8]) {
-    if std::str::from_utf8(b).is_ok() {
-        write_html_str(out, b);
+    if write_utf8_str_html(out, b) {
         return;
     }
     out.extend_from_slice(b"{\"base64\":");

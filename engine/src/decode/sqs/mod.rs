@@ -18,7 +18,7 @@
 mod flush;
 pub mod keys;
 pub mod records;
-pub(crate) mod render;
+pub mod render;
 mod segments;
 #[cfg(test)]
 mod tests;

@@ -6,20 +6,11 @@
 //! rest of a JSONL line from a `json.Encoder` with HTML escaping off.
 
 use super::records::{Message, QueueMeta};
-use crate::encode::json::{write_str, write_str_html, write_u64, JsonWriter};
+use crate::encode::json::{
+    append_base64, write_i64, write_str, write_str_html, write_u64, write_utf8_str_html, JsonWriter,
+};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use base64::engine::Config as _;
-use base64::Engine;
 use elastickv_backup_gocompat::json::compact_into;
-
-/// Appends the base64 of `data` to `out` without an intermediate string.
-fn b64_into<E: Engine>(engine: &E, data: &[u8], out: &mut Vec<u8>) {
-    let start = out.len();
-    let n = base64::encoded_len(data.len(), engine.config().encode_padding()).unwrap_or(0);
-    out.resize(start + n, 0);
-    let written = engine.encode_slice(data, &mut out[start..]).unwrap_or(0);
-    out.truncate(start + written);
-}
 
 fn html_str(s: &[u8]) -> Vec<u8> {
     let mut v = Vec::with_capacity(s.len() + 2);
@@ -88,44 +79,45 @@ pub(crate) fn queue_json(meta: &QueueMeta, key_name: &[u8]) -> Vec<u8> {
 /// The `body` value: a JSON string (HTML-escaped, from a nested `json.Marshal`) when the
 /// bytes are UTF-8, else `{"base64":"<b64url, no padding>"}`.
 fn write_body(out: &mut Vec<u8>, body: &[u8]) {
-    if std::str::from_utf8(body).is_ok() {
-        write_str_html(out, body);
-    } else {
+    if !write_utf8_str_html(out, body) {
         out.extend_from_slice(b"{\"base64\":\"");
-        b64_into(&URL_SAFE_NO_PAD, body, out);
+        append_base64(out, &URL_SAFE_NO_PAD, body);
         out.extend_from_slice(b"\"}");
     }
 }
 
-/// One `messages.jsonl` line, newline included, appended to `out`.
-pub(crate) fn message_line(out: &mut Vec<u8>, m: &Message) {
-    fn field(out: &mut Vec<u8>, name: &str) {
-        out.push(b',');
-        write_str(out, name.as_bytes());
-        out.push(b':');
+/// `,"<name>":` for a member name known at compile time (none needs escaping).
+macro_rules! field {
+    ($out:expr, $name:literal) => {
+        $out.extend_from_slice(concat!(",\"", $name, "\":").as_bytes())
+    };
+}
+
+/// One `messages.jsonl` line, newline included, appended to `out`. Public so the
+/// renderer benches (`benches/renderers.rs`) can time it alone.
+pub fn message_line(out: &mut Vec<u8>, m: &Message) {
+    macro_rules! opt_str {
+        ($name:literal, $v:expr) => {
+            if !$v.is_empty() {
+                field!(out, $name);
+                write_str(out, &$v);
+            }
+        };
     }
-    fn opt_str(out: &mut Vec<u8>, name: &str, v: &[u8]) {
-        if !v.is_empty() {
-            field(out, name);
-            write_str(out, v);
-        }
-    }
-    fn int(out: &mut Vec<u8>, name: &str, v: i64) {
-        field(out, name);
-        crate::encode::json::write_i64(out, v);
+    macro_rules! int {
+        ($name:literal, $v:expr) => {
+            field!(out, $name);
+            write_i64(out, $v);
+        };
     }
     out.extend_from_slice(b"{\"message_id\":");
     write_str(out, &m.message_id);
-    field(out, "body");
+    field!(out, "body");
     write_body(out, &m.body);
-    opt_str(out, "md5_of_body", &m.md5_of_body);
-    opt_str(
-        out,
-        "md5_of_message_attributes",
-        &m.md5_of_message_attributes,
-    );
+    opt_str!("md5_of_body", m.md5_of_body);
+    opt_str!("md5_of_message_attributes", m.md5_of_message_attributes);
     if !m.message_attributes.is_empty() {
-        field(out, "message_attributes");
+        field!(out, "message_attributes");
         out.push(b'{');
         for (i, (k, v)) in m.message_attributes.iter().enumerate() {
             if i > 0 {
@@ -137,31 +129,31 @@ pub(crate) fn message_line(out: &mut Vec<u8>, m: &Message) {
         }
         out.push(b'}');
     }
-    opt_str(out, "sender_id", &m.sender_id);
-    int(out, "send_timestamp_millis", m.send_timestamp_millis);
-    int(out, "available_at_millis", m.available_at_millis);
-    int(out, "visible_at_millis", m.visible_at_millis);
-    int(out, "receive_count", m.receive_count);
+    opt_str!("sender_id", m.sender_id);
+    int!("send_timestamp_millis", m.send_timestamp_millis);
+    int!("available_at_millis", m.available_at_millis);
+    int!("visible_at_millis", m.visible_at_millis);
+    int!("receive_count", m.receive_count);
     if m.first_receive_millis != 0 {
-        int(out, "first_receive_millis", m.first_receive_millis);
+        int!("first_receive_millis", m.first_receive_millis);
     }
     if !m.current_receipt_token.is_empty() {
-        field(out, "current_receipt_token");
+        field!(out, "current_receipt_token");
         out.push(b'"');
-        b64_into(&STANDARD, &m.current_receipt_token, out);
+        append_base64(out, &STANDARD, &m.current_receipt_token);
         out.push(b'"');
     }
-    field(out, "queue_generation");
+    field!(out, "queue_generation");
     write_u64(out, m.queue_generation);
-    opt_str(out, "message_group_id", &m.message_group_id);
-    opt_str(out, "message_deduplication_id", &m.message_deduplication_id);
+    opt_str!("message_group_id", m.message_group_id);
+    opt_str!("message_deduplication_id", m.message_deduplication_id);
     if m.sequence_number != 0 {
-        field(out, "sequence_number");
+        field!(out, "sequence_number");
         write_u64(out, m.sequence_number);
     }
-    opt_str(out, "dead_letter_source_arn", &m.dead_letter_source_arn);
+    opt_str!("dead_letter_source_arn", m.dead_letter_source_arn);
     if let Some(p) = m.partition {
-        field(out, "partition");
+        field!(out, "partition");
         write_u64(out, u64::from(p));
     }
     out.extend_from_slice(b"}\n");
@@ -174,7 +166,7 @@ pub(crate) fn side_record_line(out: &mut Vec<u8>, prefix: &[u8], key: &[u8], val
     out.extend_from_slice(b",\"key_hex\":\"");
     out.extend_from_slice(hex::encode(key).as_bytes());
     out.extend_from_slice(b"\",\"value_b64\":\"");
-    b64_into(&URL_SAFE_NO_PAD, value, out);
+    append_base64(out, &URL_SAFE_NO_PAD, value);
     out.extend_from_slice(b"\"}\n");
 }
 

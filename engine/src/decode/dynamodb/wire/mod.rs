@@ -17,9 +17,8 @@
 //! generated and mutated items).
 
 use super::render::html_escape_tail;
-use crate::encode::json::{write_str, JsonWriter};
+use crate::encode::json::{append_base64, write_str, JsonWriter};
 use base64::engine::general_purpose::STANDARD;
-use base64::Engine as _;
 use std::cell::{Cell, RefCell};
 use std::ops::Range;
 
@@ -515,11 +514,7 @@ fn base64_value(w: &mut JsonWriter<'_>, b: &[u8]) {
 /// `b` as a JSON string of standard base64, written straight into `out`.
 fn base64_into(out: &mut Vec<u8>, b: &[u8]) {
     out.push(b'"');
-    let at = out.len();
-    out.resize(at + b.len().div_ceil(3) * 4, 0);
-    // The space is exactly what padded standard base64 needs, so this cannot fail.
-    let n = STANDARD.encode_slice(b, &mut out[at..]).unwrap_or(0);
-    out.truncate(at + n);
+    append_base64(out, &STANDARD, b);
     out.push(b'"');
 }
 
