@@ -15,7 +15,7 @@ use super::route_key::s3_segment_end;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::DecodePaddingMode;
 use base64::Engine;
-use elastickv_backup_engine::decode::routes::route;
+use elastickv_backup_engine::decode::routes::{route, Route, ROUTES};
 use elastickv_backup_engine::decode::{AdapterKind, Family};
 use elastickv_backup_format::keys::SQS_PARTITION_MARKER;
 
@@ -138,6 +138,10 @@ fn scope_of(adapter: AdapterKind, raw: &[u8]) -> Option<ScopeId> {
 /// key, without decoding (and allocating) a scope name per key: keys of one scope come in
 /// runs, and a run is counted against its raw segment and decoded once. Both the scanner
 /// (every page) and the loopback server (`BeginBackup`) count every key of a dump.
+///
+/// Within a run, a key is counted with one prefix comparison: a run remembers the key bytes
+/// that fix its scope (see [`pinned_len`]), and any key that starts with them belongs to the
+/// same run, so it is neither routed nor split again.
 #[derive(Debug, Default)]
 pub struct ScopeTally {
     counts: std::collections::BTreeMap<ScopeId, u64>,
@@ -146,24 +150,34 @@ pub struct ScopeTally {
     raw: Vec<u8>,
     scope: Option<ScopeId>,
     run: u64,
+    /// The leading bytes of the run's first key that fix its scope; empty when the run has
+    /// none that can be trusted (every key is then classified in full).
+    pinned: Vec<u8>,
 }
 
 impl ScopeTally {
     /// Counts `key` if a scope counts it.
     pub fn add(&mut self, key: &[u8]) {
-        let Some((adapter, raw)) = scope_source(key) else {
-            return;
-        };
-        if self.adapter == Some(adapter) && self.raw == raw {
+        if !self.pinned.is_empty() && key.starts_with(&self.pinned) {
             self.run += 1;
             return;
         }
-        self.end_run();
-        self.adapter = Some(adapter);
-        self.raw.clear();
-        self.raw.extend_from_slice(raw);
-        self.scope = scope_of(adapter, raw);
-        self.run = 1;
+        let Some((adapter, raw)) = scope_source(key) else {
+            return;
+        };
+        let pinned = pinned_len(key, adapter, raw).and_then(|n| key.get(..n));
+        if self.adapter == Some(adapter) && self.raw == raw {
+            self.run += 1;
+        } else {
+            self.end_run();
+            self.adapter = Some(adapter);
+            self.raw.clear();
+            self.raw.extend_from_slice(raw);
+            self.scope = scope_of(adapter, raw);
+            self.run = 1;
+        }
+        self.pinned.clear();
+        self.pinned.extend_from_slice(pinned.unwrap_or_default());
     }
 
     fn end_run(&mut self) {
@@ -172,6 +186,7 @@ impl ScopeTally {
         }
         self.adapter = None;
         self.run = 0;
+        self.pinned.clear();
     }
 
     /// The counts.
@@ -179,6 +194,78 @@ impl ScopeTally {
         self.end_run();
         self.counts
     }
+}
+
+/// How many leading bytes of `key` (whose [`scope_source`] is `adapter`, `raw`) fix that
+/// source: every key that starts with them has the same one. `None` when no such prefix is
+/// known to be safe.
+///
+/// - DynamoDB: the family prefix, the table segment and the `|` that ends it (the segment is
+///   everything up to the first `|`).
+/// - SQS: the family prefix, the queue segment and the byte that ended it (the first byte
+///   outside base64url, or the `|` after a partition); refused when that prefix could also
+///   begin a partitioned key.
+/// - S3: through the `00 01` that ends the bucket segment.
+/// - Redis: the matched route's prefix, when no longer prefix of another adapter (or of a
+///   counted family of another adapter) extends it.
+fn pinned_len(key: &[u8], adapter: AdapterKind, raw: &[u8]) -> Option<usize> {
+    // `raw` is a sub-slice of `key` (for every adapter but Redis): where it ends.
+    let raw_end = || {
+        (raw.as_ptr() as usize)
+            .checked_sub(key.as_ptr() as usize)
+            .map(|at| at + raw.len())
+    };
+    match adapter {
+        AdapterKind::DynamoDb => raw_end()
+            .map(|end| end + 1)
+            .filter(|&n| key.get(n - 1) == Some(&b'|')),
+        AdapterKind::S3 => {
+            let end = raw_end()?;
+            (key.get(end..end + 2) == Some(b"\x00\x01")).then_some(end + 2)
+        }
+        AdapterKind::Sqs => {
+            let n = raw_end()? + 1;
+            let rest = key.get(..n)?.strip_prefix(Family::SqsMsgData.prefix())?;
+            // A queue's prefix that could also begin a partitioned key is not trusted.
+            let ambiguous =
+                !rest.starts_with(SQS_PARTITION_MARKER) && SQS_PARTITION_MARKER.starts_with(rest);
+            (!ambiguous).then_some(n)
+        }
+        AdapterKind::Redis => {
+            let r = route(key)?;
+            // `route` answers with an element of `ROUTES`: its index, without a search.
+            let i = (r as *const Route as usize).wrapping_sub(ROUTES.as_ptr() as usize)
+                / std::mem::size_of::<Route>();
+            static FINAL: std::sync::OnceLock<Vec<bool>> = std::sync::OnceLock::new();
+            let fin = FINAL.get_or_init(|| {
+                ROUTES
+                    .iter()
+                    .map(|q| redis_prefix_is_final(q.prefix))
+                    .collect()
+            });
+            fin.get(i)
+                .copied()
+                .unwrap_or(false)
+                .then_some(r.prefix.len())
+        }
+    }
+}
+
+/// Whether every key that starts with the Redis route prefix `prefix` routes to Redis and is
+/// not taken by a counted family of another adapter first (see [`scope_source`]).
+fn redis_prefix_is_final(prefix: &[u8]) -> bool {
+    let others = [
+        Family::DdbItem.prefix(),
+        Family::S3ObjHead.prefix(),
+        Family::SqsMsgData.prefix(),
+    ];
+    ROUTES
+        .iter()
+        .filter(|q| q.prefix.starts_with(prefix))
+        .all(|q| q.adapter == Some(AdapterKind::Redis))
+        && others
+            .iter()
+            .all(|o| !o.starts_with(prefix) && !prefix.starts_with(o))
 }
 
 /// The only Redis database until multi-db exists.
@@ -291,6 +378,104 @@ mod tests {
                 assert_eq!(want.len(), 7, "{want:?}");
                 assert_eq!(tally.finish(), want, "shift {shift}, reversed {rev}");
             }
+        }
+    }
+
+    /// Counts `keys` in order with a tally and key by key with `counted_scope`.
+    fn both_ways(keys: &[Vec<u8>]) -> [std::collections::BTreeMap<ScopeId, u64>; 2] {
+        let mut want: std::collections::BTreeMap<ScopeId, u64> = Default::default();
+        let mut tally = ScopeTally::default();
+        for k in keys {
+            if let Some(s) = counted_scope(k) {
+                *want.entry(s).or_default() += 1;
+            }
+            tally.add(k);
+        }
+        [tally.finish(), want]
+    }
+
+    /// Keys built to share leading bytes across scopes — a table whose name extends
+    /// another's, a bucket segment with an escaped zero, a queue named like the partition
+    /// marker — counted in every ordered pair (so each follows each), then with every key
+    /// of the generated sample (all four adapters) sorted as a scan delivers them and
+    /// shuffled. A run prefix must never carry a key into the wrong scope.
+    #[test]
+    fn run_prefixes_never_count_a_key_into_the_wrong_scope() {
+        let tricky: Vec<Vec<u8>> = vec![
+            F::DdbItem.key(b"dXNlcnM|1|a"),
+            F::DdbItem.key(b"dXNlcnMx|1|a"),
+            F::DdbItem.key(b"dXNlcnM"),
+            F::DdbItem.key(b"dXNlcg|1|a"),
+            F::S3ObjHead.key(b"ph\x00\x01\0\0\0\0\0\0\0\x01o\x00\x01"),
+            F::S3ObjHead.key(b"ph\x00\xff\x00\x01\0\0\0\0\0\0\0\x01o\x00\x01"),
+            F::S3ObjHead.key(b"ph\x00\xff"),
+            F::S3ObjHead.key(b"p\x00\x01\0\0\0\0\0\0\0\x01o\x00\x01"),
+            F::SqsMsgData.key(b"cA\0\0\0\0\0\0\0\x01m"),
+            F::SqsMsgData.key(b"cAB\0\0\0\0\0\0\0\x01m"),
+            F::SqsMsgData.key(b"p|cA|\0\0\0\0\0\0\0\x01m"),
+            F::SqsMsgData.key(b"p\0\0\0\0\0\0\0\x01m"),
+            F::SqsMsgData.key(b"p|cB|\0\0\0\0\0\0\0\x01m"),
+            b"!redis|str|k".to_vec(),
+            b"!redis|hash|k".to_vec(),
+            b"!unknown|x".to_vec(),
+        ];
+        for a in &tricky {
+            for b in &tricky {
+                let [got, want] = both_ways(&[a.clone(), b.clone(), a.clone()]);
+                assert_eq!(got, want, "{a:?} then {b:?}");
+            }
+        }
+        let mut keys: Vec<Vec<u8>> = elastickv_backup_gen::sample(1)
+            .into_iter()
+            .map(|(k, _)| k)
+            .chain(tricky)
+            .collect();
+        keys.sort();
+        let mut seed = 0x853c_49e6_748f_ea9bu64;
+        for round in 0..4 {
+            if round > 0 {
+                for i in (1..keys.len()).rev() {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    keys.swap(i, (seed % (i as u64 + 1)) as usize);
+                }
+            }
+            let [got, want] = both_ways(&keys);
+            assert!(want.len() > 8, "{want:?}");
+            assert_eq!(got, want, "round {round}");
+        }
+    }
+
+    /// Each adapter's keys get a run prefix (else the fast path above would never run), and
+    /// it is exactly the bytes that fix the scope.
+    #[test]
+    fn run_prefixes_are_the_bytes_that_fix_the_scope() {
+        let cases: [(Vec<u8>, &[u8]); 5] = [
+            (F::DdbItem.key(b"dXNlcnM|1|a"), b"!ddb|item|dXNlcnM|"),
+            (
+                F::S3ObjHead.key(b"ph\x00\x01\0o"),
+                b"!s3|obj|head|ph\x00\x01",
+            ),
+            (F::SqsMsgData.key(b"cTE\0\x01m"), b"!sqs|msg|data|cTE\0"),
+            (F::SqsMsgData.key(b"p|cTE|\0\x01m"), b"!sqs|msg|data|p|cTE|"),
+            (b"!redis|str|k1".to_vec(), b"!redis|str|"),
+        ];
+        for (key, want) in cases {
+            let (adapter, raw) = scope_source(&key).expect("a counted key");
+            let n = pinned_len(&key, adapter, raw).expect("a run prefix");
+            assert_eq!(&key[..n], want, "{}", String::from_utf8_lossy(&key));
+        }
+        // Every Redis family has one: no route of another adapter extends a Redis prefix.
+        for r in ROUTES
+            .iter()
+            .filter(|r| r.adapter == Some(AdapterKind::Redis))
+        {
+            assert!(
+                redis_prefix_is_final(r.prefix),
+                "{}",
+                String::from_utf8_lossy(r.prefix)
+            );
         }
     }
 
