@@ -6,7 +6,6 @@
 use crate::error::Error;
 use crate::sources::{RawEntry, ShardStream};
 use std::cmp::Ordering;
-use std::collections::binary_heap::PeekMut;
 use std::collections::BinaryHeap;
 
 /// Compares two versions by their stored (encoded) key: `user_key || BE64(!commit_ts)`.
@@ -55,6 +54,12 @@ impl Ord for Head {
 pub struct Merged {
     streams: Vec<ShardStream>,
     read_ts: Vec<u64>,
+    /// The smallest head, kept out of the heap: the shard it came from usually supplies the
+    /// next smallest entry too (shards are contiguous ranges), and checking that takes one
+    /// comparison with the heap's top, where a heap top replaced in place costs a sift (two
+    /// comparisons per level).
+    current: Option<Head>,
+    /// The other shards' heads.
     heap: BinaryHeap<Head>,
     started: bool,
     failed: bool,
@@ -66,6 +71,7 @@ impl Merged {
     /// Merges `streams`; `read_ts[i]` is shard i's read timestamp.
     pub fn new(streams: Vec<ShardStream>, read_ts: Vec<u64>) -> Self {
         Merged {
+            current: None,
             heap: BinaryHeap::with_capacity(streams.len()),
             streams,
             read_ts,
@@ -107,23 +113,26 @@ impl Iterator for Merged {
                     return Some(Err(e));
                 }
             }
+            self.current = self.heap.pop();
         }
-        // The next entry of the shard that won takes its place at the top, and one sift
-        // puts it where it belongs. Shards are contiguous key ranges, so it almost always
-        // stays on top: two comparisons and no moves, where a pop and a push cost a full
-        // sift down and up with the (large) heads moved at each level.
-        let mut top = self.heap.peek_mut()?;
-        let shard = top.shard;
-        let head = match self.streams[shard].next() {
-            Some(Ok(next)) => std::mem::replace(&mut top.entry, next),
+        let head = self.current.take()?;
+        let shard = head.shard;
+        self.current = match self.streams[shard].next() {
+            Some(Ok(entry)) => {
+                let next = Head { entry, shard };
+                match self.heap.peek_mut() {
+                    // Another shard's head comes first (the heap's order is reversed): it
+                    // becomes current and `next` takes its place, sifted on drop.
+                    Some(mut top) if *top > next => Some(std::mem::replace(&mut *top, next)),
+                    _ => Some(next),
+                }
+            }
             Some(Err(e)) => {
-                drop(top);
                 self.failed = true;
                 return Some(Err(e));
             }
-            None => PeekMut::pop(top).entry,
+            None => self.heap.pop(),
         };
-        let head = Head { entry: head, shard };
         if self.count_progress {
             // Stored size: two length fields, timestamp suffix, value header.
             let n = head.entry.user_key.len() + head.entry.value.len() + 33;
