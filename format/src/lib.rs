@@ -28,5 +28,5 @@ pub mod mvcc;
 pub mod values;
 
 pub use cover::adapter_prefixes;
-pub use keyspace::{route, AdapterKind, Family, Route};
+pub use keyspace::{has_prefix, route, AdapterKind, Family, Route};
 pub use mvcc::{Entry, RawEntry};

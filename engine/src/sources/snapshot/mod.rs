@@ -237,7 +237,11 @@ struct Filter {
 impl Filter {
     /// Whether a stored key may be kept, before its row is decoded.
     fn wants(&self, stored_key: &[u8]) -> bool {
-        self.prefixes.is_empty() || self.prefixes.iter().any(|p| stored_key.starts_with(p))
+        self.prefixes.is_empty()
+            || self
+                .prefixes
+                .iter()
+                .any(|p| elastickv_backup_format::has_prefix(stored_key, p))
     }
 }
 
