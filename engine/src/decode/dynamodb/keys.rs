@@ -74,14 +74,24 @@ pub fn parse_meta_key(rest: &[u8], full: &[u8]) -> Result<MetaKey, DdbError> {
 pub struct ItemKey<'a> {
     /// The encoded table segment (exact bytes; the grouping key).
     pub encoded_table: &'a [u8],
-    /// The table name decoded from the segment.
-    pub name: Vec<u8>,
+    /// The table name decoded from the segment; `None` when the segment is the caller's
+    /// `known_table` (see [`parse_item_key`]).
+    pub name: Option<Vec<u8>>,
     /// The item's generation.
     pub generation: u64,
 }
 
 /// Parses the part of an item key after its prefix. `full` is the whole key.
-pub fn parse_item_key<'a>(rest: &'a [u8], full: &[u8]) -> Result<ItemKey<'a>, DdbError> {
+///
+/// `known_table` is the table segment of the previous item, which decoded: items come in
+/// runs of one table, so a segment equal to it is not decoded again (a base64 decode and an
+/// allocation per item) and yields the same result — and the same errors, which come from
+/// the rest of the key.
+pub fn parse_item_key<'a>(
+    rest: &'a [u8],
+    full: &[u8],
+    known_table: Option<&[u8]>,
+) -> Result<ItemKey<'a>, DdbError> {
     let table_end = match rest.iter().position(|&b| b == b'|') {
         Some(i) if i > 0 => i,
         _ => {
@@ -90,7 +100,11 @@ pub fn parse_item_key<'a>(rest: &'a [u8], full: &[u8]) -> Result<ItemKey<'a>, Dd
         }
     };
     let (encoded_table, after) = rest.split_at(table_end);
-    let name = b64url_decode(encoded_table).map_err(|d| malformed(full, d))?;
+    let name = if known_table == Some(encoded_table) {
+        None
+    } else {
+        Some(b64url_decode(encoded_table).map_err(|d| malformed(full, d))?)
+    };
     let after = after.get(1..).unwrap_or_default();
     let gen_end = match after.iter().position(|&b| b == b'|') {
         Some(i) if i > 0 => i,
@@ -143,16 +157,25 @@ mod tests {
 
     /// Parses [`Family::DdbItem`] ‖ `rest`.
     fn item(rest: &[u8]) -> Result<ItemKey<'_>, DdbError> {
-        parse_item_key(rest, &[Family::DdbItem.prefix(), rest].concat())
+        parse_item_key(rest, &[Family::DdbItem.prefix(), rest].concat(), None)
     }
 
     #[test]
     fn item_keys() {
         let k = item(b"dXNlcnM|1|u1\x00\x01").unwrap();
         assert_eq!(
-            (k.encoded_table, k.name.as_slice(), k.generation),
-            (&b"dXNlcnM"[..], &b"users"[..], 1)
+            (k.encoded_table, k.name.as_deref(), k.generation),
+            (&b"dXNlcnM"[..], Some(&b"users"[..]), 1)
         );
+        // A segment the caller knows is not decoded again; the rest is still checked.
+        let full = [Family::DdbItem.prefix(), b"dXNlcnM|2|u1"].concat();
+        let k = parse_item_key(b"dXNlcnM|2|u1", &full, Some(b"dXNlcnM")).unwrap();
+        assert_eq!((k.name, k.generation), (None, 2));
+        let full = [Family::DdbItem.prefix(), b"dXNlcnM|x|u1"].concat();
+        assert!(parse_item_key(b"dXNlcnM|x|u1", &full, Some(b"dXNlcnM")).is_err());
+        let full = [Family::DdbItem.prefix(), b"b3JkZXJz|1|u1"].concat();
+        let k = parse_item_key(b"b3JkZXJz|1|u1", &full, Some(b"dXNlcnM")).unwrap();
+        assert_eq!(k.name.as_deref(), Some(&b"orders"[..]));
         let k = item(b"dA|18446744073709551615|x").unwrap();
         assert_eq!(k.generation, u64::MAX);
         // V9: missing primary-key payload.

@@ -244,14 +244,12 @@ impl DdbAdapter {
     }
 
     fn handle_item(&mut self, key: &[u8], entry: &Entry, out: &Emitter) -> Result<(), Error> {
-        let k = keys::parse_item_key(key, &entry.user_key)?;
-        if self
-            .run
-            .as_ref()
-            .is_none_or(|r| r.encoded != k.encoded_table)
-        {
+        let known = self.run.as_ref().map(|r| r.encoded.as_slice());
+        let k = keys::parse_item_key(key, &entry.user_key, known)?;
+        // A name is decoded exactly when the segment is not the current run's.
+        if let Some(name) = k.name {
             self.close_run(out)?;
-            self.run = Some(self.start_run(k.encoded_table, k.name));
+            self.run = Some(self.start_run(k.encoded_table, name));
         }
         let Some(run) = self.run.as_mut() else {
             return Ok(());
