@@ -113,6 +113,21 @@ impl DirSink {
         rfs::fsync(&*self.root).map_err(|e| Error::io(self.root_path.display(), errno_to_io(e)))
     }
 
+    /// [`DirSink::dir_fd`] of `path`'s parent `dir` (its joined form): a cached directory is
+    /// found by the borrowed string, and a `RelPath` is built only to open a new one.
+    fn dir_fd_of_parent(&self, dir: &str, path: &RelPath) -> Result<Arc<OwnedFd>, Error> {
+        if dir.is_empty() {
+            return Ok(self.root.clone());
+        }
+        if let Some(fd) = self.dirs.lock().ok().and_then(|m| m.get(dir).cloned()) {
+            return Ok(fd);
+        }
+        let (parent, _) = path
+            .split_last()
+            .ok_or_else(|| Error::Internal("cannot create the root as a file".into()))?;
+        self.dir_fd(&parent)
+    }
+
     /// Opens (creating as needed) directory `dir` under the root, refusing symlinks.
     fn dir_fd(&self, dir: &RelPath) -> Result<Arc<OwnedFd>, Error> {
         if dir.is_root() {
@@ -154,9 +169,9 @@ impl DirSink {
 
     fn create_file(&self, path: &RelPath, mode: u32, exclusive: bool) -> Result<File, Error> {
         let (dir, name) = path
-            .split_last()
+            .split_last_str()
             .ok_or_else(|| Error::Internal("cannot create the root as a file".into()))?;
-        let dfd = self.dir_fd(&dir)?;
+        let dfd = self.dir_fd_of_parent(dir, path)?;
         let mut flags = OFlags::WRONLY | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::CLOEXEC;
         if exclusive && !self.overwrite {
             flags |= OFlags::EXCL;

@@ -107,6 +107,18 @@ impl RelPath {
         self.joined.split('/').filter(|s| !s.is_empty())
     }
 
+    /// Parent directory (as [`RelPath::parent_str`]) and final name, borrowed; `None` for
+    /// the root. What a sink needs for every file it creates, without an allocation.
+    pub fn split_last_str(&self) -> Option<(&str, &str)> {
+        if self.joined.is_empty() {
+            return None;
+        }
+        Some(match self.last_slash() {
+            Some(i) => (&self.joined[..i], &self.joined[i + 1..]),
+            None => ("", &self.joined),
+        })
+    }
+
     /// Parent directory and final name; `None` for the root.
     pub fn split_last(&self) -> Option<(RelPath, &str)> {
         if self.joined.is_empty() {
@@ -121,6 +133,15 @@ impl RelPath {
             )),
             None => Some((RelPath::root(), &self.joined)),
         }
+    }
+}
+
+/// A path is looked up by its joined form (the directory-fd cache is keyed by `RelPath` and
+/// asked with a borrowed parent string). Hashing and equality are those of `joined`, so they
+/// agree with `str`'s.
+impl std::borrow::Borrow<str> for RelPath {
+    fn borrow(&self) -> &str {
+        &self.joined
     }
 }
 
@@ -152,6 +173,24 @@ mod tests {
         let p = RelPath::parse("a/b/c").unwrap();
         let (d, n) = p.split_last().unwrap();
         assert_eq!((d.as_str(), n), ("a/b", "c"));
+    }
+
+    /// The borrowed split agrees with the owned one, and a map keyed by paths is found by
+    /// the borrowed parent (what the directory-fd cache relies on).
+    #[test]
+    fn borrowed_split_and_lookup() {
+        let mut dirs = std::collections::HashMap::new();
+        for s in ["a", "a/b", "a/b/c.json", "x/yy/zzz"] {
+            let p = RelPath::parse(s).unwrap();
+            let (d, n) = p.split_last().unwrap();
+            assert_eq!(p.split_last_str(), Some((d.as_str(), n)));
+            dirs.insert(d, s);
+        }
+        assert_eq!(RelPath::root().split_last_str(), None);
+        assert_eq!(dirs.get("a/b"), Some(&"a/b/c.json"));
+        assert_eq!(dirs.get(""), Some(&"a"));
+        assert_eq!(dirs.get("x/yy"), Some(&"x/yy/zzz"));
+        assert_eq!(dirs.get("x/y"), None);
     }
 
     #[test]
