@@ -113,19 +113,6 @@ fn escape<const HTML: bool>(out: &mut Vec<u8>, s: &[u8]) -> bool {
     valid
 }
 
-/// Appends the base64 of `data` in `engine`'s alphabet and padding, unquoted, straight into
-/// `out`: binary values are written as base64 strings in every adapter, and an intermediate
-/// `String` per value would be an allocation per value.
-pub fn append_base64<E: base64::Engine>(out: &mut Vec<u8>, engine: &E, data: &[u8]) {
-    use base64::engine::Config as _;
-    let start = out.len();
-    let n = base64::encoded_len(data.len(), engine.config().encode_padding()).unwrap_or(0);
-    out.resize(start + n, 0);
-    // The space is exactly what the encoding needs, so this cannot fail.
-    let written = engine.encode_slice(data, &mut out[start..]).unwrap_or(0);
-    out.truncate(start + written);
-}
-
 /// Appends an unsigned integer.
 pub fn write_u64(out: &mut Vec<u8>, v: u64) {
     out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());

@@ -11,8 +11,8 @@
 use super::envelope::Meta;
 use super::error::RedisError;
 use super::raw::Reader;
-use crate::encode::json::{append_base64, write_f64, write_u64, write_utf8_str_html};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use crate::encode::json::{write_f64, write_u64, write_utf8_str_html};
+use elastickv_backup_gocompat::base64::append_url_raw;
 
 /// The five collection types, in upstream's finalisation order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -92,7 +92,7 @@ fn indent(out: &mut Vec<u8>, depth: usize) {
 
 fn write_b64(out: &mut Vec<u8>, b: &[u8]) {
     out.push(b'"');
-    append_base64(out, &URL_SAFE_NO_PAD, b);
+    append_url_raw(out, b);
     out.push(b'"');
 }
 

@@ -7,9 +7,9 @@
 
 use super::records::{Message, QueueMeta};
 use crate::encode::json::{
-    append_base64, write_i64, write_str, write_str_html, write_u64, write_utf8_str_html, JsonWriter,
+    write_i64, write_str, write_str_html, write_u64, write_utf8_str_html, JsonWriter,
 };
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use elastickv_backup_gocompat::base64::{append_std, append_url_raw};
 use elastickv_backup_gocompat::json::compact_into;
 
 fn html_str(s: &[u8]) -> Vec<u8> {
@@ -81,7 +81,7 @@ pub(crate) fn queue_json(meta: &QueueMeta, key_name: &[u8]) -> Vec<u8> {
 fn write_body(out: &mut Vec<u8>, body: &[u8]) {
     if !write_utf8_str_html(out, body) {
         out.extend_from_slice(b"{\"base64\":\"");
-        append_base64(out, &URL_SAFE_NO_PAD, body);
+        append_url_raw(out, body);
         out.extend_from_slice(b"\"}");
     }
 }
@@ -140,7 +140,7 @@ pub fn message_line(out: &mut Vec<u8>, m: &Message) {
     if !m.current_receipt_token.is_empty() {
         field!(out, "current_receipt_token");
         out.push(b'"');
-        append_base64(out, &STANDARD, &m.current_receipt_token);
+        append_std(out, &m.current_receipt_token);
         out.push(b'"');
     }
     field!(out, "queue_generation");
@@ -166,7 +166,7 @@ pub(crate) fn side_record_line(out: &mut Vec<u8>, prefix: &[u8], key: &[u8], val
     out.extend_from_slice(b",\"key_hex\":\"");
     out.extend_from_slice(hex::encode(key).as_bytes());
     out.extend_from_slice(b"\",\"value_b64\":\"");
-    append_base64(out, &URL_SAFE_NO_PAD, value);
+    append_url_raw(out, value);
     out.extend_from_slice(b"\"}\n");
 }
 

@@ -17,8 +17,8 @@
 //! generated and mutated items).
 
 use super::render::html_escape_tail;
-use crate::encode::json::{append_base64, write_str, JsonWriter};
-use base64::engine::general_purpose::STANDARD;
+use crate::encode::json::{write_str, JsonWriter};
+use elastickv_backup_gocompat::base64::append_std;
 use std::cell::{Cell, RefCell};
 use std::ops::Range;
 
@@ -514,7 +514,7 @@ fn base64_value(w: &mut JsonWriter<'_>, b: &[u8]) {
 /// `b` as a JSON string of standard base64, written straight into `out`.
 fn base64_into(out: &mut Vec<u8>, b: &[u8]) {
     out.push(b'"');
-    append_base64(out, &STANDARD, b);
+    append_std(out, b);
     out.push(b'"');
 }
 
