@@ -81,6 +81,25 @@ impl RelPath {
         Ok(self.appended(tail))
     }
 
+    /// This path with directory `dir` and in it the file `stem` ‖ `ext`, both segments
+    /// validated, in one allocation: how adapters name a file by its key's segment.
+    pub fn join_file(&self, dir: &str, stem: &str, ext: &str) -> Result<Self, PathError> {
+        check_segment(dir)?;
+        let mut joined =
+            String::with_capacity(self.joined.len() + dir.len() + stem.len() + ext.len() + 2);
+        joined.push_str(&self.joined);
+        if !joined.is_empty() {
+            joined.push('/');
+        }
+        joined.push_str(dir);
+        joined.push('/');
+        let file = joined.len();
+        joined.push_str(stem);
+        joined.push_str(ext);
+        check_segment(&joined[file..])?;
+        Ok(RelPath { joined })
+    }
+
     /// This path with `tail` (already validated) after a `/`, in one allocation.
     fn appended(&self, tail: &str) -> Self {
         let mut joined = String::with_capacity(self.joined.len() + 1 + tail.len());
@@ -191,6 +210,35 @@ mod tests {
         assert_eq!(dirs.get(""), Some(&"a"));
         assert_eq!(dirs.get("x/yy"), Some(&"x/yy/zzz"));
         assert_eq!(dirs.get("x/y"), None);
+    }
+
+    /// `join_file` is `join(dir)` then `join(stem ‖ ext)`, errors included.
+    #[test]
+    fn join_file_is_two_joins() {
+        let db = RelPath::parse("redis/db_0").unwrap();
+        for (dir, stem, ext) in [
+            ("strings", "k1", ".bin"),
+            ("hashes", "h", ".json"),
+            ("strings", ".", ""),
+            ("strings", "..", ""),
+            ("strings", "", ".bin"),
+            ("", "k", ".bin"),
+            ("a/b", "k", ".bin"),
+            ("strings", "x/y", ""),
+            ("strings", &"k".repeat(252), ".bin"),
+            ("strings", &"k".repeat(251), ".bin"),
+        ] {
+            let two = db.join(dir).and_then(|d| d.join(&format!("{stem}{ext}")));
+            assert_eq!(
+                db.join_file(dir, stem, ext),
+                two,
+                "{dir:?} {stem:?} {ext:?}"
+            );
+        }
+        assert_eq!(
+            RelPath::root().join_file("d", "f", ".x").unwrap().as_str(),
+            "d/f.x"
+        );
     }
 
     #[test]

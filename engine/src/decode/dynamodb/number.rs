@@ -18,9 +18,29 @@ const MAX_EXP5: i64 = 1_000_000;
 /// The file-name form of an `N` key literal.
 pub fn canonical_number(literal: &str) -> String {
     let t = literal.trim();
+    if is_plain_integer(t) {
+        // The usual key number: already its own `RatString`.
+        return t.to_string();
+    }
+    exact_rat_string(t)
+}
+
+/// [`canonical_number`] the long way: parsed, then rendered as Go's `RatString`.
+fn exact_rat_string(t: &str) -> String {
     match parse_decimal(t) {
         Some(d) => d.rat_string(),
         None => t.to_string(),
+    }
+}
+
+/// `0`, or an optional `-`, a digit 1–9 and more digits: a number whose `RatString` is
+/// its own text (no sign to drop, no zeros to trim, no fraction or exponent).
+fn is_plain_integer(t: &str) -> bool {
+    let d = t.strip_prefix('-').unwrap_or(t);
+    match d.as_bytes() {
+        [b'0'] => t.len() == 1,
+        [b'1'..=b'9', rest @ ..] => rest.iter().all(u8::is_ascii_digit),
+        _ => false,
     }
 }
 
@@ -254,6 +274,39 @@ impl Nat {
 
 #[cfg(test)]
 mod tests {
+    use super::{canonical_number, exact_rat_string};
+
+    /// The plain-integer shortcut gives what the full parse gives, on integers of every
+    /// length with and without sign, and on near misses that must take the long way.
+    #[test]
+    fn plain_integers_take_the_shortcut_to_the_same_text() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut cases: Vec<String> = vec![
+            "0", "-0", "+0", "00", "007", "-007", "+5", "5", "-5", "1_000", "10", "-10", "1e3",
+            "1.0", " 42 ", "-", "",
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect();
+        for _ in 0..2000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let digits = (seed % 40) as usize + 1;
+            let mut s: String = (0..digits)
+                .map(|k| char::from(b'0' + ((seed >> (k % 60)) % 10) as u8))
+                .collect();
+            if seed % 3 == 0 {
+                s.insert(0, '-');
+            }
+            cases.push(s);
+        }
+        for c in &cases {
+            let t = c.trim();
+            assert_eq!(canonical_number(c), exact_rat_string(t), "{c:?}");
+        }
+    }
+
     use super::canonical_number as c;
 
     #[test]

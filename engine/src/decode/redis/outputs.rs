@@ -55,7 +55,7 @@ impl Outputs {
 
     /// `redis/db_<n>/<dir>/<seg><ext>`.
     pub fn path(&self, dir: &str, seg: &str, ext: &str) -> Result<RelPath, Error> {
-        Ok(self.db.join(dir)?.join(&format!("{seg}{ext}"))?)
+        Ok(self.db.join_file(dir, seg, ext)?)
     }
 
     fn keymap_line(&mut self, seg: &str, uk: &[u8]) {
@@ -108,13 +108,19 @@ impl Outputs {
         }
         // Upstream opens the sidecar first, then records the KEYMAP line.
         let seg = self.seg_now(uk, out)?;
-        let line = format!("{{\"key\":\"{seg}\",\"expire_at_ms\":{expire_at_ms}}}\n");
+        self.line.clear();
+        self.line.extend_from_slice(b"{\"key\":\"");
+        self.line.extend_from_slice(seg.as_bytes());
+        self.line.extend_from_slice(b"\",\"expire_at_ms\":");
+        crate::encode::json::write_u64(&mut self.line, expire_at_ms);
+        self.line.extend_from_slice(b"}\n");
+        let line = &self.line;
         let slot = match which {
             Sidecar::Strings => &mut self.strings_ttl,
             Sidecar::Hll => &mut self.hll_ttl,
         };
         match slot.as_mut() {
-            Some(f) => f.write_all(line.as_bytes()),
+            Some(f) => f.write_all(line),
             None => Err(RedisError::Internal("TTL sidecar not open".into()).into()),
         }
     }
