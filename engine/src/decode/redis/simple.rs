@@ -25,6 +25,10 @@ use elastickv_backup_format::Entry;
 
 /// The TTL index's prefix, as messages name it.
 const TTL: &str = Family::RedisTtl.prefix_str();
+/// The string and HLL prefixes, as messages name them (constants: outside a constant,
+/// `prefix_str` validates its text on every call, and every string key asks).
+const STRING: &str = Family::RedisString.prefix_str();
+const HLL: &str = Family::RedisHll.prefix_str();
 
 /// Bodies larger than this are written from the decode thread straight from the
 /// snapshot's memory instead of being copied into a worker's buffer.
@@ -94,14 +98,9 @@ impl SimpleState {
         out: &Emitter,
     ) -> Result<(), Error> {
         let (family, version, dir, sidecar) = if hll {
-            (Family::RedisHll.prefix_str(), 2, "hll", Sidecar::Hll)
+            (HLL, 2, "hll", Sidecar::Hll)
         } else {
-            (
-                Family::RedisString.prefix_str(),
-                1,
-                "strings",
-                Sidecar::Strings,
-            )
+            (STRING, 1, "strings", Sidecar::Strings)
         };
         let log = if hll {
             &mut self.hlls
