@@ -141,14 +141,14 @@ fn sqs_message(i: u64) -> SqsMessage {
         queue_generation: 1,
         ..SqsMessage::default()
     };
-    if i % 4 == 0 {
+    if i.is_multiple_of(4) {
         m.md5_of_message_attributes = b"d41d8cd98f00b204e9800998ecf8427e".to_vec();
         m.message_attributes = vec![(
             b"kind".to_vec(),
             br#"{"DataType":"String","StringValue":"thumb"}"#.to_vec(),
         )];
     }
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         m.message_group_id = format!("group-{}", i % 10).into_bytes();
         m.message_deduplication_id = format!("dedup-{i}").into_bytes();
         m.sequence_number = 18_000_000_000_000_000_000 + i;

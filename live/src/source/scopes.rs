@@ -140,7 +140,7 @@ fn scope_of(adapter: AdapterKind, raw: &[u8]) -> Option<ScopeId> {
 /// (every page) and the loopback server (`BeginBackup`) count every key of a dump.
 ///
 /// Within a run, a key is counted with one prefix comparison: a run remembers the key bytes
-/// that fix its scope (see [`pinned_len`]), and any key that starts with them belongs to the
+/// that fix its scope (see `pinned_len`), and any key that starts with them belongs to the
 /// same run, so it is neither routed nor split again.
 #[derive(Debug, Default)]
 pub struct ScopeTally {

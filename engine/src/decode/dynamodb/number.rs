@@ -296,7 +296,7 @@ mod tests {
             let mut s: String = (0..digits)
                 .map(|k| char::from(b'0' + ((seed >> (k % 60)) % 10) as u8))
                 .collect();
-            if seed % 3 == 0 {
+            if seed.is_multiple_of(3) {
                 s.insert(0, '-');
             }
             cases.push(s);
