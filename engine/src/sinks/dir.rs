@@ -113,13 +113,18 @@ impl DirSink {
         rfs::fsync(&*self.root).map_err(|e| Error::io(self.root_path.display(), errno_to_io(e)))
     }
 
+    /// The open fd of directory `dir` (its joined form; `""` is the root) if it is cached.
+    fn cached_dir(&self, dir: &str) -> Option<Arc<OwnedFd>> {
+        if dir.is_empty() {
+            return Some(self.root.clone());
+        }
+        self.dirs.lock().ok().and_then(|m| m.get(dir).cloned())
+    }
+
     /// [`DirSink::dir_fd`] of `path`'s parent `dir` (its joined form): a cached directory is
     /// found by the borrowed string, and a `RelPath` is built only to open a new one.
     fn dir_fd_of_parent(&self, dir: &str, path: &RelPath) -> Result<Arc<OwnedFd>, Error> {
-        if dir.is_empty() {
-            return Ok(self.root.clone());
-        }
-        if let Some(fd) = self.dirs.lock().ok().and_then(|m| m.get(dir).cloned()) {
+        if let Some(fd) = self.cached_dir(dir) {
             return Ok(fd);
         }
         let (parent, _) = path
@@ -130,10 +135,7 @@ impl DirSink {
 
     /// Opens (creating as needed) directory `dir` under the root, refusing symlinks.
     fn dir_fd(&self, dir: &RelPath) -> Result<Arc<OwnedFd>, Error> {
-        if dir.is_root() {
-            return Ok(self.root.clone());
-        }
-        if let Some(fd) = self.dirs.lock().ok().and_then(|m| m.get(dir).cloned()) {
+        if let Some(fd) = self.cached_dir(dir.as_str()) {
             return Ok(fd);
         }
         let (parent, name) = dir
