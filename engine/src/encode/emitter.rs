@@ -285,6 +285,21 @@ const QUEUE_BYTES: usize = 16 << 20;
 /// bound at 48 MiB, peak RSS +4 MiB; 96 MiB measured no better.
 const QUEUE_MAPPED_BYTES: usize = 48 << 20;
 
+/// What became of a batch offered to the workers (`Emitter::try_hand_over`).
+enum Handed {
+    /// Queued for a worker.
+    Yes,
+    /// Over the byte bound, or no workers: back for this thread to run.
+    NoRoom(Vec<Job>),
+    /// The queue is full: back for this thread to run.
+    QueueFull(Vec<Job>),
+}
+
+/// Bytes held by a batch from which the decode thread, finding the workers' queue full,
+/// runs queued batches first and hands this one over once there is room (see
+/// `Emitter::hand_over`): about a millisecond of hashing and writing.
+const BIG_BATCH_BYTES: usize = 1 << 20;
+
 /// Renders one file into `buf` and writes it (on a worker or, when the queue is full, on
 /// the decode thread).
 fn run_job(job: Job, buf: &mut Vec<u8>, sink: &dyn Sink) -> Result<(), Error> {
@@ -569,22 +584,29 @@ impl Emitter {
             .iter()
             .map(Job::held)
             .fold(Held::default(), |a, b| a + b);
-        let batch = if self.has_workers && self.queued.room(held) {
-            // Counted before the send, so a worker never subtracts what was not added.
-            self.queued.add(held);
-            match self.tx.try_send(batch) {
-                Ok(()) => return Ok(()),
-                Err(TrySendError::Full(b)) => {
-                    self.queued.sub(held);
-                    b
+        let batch = match self.try_hand_over(batch, held)? {
+            Handed::Yes => return Ok(()),
+            Handed::NoRoom(b) => b,
+            Handed::QueueFull(mut b) => {
+                // A batch holding a big body (an S3 object: tens of milliseconds of
+                // hashing) is left for the worker while the queue holds other batches:
+                // this thread runs those instead, one at a time, until there is a place
+                // for it. Run here, it stopped the decode stage feeding the workers, and
+                // the worker, once it had drained the queue, sat idle until the body was
+                // written (`perf` timeline of a 2-thread per-item decode: ~20 ms of an
+                // idle core per such body). Over the byte bound it is written here at
+                // once, as before: the workers already hold a big body of their own.
+                if held.heap + held.mapped >= BIG_BATCH_BYTES {
+                    while let Ok(queued) = self.help.try_recv() {
+                        self.run_taken(queued)?;
+                        b = match self.try_hand_over(b, held)? {
+                            Handed::Yes => return Ok(()),
+                            Handed::NoRoom(b) | Handed::QueueFull(b) => b,
+                        };
+                    }
                 }
-                Err(TrySendError::Disconnected(_)) => {
-                    self.queued.sub(held);
-                    return Err(Error::Cancelled("write workers stopped".into()));
-                }
+                b
             }
-        } else {
-            batch
         };
         let mut buf = self.buf.borrow_mut();
         for job in batch {
@@ -594,6 +616,28 @@ impl Emitter {
             }
         }
         Ok(())
+    }
+
+    /// Hands `batch` (holding `held`) to the workers if their byte bound and queue have
+    /// room; gives it back, saying which had none, when they do not (or there are no
+    /// workers: "no room").
+    fn try_hand_over(&self, batch: Vec<Job>, held: Held) -> Result<Handed, Error> {
+        if !(self.has_workers && self.queued.room(held)) {
+            return Ok(Handed::NoRoom(batch));
+        }
+        // Counted before the send, so a worker never subtracts what was not added.
+        self.queued.add(held);
+        match self.tx.try_send(batch) {
+            Ok(()) => Ok(Handed::Yes),
+            Err(TrySendError::Full(b)) => {
+                self.queued.sub(held);
+                Ok(Handed::QueueFull(b))
+            }
+            Err(TrySendError::Disconnected(_)) => {
+                self.queued.sub(held);
+                Err(Error::Cancelled("write workers stopped".into()))
+            }
+        }
     }
 
     /// Waits for a submitted task's result, running queued batches here meanwhile: the
@@ -1070,6 +1114,75 @@ mod tests {
         fn digests(&self) -> Result<Vec<FileDigest>, Error> {
             Ok(Vec::new())
         }
+    }
+
+    #[test]
+    fn a_big_body_waits_for_room_while_queued_batches_run_here() {
+        let (gate, release) = gate();
+        let sink = Arc::new(Recorder {
+            files: Arc::new(Mutex::new(Vec::new())),
+            gate,
+        });
+        let fail = Arc::new(FailState::default());
+        let pool = WorkerPool::start(2, sink.clone(), fail.clone());
+        let opts = Arc::new(DecodeOptions::default());
+        let out = Emitter::new(sink.clone(), &pool, fail, opts).unwrap();
+        let batch = |b: usize| {
+            for i in 0..MIN_BATCH {
+                let path = RelPath::parse(&format!("d{b}/f{i}")).unwrap();
+                out.file(path, vec![b as u8; 10]).unwrap();
+            }
+            out.flush().unwrap();
+        };
+        // The worker takes the first batch and stops at its gate.
+        batch(0);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !out.help.is_empty() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the worker never took a batch"
+            );
+            std::thread::yield_now();
+        }
+        // Then the queue fills up.
+        for b in 1..=QUEUE_PER_WORKER {
+            batch(b);
+        }
+        assert_eq!(out.help.len(), QUEUE_PER_WORKER);
+        let written_here = |sink: &Recorder| {
+            let f = sink.files.lock().unwrap();
+            f.iter().filter(|(_, t, _)| *t == sink.gate.main).count()
+        };
+        assert_eq!(written_here(&sink), 0);
+        // A body over BIG_BATCH_BYTES finds no room: this thread runs one queued batch,
+        // which makes room, and the body goes to the worker.
+        let body = vec![
+            Bytes::from(vec![7u8; BIG_BATCH_BYTES]),
+            Bytes::from_static(b"end"),
+        ];
+        out.body(
+            RelPath::parse("s3/big").unwrap(),
+            body,
+            PieceMemory::Heap,
+            |_| {},
+        )
+        .unwrap();
+        let big = |sink: &Recorder| {
+            let f = sink.files.lock().unwrap();
+            f.iter()
+                .find(|(p, ..)| p == "s3/big")
+                .map(|(_, t, b)| (*t == sink.gate.main, b.len()))
+        };
+        assert_eq!(big(&sink), None, "the body waits for the worker");
+        assert_eq!(written_here(&sink), MIN_BATCH, "one queued batch ran here");
+        let _ = release.send(());
+        drop(out);
+        pool.join().unwrap();
+        assert_eq!(big(&sink), Some((false, BIG_BATCH_BYTES + 3)));
+        assert_eq!(
+            sink.files.lock().unwrap().len(),
+            (QUEUE_PER_WORKER + 1) * MIN_BATCH + 1
+        );
     }
 
     static RELEASED: AtomicUsize = AtomicUsize::new(0);
