@@ -10,7 +10,7 @@ use super::store::{GroupStore, Version};
 use bytes::Bytes;
 use elastickv_backup_engine::sources::RawEntry;
 use elastickv_backup_live::source::route_key::is_explicit_group_key;
-use elastickv_backup_live::source::routes::RouteTable;
+use elastickv_backup_live::source::routes::{OwnerHint, RouteTable};
 use elastickv_backup_live::source::scopes::{
     declared_scope, ScopeId, ScopeTally, SCOPE_META_PREFIXES,
 };
@@ -331,7 +331,19 @@ impl Cluster {
 
     /// Whether group `g` owns `key` (or `key` is exempt from route ownership).
     pub fn owns(&self, routes: &RouteTable, g: u64, key: &[u8]) -> bool {
-        is_explicit_group_key(key) || routes.owner(key) == Some(g)
+        self.owns_hinted(routes, g, key, &mut OwnerHint::default())
+    }
+
+    /// [`Cluster::owns`] for a run of keys in order: `hint` remembers the last key's route
+    /// (see [`RouteTable::owner_hinted`]).
+    pub fn owns_hinted(
+        &self,
+        routes: &RouteTable,
+        g: u64,
+        key: &[u8],
+        hint: &mut OwnerHint,
+    ) -> bool {
+        is_explicit_group_key(key) || routes.owner_hinted(key, hint) == Some(g)
     }
 
     /// Per-scope baseline counts at `ts` (spec §5.7), after the ownership filter.
@@ -342,9 +354,10 @@ impl Cluster {
         let count = |g: &Arc<Group>| -> Result<_, ServerError> {
             let applied = g.applied_index();
             let mut tally = ScopeTally::default();
+            let mut hint = OwnerHint::default();
             g.read()
                 .for_each_visible(b"", ts, |k, _| {
-                    if self.owns(&routes, g.id, k) {
+                    if self.owns_hinted(&routes, g.id, k, &mut hint) {
                         tally.add(k);
                     }
                 })

@@ -16,6 +16,12 @@ const S3_ROUTE: &[u8] = Family::S3Route.prefix();
 /// (SQS high-throughput FIFO partitions). The producer keeps them from whichever group
 /// returns them.
 pub fn is_explicit_group_key(key: &[u8]) -> bool {
+    // Every family below starts with this: one comparison settles nearly every key (this
+    // runs once per key of every ownership check).
+    const MSG: &[u8] = b"!sqs|msg|";
+    if !key.starts_with(MSG) {
+        return false;
+    }
     const FAMILIES: [Family; 5] = [
         Family::SqsMsgData,
         Family::SqsMsgVis,
@@ -31,31 +37,38 @@ pub fn is_explicit_group_key(key: &[u8]) -> bool {
 
 /// The route key of storage key `key`; the key itself when no rule applies.
 pub fn route_key(key: &[u8]) -> Cow<'_, [u8]> {
+    match route_key_parts(key) {
+        (b"", tail) => Cow::Borrowed(tail),
+        (head, tail) => Cow::Owned([head, tail].concat()),
+    }
+}
+
+/// The route key of `key` as a constant head and a slice of `key` (the route key is the
+/// two joined): what [`route_key`] builds, without building it, so an owner lookup that
+/// hits its hint allocates nothing (see [`OwnerHint`](super::routes::OwnerHint)).
+pub fn route_key_parts(key: &[u8]) -> (&'static [u8], &[u8]) {
     if let Some(k) = list_route_key(key) {
-        return Cow::Borrowed(k);
+        return (b"", k);
     }
     if let Some(rest) = key.strip_prefix(ns::REDIS) {
         // `!redis|<family>|<rest>` routes by `<rest>`; a missing or empty family keeps `key`.
         if let Some(sep) = rest.iter().position(|&b| b == b'|') {
             if sep > 0 {
-                return Cow::Borrowed(&rest[sep + 1..]);
+                return (b"", &rest[sep + 1..]);
             }
         }
-        return Cow::Borrowed(key);
+        return (b"", key);
     }
     if let Some(table) = ddb_table_segment(key) {
-        let mut out = Vec::with_capacity(DDB_ROUTE.len() + table.len());
-        out.extend_from_slice(DDB_ROUTE);
-        out.extend_from_slice(table);
-        return Cow::Owned(out);
+        return (DDB_ROUTE, table);
     }
     if key.starts_with(ns::SQS) {
-        return Cow::Borrowed(SQS_ROUTE_GLOBAL);
+        return (b"", SQS_ROUTE_GLOBAL);
     }
-    if let Some(k) = s3_route_key(key) {
-        return Cow::Owned(k);
+    if let Some(object) = s3_route_tail(key) {
+        return (S3_ROUTE, object);
     }
-    Cow::Borrowed(key)
+    (b"", key)
 }
 
 /// Lists: meta `!lst|meta|<k>`, item `!lst|itm|<k><8-byte seq>`, delta
@@ -96,7 +109,9 @@ fn ddb_table_segment(key: &[u8]) -> Option<&[u8]> {
 }
 
 /// S3 object-scoped families: `!s3route|` ‖ seg(bucket) ‖ u64(gen) ‖ seg(object).
-fn s3_route_key(key: &[u8]) -> Option<Vec<u8>> {
+/// The bucket, generation and object segments of an S3 key of a scoped family: what
+/// follows [`S3_ROUTE`] in its route key.
+fn s3_route_tail(key: &[u8]) -> Option<&[u8]> {
     const SCOPED: [&[u8]; 6] = [
         Family::S3ObjHead.prefix(),
         Family::S3UploadMeta.prefix(),
@@ -110,13 +125,9 @@ fn s3_route_key(key: &[u8]) -> Option<Vec<u8>> {
     let bucket_end = s3_segment_end(key, start)?;
     let gen_end = bucket_end.checked_add(8).filter(|&e| e <= key.len())?;
     let object_end = s3_segment_end(key, gen_end)?;
-    let mut out = Vec::with_capacity(S3_ROUTE.len() + object_end - start);
-    out.extend_from_slice(S3_ROUTE);
-    out.extend_from_slice(&key[start..object_end]);
-    Some(out)
+    Some(&key[start..object_end])
 }
 
-/// End (exclusive, after the `00 01` terminator) of an S3 segment starting at `from`.
 pub(crate) fn s3_segment_end(key: &[u8], from: usize) -> Option<usize> {
     let mut i = from;
     while i < key.len() {
@@ -151,6 +162,21 @@ mod tests {
         assert_eq!(rk(&F::DdbGsi.key(b"dXNlcnM|1|YnlfZW1haWw|x\x00\x01")), want);
         // Malformed: no table segment → the key itself.
         assert_eq!(rk(&F::DdbItem.key(b"|1|x")), F::DdbItem.key(b"|1|x"));
+    }
+
+    #[test]
+    fn explicit_group_families_share_the_message_prefix() {
+        for f in [
+            F::SqsMsgData,
+            F::SqsMsgVis,
+            F::SqsMsgByAge,
+            F::SqsMsgDedup,
+            F::SqsMsgGroup,
+        ] {
+            assert!(f.prefix().starts_with(b"!sqs|msg|"), "{f:?}");
+            assert!(is_explicit_group_key(&f.key(b"p|cQ|x")), "{f:?}");
+            assert!(!is_explicit_group_key(&f.key(b"cQ|x")), "{f:?}");
+        }
     }
 
     #[test]

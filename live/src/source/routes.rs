@@ -3,8 +3,9 @@
 //! The producer takes one snapshot of it at dump start to decide which group owns each key;
 //! the loopback server serves it and places keys with it.
 
-use super::route_key::route_key;
+use super::route_key::{route_key, route_key_parts};
 use elastickv_backup_proto::wire::{ListRoutesResponse, RouteDescriptor, RouteState};
+use std::cmp::Ordering;
 
 /// One route: `[start, end)` over route keys (empty `end` = +∞), owned by `group`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +27,20 @@ pub struct RouteTable {
     pub version: u64,
     /// Routes ordered by start.
     pub routes: Vec<Route>,
+}
+
+/// The route [`RouteTable::owner_hinted`] found last (one per scanning thread or task).
+#[derive(Debug, Default, Clone)]
+pub struct OwnerHint(Option<usize>);
+
+/// `head ++ tail` compared with `b`, without joining them.
+fn cmp_parts(head: &[u8], tail: &[u8], b: &[u8]) -> Ordering {
+    let n = head.len().min(b.len());
+    match head[..n].cmp(&b[..n]) {
+        Ordering::Equal if head.len() > b.len() => Ordering::Greater,
+        Ordering::Equal => tail.cmp(&b[head.len()..]),
+        o => o,
+    }
 }
 
 impl RouteTable {
@@ -72,6 +87,33 @@ impl RouteTable {
     /// The group owning storage key `key` (through its route key).
     pub fn owner(&self, key: &[u8]) -> Option<u64> {
         self.owner_of_route_key(&route_key(key))
+    }
+
+    /// [`RouteTable::owner`], first trying the route that owned the key `hint` last
+    /// answered for. A scan meets keys in order, so nearly every key lies in the route of
+    /// the key before it (a DynamoDB table's items share one route key), and then neither
+    /// the route key is built (an allocation for DynamoDB and S3 keys) nor the table is
+    /// searched: this runs once per key of every scan, count and ownership filter.
+    pub fn owner_hinted(&self, key: &[u8], hint: &mut OwnerHint) -> Option<u64> {
+        let (head, tail) = route_key_parts(key);
+        if let Some(r) = hint.0.and_then(|i| self.routes.get(i)) {
+            let after_start = cmp_parts(head, tail, &r.start).is_ge();
+            if after_start && (r.end.is_empty() || cmp_parts(head, tail, &r.end).is_lt()) {
+                return Some(r.group);
+            }
+        }
+        let rk = route_key(key);
+        let i = self
+            .routes
+            .partition_point(|r| r.start.as_slice() <= &*rk)
+            .checked_sub(1)?;
+        let r = self.routes.get(i)?;
+        if r.end.is_empty() || *rk < *r.end {
+            hint.0 = Some(i);
+            Some(r.group)
+        } else {
+            None
+        }
     }
 
     /// The distinct groups, ascending.
@@ -126,6 +168,80 @@ impl RouteTable {
 mod tests {
     use super::*;
     use elastickv_backup_engine::decode::Family as F;
+
+    #[test]
+    fn cmp_parts_is_the_joined_comparison() {
+        let words: Vec<Vec<u8>> = [&b""[..], b"a", b"ab", b"abc", b"b", b"a\xff", b"\x00"]
+            .iter()
+            .map(|w| w.to_vec())
+            .collect();
+        for h in &words {
+            for t in &words {
+                for b in &words {
+                    let joined = [h.as_slice(), t.as_slice()].concat();
+                    for bb in [b.clone(), [h.as_slice(), b.as_slice()].concat()] {
+                        assert_eq!(cmp_parts(h, t, &bb), joined.cmp(&bb), "{h:?} {t:?} {bb:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn hinted_owner_is_the_owner_in_any_order() {
+        let mut keys: Vec<Vec<u8>> = Vec::new();
+        for table in [&b"dGFibGU"[..], b"dXNlcnM", b"b3JkZXJz"] {
+            keys.push(F::DdbTableMeta.key(table));
+            for i in 0..40u32 {
+                keys.push(F::DdbItem.key(&[table, b"|1|", format!("k{i}").as_bytes()].concat()));
+            }
+        }
+        for i in 0..60u32 {
+            keys.push(F::RedisString.key(format!("user:{i}").as_bytes()));
+            keys.push(F::RedisListMeta.key(format!("q{i}").as_bytes()));
+            keys.push(F::SqsQueueMeta.key(format!("cQ{i}").as_bytes()));
+            keys.push(format!("plain-{i}").into_bytes());
+        }
+        for obj in [&b"a"[..], b"b/c", b"zz"] {
+            let head = [&b"bkt\x00\x01"[..], &7u64.to_be_bytes(), obj, b"\x00\x01"].concat();
+            keys.push(F::S3ObjHead.key(&head));
+            keys.push(F::S3Blob.key(&[head.as_slice(), b"chunk"].concat()));
+        }
+        // Split points inside runs of keys (a table's items, a bucket's objects) and
+        // between them, over the route keys the keys map to.
+        let rks: Vec<Vec<u8>> = keys.iter().map(|k| route_key(k).into_owned()).collect();
+        for groups in [1, 3, 7] {
+            let table = RouteTable::split(&RouteTable::quantiles(rks.clone(), groups), groups);
+            let mut hint = OwnerHint::default();
+            let mut sorted = keys.clone();
+            sorted.sort();
+            let mut shuffled = keys.clone();
+            let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+            for i in (1..shuffled.len()).rev() {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                shuffled.swap(i, (x % (i as u64 + 1)) as usize);
+            }
+            for k in sorted.iter().chain(&shuffled).chain(&keys) {
+                assert_eq!(table.owner_hinted(k, &mut hint), table.owner(k), "{k:?}");
+            }
+        }
+        // A table whose routes leave a gap: no owner, hinted or not.
+        let gap = RouteTable {
+            version: 1,
+            routes: vec![Route {
+                route_id: 1,
+                start: b"m".to_vec(),
+                end: b"t".to_vec(),
+                group: 2,
+            }],
+        };
+        let mut hint = OwnerHint::default();
+        for k in [&b"n"[..], b"a", b"s", b"z", b"m", b"t"] {
+            assert_eq!(gap.owner_hinted(k, &mut hint), gap.owner(k), "{k:?}");
+        }
+    }
 
     #[test]
     fn ownership_and_wire_round_trip() {

@@ -11,7 +11,7 @@ use super::limits::{BytePermit, Starving, Throttle};
 use super::reorder::Reorder;
 use super::retry;
 use super::route_key::is_explicit_group_key;
-use super::routes::RouteTable;
+use super::routes::{OwnerHint, RouteTable};
 use super::scopes::{ScopeId, ScopeTally};
 use super::topology::GroupRoute;
 use bytes::Bytes;
@@ -176,8 +176,8 @@ pub fn prefix_ranges(prefixes: &[&[u8]]) -> Vec<(Vec<u8>, Vec<u8>)> {
 }
 
 impl ScanParams {
-    fn owns(&self, key: &[u8]) -> bool {
-        is_explicit_group_key(key) || self.routes.owner(key) == Some(self.group)
+    fn owns(&self, key: &[u8], hint: &mut OwnerHint) -> bool {
+        is_explicit_group_key(key) || self.routes.owner_hinted(key, hint) == Some(self.group)
     }
 
     fn status_error(&self, rpc: &str, s: Status) -> Error {
@@ -362,6 +362,7 @@ impl ScanParams {
         ranges: Vec<(Vec<u8>, Vec<u8>)>,
         tx: mpsc::Sender<KeysMsg>,
     ) {
+        let mut hint = OwnerHint::default();
         for (start, end) in ranges {
             let mut cursor = start;
             loop {
@@ -381,7 +382,10 @@ impl ScanParams {
                     };
                 let Some(last) = keys.last() else { break };
                 cursor = successor(last);
-                let keys: Vec<Bytes> = keys.into_iter().filter(|k| self.owns(k)).collect();
+                let keys: Vec<Bytes> = keys
+                    .into_iter()
+                    .filter(|k| self.owns(k, &mut hint))
+                    .collect();
                 if !keys.is_empty() && tx.send(KeysMsg::Page(keys)).await.is_err() {
                     return; // the value side stopped
                 }

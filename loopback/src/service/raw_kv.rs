@@ -6,6 +6,7 @@
 use crate::cluster::{compacted, Cluster};
 use crate::group::Group;
 use bytes::Bytes;
+use elastickv_backup_live::source::routes::OwnerHint;
 use elastickv_backup_proto::wire::{
     RawGetRequest, RawGetResponse, RawKvPair, RawLatestCommitTsRequest, RawLatestCommitTsResponse,
     RawScanAtRequest, RawScanAtResponse,
@@ -166,7 +167,8 @@ impl RawKv for RawKvService {
                     .read()
                     .scan(&r.start_key, &r.end_key, ts, limit, r.reverse, r.keys_only)
                     .map_err(compacted)?;
-                p.retain(|(k, _)| c.owns(&routes, g.id, k));
+                let mut hint = OwnerHint::default();
+                p.retain(|(k, _)| c.owns_hinted(&routes, g.id, k, &mut hint));
                 all.extend(p);
             }
             all.sort_by(|a, b| {
