@@ -324,18 +324,125 @@ fn run_job(job: Job, buf: &mut Vec<u8>, sink: &dyn Sink) -> Result<(), Error> {
         }
         Job::Run(f) => return f(sink),
     };
+    run_file(&path, encode, buf, sink)
+}
+
+/// Renders one file into `buf` and writes it.
+fn run_file(
+    path: &RelPath,
+    encode: EncodeFn,
+    buf: &mut Vec<u8>,
+    sink: &dyn Sink,
+) -> Result<(), Error> {
+    let st = crate::progress::stages();
     buf.clear();
     let t = crate::progress::stage_start_sampled();
     let r = encode(buf);
     let n = buf.len() as u64;
     crate::progress::stage_end(&st.encode, t, 1, n);
     let t = crate::progress::stage_start_sampled();
-    let r = r.and_then(|()| sink.write_file(&path, buf));
+    let r = r.and_then(|()| sink.write_file(path, buf));
     crate::progress::stage_end(&st.sink, t, 1, n);
+    shrink(buf);
+    r
+}
+
+/// Renders two files, each into its own buffer, and writes them with one
+/// [`Sink::write_file_pair`] (which hashes them together).
+fn run_file_pair(
+    a: (&RelPath, EncodeFn),
+    b: (&RelPath, EncodeFn),
+    bufs: &mut Buffers,
+    sink: &dyn Sink,
+) -> Result<(), Error> {
+    let st = crate::progress::stages();
+    bufs.a.clear();
+    bufs.b.clear();
+    let t = crate::progress::stage_start_sampled();
+    let r = (a.1)(&mut bufs.a).and_then(|()| (b.1)(&mut bufs.b));
+    let n = (bufs.a.len() + bufs.b.len()) as u64;
+    crate::progress::stage_end(&st.encode, t, 2, n);
+    let t = crate::progress::stage_start_sampled();
+    let r = r.and_then(|()| sink.write_file_pair((a.0, &bufs.a), (b.0, &bufs.b)));
+    crate::progress::stage_end(&st.sink, t, 2, n);
+    shrink(&mut bufs.a);
+    shrink(&mut bufs.b);
+    r
+}
+
+/// Gives back a buffer a huge file grew, so a worker does not keep it for the rest of the run.
+fn shrink(buf: &mut Vec<u8>) {
     if buf.capacity() > 16 << 20 {
         *buf = Vec::with_capacity(1 << 16);
     }
-    r
+}
+
+/// A thread's render buffers: two, so that two small files rendered one after the other
+/// are written and hashed together ([`Sink::write_file_pair`]): SHA-256 of two messages at
+/// once is ~1.5× faster than one after the other (`sinks::sha_pair`).
+#[derive(Default)]
+struct Buffers {
+    a: Vec<u8>,
+    b: Vec<u8>,
+}
+
+/// Runs a batch in order on this thread, two rendered files at a time where two come
+/// next to each other. After a failure (this batch's or another thread's) the rest is
+/// dropped unrun; the first failure of the batch goes to `fail`. `done` is told what each
+/// job held once it has run or been dropped. Returns whether a job of this batch failed.
+fn run_batch(
+    batch: Vec<Job>,
+    bufs: &mut Buffers,
+    sink: &dyn Sink,
+    fail: &FailState,
+    done: &dyn Fn(Held),
+) -> bool {
+    let mut failed = false;
+    let mut jobs = batch.into_iter().peekable();
+    while let Some(job) = jobs.next() {
+        let held = job.held();
+        if failed || fail.failed() {
+            done(held);
+            continue;
+        }
+        let r = match job {
+            Job::File { path, encode, .. } => {
+                match jobs.next_if(|j| matches!(j, Job::File { .. })) {
+                    Some(Job::File {
+                        path: p2,
+                        encode: e2,
+                        held: h2,
+                    }) => {
+                        let r = run_file_pair((&path, encode), (&p2, e2), bufs, sink);
+                        done(held);
+                        (
+                            Held {
+                                heap: h2,
+                                mapped: 0,
+                            },
+                            r,
+                        )
+                    }
+                    Some(other) => {
+                        // Not a file (`next_if` takes only files): run both alone.
+                        let r = run_file(&path, encode, &mut bufs.a, sink);
+                        done(held);
+                        let h2 = other.held();
+                        (h2, r.and_then(|()| run_job(other, &mut bufs.a, sink)))
+                    }
+                    None => (held, run_file(&path, encode, &mut bufs.a, sink)),
+                }
+            }
+            job => (held, run_job(job, &mut bufs.a, sink)),
+        };
+        let (last_held, r) = r;
+        if let Err(e) = r {
+            fail.fail(e);
+            failed = true;
+        }
+        done(last_held);
+    }
+    failed
 }
 
 /// Bodies up to this size are written with one `write` (their pieces copied together into
@@ -391,17 +498,11 @@ impl WorkerPool {
                 std::thread::Builder::new()
                     .name(format!("ekvb-write-{i}"))
                     .spawn(move || {
-                        let mut buf = Vec::with_capacity(1 << 16);
-                        for job in rx.into_iter().flatten() {
-                            let held = job.held();
-                            // A failing run drains the queue without working.
-                            if !fail.failed() {
-                                if let Err(e) = run_job(job, &mut buf, sink.as_ref()) {
-                                    fail.fail(e);
-                                }
-                            }
-                            // Released once the job's bytes are gone (written or dropped).
-                            queued.sub(held);
+                        let mut bufs = Buffers::default();
+                        // A failing run drains the queue without working; what a job held
+                        // is released once its bytes are gone (written or dropped).
+                        for batch in rx {
+                            run_batch(batch, &mut bufs, sink.as_ref(), &fail, &|h| queued.sub(h));
                         }
                     })
                     .expect("spawning a worker thread")
@@ -447,8 +548,8 @@ pub struct Emitter {
     pending: RefCell<Vec<Job>>,
     /// Whether the pool has workers (else every job runs here).
     has_workers: bool,
-    /// The decode thread's render buffer for the jobs it runs itself.
-    buf: RefCell<Vec<u8>>,
+    /// The decode thread's render buffers for the jobs it runs itself.
+    bufs: RefCell<Buffers>,
 }
 
 impl Emitter {
@@ -472,7 +573,7 @@ impl Emitter {
             opts,
             pending: RefCell::new(Vec::with_capacity(BATCH)),
             has_workers: pool.workers > 0,
-            buf: RefCell::new(Vec::new()),
+            bufs: RefCell::new(Buffers::default()),
         })
     }
 
@@ -608,12 +709,10 @@ impl Emitter {
                 b
             }
         };
-        let mut buf = self.buf.borrow_mut();
-        for job in batch {
-            if let Err(e) = run_job(job, &mut buf, self.sink.as_ref()) {
-                self.fail.fail(e);
-                return Err(Error::Cancelled("a file write failed".into()));
-            }
+        let mut bufs = self.bufs.borrow_mut();
+        // Not counted in `queued`: nothing to release.
+        if run_batch(batch, &mut bufs, self.sink.as_ref(), &self.fail, &|_| {}) {
+            return Err(Error::Cancelled("a file write failed".into()));
         }
         Ok(())
     }
@@ -675,18 +774,11 @@ impl Emitter {
     /// Runs a batch taken from the workers' queue on this thread, releasing its held
     /// bytes as a worker would.
     fn run_taken(&self, batch: Vec<Job>) -> Result<(), Error> {
-        let mut buf = self.buf.borrow_mut();
-        let mut failed = false;
-        for job in batch {
-            let held = job.held();
-            if !failed && !self.fail.failed() {
-                if let Err(e) = run_job(job, &mut buf, self.sink.as_ref()) {
-                    self.fail.fail(e);
-                    failed = true;
-                }
-            }
-            self.queued.sub(held);
-        }
+        let mut bufs = self.bufs.borrow_mut();
+        let queued = &self.queued;
+        let failed = run_batch(batch, &mut bufs, self.sink.as_ref(), &self.fail, &|h| {
+            queued.sub(h)
+        });
         if failed {
             return Err(Error::Cancelled("a file write failed".into()));
         }
@@ -1183,6 +1275,76 @@ mod tests {
             sink.files.lock().unwrap().len(),
             (QUEUE_PER_WORKER + 1) * MIN_BATCH + 1
         );
+    }
+
+    /// Counts single and paired writes.
+    #[derive(Default)]
+    struct Pairs {
+        singles: Mutex<Vec<String>>,
+        pairs: Mutex<Vec<(String, String)>>,
+    }
+
+    impl Sink for Pairs {
+        fn write_file(&self, path: &RelPath, _: &[u8]) -> Result<(), Error> {
+            self.singles.lock().unwrap().push(path.to_string());
+            Ok(())
+        }
+        fn write_file_pair(&self, a: (&RelPath, &[u8]), b: (&RelPath, &[u8])) -> Result<(), Error> {
+            assert_eq!(a.1, a.0.as_str().as_bytes(), "a's own bytes");
+            assert_eq!(b.1, b.0.as_str().as_bytes(), "b's own bytes");
+            let pair = (a.0.to_string(), b.0.to_string());
+            self.pairs.lock().unwrap().push(pair);
+            Ok(())
+        }
+        fn open_stream(&self, _: &RelPath) -> Result<StreamFile, Error> {
+            Err(Error::Internal("not in this test".into()))
+        }
+        fn write_control(&self, _: &str, _: &[u8]) -> Result<(), Error> {
+            Ok(())
+        }
+        fn digests(&self) -> Result<Vec<FileDigest>, Error> {
+            Ok(Vec::new())
+        }
+    }
+
+    #[test]
+    fn rendered_files_next_to_each_other_are_written_in_pairs() {
+        let sink = Arc::new(Pairs::default());
+        let fail = Arc::new(FailState::default());
+        let pool = WorkerPool::start(1, sink.clone(), fail.clone());
+        let out = Emitter::new(
+            sink.clone(),
+            &pool,
+            fail,
+            Arc::new(DecodeOptions::default()),
+        )
+        .unwrap();
+        let file = |name: &str| {
+            let p = RelPath::parse(name).unwrap();
+            let bytes = name.as_bytes().to_vec();
+            out.file_with(p, move |buf| {
+                buf.extend_from_slice(&bytes);
+                Ok(())
+            })
+            .unwrap();
+        };
+        for name in ["d/1", "d/2", "d/3"] {
+            file(name);
+        }
+        // A task between files: the files on either side of it are not paired across it.
+        let p = out.submit(|| 1).unwrap();
+        assert_eq!(out.wait(p).unwrap(), 1);
+        for name in ["d/4", "d/5", "d/6", "d/7"] {
+            file(name);
+        }
+        drop(out);
+        pool.join().unwrap();
+        let pair = |a: &str, b: &str| (a.to_string(), b.to_string());
+        assert_eq!(
+            *sink.pairs.lock().unwrap(),
+            [pair("d/1", "d/2"), pair("d/4", "d/5"), pair("d/6", "d/7")]
+        );
+        assert_eq!(*sink.singles.lock().unwrap(), ["d/3"]);
     }
 
     static RELEASED: AtomicUsize = AtomicUsize::new(0);

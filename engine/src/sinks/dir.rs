@@ -5,7 +5,7 @@
 //! Data files are created once with `O_CREAT|O_EXCL` and written directly — no temp file
 //! and rename: a dump only counts once `MANIFEST.json` exists, and that is written last.
 
-use super::{DigestLog, DigestVisitor, FileDigest, RelPath, Sink, StreamFile};
+use super::{DigestKind, DigestLog, DigestVisitor, FileDigest, RelPath, Sink, StreamFile};
 use crate::error::Error;
 use rustix::fs::{self as rfs, Mode, OFlags};
 use rustix::io::Errno;
@@ -306,6 +306,31 @@ impl Sink for DirSink {
         Ok(())
     }
 
+    /// Both files written, then hashed together when the digest is SHA-256 (two small
+    /// files a worker rendered one after the other; see `sinks::sha_pair`).
+    fn write_file_pair(&self, a: (&RelPath, &[u8]), b: (&RelPath, &[u8])) -> Result<(), Error> {
+        let st = crate::progress::stages();
+        let t = crate::progress::stage_start_sampled();
+        for (path, data) in [a, b] {
+            let mut f = self.create_file(path, 0o600, true)?;
+            f.write_all(data).map_err(|e| Error::io(path, e))?;
+        }
+        let bytes = (a.1.len() + b.1.len()) as u64;
+        crate::progress::stage_end(&st.file_write, t, 2, bytes);
+        let t = crate::progress::stage_start_sampled();
+        let kind = self.log.kind();
+        let (da, db) = match kind {
+            DigestKind::Sha256 => super::sha_pair::sha256_pair(a.1, b.1),
+            DigestKind::Blake3 => (kind.digest(a.1), kind.digest(b.1)),
+        };
+        crate::progress::stage_end(&st.file_hash, t, 2, bytes);
+        self.log.record(a.0, da)?;
+        self.log.record(b.0, db)?;
+        crate::progress::file_written(a.1.len() as u64);
+        crate::progress::file_written(b.1.len() as u64);
+        Ok(())
+    }
+
     fn open_stream(&self, path: &RelPath) -> Result<StreamFile, Error> {
         let f = self.create_file(path, 0o600, true)?;
         Ok(StreamFile::new(
@@ -428,6 +453,39 @@ mod tests {
         let d = sink.digests().unwrap();
         assert_eq!(d.len(), 1);
         assert_eq!(d[0].path.as_str(), "a/b/c.txt");
+    }
+
+    #[test]
+    fn a_pair_of_files_is_written_and_listed_as_two() {
+        use sha2::{Digest, Sha256};
+        let a = vec![7u8; 1_000];
+        let b = b"second".to_vec();
+        for kind in [DigestKind::Sha256, DigestKind::Blake3] {
+            let t = tempfile::tempdir().unwrap();
+            let root = t.path().join("out");
+            let sink = DirSink::create(&root, false).unwrap().with_digest(kind);
+            let (pa, pb) = (
+                RelPath::parse("d/a").unwrap(),
+                RelPath::parse("e/b").unwrap(),
+            );
+            sink.write_file_pair((&pa, &a), (&pb, &b)).unwrap();
+            assert_eq!(std::fs::read(root.join("d/a")).unwrap(), a);
+            assert_eq!(std::fs::read(root.join("e/b")).unwrap(), b);
+            let want = |d: &[u8]| -> [u8; 32] {
+                match kind {
+                    DigestKind::Sha256 => Sha256::digest(d).into(),
+                    DigestKind::Blake3 => *blake3::hash(d).as_bytes(),
+                }
+            };
+            let got = sink.digests().unwrap();
+            assert_eq!(got.len(), 2);
+            assert_eq!((got[0].path.as_str(), got[0].sha256), ("d/a", want(&a)));
+            assert_eq!((got[1].path.as_str(), got[1].sha256), ("e/b", want(&b)));
+            // The second file of a pair is refused like a single one (O_EXCL).
+            assert!(sink
+                .write_file_pair((&RelPath::parse("f").unwrap(), b"x"), (&pb, b"y"))
+                .is_err());
+        }
     }
 
     #[test]
