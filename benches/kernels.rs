@@ -6,6 +6,7 @@
 
 use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use elastickv_backup_engine::encode::filename::{encode_binary_segment, encode_segment};
+use elastickv_backup_engine::sinks::sha_pair::sha256_many;
 use elastickv_backup_engine::sources::snapshot::container::{
     locate, payload_header, push_frame, FrameReader,
 };
@@ -107,6 +108,16 @@ fn sha256_small_files(c: &mut Criterion) {
     });
     g.bench_function("one-stream-same-bytes", |b| {
         b.iter(|| Sha256::digest(black_box(&joined)))
+    });
+    // What a worker does with the small files it renders one after the other: groups of
+    // 16 hashed two lanes at a time.
+    g.bench_function("20k-small-files-in-groups", |b| {
+        let refs: Vec<&[u8]> = files.iter().map(Vec::as_slice).collect();
+        b.iter(|| {
+            refs.chunks(16)
+                .map(|g| sha256_many(black_box(g))[0][0] as usize)
+                .sum::<usize>()
+        })
     });
     g.finish();
 }

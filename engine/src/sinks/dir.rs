@@ -306,28 +306,32 @@ impl Sink for DirSink {
         Ok(())
     }
 
-    /// Both files written, then hashed together when the digest is SHA-256 (two small
-    /// files a worker rendered one after the other; see `sinks::sha_pair`).
-    fn write_file_pair(&self, a: (&RelPath, &[u8]), b: (&RelPath, &[u8])) -> Result<(), Error> {
+    /// The files written, then hashed together when the digest is SHA-256 (small files
+    /// a worker rendered one after the other; see `sinks::sha_pair`).
+    fn write_files(&self, files: &[(&RelPath, &[u8])]) -> Result<(), Error> {
         let st = crate::progress::stages();
+        let n = files.len() as u64;
+        let bytes: u64 = files.iter().map(|(_, d)| d.len() as u64).sum();
         let t = crate::progress::stage_start_sampled();
-        for (path, data) in [a, b] {
+        for (path, data) in files {
             let mut f = self.create_file(path, 0o600, true)?;
             f.write_all(data).map_err(|e| Error::io(path, e))?;
         }
-        let bytes = (a.1.len() + b.1.len()) as u64;
-        crate::progress::stage_end(&st.file_write, t, 2, bytes);
+        crate::progress::stage_end(&st.file_write, t, n, bytes);
         let t = crate::progress::stage_start_sampled();
         let kind = self.log.kind();
-        let (da, db) = match kind {
-            DigestKind::Sha256 => super::sha_pair::sha256_pair(a.1, b.1),
-            DigestKind::Blake3 => (kind.digest(a.1), kind.digest(b.1)),
+        let digests = match kind {
+            DigestKind::Sha256 => {
+                let data: Vec<&[u8]> = files.iter().map(|(_, d)| *d).collect();
+                super::sha_pair::sha256_many(&data)
+            }
+            DigestKind::Blake3 => files.iter().map(|(_, d)| kind.digest(d)).collect(),
         };
-        crate::progress::stage_end(&st.file_hash, t, 2, bytes);
-        self.log.record(a.0, da)?;
-        self.log.record(b.0, db)?;
-        crate::progress::file_written(a.1.len() as u64);
-        crate::progress::file_written(b.1.len() as u64);
+        crate::progress::stage_end(&st.file_hash, t, n, bytes);
+        for ((path, data), digest) in files.iter().zip(digests) {
+            self.log.record(path, digest)?;
+            crate::progress::file_written(data.len() as u64);
+        }
         Ok(())
     }
 
@@ -456,7 +460,7 @@ mod tests {
     }
 
     #[test]
-    fn a_pair_of_files_is_written_and_listed_as_two() {
+    fn files_written_together_are_listed_one_by_one() {
         use sha2::{Digest, Sha256};
         let a = vec![7u8; 1_000];
         let b = b"second".to_vec();
@@ -468,7 +472,7 @@ mod tests {
                 RelPath::parse("d/a").unwrap(),
                 RelPath::parse("e/b").unwrap(),
             );
-            sink.write_file_pair((&pa, &a), (&pb, &b)).unwrap();
+            sink.write_files(&[(&pa, &a), (&pb, &b)]).unwrap();
             assert_eq!(std::fs::read(root.join("d/a")).unwrap(), a);
             assert_eq!(std::fs::read(root.join("e/b")).unwrap(), b);
             let want = |d: &[u8]| -> [u8; 32] {
@@ -481,10 +485,9 @@ mod tests {
             assert_eq!(got.len(), 2);
             assert_eq!((got[0].path.as_str(), got[0].sha256), ("d/a", want(&a)));
             assert_eq!((got[1].path.as_str(), got[1].sha256), ("e/b", want(&b)));
-            // The second file of a pair is refused like a single one (O_EXCL).
-            assert!(sink
-                .write_file_pair((&RelPath::parse("f").unwrap(), b"x"), (&pb, b"y"))
-                .is_err());
+            // A file of a run is refused like a single one (O_EXCL).
+            let f = RelPath::parse("f").unwrap();
+            assert!(sink.write_files(&[(&f, b"x"), (&pb, b"y")]).is_err());
         }
     }
 

@@ -11,7 +11,7 @@ pub(crate) mod null;
 pub mod object;
 pub(crate) mod path;
 pub mod preflight;
-pub(crate) mod sha_pair;
+pub mod sha_pair;
 
 pub use archive::ArchiveSink;
 pub use digest::{is_checksums_name, DigestKind, FileHasher};
@@ -247,12 +247,12 @@ pub trait Sink: Send + Sync {
     /// digest. Creating a file that already exists in this run is an error.
     fn write_file(&self, path: &RelPath, data: &[u8]) -> Result<(), Error>;
 
-    /// [`Sink::write_file`] of two files, `a` then `b`: a sink that hashes what it writes
-    /// may hash the two together, which is faster for SHA-256 than one after the other
-    /// (see `sinks::sha_pair`). The first failure is returned; `b` is then not written.
-    fn write_file_pair(&self, a: (&RelPath, &[u8]), b: (&RelPath, &[u8])) -> Result<(), Error> {
-        self.write_file(a.0, a.1)?;
-        self.write_file(b.0, b.1)
+    /// [`Sink::write_file`] of several files, in order: a sink that hashes what it writes
+    /// may hash them together, which is faster for SHA-256 than one after the other (see
+    /// `sinks::sha_pair`). The first failure is returned; the files after it are then not
+    /// written.
+    fn write_files(&self, files: &[(&RelPath, &[u8])]) -> Result<(), Error> {
+        files.iter().try_for_each(|(p, d)| self.write_file(p, d))
     }
 
     /// Opens `path` for sequential appends (JSONL sidecars, large bodies). The digest is
