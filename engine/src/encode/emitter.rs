@@ -300,8 +300,8 @@ enum Handed {
 /// `Emitter::hand_over`): about a millisecond of hashing and writing.
 const BIG_BATCH_BYTES: usize = 1 << 20;
 
-/// Renders one file into `buf` and writes it (on a worker or, when the queue is full, on
-/// the decode thread).
+/// Runs one job with `buf` as its render buffer (on a worker or, when the queue is full, on
+/// the decode thread). Batches run their file jobs in groups instead ([`run_files`]).
 fn run_job(job: Job, buf: &mut Vec<u8>, sink: &dyn Sink) -> Result<(), Error> {
     let st = crate::progress::stages();
     let (path, encode) = match job {
