@@ -88,11 +88,13 @@ mod ni {
                 // One lane left means no message is waiting: it finishes alone.
                 [true, false] => {
                     let x = lanes[0].rest();
+                    // SAFETY: as above.
                     unsafe { compress1(s0, x) };
                     [x.len(), 0]
                 }
                 [false, true] => {
                     let y = lanes[1].rest();
+                    // SAFETY: as above.
                     unsafe { compress1(s1, y) };
                     [0, y.len()]
                 }
