@@ -895,6 +895,21 @@ mod tests {
     use std::sync::mpsc;
     use std::thread::ThreadId;
 
+    /// The `Sink` methods of a test sink that only takes whole files.
+    macro_rules! no_streams_or_controls {
+        () => {
+            fn open_stream(&self, _: &RelPath) -> Result<StreamFile, Error> {
+                Err(Error::Internal("not in this test".into()))
+            }
+            fn write_control(&self, _: &str, _: &[u8]) -> Result<(), Error> {
+                Ok(())
+            }
+            fn digests(&self) -> Result<Vec<FileDigest>, Error> {
+                Ok(Vec::new())
+            }
+        };
+    }
+
     /// Records which thread wrote each file; the first write on a worker waits until the
     /// test lets it go, so the queue fills up behind it.
     struct Gate {
@@ -914,15 +929,16 @@ mod tests {
             self.writes.lock().unwrap().push((path.to_string(), me));
             Ok(())
         }
-        fn open_stream(&self, _: &RelPath) -> Result<StreamFile, Error> {
-            Err(Error::Internal("not in this test".into()))
-        }
-        fn write_control(&self, _: &str, _: &[u8]) -> Result<(), Error> {
-            Ok(())
-        }
-        fn digests(&self) -> Result<Vec<FileDigest>, Error> {
-            Ok(Vec::new())
-        }
+        no_streams_or_controls!();
+    }
+
+    /// A pool of `threads` writing into `sink`, and an emitter feeding it.
+    fn pool_over<S: Sink + 'static>(sink: &Arc<S>, threads: usize) -> (WorkerPool, Emitter) {
+        let fail = Arc::new(FailState::default());
+        let pool = WorkerPool::start(threads, sink.clone(), fail.clone());
+        let opts = Arc::new(DecodeOptions::default());
+        let out = Emitter::new(sink.clone(), &pool, fail, opts).unwrap();
+        (pool, out)
     }
 
     fn gate() -> (Arc<Gate>, mpsc::Sender<()>) {
@@ -938,10 +954,7 @@ mod tests {
     #[test]
     fn mapped_bodies_are_held_against_their_own_bound() {
         let (sink, release) = gate();
-        let fail = Arc::new(FailState::default());
-        let pool = WorkerPool::start(2, sink.clone(), fail.clone());
-        let opts = Arc::new(DecodeOptions::default());
-        let out = Emitter::new(sink.clone(), &pool, fail, opts).unwrap();
+        let (pool, out) = pool_over(&sink, 2);
         let put = |name: &str, mib: usize, memory| {
             let body = vec![Bytes::from(vec![0u8; mib << 20])];
             (out.body(RelPath::parse(name).unwrap(), body, memory, |_| {})).unwrap();
@@ -988,10 +1001,7 @@ mod tests {
     /// written in all, written by the calling thread in all).
     fn run(files: usize, size: usize, threads: usize) -> (usize, usize, usize) {
         let (sink, release) = gate();
-        let fail = Arc::new(FailState::default());
-        let pool = WorkerPool::start(threads, sink.clone(), fail.clone());
-        let opts = Arc::new(DecodeOptions::default());
-        let out = Emitter::new(sink.clone(), &pool, fail, opts).unwrap();
+        let (pool, out) = pool_over(&sink, threads);
         for i in 0..files {
             let path = RelPath::parse(&format!("d{i}/f")).unwrap();
             out.file(path, vec![0u8; size]).unwrap();
@@ -1044,10 +1054,7 @@ mod tests {
         for threads in [1, 2] {
             let (sink, release) = gate();
             let _ = release.send(()); // nothing here waits on the gate
-            let fail = Arc::new(FailState::default());
-            let pool = WorkerPool::start(threads, sink.clone(), fail.clone());
-            let opts = Arc::new(DecodeOptions::default());
-            let out = Emitter::new(sink, &pool, fail, opts).unwrap();
+            let (pool, out) = pool_over(&sink, threads);
             let mut q = InOrder::new(3);
             let mut got = Vec::new();
             for i in 0..50u64 {
@@ -1077,15 +1084,7 @@ mod tests {
     /// that file handed over. Returns the gate, its release, the pool and the emitter.
     fn stuck_worker() -> (Arc<Gate>, mpsc::Sender<()>, WorkerPool, Emitter) {
         let (sink, release) = gate();
-        let fail = Arc::new(FailState::default());
-        let pool = WorkerPool::start(2, sink.clone(), fail.clone());
-        let out = Emitter::new(
-            sink.clone(),
-            &pool,
-            fail,
-            Arc::new(DecodeOptions::default()),
-        )
-        .unwrap();
+        let (pool, out) = pool_over(&sink, 2);
         out.file(RelPath::parse("stuck/f").unwrap(), vec![1])
             .unwrap();
         out.flush().unwrap();
@@ -1169,9 +1168,7 @@ mod tests {
     fn a_failing_run_job_fails_the_run() {
         let (sink, release) = gate();
         let _ = release.send(());
-        let fail = Arc::new(FailState::default());
-        let pool = WorkerPool::start(2, sink.clone(), fail.clone());
-        let out = Emitter::new(sink, &pool, fail, Arc::new(DecodeOptions::default())).unwrap();
+        let (pool, out) = pool_over(&sink, 2);
         out.run(|_| Err(Error::Internal("stream broke".into())))
             .unwrap();
         drop(out);
@@ -1237,17 +1234,21 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_big_body_waits_for_room_while_queued_batches_run_here() {
+    /// A [`Recorder`] behind a pool of one worker (held at its gate until `release` is sent)
+    /// and an emitter feeding it.
+    fn recording_pool() -> (Arc<Recorder>, mpsc::Sender<()>, WorkerPool, Emitter) {
         let (gate, release) = gate();
         let sink = Arc::new(Recorder {
             files: Arc::new(Mutex::new(Vec::new())),
             gate,
         });
-        let fail = Arc::new(FailState::default());
-        let pool = WorkerPool::start(2, sink.clone(), fail.clone());
-        let opts = Arc::new(DecodeOptions::default());
-        let out = Emitter::new(sink.clone(), &pool, fail, opts).unwrap();
+        let (pool, out) = pool_over(&sink, 2);
+        (sink, release, pool, out)
+    }
+
+    #[test]
+    fn a_big_body_waits_for_room_while_queued_batches_run_here() {
+        let (sink, release, pool, out) = recording_pool();
         let batch = |b: usize| {
             for i in 0..MIN_BATCH {
                 let path = RelPath::parse(&format!("d{b}/f{i}")).unwrap();
@@ -1324,29 +1325,13 @@ mod tests {
             self.groups.lock().unwrap().push(names);
             Ok(())
         }
-        fn open_stream(&self, _: &RelPath) -> Result<StreamFile, Error> {
-            Err(Error::Internal("not in this test".into()))
-        }
-        fn write_control(&self, _: &str, _: &[u8]) -> Result<(), Error> {
-            Ok(())
-        }
-        fn digests(&self) -> Result<Vec<FileDigest>, Error> {
-            Ok(Vec::new())
-        }
+        no_streams_or_controls!();
     }
 
     #[test]
     fn rendered_files_next_to_each_other_are_written_together() {
         let sink = Arc::new(Groups::default());
-        let fail = Arc::new(FailState::default());
-        let pool = WorkerPool::start(1, sink.clone(), fail.clone());
-        let out = Emitter::new(
-            sink.clone(),
-            &pool,
-            fail,
-            Arc::new(DecodeOptions::default()),
-        )
-        .unwrap();
+        let (pool, out) = pool_over(&sink, 1);
         // Each file's bytes begin with its path (the sink checks that every file got its
         // own buffer); "big/…" files are a quarter of GROUP_BYTES each.
         let file = |name: String| {
@@ -1396,15 +1381,7 @@ mod tests {
 
     #[test]
     fn one_body_over_the_byte_bound_goes_to_a_worker_the_next_is_written_here() {
-        let (gate, release) = gate();
-        let sink = Arc::new(Recorder {
-            files: Arc::new(Mutex::new(Vec::new())),
-            gate,
-        });
-        let fail = Arc::new(FailState::default());
-        let pool = WorkerPool::start(2, sink.clone(), fail.clone());
-        let opts = Arc::new(DecodeOptions::default());
-        let out = Emitter::new(sink.clone(), &pool, fail, opts).unwrap();
+        let (sink, release, pool, out) = recording_pool();
         // Pieces of 1 MiB, each body over QUEUE_BYTES; then a small body of two pieces.
         let body = |seed: u8, n: usize, len: usize| -> Vec<Bytes> {
             (0..n)
