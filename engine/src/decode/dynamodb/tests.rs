@@ -546,35 +546,37 @@ fn bundle_parts_roll_over_at_the_limit() {
     let small = "aaaaa";
     let big = "b".repeat(200);
     let len = line(1, small).len() as u64;
-    let opts = DecodeOptions {
-        dynamodb_layout: DdbLayout::Jsonl {
-            part_bytes: 2 * len + 1,
-        },
-        ..DecodeOptions::default()
-    };
-    let values = [small, small, small, &big, small, small];
-    let mut entries = vec![meta("bnVtcw", &nums_schema())];
-    for (i, v) in values.iter().enumerate() {
-        let key = item_key("bnVtcw", format!("k{i}").as_bytes());
-        entries.push((
-            key,
-            item(&[
-                ("n", Value::N((i + 1).to_string())),
-                ("v", Value::S(v.to_string())),
-            ]),
-        ));
+    // Two lines fill a part exactly at 2·len, with a byte to spare at 2·len+1: the same
+    // parts either way.
+    for part_bytes in [2 * len, 2 * len + 1] {
+        let opts = DecodeOptions {
+            dynamodb_layout: DdbLayout::Jsonl { part_bytes },
+            ..DecodeOptions::default()
+        };
+        let values = [small, small, small, &big, small, small];
+        let mut entries = vec![meta("bnVtcw", &nums_schema())];
+        for (i, v) in values.iter().enumerate() {
+            let key = item_key("bnVtcw", format!("k{i}").as_bytes());
+            entries.push((
+                key,
+                item(&[
+                    ("n", Value::N((i + 1).to_string())),
+                    ("v", Value::S(v.to_string())),
+                ]),
+            ));
+        }
+        let d = run_opts(opts, entries).unwrap();
+        let p = |i: u32| {
+            d.text(&format!("dynamodb/nums/items/data-{i:05}.jsonl"))
+                .to_string()
+        };
+        assert_eq!(p(0), line(1, small) + &line(2, small)); // a third would exceed
+        assert_eq!(p(1), line(3, small));
+        assert_eq!(p(2), line(4, &big)); // larger than the limit: a part of its own
+        assert_eq!(p(3), line(5, small) + &line(6, small));
+        assert_eq!(d.files.len(), 5); // + _schema.json
+        assert!(!d.files.contains_key("dynamodb/nums/items/4.json"));
     }
-    let d = run_opts(opts, entries).unwrap();
-    let p = |i: u32| {
-        d.text(&format!("dynamodb/nums/items/data-{i:05}.jsonl"))
-            .to_string()
-    };
-    assert_eq!(p(0), line(1, small) + &line(2, small)); // a third would exceed 2·len+1
-    assert_eq!(p(1), line(3, small));
-    assert_eq!(p(2), line(4, &big)); // larger than the limit: a part of its own
-    assert_eq!(p(3), line(5, small) + &line(6, small));
-    assert_eq!(d.files.len(), 5); // + _schema.json
-    assert!(!d.files.contains_key("dynamodb/nums/items/4.json"));
 }
 
 #[test]
@@ -675,13 +677,23 @@ fn bundle_parts_of_a_big_table_keep_key_order() {
         .collect();
     parts.sort();
     assert!(parts.len() > 10, "{} parts", parts.len());
-    let mut all = Vec::new();
-    for (p, bytes) in &parts {
-        assert!(bytes.len() as u64 <= limit, "{p}: {} bytes", bytes.len());
-        all.extend_from_slice(bytes);
+    // Every part is as full as the rule makes it: a line goes to the next part only when
+    // it would push this one past the limit (lines are appended a segment at a time).
+    let mut want_parts = vec![String::new()];
+    for i in 0..n {
+        let l = line(i);
+        let cur = want_parts.last_mut().unwrap();
+        if !cur.is_empty() && (cur.len() + l.len()) as u64 > limit {
+            want_parts.push(l);
+        } else {
+            cur.push_str(&l);
+        }
     }
-    let want: String = (0..n).map(line).collect();
-    assert_eq!(String::from_utf8(all).unwrap(), want);
+    let got: Vec<String> = parts
+        .iter()
+        .map(|(_, b)| String::from_utf8(b.to_vec()).unwrap())
+        .collect();
+    assert_eq!(got, want_parts);
 }
 
 #[test]
