@@ -29,12 +29,43 @@ pub struct RouteTable {
     pub routes: Vec<Route>,
 }
 
-/// The route [`RouteTable::owner_hinted`] found last (one per scanning thread or task).
+/// The route [`RouteTable::owner_hinted`] found last (one per scanning thread or task),
+/// and the route key it was found for.
 #[derive(Debug, Default, Clone)]
-pub struct OwnerHint(Option<usize>);
+pub struct OwnerHint {
+    route: Option<usize>,
+    /// The last route key's constant head...
+    head: &'static [u8],
+    /// ...and a copy of its tail. Runs of keys share a route key (a DynamoDB table's
+    /// items, a Redis collection's elements, an S3 object's chunks, every SQS key): the
+    /// next key of the run takes the route after one comparison of its tail, where
+    /// checking it against the route's bounds took two to four `memcmp` calls (7.6% of
+    /// the live client's network thread, and the loopback's `BeginBackup` count).
+    tail: Vec<u8>,
+}
+
+impl OwnerHint {
+    /// Whether `head ++ tail` is the route key remembered. The heads are constants:
+    /// the same address and length is the same head (another address only costs the
+    /// bounds check).
+    fn same_key(&self, head: &[u8], tail: &[u8]) -> bool {
+        let same_head = (head.is_empty() && self.head.is_empty()) || std::ptr::eq(head, self.head);
+        same_head && tail == self.tail.as_slice()
+    }
+
+    fn remember(&mut self, route: usize, head: &'static [u8], tail: &[u8]) {
+        self.route = Some(route);
+        self.head = head;
+        self.tail.clear();
+        self.tail.extend_from_slice(tail);
+    }
+}
 
 /// `head ++ tail` compared with `b`, without joining them.
 fn cmp_parts(head: &[u8], tail: &[u8], b: &[u8]) -> Ordering {
+    if head.is_empty() {
+        return tail.cmp(b);
+    }
     let n = head.len().min(b.len());
     match head[..n].cmp(&b[..n]) {
         Ordering::Equal if head.len() > b.len() => Ordering::Greater,
@@ -96,9 +127,13 @@ impl RouteTable {
     /// searched: this runs once per key of every scan, count and ownership filter.
     pub fn owner_hinted(&self, key: &[u8], hint: &mut OwnerHint) -> Option<u64> {
         let (head, tail) = route_key_parts(key);
-        if let Some(r) = hint.0.and_then(|i| self.routes.get(i)) {
+        if let Some((i, r)) = hint.route.and_then(|i| Some((i, self.routes.get(i)?))) {
+            if hint.same_key(head, tail) {
+                return Some(r.group);
+            }
             let after_start = cmp_parts(head, tail, &r.start).is_ge();
             if after_start && (r.end.is_empty() || cmp_parts(head, tail, &r.end).is_lt()) {
+                hint.remember(i, head, tail);
                 return Some(r.group);
             }
         }
@@ -109,7 +144,7 @@ impl RouteTable {
             .checked_sub(1)?;
         let r = self.routes.get(i)?;
         if r.end.is_empty() || *rk < *r.end {
-            hint.0 = Some(i);
+            hint.remember(i, head, tail);
             Some(r.group)
         } else {
             None
