@@ -12,10 +12,19 @@ pub use elastickv_backup_engine::sources::merge::cmp_encoded;
 use elastickv_backup_engine::sources::RawEntry;
 use std::cmp::Ordering;
 
-/// `entry`'s encoded key compared with raw bytes `key`.
+/// Whether `entry`'s encoded key (`user_key ‖ BE64(!commit_ts)`) sorts below raw bytes
+/// `key`: two slice comparisons, not a byte-by-byte walk (keys share long prefixes, and
+/// this runs for every entry of a live dump on the network thread).
 fn encoded_below(entry: &RawEntry, key: &[u8]) -> bool {
-    let s = (!entry.commit_ts).to_be_bytes();
-    entry.user_key.iter().chain(s.iter()).lt(key.iter())
+    let k = &entry.user_key[..];
+    let n = k.len().min(key.len());
+    match k[..n].cmp(&key[..n]) {
+        Ordering::Less => true,
+        Ordering::Greater => false,
+        // `key` is a prefix of the user key: the encoded key is longer, so above it.
+        Ordering::Equal if k.len() >= key.len() => false,
+        Ordering::Equal => (!entry.commit_ts).to_be_bytes().as_slice() < &key[k.len()..],
+    }
 }
 
 /// Reorders a user-key-ordered sequence into encoded-key order.
@@ -97,6 +106,39 @@ mod tests {
         // With ts = 0, !ts = ff…ff: `a` ‖ ff… sorts after `a\xfe` but before nothing else.
         let keys: [&[u8]; 3] = [b"a", b"a\xfe", b"a\xff\xff\xff\xff\xff\xff\xff\xff\x01"];
         assert_eq!(run(&keys, 0), sorted_encoded(&keys, 0));
+    }
+
+    #[test]
+    fn encoded_below_is_the_joined_comparison() {
+        let words: [&[u8]; 8] = [
+            b"",
+            b"a",
+            b"ab",
+            b"a\0",
+            b"b",
+            b"a\xff",
+            b"\x00",
+            b"\xff\xff",
+        ];
+        for ts in [0, 1, 0x0190_0000_0000_0001, u64::MAX - 1, u64::MAX] {
+            let suffix = (!ts).to_be_bytes();
+            for uk in words {
+                let entry = e(uk, ts);
+                let encoded = [uk, &suffix[..]].concat();
+                for key in words.iter().map(|w| w.to_vec()).chain([
+                    [uk, &suffix[..]].concat(),
+                    [uk, &suffix[..7]].concat(),
+                    [uk, &suffix[..], b"x"].concat(),
+                    [uk, &[suffix[0].wrapping_add(1)]].concat(),
+                ]) {
+                    assert_eq!(
+                        encoded_below(&entry, &key),
+                        encoded.as_slice() < key.as_slice(),
+                        "{uk:?} ts {ts:#x} vs {key:?}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
