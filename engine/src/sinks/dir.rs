@@ -356,8 +356,9 @@ impl Sink for DirSink {
             DigestKind::Blake3 => files.iter().map(|(_, d)| kind.digest(d)).collect(),
         };
         crate::progress::stage_end(&st.file_hash, t, n, bytes);
-        for ((path, data), digest) in files.iter().zip(digests) {
-            self.log.record(path, digest)?;
+        self.log
+            .record_many(files.iter().map(|(p, _)| *p).zip(digests))?;
+        for (_, data) in files {
             crate::progress::file_written(data.len() as u64);
         }
         Ok(())

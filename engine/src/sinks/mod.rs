@@ -112,14 +112,34 @@ impl DigestLog {
     /// per-item decode). At most one spill is in flight: the next full arena first waits
     /// for the previous one, so memory stays at two arenas.
     pub fn record(&self, path: &RelPath, sha256: [u8; 32]) -> Result<(), Error> {
-        let full = {
-            let mut s = self.sorter.lock().map_err(|_| poisoned())?;
-            s.push_or_take(path.as_str().as_bytes(), &sha256)?
-        };
-        match full {
-            Some(full) => self.spill(full),
-            None => Ok(()),
+        self.record_many([(path, sha256)])
+    }
+
+    /// [`DigestLog::record`] for a run of files, under one take of the lock (released
+    /// while a full arena is handed to a spill thread): both workers record every file
+    /// they write, and a run of 16 files took and passed the lock between them 16 times.
+    pub fn record_many<'a>(
+        &self,
+        digests: impl IntoIterator<Item = (&'a RelPath, [u8; 32])>,
+    ) -> Result<(), Error> {
+        let mut digests = digests.into_iter().peekable();
+        while digests.peek().is_some() {
+            let full = {
+                let mut s = self.sorter.lock().map_err(|_| poisoned())?;
+                let mut full = None;
+                for (path, sha256) in digests.by_ref() {
+                    full = s.push_or_take(path.as_str().as_bytes(), &sha256)?;
+                    if full.is_some() {
+                        break;
+                    }
+                }
+                full
+            };
+            if let Some(full) = full {
+                self.spill(full)?;
+            }
         }
+        Ok(())
     }
 
     /// Hands `full` to a spill thread (written here if no thread can be started).
@@ -379,21 +399,30 @@ mod tests {
 
     #[test]
     fn digest_log_recorded_from_threads_at_once_keeps_every_digest() {
-        // Arenas fill on either thread and are written outside the log's lock.
+        // Arenas fill on either thread and are written outside the log's lock; one thread
+        // records file by file, the other in runs of 16 whose arena fills mid-run.
         let log = DigestLog::with_budget(500);
         let mut want: Vec<String> = std::thread::scope(|sc| {
             let hs: Vec<_> = (0..2)
                 .map(|t| {
                     let log = &log;
                     sc.spawn(move || {
-                        (0..2_000u32)
-                            .map(|i| {
-                                let p = format!("t{t}/d{}/f{i}", i.wrapping_mul(7919) % 17);
-                                let sha = Sha256::digest(p.as_bytes()).into();
-                                log.record(&RelPath::parse(&p).unwrap(), sha).unwrap();
-                                p
-                            })
-                            .collect::<Vec<_>>()
+                        let paths: Vec<String> = (0..2_000u32)
+                            .map(|i| format!("t{t}/d{}/f{i}", i.wrapping_mul(7919) % 17))
+                            .collect();
+                        let parsed: Vec<RelPath> =
+                            paths.iter().map(|p| RelPath::parse(p).unwrap()).collect();
+                        let sha = |p: &RelPath| Sha256::digest(p.as_str().as_bytes()).into();
+                        if t == 0 {
+                            for p in &parsed {
+                                log.record(p, sha(p)).unwrap();
+                            }
+                        } else {
+                            for run in parsed.chunks(16) {
+                                log.record_many(run.iter().map(|p| (p, sha(p)))).unwrap();
+                            }
+                        }
+                        paths
                     })
                 })
                 .collect();
