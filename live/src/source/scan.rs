@@ -329,6 +329,12 @@ impl ScanParams {
                 Ok(page) => {
                     let mut it = page.into_iter().peekable();
                     for k in chunk {
+                        // The page answers the keys asked, in order: one equality check
+                        // per key, the ordered skip only past keys nobody asked for.
+                        if it.peek().is_some_and(|(pk, _)| pk == k) {
+                            out.push(it.next());
+                            continue;
+                        }
                         while it.peek().is_some_and(|(pk, _)| pk < k) {
                             it.next();
                         }
