@@ -284,7 +284,6 @@ impl DirSink {
     }
 }
 
-/// A file whose writes count as the `stream_write` stage (bench only; free otherwise).
 /// A file path's parent directory (its joined form; empty for the root) and last
 /// component.
 fn split_file_path(path: &RelPath) -> Result<(&str, &str), Error> {
@@ -292,6 +291,7 @@ fn split_file_path(path: &RelPath) -> Result<(&str, &str), Error> {
         .ok_or_else(|| Error::Internal("cannot create the root as a file".into()))
 }
 
+/// A file whose writes count as the `stream_write` stage (bench only; free otherwise).
 struct TimedWrite(File);
 
 impl Write for TimedWrite {

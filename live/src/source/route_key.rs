@@ -49,7 +49,7 @@ pub fn route_key(key: &[u8]) -> Cow<'_, [u8]> {
 ///
 /// Every rule is for keys of one namespace, `!<name>|`, so the byte after the `!` picks the
 /// rules worth trying (each still checks its whole prefix): a key is checked against one
-/// or two namespaces' prefixes rather than all fifteen in turn (this runs for every key of
+/// or two namespaces' prefixes rather than all sixteen in turn (this runs for every key of
 /// every scan, count and ownership filter).
 pub fn route_key_parts(key: &[u8]) -> (&'static [u8], &[u8]) {
     match key {
