@@ -329,13 +329,9 @@ impl Cluster {
             .unwrap_or(0)
     }
 
-    /// Whether group `g` owns `key` (or `key` is exempt from route ownership).
-    pub fn owns(&self, routes: &RouteTable, g: u64, key: &[u8]) -> bool {
-        self.owns_hinted(routes, g, key, &mut OwnerHint::default())
-    }
-
-    /// [`Cluster::owns`] for a run of keys in order: `hint` remembers the last key's route
-    /// (see [`RouteTable::owner_hinted`]).
+    /// Whether group `g` owns `key` (or `key` is exempt from route ownership), for a run
+    /// of keys in order: `hint` remembers the last key's route and route key (see
+    /// [`RouteTable::owner_hinted`]); one hint per run.
     pub fn owns_hinted(
         &self,
         routes: &RouteTable,
@@ -412,10 +408,11 @@ impl Cluster {
         let routes = self.routes();
         let mut out = BTreeSet::new();
         for g in &self.groups {
+            let mut hint = OwnerHint::default();
             for p in SCOPE_META_PREFIXES {
                 g.read()
                     .for_each_visible(p, ts, |k, _| {
-                        if self.owns(&routes, g.id, k) {
+                        if self.owns_hinted(&routes, g.id, k, &mut hint) {
                             if let Some(s) = declared_scope(k) {
                                 out.insert(s);
                             }

@@ -6,6 +6,7 @@
 use super::cluster::Cluster;
 use elastickv_backup_engine::error::Error;
 use elastickv_backup_engine::sources::snapshot::container::PAYLOAD_MAGIC;
+use elastickv_backup_live::source::routes::OwnerHint;
 use std::path::{Path, PathBuf};
 
 /// File name of group `id`'s payload (sorts in group order).
@@ -36,8 +37,9 @@ impl Cluster {
         let mut files = Vec::with_capacity(self.groups().len());
         for g in self.groups() {
             let mut entries: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+            let mut hint = OwnerHint::default();
             g.read().for_each_version(|k, v| {
-                if v.ts > ts || !self.owns(&routes, g.id, k) {
+                if v.ts > ts || !self.owns_hinted(&routes, g.id, k, &mut hint) {
                     return;
                 }
                 let mut key = Vec::with_capacity(k.len() + 8);
