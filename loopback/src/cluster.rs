@@ -181,6 +181,7 @@ impl Cluster {
             }
         }
         for g in &groups {
+            g.write().pack();
             g.snapshot_now();
         }
         Cluster {
