@@ -231,9 +231,9 @@ impl GroupStore {
     }
 
     /// Lays the store out again in key order: keys, and apart from them values up to
-    /// [`PACK_VALUE_MAX`], copied back to back into shared chunks of [`PACK_CHUNK`] bytes
-    /// (a keys-only pass then reads keys alone), and the map rebuilt
-    /// from its sorted entries (its nodes then also lie in key order).
+    /// 16 KiB, copied back to back into shared chunks of 256 KiB (a keys-only pass then
+    /// reads keys alone), and the map rebuilt from its sorted entries (its nodes then also
+    /// lie in key order).
     ///
     /// Why: a loaded store holds every key and value in an allocation of its own, in load
     /// order (snapshot by snapshot, interleaved across groups), so each key a scan or count
