@@ -20,8 +20,8 @@ pub struct Version {
     pub value: Bytes,
 }
 
-/// Values up to this size are packed beside their keys by [`GroupStore::pack`]; larger
-/// ones (S3 chunks) keep their own allocation, read whole when they are read at all.
+/// Values up to this size are packed, in key order, by [`GroupStore::pack`]; larger ones
+/// (S3 chunks) keep their own allocation, read whole when they are read at all.
 const PACK_VALUE_MAX: usize = 16 << 10;
 /// Bytes per shared chunk of [`GroupStore::pack`].
 const PACK_CHUNK: usize = 256 << 10;
@@ -239,8 +239,8 @@ impl GroupStore {
     /// order (snapshot by snapshot, interleaved across groups), so each key a scan or count
     /// checks is a cache miss of its own, three passes per dump (the `BeginBackup` count,
     /// the keys-only and the value scans). Laid out in key order, a pass reads memory
-    /// sequentially. The chunks are small enough that two threads serving one group rarely
-    /// share a reference count. Writes after this keep their own allocations.
+    /// sequentially. A chunk's reference count is shared by a few thousand keys or values,
+    /// not by a whole group. Writes after this keep their own allocations.
     pub fn pack(&mut self) {
         let (mut keys, mut values) = (Chunks::default(), Chunks::default());
         let old = std::mem::take(&mut self.data);

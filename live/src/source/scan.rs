@@ -31,8 +31,8 @@ use tonic::{Code, Status};
 /// Value-scan batch for families whose values are up to 1 MiB (S3 chunks): 4 values stay
 /// well under the default 32 MiB value-page budget, and a response of a few MiB still
 /// outweighs a round trip many times over. 16 held more bytes per group in flight for no
-/// gain: live peak RSS 118 -> 100 MiB with 4 (bench data, 12 dumps alternated, wall
-/// within noise).
+/// gain: live peak RSS 118 -> 100 MiB with 4 on the bench data, 110 -> 97 MiB on an
+/// S3-only set (walls within noise; docs/PERFORMANCE.md, fifteenth pass).
 const BLOB_VALUE_BATCH: usize = 4;
 const BLOB_FAMILIES: [&[u8]; 2] = [Family::S3Blob.prefix(), Family::S3ChunkBlob.prefix()];
 /// Keys-only pages a group enumerates ahead of its value fetches.
