@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use super::fd_budget;
+use super::writeback::Writeback;
 
 /// A dump written as a directory tree.
 pub struct DirSink {
@@ -35,7 +36,8 @@ pub struct DirSink {
     overwrite: bool,
     /// Flush every data file and directory to stable storage before MANIFEST.json is
     /// written (on by default; `--no-sync` for benchmarks), so a dump that has its
-    /// MANIFEST.json survives a power loss whole.
+    /// MANIFEST.json survives a power loss whole. Streamed files also start their
+    /// write-back as they grow, so that flush finds little left to do.
     sync: bool,
 }
 
@@ -291,15 +293,20 @@ fn split_file_path(path: &RelPath) -> Result<(&str, &str), Error> {
         .ok_or_else(|| Error::Internal("cannot create the root as a file".into()))
 }
 
-/// A file whose writes count as the `stream_write` stage (bench only; free otherwise).
-struct TimedWrite(File);
+/// A streamed file: its writes count as the `stream_write` stage (bench only; free
+/// otherwise), and when the dump syncs, finished stretches go to write-back as it grows
+/// ([`super::writeback`]).
+struct TimedWrite(File, Option<Writeback>);
 
 impl Write for TimedWrite {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let t = crate::progress::stage_start();
         let r = self.0.write(buf);
-        let n = *r.as_ref().unwrap_or(&0) as u64;
-        crate::progress::stage_end(&crate::progress::stages().stream_write, t, 1, n);
+        let n = *r.as_ref().unwrap_or(&0);
+        crate::progress::stage_end(&crate::progress::stages().stream_write, t, 1, n as u64);
+        if let Some(wb) = self.1.as_mut() {
+            wb.wrote(&self.0, n);
+        }
         r
     }
 
@@ -368,7 +375,10 @@ impl Sink for DirSink {
         let f = self.create_file(path, 0o600, true)?;
         Ok(StreamFile::new(
             path.clone(),
-            Box::new(BufWriter::with_capacity(1 << 16, TimedWrite(f))),
+            Box::new(BufWriter::with_capacity(
+                1 << 16,
+                TimedWrite(f, self.sync.then(Writeback::default)),
+            )),
             self.log.clone(),
         ))
     }

@@ -12,6 +12,7 @@ pub mod object;
 pub(crate) mod path;
 pub mod preflight;
 pub mod sha_pair;
+pub(crate) mod writeback;
 
 pub use archive::ArchiveSink;
 pub use digest::{is_checksums_name, DigestKind, FileHasher};
