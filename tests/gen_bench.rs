@@ -121,7 +121,9 @@ fn bench_prints_its_table() {
         "create ",
         "ratios",
         "threads 2 vs threads 1",
-        "per-item layout vs file-creation ceiling",
+        "per-item layout vs file-creation ceiling, durable as the dump",
+        "until durable (fsync/syncfs",
+        "the same ceiling left in the page cache",
     ] {
         assert!(out.contains(needle), "missing {needle:?} in:\n{out}");
     }

@@ -3,9 +3,12 @@
 //! same directories, same count, same sizes — created with no decoding at all.
 //!
 //! A decode run is judged against these: a per-item layout is file-creation bound, a
-//! bundle layout is sequential-write bound. None of them fsyncs (neither does the dump's
-//! data phase); callers `sync` between measurements so one's writeback does not land in
-//! the next's time.
+//! bundle layout is sequential-write bound. Each ceiling is timed twice in one go: when
+//! its last write returns (the bytes are in the page cache) and when they are durable
+//! (`fsync` / `syncfs`), because the dump's own wall ends with its `syncfs` before
+//! MANIFEST.json. On tmpfs the two agree; on a disk only the durable one is like for like.
+//! Callers `sync` between measurements so one's writeback does not land in the next's
+//! time.
 
 use elastickv_backup_engine::error::Error;
 use rustix::fs::{self as rfs, Mode, OFlags};
@@ -60,6 +63,15 @@ pub fn shape(root: &Path) -> Result<Shape, Error> {
     Ok(out)
 }
 
+/// A ceiling's two times, from one measurement.
+#[derive(Debug, Clone, Copy)]
+pub struct Times {
+    /// Until the last write returned.
+    pub written: Duration,
+    /// Until the bytes were on stable storage, as the dump's are when it finishes.
+    pub durable: Duration,
+}
+
 /// A buffer of non-zero bytes to write from.
 fn pattern() -> Vec<u8> {
     let mut rng = elastickv_backup_gen::rng::Rng::new(7);
@@ -70,7 +82,7 @@ fn pattern() -> Vec<u8> {
 
 /// Writes `bytes` bytes to `path` front to back in 1 MiB writes; with `sha256`, hashes
 /// every buffer first on the same thread (what a dump does for a streamed file).
-pub fn sequential(path: &Path, bytes: u64, sha256: bool) -> Result<Duration, Error> {
+pub fn sequential(path: &Path, bytes: u64, sha256: bool) -> Result<Times, Error> {
     let buf = pattern();
     let started = Instant::now();
     let mut f = File::create(path).map_err(|e| Error::io(path.display(), e))?;
@@ -85,9 +97,13 @@ pub fn sequential(path: &Path, bytes: u64, sha256: bool) -> Result<Duration, Err
             .map_err(|e| Error::io(path.display(), e))?;
         left -= n as u64;
     }
-    drop(f);
     std::hint::black_box(h.finalize());
-    Ok(started.elapsed())
+    let written = started.elapsed();
+    f.sync_all().map_err(|e| Error::io(path.display(), e))?;
+    Ok(Times {
+        written,
+        durable: started.elapsed(),
+    })
 }
 
 fn io(p: &Path, e: rustix::io::Errno) -> Error {
@@ -100,7 +116,7 @@ fn io(p: &Path, e: rustix::io::Errno) -> Error {
 /// Recreates `shape` under `root` with `threads` threads: every directory, and in it as
 /// many files of the same sizes (named `f<k>`), each created with `O_EXCL` relative to a
 /// directory fd and written in one go — the least work that yields the same tree.
-pub fn create_files(shape: &Shape, root: &Path, threads: usize) -> Result<Duration, Error> {
+pub fn create_files(shape: &Shape, root: &Path, threads: usize) -> Result<Times, Error> {
     let buf = pattern();
     let next = AtomicUsize::new(0);
     let started = Instant::now();
@@ -155,9 +171,19 @@ pub fn create_files(shape: &Shape, root: &Path, threads: usize) -> Result<Durati
             })
             .collect()
     });
-    let elapsed = started.elapsed();
+    let written = started.elapsed();
     results.into_iter().collect::<Result<Vec<()>, Error>>()?;
-    Ok(elapsed)
+    let rfd = rfs::open(
+        root,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| io(root, e))?;
+    rfs::syncfs(&rfd).map_err(|e| io(root, e))?;
+    Ok(Times {
+        written,
+        durable: started.elapsed(),
+    })
 }
 
 /// Flushes dirty pages so the next measurement starts from a quiet disk.
@@ -180,13 +206,15 @@ mod tests {
         let s = shape(&src).unwrap();
         assert_eq!((s.files, s.bytes, s.largest), (3, 5 + (3 << 20), 3 << 20));
         let dst = t.path().join("dst");
-        create_files(&s, &dst, 2).unwrap();
+        let c = create_files(&s, &dst, 2).unwrap();
+        assert!(c.durable >= c.written);
         let d = shape(&dst).unwrap();
         assert_eq!(
             (d.files, d.bytes, d.dirs.len()),
             (s.files, s.bytes, s.dirs.len())
         );
-        sequential(&t.path().join("seq"), 1_500_000, true).unwrap();
+        let q = sequential(&t.path().join("seq"), 1_500_000, true).unwrap();
+        assert!(q.durable >= q.written);
         assert_eq!(
             std::fs::metadata(t.path().join("seq")).unwrap().len(),
             1_500_000
