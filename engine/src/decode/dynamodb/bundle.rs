@@ -91,8 +91,11 @@ impl Rendered {
     /// magic).
     fn of(ctx: &ItemCtx, segment: Segment) -> Result<Self, Error> {
         let Segment { bytes, items } = segment;
+        // A line is usually a little longer than its stored item (JSON's names, quotes and
+        // base64 against protobuf's tags): sized from the stored bytes, the buffer is not
+        // outgrown and copied halfway through the segment.
         let mut r = Rendered {
-            bytes: Vec::with_capacity(items.len() * 256),
+            bytes: Vec::with_capacity(bytes.len() * 2),
             ends: Vec::with_capacity(items.len()),
         };
         for (key, body) in items {
@@ -248,5 +251,54 @@ impl BundleWriter {
             Some(c) => c.finish(),
             None => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::dynamodb::proto::{DynamoAttributeValue, Value};
+
+    fn body(pk: &str, text: &str) -> Vec<u8> {
+        let attr = |v: Value| DynamoAttributeValue { value: Some(v) };
+        DynamoItem {
+            attributes: [
+                ("pk".to_string(), attr(Value::S(pk.into()))),
+                ("note".to_string(), attr(Value::S(text.into()))),
+            ]
+            .into_iter()
+            .collect(),
+        }
+        .encode_to_vec()
+    }
+
+    /// Lines a little longer than their stored items (the common case) fit the buffer a
+    /// segment is rendered into as sized up front: it is never grown (and copied) midway.
+    #[test]
+    fn a_segment_renders_into_its_first_buffer() {
+        let ctx = ItemCtx {
+            items_dir: RelPath::parse("dynamodb/t/items").unwrap(),
+            hash_key: "pk".into(),
+            range_key: String::new(),
+            table: "\"t\"".into(),
+        };
+        let mut seg = Segment::new();
+        let text = "x".repeat(400);
+        for i in 0..SEGMENT_ITEMS {
+            let pk = format!("user-{i:05}");
+            seg.push(pk.as_bytes(), &body(&pk, &text));
+        }
+        let planned = seg.bytes.len() * 2;
+        let r = Rendered::of(&ctx, seg).unwrap();
+        assert_eq!(r.ends.len(), SEGMENT_ITEMS);
+        // Each line is longer than 256 bytes, the old per-item guess.
+        assert!(r.bytes.len() > SEGMENT_ITEMS * 256, "{}", r.bytes.len());
+        assert_eq!(r.bytes.capacity(), planned);
+        let first = &r.bytes[..r.ends[0]];
+        assert!(first.starts_with(b"{\"note\":{\"S\":\"xxx"), "{first:?}");
+        assert!(
+            first.ends_with(b"\"pk\":{\"S\":\"user-00000\"}}\n"),
+            "{first:?}"
+        );
     }
 }
