@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use super::fd_budget;
+use super::flusher::Flusher;
 use super::writeback::Writeback;
 
 /// A dump written as a directory tree.
@@ -39,6 +40,9 @@ pub struct DirSink {
     /// MANIFEST.json survives a power loss whole. Streamed files also start their
     /// write-back as they grow, so that flush finds little left to do.
     sync: bool,
+    /// With `sync`: the helper that flushes the output in steps while the dump runs
+    /// ([`super::flusher`]); stopped before the final flush.
+    flusher: Mutex<Option<Flusher>>,
 }
 
 fn errno_to_io(e: Errno) -> std::io::Error {
@@ -68,6 +72,10 @@ impl DirSink {
         let limit = fd_budget::raise_open_file_limit();
         let dir_cache_max = fd_budget::dir_cache_size(limit);
         fd_budget::reserve_fd_table(&fd, dir_cache_max, limit);
+        // Without the helper the final flush does all the work, as it always could.
+        let flusher = super::flusher::has_write_back(&fd)
+            .then(|| Flusher::start(root, || crate::progress::counters().snapshot().files).ok())
+            .flatten();
         Ok(DirSink {
             root_path: root.to_path_buf(),
             root: Arc::new(fd),
@@ -76,6 +84,7 @@ impl DirSink {
             log: DigestLog::default(),
             overwrite: force,
             sync: true,
+            flusher: Mutex::new(flusher),
         })
     }
 
@@ -89,7 +98,16 @@ impl DirSink {
     /// Whether data is flushed to stable storage before MANIFEST.json (default `true`).
     pub fn with_sync(mut self, sync: bool) -> Self {
         self.sync = sync;
+        if !sync {
+            self.stop_flusher();
+        }
         self
+    }
+
+    /// Stops the flushing helper, if it runs; the first error one of its flushes met.
+    fn stop_flusher(&self) -> Option<std::io::Error> {
+        let taken = self.flusher.lock().ok().and_then(|mut f| f.take());
+        taken.and_then(|mut f| f.stop())
     }
 
     /// Makes everything written so far durable: one `syncfs` of the output's filesystem
@@ -98,6 +116,12 @@ impl DirSink {
     fn sync_data(&self) -> Result<(), Error> {
         if !self.sync {
             return Ok(());
+        }
+        if let Some(e) = self.stop_flusher() {
+            return Err(Error::io(
+                format!("{} (syncfs while writing)", self.root_path.display()),
+                e,
+            ));
         }
         rfs::syncfs(&*self.root).map_err(|e| {
             Error::io(
@@ -465,6 +489,39 @@ impl Sink for DirSink {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A syncing sink flushes while files are written, before its final flush; one that
+    /// does not sync runs no helper.
+    #[test]
+    fn a_syncing_sink_flushes_in_steps_while_writing() {
+        // Beside the sources, which are on a disk (the system temp dir may be tmpfs, where
+        // no helper runs).
+        let t = tempfile::tempdir_in(env!("CARGO_MANIFEST_DIR")).unwrap();
+        let sink = DirSink::create(&t.path().join("a"), false).unwrap();
+        let flushes = |s: &DirSink| s.flusher.lock().unwrap().as_ref().map(|f| f.flushes());
+        if !super::super::flusher::has_write_back(&*sink.root) {
+            assert_eq!(flushes(&sink), None);
+            eprintln!("the checkout is on an in-memory filesystem: no helper to test");
+            return;
+        }
+        assert_eq!(flushes(&sink), Some(0));
+        let data = [1u8; 16];
+        for i in 0..super::super::flusher::STEP + 64 {
+            let p = RelPath::parse(&format!("d/f{i}")).unwrap();
+            sink.write_file(&p, &data).unwrap();
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while flushes(&sink) == Some(0) && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert!(flushes(&sink).unwrap() >= 1);
+        sink.write_control("MANIFEST.json", b"{}").unwrap();
+        assert_eq!(flushes(&sink), None, "stopped before the final flush");
+        let quiet = DirSink::create(&t.path().join("b"), false)
+            .unwrap()
+            .with_sync(false);
+        assert_eq!(flushes(&quiet), None);
+    }
 
     #[test]
     fn writes_and_refuses_symlinks() {

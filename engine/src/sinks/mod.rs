@@ -7,6 +7,7 @@ pub mod archive;
 pub mod digest;
 pub(crate) mod dir;
 pub mod fd_budget;
+pub(crate) mod flusher;
 pub(crate) mod null;
 pub mod object;
 pub(crate) mod path;
