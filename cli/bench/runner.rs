@@ -675,9 +675,9 @@ impl Bench<'_> {
     }
 }
 
-/// Whether `p` is on tmpfs (outputs can be deleted between measurements for free).
+/// Whether `p` is on tmpfs or ramfs (outputs can be deleted between measurements for free).
 fn on_tmpfs(p: &Path) -> bool {
-    rustix::fs::statfs(p).is_ok_and(|st| st.f_type == 0x0102_1994)
+    std::fs::File::open(p).is_ok_and(|d| !elastickv_backup_engine::sinks::has_write_back(&d))
 }
 
 /// Runs the benchmark, printing to `out`.

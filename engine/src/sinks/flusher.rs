@@ -40,8 +40,9 @@ struct Shared {
 }
 
 /// Whether the filesystem holding `fd` writes anything back: tmpfs and ramfs keep their
-/// files in memory, so a flush there has nothing to do but walk their inodes.
-pub(crate) fn has_write_back(fd: &impl std::os::fd::AsFd) -> bool {
+/// files in memory, so a flush there has nothing to do but walk their inodes. (`bench`
+/// asks too: deleting an output there costs nothing.)
+pub fn has_write_back(fd: &impl std::os::fd::AsFd) -> bool {
     const TMPFS_MAGIC: i64 = 0x0102_1994;
     const RAMFS_MAGIC: i64 = 0x8584_58f6;
     // `f_type`'s type differs between architectures; on x86_64 it is already an i64.

@@ -18,6 +18,7 @@ pub(crate) mod writeback;
 pub use archive::ArchiveSink;
 pub use digest::{is_checksums_name, DigestKind, FileHasher};
 pub use dir::DirSink;
+pub use flusher::has_write_back;
 pub use null::NullSink;
 pub use object::ObjectSink;
 pub use path::{PathError, RelPath};
