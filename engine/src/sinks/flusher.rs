@@ -59,18 +59,18 @@ pub(crate) struct Flusher {
 }
 
 impl Flusher {
-    /// Starts flushing the filesystem of `root` whenever `written()` (a running total of
+    /// Starts flushing the filesystem of `root` whenever `files()` (a running total of
     /// output files) has grown by [`STEP`] since the last flush.
     pub(crate) fn start(
         root: &Path,
-        written: impl Fn() -> u64 + Send + 'static,
+        files: impl Fn() -> u64 + Send + 'static,
     ) -> std::io::Result<Self> {
         let fd: OwnedFd = rfs::open(
             root,
             OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
             Mode::empty(),
         )
-        .map_err(|e| std::io::Error::from_raw_os_error(e.raw_os_error()))?;
+        .map_err(std::io::Error::from)?;
         let shared = Arc::new(Shared {
             stop: AtomicBool::new(false),
             flushes: AtomicU64::new(0),
@@ -78,13 +78,13 @@ impl Flusher {
         });
         let s = shared.clone();
         // The baseline is taken here, not on the thread: the steps count from the start.
-        let mut flushed_at = written();
+        let mut flushed_at = files();
         let thread = std::thread::Builder::new()
             .name("ekvb-flush".into())
             .spawn(move || {
                 while !s.stop.load(Ordering::Acquire) {
                     std::thread::park_timeout(POLL);
-                    let now = written();
+                    let now = files();
                     if now.saturating_sub(flushed_at) < STEP || s.stop.load(Ordering::Acquire) {
                         continue;
                     }
@@ -95,9 +95,7 @@ impl Flusher {
                         }
                         Err(e) => {
                             if let Ok(mut slot) = s.error.lock() {
-                                slot.get_or_insert(std::io::Error::from_raw_os_error(
-                                    e.raw_os_error(),
-                                ));
+                                slot.get_or_insert(e.into());
                             }
                             // The final syncfs reports it too; no point retrying here.
                             return;
