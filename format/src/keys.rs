@@ -42,6 +42,24 @@ pub const SQS_ROUTE_GLOBAL: &[u8] = b"!sqs|route|global";
 /// partition (`!sqs|msg|data|p|<queue>|<partition>…`, high-throughput FIFO).
 pub const SQS_PARTITION_MARKER: &[u8] = b"p|";
 
+/// The partition a high-throughput FIFO queue puts a message group on (`partitionFor`,
+/// docs/format/30-sqs.md §9): 0 unless the queue has more than one partition and is limited
+/// per message group; else 32-bit FNV-1a of the group id, masked by `partition_count − 1`.
+///
+/// Why here: `encode` refuses a message whose key's partition disagrees with this, so the
+/// generators must put messages where elastickv would, or their data would not round-trip.
+pub fn sqs_partition_for(partition_count: u32, per_queue: bool, group: &[u8]) -> u32 {
+    if partition_count <= 1 || per_queue || group.is_empty() {
+        return 0;
+    }
+    let mut h: u32 = 2_166_136_261;
+    for &b in group {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(16_777_619);
+    }
+    h & (partition_count - 1)
+}
+
 /// The encryption writer registry: raw (non-MVCC) rows a live store's snapshot holds
 /// beside the data, recognised and skipped.
 pub const ENCRYPTION_WRITERS: &[u8] = b"!encryption|writers|";
@@ -236,6 +254,17 @@ mod tests {
             );
             assert_eq!(in_ns, want, "{:?}", r.family);
         }
+    }
+
+    #[test]
+    fn sqs_partition_examples() {
+        // docs/format/30-sqs.md §9: partition_count 4.
+        assert_eq!(sqs_partition_for(4, false, b"g1"), 1);
+        assert_eq!(sqs_partition_for(4, false, b"g2"), 0);
+        assert_eq!(sqs_partition_for(4, false, b"order-42"), 0);
+        assert_eq!(sqs_partition_for(4, true, b"g1"), 0);
+        assert_eq!(sqs_partition_for(1, false, b"g1"), 0);
+        assert_eq!(sqs_partition_for(4, false, b""), 0);
     }
 
     #[test]

@@ -21,6 +21,7 @@ use crate::rng::Rng;
 use crate::synth::{count_for, history, ts_ago, Fate, SNAP_MS};
 use crate::version::{fixed, Family, Version};
 use elastickv_backup_engine::decode::Family as KeyFamily;
+use elastickv_backup_format::keys::sqs_partition_for;
 use std::collections::VecDeque;
 
 /// Largest number of messages one generated queue holds (bounds the per-queue sort).
@@ -120,6 +121,11 @@ struct Light {
 
 const SEND_STEP_MS: u64 = 250;
 
+/// The message group id of group number `g`.
+fn group_id(g: u64) -> String {
+    format!("g-{g:02}")
+}
+
 fn light(seed: u64, q: &Queue, j: u64) -> Light {
     let mut rng = Rng::derive(seed, &[Q, q.def.class as u64, q.k, j]);
     let id = {
@@ -148,11 +154,9 @@ fn light(seed: u64, q: &Queue, j: u64) -> Light {
         available
     };
     let group = rng.below(64);
-    let partition = if q.def.partitions > 1 {
-        (crate::rng::mix(group, 7) % u64::from(q.def.partitions)) as u32
-    } else {
-        0
-    };
+    // Where elastickv puts the group (its queues here are limited per message group), so
+    // that `encode` takes a dump of this data back.
+    let partition = sqs_partition_for(q.def.partitions, false, group_id(group).as_bytes());
     let generation = if q.def.class == Class::Legacy && j < q.n / 10 {
         q.def.generation - 1
     } else {
@@ -229,8 +233,8 @@ fn record(seed: u64, q: &Queue, j: u64, l: &Light, received: bool) -> Vec<u8> {
     ));
     if q.def.fifo {
         r.push_str(&format!(
-            r#","message_group_id":"g-{:02}","message_deduplication_id":"d-{}","sequence_number":{}"#,
-            l.group,
+            r#","message_group_id":"{}","message_deduplication_id":"d-{}","sequence_number":{}"#,
+            group_id(l.group),
             l.id,
             j + 1
         ));
@@ -284,7 +288,7 @@ fn row_key(f: Fam, q: &Queue, l: &Light) -> Option<Vec<u8>> {
             }
             let d = b64url(format!("d-{}", l.id).as_bytes());
             if q.def.partitions > 1 {
-                let grp = b64url(format!("g-{:02}", l.group).as_bytes());
+                let grp = b64url(group_id(l.group).as_bytes());
                 cat(&[&head, &g, grp.as_bytes(), b"|", d.as_bytes()])
             } else {
                 cat(&[&head, &g, d.as_bytes()])
@@ -294,7 +298,7 @@ fn row_key(f: Fam, q: &Queue, l: &Light) -> Option<Vec<u8>> {
             if !q.def.fifo || !l.in_flight {
                 return None;
             }
-            let grp = b64url(format!("g-{:02}", l.group).as_bytes());
+            let grp = b64url(group_id(l.group).as_bytes());
             cat(&[&head, &g, grp.as_bytes()])
         }
     })

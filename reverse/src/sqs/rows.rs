@@ -86,20 +86,6 @@ impl Layout {
     }
 }
 
-/// The partition the live adapter puts a message group on: 0 unless the queue is
-/// partitioned per message group; else 32-bit FNV-1a of the group id, masked.
-pub fn partition_for(partition_count: u32, per_queue: bool, group: &[u8]) -> u32 {
-    if partition_count <= 1 || per_queue || group.is_empty() {
-        return 0;
-    }
-    let mut h: u32 = 2_166_136_261;
-    for &b in group {
-        h ^= u32::from(b);
-        h = h.wrapping_mul(16_777_619);
-    }
-    h & (partition_count - 1)
-}
-
 /// The dedup row value: `{"message_id","send_timestamp_ms","expires_at_millis",
 /// "original_sequence"*}` (Go `json.Marshal`).
 pub fn dedup_value(message_id: &[u8], send_ms: i64, sequence: u64) -> Vec<u8> {
@@ -127,17 +113,6 @@ mod tests {
             message_group_id: group.as_bytes().to_vec(),
             ..Message::default()
         }
-    }
-
-    #[test]
-    fn partition_examples() {
-        // Spec 30 §9: partition_count 4.
-        assert_eq!(partition_for(4, false, b"g1"), 1);
-        assert_eq!(partition_for(4, false, b"g2"), 0);
-        assert_eq!(partition_for(4, false, b"order-42"), 0);
-        assert_eq!(partition_for(4, true, b"g1"), 0);
-        assert_eq!(partition_for(1, false, b"g1"), 0);
-        assert_eq!(partition_for(4, false, b""), 0);
     }
 
     #[test]
