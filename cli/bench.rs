@@ -8,6 +8,7 @@ pub(crate) mod child;
 pub(crate) mod cpu;
 pub(crate) mod report;
 mod runner;
+mod upstream;
 
 use crate::common::size_arg;
 use clap::Args;
@@ -67,6 +68,13 @@ pub struct BenchArgs {
     #[arg(long)]
     pub vs_blake3: bool,
 
+    /// Also time upstream's own decoder (an `elastickv-snapshot-decode` binary you built)
+    /// against ours, alternated, on one snapshot of the same data with a single version per
+    /// key (upstream refuses history and takes one input), and check that both write the
+    /// same tree. Always the per-item layout: upstream refuses the bundle layout.
+    #[arg(long, value_name = "PATH")]
+    pub vs_upstream: Option<PathBuf>,
+
     /// Skip the ceiling measurements.
     #[arg(long)]
     pub no_ceilings: bool,
@@ -122,6 +130,7 @@ impl BenchArgs {
             vs_size: self.vs_size,
             live: self.live,
             vs_blake3: self.vs_blake3,
+            vs_upstream: self.vs_upstream.clone(),
         })
     }
 }

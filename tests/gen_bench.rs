@@ -185,3 +185,106 @@ fn bench_prints_its_table() {
     // The scratch directory is gone.
     assert_eq!(std::fs::read_dir(t.path()).unwrap().count(), 0);
 }
+
+/// A stand-in for upstream's `elastickv-snapshot-decode` at `dir/name`: a shell script
+/// running `body` with the decoder's arguments (`--input F --output D`). The real binary
+/// cannot be built in CI (Go 1.26 and its modules are not reachable); what is tested here
+/// is the bench's side: the snapshot it hands over, the timing, the tree comparison and
+/// the failure report.
+fn stand_in(dir: &Path, name: &str, body: &str) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let p = dir.join(name);
+    std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    p
+}
+
+fn bench_vs(upstream: &Path, work: &Path) -> std::process::Output {
+    bin()
+        .args([
+            "dev",
+            "bench",
+            "--size",
+            "2M",
+            "--shards",
+            "2",
+            "--repeat",
+            "2",
+            "--vs-upstream",
+        ])
+        .arg(upstream)
+        .arg("--work-dir")
+        .arg(work)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn bench_compares_with_an_upstream_decoder() {
+    let t = tempfile::tempdir().unwrap();
+    let ours = env!("CARGO_BIN_EXE_elastickv-backup");
+    let work = t.path().join("work");
+    std::fs::create_dir(&work).unwrap();
+
+    // The same decoder behind upstream's command line: identical trees. It also checks
+    // that what it is given is one file holding a single version per key (a re-encoded
+    // snapshot decodes with nothing hidden).
+    let same = stand_in(
+        t.path(),
+        "same.sh",
+        &format!(
+            "test -f \"$2\" || exit 9\n\"{ours}\" decode \"$@\" 2>\"$4.err\" || exit 1\n\
+             grep -q 'hidden(future=0 shadowed=0 deleted=0 expired=0)' \"$4.err\" || exit 8\n\
+             rm \"$4.err\""
+        ),
+    );
+    let out = bench_vs(&same, &work);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for needle in [
+        "upstream comparison: the same single-version snapshot",
+        "fastest of 2 by durable time",
+        "outputs: identical (",
+        "ours vs upstream's decoder, durable (speed-up): ",
+        "upstream's peak RSS vs ours: ",
+        "upstream vs the durable file-creation ceiling of the same files",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
+    }
+
+    // One byte more in one item file: the comparison names it.
+    let differs = stand_in(
+        t.path(),
+        "differs.sh",
+        &format!(
+            "\"{ours}\" decode \"$@\" 2>/dev/null || exit 1\n\
+             f=$(find \"$4/dynamodb\" -type f -name '*.json' ! -name '_schema.json' | sort | head -1)\n\
+             printf x >> \"$f\""
+        ),
+    );
+    let out = bench_vs(&differs, &work);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("outputs: DIFFERENT: dynamodb/") && text.contains(".json differs ("),
+        "{text}"
+    );
+
+    // A decoder that fails: the bench says which program, and what it printed.
+    let fails = stand_in(t.path(), "fails.sh", "echo 'upstream says no' >&2\nexit 3");
+    let out = bench_vs(&fails, &work);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("the upstream decoder (--vs-upstream) failed")
+            && err.contains("fails.sh --input ")
+            && err.contains("upstream says no"),
+        "{err}"
+    );
+    // Every scratch directory is gone.
+    assert_eq!(std::fs::read_dir(&work).unwrap().count(), 0);
+}

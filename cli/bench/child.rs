@@ -80,12 +80,17 @@ pub fn collect(wall: Duration) -> ChildStats {
 fn vm_hwm_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        })
+        .as_deref()
+        .and_then(vm_hwm_in)
         .unwrap_or(0)
+}
+
+/// The `VmHWM` line of a `/proc/<pid>/status` text, KiB.
+fn vm_hwm_in(status: &str) -> Option<u64> {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
 /// A finished child run as the parent saw it.
@@ -106,23 +111,54 @@ fn tv(t: libc::timeval) -> Duration {
     Duration::from_secs(t.tv_sec.max(0) as u64) + Duration::from_micros(t.tv_usec.max(0) as u64)
 }
 
-/// Spawns this binary with `__bench-child` around `command` and waits for it.
-pub fn spawn(command: &[String], scratch: &Path) -> Result<ChildRun, Error> {
-    let exe = std::env::current_exe().map_err(|e| Error::io("current executable", e))?;
-    let stats_path = scratch.join(format!("stats-{}.json", std::process::id()));
-    let _ = std::fs::remove_file(&stats_path);
+/// A finished process as `wait4` saw it.
+pub(crate) struct Waited {
+    /// Wall time from spawn to exit.
+    pub wall: Duration,
+    /// The child's resource usage (CPU, `ru_maxrss`).
+    pub ru: libc::rusage,
+    /// The highest `VmHWM` read from `/proc/<pid>/status` while it ran, KiB (0 if none).
+    pub sampled_kib: u64,
+    /// Whether it exited with status 0.
+    pub ok: bool,
+    /// Its exit status as `wait4` reported it.
+    pub status: libc::c_int,
+    /// Its standard error.
+    pub stderr: String,
+}
+
+impl Waited {
+    /// User + system CPU time.
+    pub fn cpu(&self) -> Duration {
+        tv(self.ru.ru_utime) + tv(self.ru.ru_stime)
+    }
+
+    /// Its peak RSS, KiB: the sampled `VmHWM`, else `ru_maxrss` (which may include the
+    /// parent's peak).
+    pub fn peak_kib(&self) -> u64 {
+        match self.sampled_kib {
+            0 => self.ru.ru_maxrss.max(0) as u64,
+            k => k,
+        }
+    }
+
+    /// The last lines of its standard error, for a failure message.
+    pub fn stderr_tail(&self) -> String {
+        let tail: Vec<&str> = self.stderr.lines().rev().take(8).collect();
+        tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+    }
+}
+
+/// Spawns `cmd` (stdin and stdout null, stderr captured) and waits for it with `wait4`, so
+/// its CPU time and peak RSS come from the OS whatever program it is.
+pub(crate) fn spawn_and_wait(mut cmd: Command, what: &Path) -> Result<Waited, Error> {
     let started = Instant::now();
-    let mut child = Command::new(&exe)
-        .arg("__bench-child")
-        .arg("--stats")
-        .arg(&stats_path)
-        .arg("--")
-        .args(command)
+    let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| Error::io(exe.display(), e))?;
+        .map_err(|e| Error::io(what.display(), e))?;
     let mut err = child.stderr.take();
     let reader = std::thread::spawn(move || {
         let mut s = String::new();
@@ -132,6 +168,42 @@ pub fn spawn(command: &[String], scratch: &Path) -> Result<ChildRun, Error> {
         s
     });
     let pid = child.id() as libc::pid_t;
+    // The child's own peak RSS, sampled while it runs: `ru_maxrss` also counts the parent's
+    // peak, which Linux carries into a spawned child at exec (the bench parent has
+    // generated data and walked trees by then).
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = {
+        let done = done.clone();
+        let status_file = format!("/proc/{pid}/status");
+        std::thread::spawn(move || {
+            let mut peak = 0u64;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                if let Some(kib) = std::fs::read_to_string(&status_file)
+                    .ok()
+                    .as_deref()
+                    .and_then(vm_hwm_in)
+                {
+                    peak = peak.max(kib);
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            peak
+        })
+    };
+    // Wait for the exit without reaping, so the sampler cannot read a reused pid.
+    // SAFETY: an all-zero siginfo_t is a valid value of this plain C struct.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `pid` is our own child, not yet reaped; `info` is valid and writable.
+    let _ = unsafe {
+        libc::waitid(
+            libc::P_PID,
+            pid as libc::id_t,
+            &mut info,
+            libc::WEXITED | libc::WNOWAIT,
+        )
+    };
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let sampled_kib = sampler.join().unwrap_or(0);
     let mut status: libc::c_int = 0;
     // SAFETY: an all-zero rusage is a valid value of this plain C struct.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
@@ -146,13 +218,34 @@ pub fn spawn(command: &[String], scratch: &Path) -> Result<ChildRun, Error> {
             std::io::Error::last_os_error(),
         ));
     }
-    if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
-        let tail: Vec<&str> = stderr.lines().rev().take(8).collect();
-        let tail: Vec<&str> = tail.into_iter().rev().collect();
+    Ok(Waited {
+        wall,
+        ru,
+        sampled_kib,
+        ok: libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        status,
+        stderr,
+    })
+}
+
+/// Spawns this binary with `__bench-child` around `command` and waits for it.
+pub fn spawn(command: &[String], scratch: &Path) -> Result<ChildRun, Error> {
+    let exe = std::env::current_exe().map_err(|e| Error::io("current executable", e))?;
+    let stats_path = scratch.join(format!("stats-{}.json", std::process::id()));
+    let _ = std::fs::remove_file(&stats_path);
+    let mut cmd = Command::new(&exe);
+    cmd.arg("__bench-child")
+        .arg("--stats")
+        .arg(&stats_path)
+        .arg("--")
+        .args(command);
+    let done = spawn_and_wait(cmd, &exe)?;
+    if !done.ok {
         return Err(Error::Internal(format!(
-            "bench child `{}` failed (status {status}):\n{}",
+            "bench child `{}` failed (status {}):\n{}",
             command.join(" "),
-            tail.join("\n")
+            done.status,
+            done.stderr_tail()
         )));
     }
     let raw = std::fs::read(&stats_path).map_err(|e| Error::io(stats_path.display(), e))?;
@@ -160,13 +253,43 @@ pub fn spawn(command: &[String], scratch: &Path) -> Result<ChildRun, Error> {
     let stats: ChildStats =
         serde_json::from_slice(&raw).map_err(|e| Error::Internal(format!("bench stats: {e}")))?;
     let maxrss_kib = match stats.vm_hwm_kib {
-        0 => ru.ru_maxrss.max(0) as u64,
+        0 => done.ru.ru_maxrss.max(0) as u64,
         hwm => hwm,
     };
     Ok(ChildRun {
-        wall,
+        wall: done.wall,
         maxrss_kib,
-        cpu: tv(ru.ru_utime) + tv(ru.ru_stime),
+        cpu: done.cpu(),
         stats,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vm_hwm_is_read_from_a_status_text() {
+        let s = "Name:\tx\nVmPeak:\t  9000 kB\nVmHWM:\t    1234 kB\nVmRSS:\t 1000 kB\n";
+        assert_eq!(vm_hwm_in(s), Some(1234));
+        assert_eq!(vm_hwm_in("Name:\tzombie\n"), None);
+    }
+
+    #[test]
+    fn a_small_child_of_a_big_parent_is_measured_small() {
+        // This process peaks at 256 MiB first: Linux carries that into the `ru_maxrss` of
+        // a child spawned afterwards, so only the sampled figure is the child's own.
+        let mut big = vec![0u8; 256 << 20];
+        for i in (0..big.len()).step_by(4096) {
+            big[i] = 1;
+        }
+        std::hint::black_box(&big);
+        drop(big);
+        let mut cmd = Command::new("sleep");
+        cmd.arg("0.3");
+        let done = spawn_and_wait(cmd, Path::new("sleep")).unwrap();
+        assert!(done.ok);
+        assert!(done.sampled_kib > 0, "nothing sampled");
+        assert!(done.peak_kib() < 64 << 10, "{} KiB", done.peak_kib());
+    }
 }

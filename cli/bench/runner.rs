@@ -63,6 +63,8 @@ pub struct BenchConfig {
     pub live: bool,
     /// Also decode with `--checksums blake3` (the digest's share of the run).
     pub vs_blake3: bool,
+    /// Also time upstream's decoder at this path against ours (see `bench::upstream`).
+    pub vs_upstream: Option<PathBuf>,
 }
 
 /// One configuration to measure.
@@ -474,7 +476,84 @@ impl Bench<'_> {
             let _ = std::fs::remove_dir_all(d);
         }
         let (best, shape, c) = measured?;
-        self.report(&variants, &best, shape.as_ref(), &c)
+        self.report(&variants, &best, shape.as_ref(), &c)?;
+        if let Some(exe) = &cfg.vs_upstream {
+            // Run A's tree is the comparison's (up to SQS queue generations, which `encode`
+            // restarts at 1), so its file-creation ceiling applies when it was per-item.
+            let ceiling = c
+                .files_durable
+                .filter(|_| cfg.layout == Layout::PerItem && cfg.archive.is_none());
+            self.upstream(exe, &data, ceiling)?;
+        }
+        Ok(())
+    }
+
+    /// `--vs-upstream`: upstream's decoder and ours alternated on one single-version
+    /// snapshot of the dataset, the first round's outputs compared.
+    fn upstream(
+        &mut self,
+        exe: &Path,
+        data: &Path,
+        files_ceiling: Option<Duration>,
+    ) -> Result<(), Error> {
+        use super::upstream::{compare_trees, prepare, run_ours, run_upstream, Comparison};
+        eprintln!("elastickv-backup bench: writing the single-version snapshot for the upstream comparison...");
+        let fsm = self.work.join("upstream.fsm");
+        let fsm_bytes = prepare(data, &self.work, &fsm)?;
+        super::ceilings::sync();
+        let rounds = self.cfg.repeat.max(1);
+        let mut best = None;
+        let mut tree = None;
+        for rep in 0..rounds {
+            let (uo, oo) = (self.work.join("out-U"), self.work.join("out-O"));
+            eprintln!(
+                "elastickv-backup bench: run U: {} --input {} --output {}",
+                exe.display(),
+                fsm.display(),
+                uo.display()
+            );
+            let u = run_upstream(exe, &fsm, &uo)?;
+            super::ceilings::sync();
+            eprintln!(
+                "elastickv-backup bench: run O: decode --input {}",
+                fsm.display()
+            );
+            let o = run_ours(&fsm, &oo, self.cfg.threads)?;
+            if tree.is_none() {
+                tree = Some(compare_trees(&oo, &uo)?);
+            }
+            self.remove_output(&uo)?;
+            self.remove_output(&oo)?;
+            super::ceilings::sync();
+            best = Some(match best {
+                None => (u, o),
+                Some((bu, bo)) => (u.fastest(bu), o.fastest(bo)),
+            });
+            eprintln!(
+                "elastickv-backup bench: upstream round {} of {rounds} done",
+                rep + 1
+            );
+        }
+        let (Some((upstream, ours)), Some(tree)) = (best, tree) else {
+            return Err(Error::Internal("no upstream comparison round ran".into()));
+        };
+        let (mut text, ratios) = Comparison {
+            upstream_exe: exe,
+            fsm_bytes,
+            rounds,
+            threads: self.cfg.threads,
+            upstream,
+            ours,
+            tree,
+            files_ceiling,
+        }
+        .render();
+        text.push_str("ratios (upstream comparison, fastest against fastest):\n");
+        for r in &ratios {
+            text.push_str(r);
+            text.push('\n');
+        }
+        self.say(&text)
     }
 
     #[allow(clippy::type_complexity)]
