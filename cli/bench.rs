@@ -106,6 +106,9 @@ impl BenchArgs {
                 "--shards, --vs-shards and --vs-threads must be at least 1".into(),
             ));
         }
+        if let Some(p) = &self.vs_upstream {
+            check_program(p)?;
+        }
         Ok(BenchConfig {
             size: self.size,
             shards: self.shards,
@@ -133,6 +136,25 @@ impl BenchArgs {
             vs_upstream: self.vs_upstream.clone(),
         })
     }
+}
+
+/// Refuses a `--vs-upstream` path that cannot be run, before minutes of measuring: the
+/// comparison runs last.
+fn check_program(p: &std::path::Path) -> Result<(), Error> {
+    use std::os::unix::fs::PermissionsExt;
+    let md = std::fs::metadata(p).map_err(|e| {
+        Error::Usage(format!(
+            "--vs-upstream {}: {e} (give the path of an elastickv-snapshot-decode binary)",
+            p.display()
+        ))
+    })?;
+    if !md.is_file() || md.permissions().mode() & 0o111 == 0 {
+        return Err(Error::Usage(format!(
+            "--vs-upstream {}: not an executable file (give the path of an elastickv-snapshot-decode binary)",
+            p.display()
+        )));
+    }
+    Ok(())
 }
 
 /// Runs the bench command (tables on standard output).

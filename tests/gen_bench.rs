@@ -285,6 +285,16 @@ fn bench_compares_with_an_upstream_decoder() {
             && err.contains("upstream says no"),
         "{err}"
     );
+    // A path that cannot be run is refused before anything is measured.
+    for bad in [t.path().join("missing"), t.path().to_path_buf()] {
+        let out = bench_vs(&bad, &work);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(
+            err.contains("--vs-upstream") && !err.contains("generating"),
+            "{err}"
+        );
+    }
     // Every scratch directory is gone.
     assert_eq!(std::fs::read_dir(&work).unwrap().count(), 0);
 }
