@@ -149,9 +149,18 @@ impl Waited {
     }
 }
 
+/// How often a child's peak RSS is read while it runs: a peak reached in its last few
+/// milliseconds can be missed, and the reads cost the machine little.
+const RSS_SAMPLE_EVERY: Duration = Duration::from_millis(10);
+
 /// Spawns `cmd` (stdin and stdout null, stderr captured) and waits for it with `wait4`, so
-/// its CPU time and peak RSS come from the OS whatever program it is.
-pub(crate) fn spawn_and_wait(mut cmd: Command, what: &Path) -> Result<Waited, Error> {
+/// its CPU time comes from the OS whatever program it is. With `sample_rss` its peak RSS
+/// is also read from `/proc` while it runs (for programs that do not report their own).
+pub(crate) fn spawn_and_wait(
+    mut cmd: Command,
+    what: &Path,
+    sample_rss: bool,
+) -> Result<Waited, Error> {
     let started = Instant::now();
     let mut child = cmd
         .stdin(Stdio::null())
@@ -172,7 +181,7 @@ pub(crate) fn spawn_and_wait(mut cmd: Command, what: &Path) -> Result<Waited, Er
     // peak, which Linux carries into a spawned child at exec (the bench parent has
     // generated data and walked trees by then).
     let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let sampler = {
+    let sampler = sample_rss.then(|| {
         let done = done.clone();
         let status_file = format!("/proc/{pid}/status");
         std::thread::spawn(move || {
@@ -185,25 +194,30 @@ pub(crate) fn spawn_and_wait(mut cmd: Command, what: &Path) -> Result<Waited, Er
                 {
                     peak = peak.max(kib);
                 }
-                std::thread::sleep(Duration::from_millis(5));
+                std::thread::sleep(RSS_SAMPLE_EVERY);
             }
             peak
         })
-    };
+    });
     // Wait for the exit without reaping, so the sampler cannot read a reused pid.
     // SAFETY: an all-zero siginfo_t is a valid value of this plain C struct.
     let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-    // SAFETY: `pid` is our own child, not yet reaped; `info` is valid and writable.
-    let _ = unsafe {
-        libc::waitid(
-            libc::P_PID,
-            pid as libc::id_t,
-            &mut info,
-            libc::WEXITED | libc::WNOWAIT,
-        )
-    };
+    loop {
+        // SAFETY: `pid` is our own child, not yet reaped; `info` is valid and writable.
+        let r = unsafe {
+            libc::waitid(
+                libc::P_PID,
+                pid as libc::id_t,
+                &mut info,
+                libc::WEXITED | libc::WNOWAIT,
+            )
+        };
+        if r == 0 || std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+            break;
+        }
+    }
     done.store(true, std::sync::atomic::Ordering::Relaxed);
-    let sampled_kib = sampler.join().unwrap_or(0);
+    let sampled_kib = sampler.map_or(0, |h| h.join().unwrap_or(0));
     let mut status: libc::c_int = 0;
     // SAFETY: an all-zero rusage is a valid value of this plain C struct.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
@@ -239,7 +253,8 @@ pub fn spawn(command: &[String], scratch: &Path) -> Result<ChildRun, Error> {
         .arg(&stats_path)
         .arg("--")
         .args(command);
-    let done = spawn_and_wait(cmd, &exe)?;
+    // The child reports its own VmHWM: no sampling to disturb the measured run.
+    let done = spawn_and_wait(cmd, &exe, false)?;
     if !done.ok {
         return Err(Error::Internal(format!(
             "bench child `{}` failed (status {}):\n{}",
@@ -287,7 +302,7 @@ mod tests {
         drop(big);
         let mut cmd = Command::new("sleep");
         cmd.arg("0.3");
-        let done = spawn_and_wait(cmd, Path::new("sleep")).unwrap();
+        let done = spawn_and_wait(cmd, Path::new("sleep"), true).unwrap();
         assert!(done.ok);
         assert!(done.sampled_kib > 0, "nothing sampled");
         assert!(done.peak_kib() < 64 << 10, "{} KiB", done.peak_kib());

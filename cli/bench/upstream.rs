@@ -135,7 +135,7 @@ fn syncfs(root: &Path) -> Result<Duration, Error> {
 fn run(exe: &Path, args: &[&std::ffi::OsStr], who: &str) -> Result<Waited, Error> {
     let mut cmd = Command::new(exe);
     cmd.args(args);
-    let done = spawn_and_wait(cmd, exe)?;
+    let done = spawn_and_wait(cmd, exe, true)?;
     if !done.ok {
         return Err(Error::Internal(format!(
             "{who} failed (`{} {}`, status {}):\n{}",
