@@ -21,6 +21,11 @@ fn run(cmd: &mut Command) -> (String, String) {
     (stdout, stderr)
 }
 
+/// Runs `args INPUT --output OUTPUT`, which must succeed.
+fn run_into(args: &[&str], input: &Path, output: &Path) -> (String, String) {
+    run(bin().args(args).arg(input).arg("--output").arg(output))
+}
+
 fn fsm_files(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut v: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
@@ -62,11 +67,7 @@ fn gen_output_decodes_and_is_deterministic() {
     assert!(!out.status.success());
 
     let out = t.path().join("out");
-    let (_, err) = run(bin()
-        .args(["decode", "--input-snap-dir"])
-        .arg(&data)
-        .arg("--output")
-        .arg(&out));
+    let (_, err) = run_into(&["decode", "--input-snap-dir"], &data, &out);
     assert!(err.contains("snapshot decoded"), "{err}");
     for dir in [
         "dynamodb/orders/items",
@@ -92,17 +93,9 @@ fn gen_output_decodes_and_is_deterministic() {
     // would: an HT-FIFO message on its group's partition, …) that decodes to the same data;
     // only the queue generations start again at 1, as `encode` writes them.
     let fsm = t.path().join("again.fsm");
-    run(bin()
-        .args(["encode", "--input"])
-        .arg(&out)
-        .arg("--output")
-        .arg(&fsm));
+    run_into(&["encode", "--input"], &out, &fsm);
     let out2 = t.path().join("out2");
-    run(bin()
-        .args(["decode", "--input"])
-        .arg(&fsm)
-        .arg("--output")
-        .arg(&out2));
+    run_into(&["decode", "--input"], &fsm, &out2);
     let data_lines = |dir: &Path| -> Vec<String> {
         std::fs::read_to_string(dir.join("CHECKSUMS"))
             .unwrap()
@@ -201,17 +194,7 @@ fn stand_in(dir: &Path, name: &str, body: &str) -> std::path::PathBuf {
 
 fn bench_vs(upstream: &Path, work: &Path) -> std::process::Output {
     bin()
-        .args([
-            "dev",
-            "bench",
-            "--size",
-            "2M",
-            "--shards",
-            "2",
-            "--repeat",
-            "2",
-            "--vs-upstream",
-        ])
+        .args("dev bench --size 2M --shards 2 --repeat 2 --vs-upstream".split(' '))
         .arg(upstream)
         .arg("--work-dir")
         .arg(work)
