@@ -173,17 +173,24 @@ pub fn create_files(shape: &Shape, root: &Path, threads: usize) -> Result<Times,
     });
     let written = started.elapsed();
     results.into_iter().collect::<Result<Vec<()>, Error>>()?;
+    syncfs(root)?;
+    Ok(Times {
+        written,
+        durable: started.elapsed(),
+    })
+}
+
+/// Makes everything written on the filesystem holding `root` durable (`syncfs`): what the
+/// dump does before MANIFEST.json, so a ceiling or another program's run is timed to the
+/// same point.
+pub fn syncfs(root: &Path) -> Result<(), Error> {
     let rfd = rfs::open(
         root,
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
         Mode::empty(),
     )
     .map_err(|e| io(root, e))?;
-    rfs::syncfs(&rfd).map_err(|e| io(root, e))?;
-    Ok(Times {
-        written,
-        durable: started.elapsed(),
-    })
+    rfs::syncfs(&rfd).map_err(|e| io(root, e))
 }
 
 /// Flushes dirty pages so the next measurement starts from a quiet disk.

@@ -118,19 +118,6 @@ pub(crate) fn compare_trees(ours: &Path, upstream: &Path) -> Result<TreeCheck, E
     })
 }
 
-/// Flushes the filesystem holding `root`; returns how long that took.
-fn syncfs(root: &Path) -> Result<Duration, Error> {
-    let t = Instant::now();
-    let fd = std::fs::File::open(root).map_err(|e| Error::io(root.display(), e))?;
-    rustix::fs::syncfs(&fd).map_err(|e| {
-        Error::io(
-            root.display(),
-            std::io::Error::from_raw_os_error(e.raw_os_error()),
-        )
-    })?;
-    Ok(t.elapsed())
-}
-
 /// Runs `exe args` to completion; `who` names it in a failure.
 fn run(exe: &Path, args: &[&std::ffi::OsStr], who: &str) -> Result<Waited, Error> {
     let mut cmd = Command::new(exe);
@@ -220,7 +207,9 @@ pub(crate) fn run_ours(fsm: &Path, out: &Path, threads: usize) -> Result<Side, E
 }
 
 fn side(done: &Waited, out: &Path) -> Result<Side, Error> {
-    let flush = syncfs(out)?;
+    let t = Instant::now();
+    super::ceilings::syncfs(out)?;
+    let flush = t.elapsed();
     Ok(Side {
         wall: done.wall,
         durable: done.wall + flush,

@@ -5,8 +5,8 @@
 //! A per-item dump writes hundreds of thousands of small files; left dirty until the end,
 //! their data, inodes and directories all go to the disk in one stall (the bench's 200k
 //! files on this machine's ext4: 4.5 s to create, 6.6 s until durable). Written back in
-//! steps on a thread of its own, that work overlaps the decoding. (Per-file `sync_file_range` would cost a system call per
-//! file and leave the inodes.)
+//! steps on a thread of its own, that work overlaps the decoding. (Per-file
+//! `sync_file_range` would cost a system call per file and leave the inodes.)
 //!
 //! The step counts files, not bytes: a few big streamed files (bundle parts, large S3
 //! bodies) already start their own write-back ([`super::writeback`]), and a `syncfs` in
