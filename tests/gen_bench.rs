@@ -152,6 +152,7 @@ fn bench_prints_its_table() {
             "2",
             "--vs-threads",
             "1",
+            "--live",
             "--work-dir",
         ])
         .arg(t.path()));
@@ -172,6 +173,13 @@ fn bench_prints_its_table() {
         "per-item layout vs file-creation ceiling, durable as the dump",
         "until durable (fsync/syncfs",
         "the same ceiling left in the page cache",
+        "the most run A's",
+        "cores idle during it: ",
+        "run L: live dump",
+        "live dump vs snapshot decode (throughput)",
+        "the embedded server (this bench process) used",
+        "CPU of the decode vs CPU of the live dump process alone",
+        "the most the throughput ratio can be here",
     ] {
         assert!(out.contains(needle), "missing {needle:?} in:\n{out}");
     }

@@ -8,6 +8,12 @@
 //! all of them alike; tables and ratios use each variant's fastest run. Everything lives
 //! in one scratch directory that is removed at the end unless `--keep` (outputs are
 //! deleted as soon as measured on tmpfs, at the end on a disk: see `remove_output`).
+//!
+//! Beside each ratio the bench prints what bounds it on this machine: the cores left idle
+//! during each fastest run, the most a target ratio can be with the CPU the run used spread
+//! over every core, and for the live dump the embedded server's CPU, which it serves from
+//! this process on the same cores. A target missed below that bound is missed for the
+//! machine's cores, not for idle time the engine could close.
 
 use super::child::ChildRun;
 use elastickv_backup_engine::error::Error;
@@ -75,9 +81,21 @@ struct Variant {
     threads: usize,
 }
 
+/// What the machine did around one measured child, beside the child's own figures.
+#[derive(Default, Clone, Copy)]
+struct Around {
+    /// The bench process's CPU time while the child ran: for the live variant, the
+    /// embedded server's work, on the same cores as the dump.
+    bench_cpu: Duration,
+    /// Core time the machine left idle while the child ran (`None`: not readable).
+    idle: Option<Duration>,
+}
+
 /// The fastest run of a variant and every wall time seen.
 struct Best {
     run: ChildRun,
+    /// [`Around`] the fastest run.
+    around: Around,
     archive_size: Option<u64>,
     walls: Vec<f64>,
 }
@@ -126,6 +144,64 @@ fn ratio_line(what: &str, value: f64, target: Option<f64>) -> String {
         ),
         None => format!("  {what}: {value:.2}"),
     }
+}
+
+/// The machine around a variant's fastest run: idle cores, and the embedded server's CPU
+/// for the live variant (the bench process serves it, on the same cores as the dump).
+fn around_line(label: &str, a: &Around) -> String {
+    let idle = a.idle.map_or("not readable".to_string(), |i| {
+        format!("{:.2} core-s", i.as_secs_f64())
+    });
+    if label == "L" {
+        format!(
+            "  cores idle during it: {idle}; the embedded server (this bench process) used {:.2} CPU-s of the same cores\n",
+            a.bench_cpu.as_secs_f64()
+        )
+    } else {
+        format!("  cores idle during it: {idle}\n")
+    }
+}
+
+/// Where a live dump's time goes against the snapshot decode's, from CPU time: the dump
+/// process's CPU against the decode's (what the live path costs the client), and the most
+/// the throughput ratio can be on these `cores` with the embedded server sharing them —
+/// the live dump and its server together cannot finish before their CPU time spread over
+/// every core. A live target missed with the first near 1 and the bound below the target
+/// is missed for the cores, not the client.
+fn live_cpu_lines(a: &Best, l: &Best, cores: usize) -> Vec<String> {
+    let (cpu_a, cpu_l) = (secs(a.run.cpu), secs(l.run.cpu));
+    let server = secs(l.around.bench_cpu);
+    let floor = (cpu_l + server) / cores.max(1) as f64;
+    vec![
+        ratio_line(
+            "  CPU of the decode vs CPU of the live dump process alone",
+            cpu_a / cpu_l.max(1e-9),
+            None,
+        ),
+        ratio_line(
+            &format!(
+                "  the most the throughput ratio can be here: the dump's and the server's {:.2} CPU-s over {cores} core(s) take ≥ {floor:.2} s",
+                cpu_l + server
+            ),
+            secs(a.run.wall) / floor.max(1e-9),
+            None,
+        ),
+    ]
+}
+
+/// The most a run that used `cpu` can reach against a ceiling of `ceiling`, on `cores`:
+/// no schedule finishes before its CPU time spread over every core with none idle. A target
+/// above this is out of reach without less CPU (or more cores), whatever the overlap.
+fn cpu_bound_line(cpu: Duration, ceiling: Duration, cores: usize) -> String {
+    let floor = secs(cpu) / cores.max(1) as f64;
+    ratio_line(
+        &format!(
+            "  the most run A's {:.2} CPU-s allow (≥ {floor:.2} s over {cores} core(s), none idle)",
+            secs(cpu)
+        ),
+        secs(ceiling) / floor.max(1e-9),
+        None,
+    )
 }
 
 /// Whether a ceiling's own speed-up from `tlo` to `thi` threads is above linear. No
@@ -219,7 +295,15 @@ impl Bench<'_> {
         &mut self,
         v: &Variant,
         want_shape: bool,
-    ) -> Result<(ChildRun, Option<super::ceilings::Shape>, Option<u64>), Error> {
+    ) -> Result<
+        (
+            ChildRun,
+            Around,
+            Option<super::ceilings::Shape>,
+            Option<u64>,
+        ),
+        Error,
+    > {
         let output = self.output_path(v.label);
         let mut args = v.args.clone();
         args.extend(["--output".into(), output.display().to_string()]);
@@ -230,7 +314,14 @@ impl Bench<'_> {
             v.label,
             args.join(" ")
         );
+        let (cpu0, idle0) = (super::cpu::own_cpu(), super::cpu::idle_core_time());
         let run = super::child::spawn(&args, &self.work)?;
+        let around = Around {
+            bench_cpu: super::cpu::own_cpu().saturating_sub(cpu0),
+            idle: idle0
+                .zip(super::cpu::idle_core_time())
+                .map(|(a, b)| b.saturating_sub(a)),
+        };
         let (shape, size) = if output.is_dir() {
             (
                 want_shape
@@ -246,7 +337,7 @@ impl Bench<'_> {
         };
         self.remove_output(&output)?;
         super::ceilings::sync();
-        Ok((run, shape, size))
+        Ok((run, around, shape, size))
     }
 
     fn decode_args(data: &Path) -> Vec<String> {
@@ -343,6 +434,7 @@ impl Bench<'_> {
                     secs(d) / secs(ours_wall),
                     None,
                 ));
+                ratios.push(cpu_bound_line(ours.run.cpu, dd, super::cpu::cores()));
             }
         }
         if let (Some(d), Some(dd), Some(s)) = (c.files, c.files_durable, shape) {
@@ -368,6 +460,7 @@ impl Bench<'_> {
                     secs(d) / secs(ours_wall),
                     None,
                 ));
+                ratios.push(cpu_bound_line(ours.run.cpu, dd, super::cpu::cores()));
             }
         }
         text
@@ -575,7 +668,7 @@ impl Bench<'_> {
         for rep in 0..repeat {
             for (i, v) in variants.iter().enumerate() {
                 let want_shape = i == 0 && shape.is_none();
-                let (run, sh, size) = self.measure(v, want_shape)?;
+                let (run, around, sh, size) = self.measure(v, want_shape)?;
                 if sh.is_some() {
                     shape = sh;
                 }
@@ -586,12 +679,14 @@ impl Bench<'_> {
                         b.walls.push(wall);
                         if run.wall < b.run.wall {
                             b.run = run;
+                            b.around = around;
                             b.archive_size = size;
                         }
                     }
                     None => {
                         *slot = Some(Best {
                             run,
+                            around,
                             archive_size: size,
                             walls: vec![wall],
                         })
@@ -634,6 +729,7 @@ impl Bench<'_> {
                 b.archive_size.filter(|_| zst),
             );
             text.push_str(&super::report::render(&title, &b.run, v.threads, &rows));
+            text.push_str(&around_line(v.label, &b.around));
         }
         let get = |label: &str| -> Option<&Best> {
             variants
@@ -713,6 +809,7 @@ impl Bench<'_> {
                     // Issue 16 raised the line from 0.70.
                     Some(0.9),
                 ));
+                ratios.extend(live_cpu_lines(a, l, super::cpu::cores()));
             }
             if let (Some(z), Some(size)) = (get("Z"), self.cfg.vs_size) {
                 ratios.push(ratio_line(
@@ -821,6 +918,70 @@ mod tests {
         assert!(beyond_linear(4.5, 1, 4));
         assert!(beyond_linear(2.5, 2, 4));
         assert!(!beyond_linear(1.9, 2, 4));
+    }
+
+    fn best(wall_ms: u64, cpu_ms: u64, bench_cpu_ms: u64) -> Best {
+        Best {
+            run: ChildRun {
+                wall: Duration::from_millis(wall_ms),
+                maxrss_kib: 0,
+                cpu: Duration::from_millis(cpu_ms),
+                stats: Default::default(),
+            },
+            around: Around {
+                bench_cpu: Duration::from_millis(bench_cpu_ms),
+                idle: None,
+            },
+            archive_size: None,
+            walls: vec![],
+        }
+    }
+
+    #[test]
+    fn live_lines_split_the_dump_from_its_server() {
+        // Decode: 1.5 s wall, 2.8 CPU-s. Live: 2.9 CPU-s in the dump, 0.3 in the server:
+        // 3.2 CPU-s over 2 cores is at least 1.6 s, so the ratio is at most 1.5 / 1.6.
+        let lines = live_cpu_lines(&best(1500, 2800, 0), &best(1800, 2900, 300), 2);
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert!(lines[0].ends_with(": 0.97"), "{}", lines[0]);
+        assert!(
+            lines[1].contains("3.20 CPU-s over 2 core(s) take ≥ 1.60 s"),
+            "{}",
+            lines[1]
+        );
+        assert!(lines[1].ends_with(": 0.94"), "{}", lines[1]);
+    }
+
+    #[test]
+    fn a_cpu_bound_run_is_bounded_by_its_cpu_over_the_cores() {
+        // 1.3 CPU-s on 2 cores cannot finish before 0.65 s: against a 0.26 s ceiling, 0.40.
+        let line = cpu_bound_line(Duration::from_millis(1300), Duration::from_millis(260), 2);
+        assert!(
+            line.contains("1.30 CPU-s allow (≥ 0.65 s over 2 core(s)"),
+            "{line}"
+        );
+        assert!(line.ends_with(": 0.40"), "{line}");
+    }
+
+    #[test]
+    fn the_live_run_names_its_server() {
+        let a = Around {
+            bench_cpu: Duration::from_millis(310),
+            idle: Some(Duration::from_millis(140)),
+        };
+        assert_eq!(
+            around_line("L", &a),
+            "  cores idle during it: 0.14 core-s; the embedded server (this bench process) used 0.31 CPU-s of the same cores\n"
+        );
+        assert_eq!(
+            around_line("A", &a),
+            "  cores idle during it: 0.14 core-s\n"
+        );
+        let none = Around::default();
+        assert_eq!(
+            around_line("A", &none),
+            "  cores idle during it: not readable\n"
+        );
     }
 
     #[test]
