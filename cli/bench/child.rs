@@ -107,7 +107,8 @@ pub struct ChildRun {
     pub stats: ChildStats,
 }
 
-fn tv(t: libc::timeval) -> Duration {
+/// A `timeval` (rusage times) as a `Duration`; negative fields read as zero.
+pub(super) fn tv(t: libc::timeval) -> Duration {
     Duration::from_secs(t.tv_sec.max(0) as u64) + Duration::from_micros(t.tv_usec.max(0) as u64)
 }
 

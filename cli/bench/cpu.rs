@@ -28,10 +28,7 @@ pub fn own_cpu() -> Duration {
     if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) } != 0 {
         return Duration::ZERO;
     }
-    let tv = |t: libc::timeval| {
-        Duration::from_secs(t.tv_sec.max(0) as u64) + Duration::from_micros(t.tv_usec.max(0) as u64)
-    };
-    tv(ru.ru_utime) + tv(ru.ru_stime)
+    super::child::tv(ru.ru_utime) + super::child::tv(ru.ru_stime)
 }
 
 /// Core time the whole machine has spent idle so far (`idle` + `iowait` of the `cpu` line

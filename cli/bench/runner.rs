@@ -91,6 +91,16 @@ struct Around {
     idle: Option<Duration>,
 }
 
+/// One measurement of a variant.
+struct Measured {
+    run: ChildRun,
+    around: Around,
+    /// The output tree's shape (directory output, when asked for).
+    shape: Option<super::ceilings::Shape>,
+    /// The archive's size (archive output).
+    archive_size: Option<u64>,
+}
+
 /// The fastest run of a variant and every wall time seen.
 struct Best {
     run: ChildRun,
@@ -289,21 +299,9 @@ impl Bench<'_> {
         self.work.join(format!("out-{label}{ext}"))
     }
 
-    /// Runs one variant in a child; returns the run and the output's shape (directory
+    /// Runs one variant in a child; returns the run, the machine around it, and the output's shape (directory
     /// output, when `want_shape`) or archive size.
-    fn measure(
-        &mut self,
-        v: &Variant,
-        want_shape: bool,
-    ) -> Result<
-        (
-            ChildRun,
-            Around,
-            Option<super::ceilings::Shape>,
-            Option<u64>,
-        ),
-        Error,
-    > {
+    fn measure(&mut self, v: &Variant, want_shape: bool) -> Result<Measured, Error> {
         let output = self.output_path(v.label);
         let mut args = v.args.clone();
         args.extend(["--output".into(), output.display().to_string()]);
@@ -337,7 +335,12 @@ impl Bench<'_> {
         };
         self.remove_output(&output)?;
         super::ceilings::sync();
-        Ok((run, around, shape, size))
+        Ok(Measured {
+            run,
+            around,
+            shape,
+            archive_size: size,
+        })
     }
 
     fn decode_args(data: &Path) -> Vec<String> {
@@ -668,7 +671,12 @@ impl Bench<'_> {
         for rep in 0..repeat {
             for (i, v) in variants.iter().enumerate() {
                 let want_shape = i == 0 && shape.is_none();
-                let (run, around, sh, size) = self.measure(v, want_shape)?;
+                let Measured {
+                    run,
+                    around,
+                    shape: sh,
+                    archive_size: size,
+                } = self.measure(v, want_shape)?;
                 if sh.is_some() {
                     shape = sh;
                 }
