@@ -299,8 +299,8 @@ impl Bench<'_> {
         self.work.join(format!("out-{label}{ext}"))
     }
 
-    /// Runs one variant in a child; returns the run, the machine around it, and the output's shape (directory
-    /// output, when `want_shape`) or archive size.
+    /// Runs one variant in a child; returns the run, the machine around it, and the
+    /// output's shape (directory output, when `want_shape`) or archive size.
     fn measure(&mut self, v: &Variant, want_shape: bool) -> Result<Measured, Error> {
         let output = self.output_path(v.label);
         let mut args = v.args.clone();
