@@ -106,6 +106,10 @@ pub enum DevCommand {
     Gen(gen::GenArgs),
     /// Measure decode (and live dump) throughput per stage on generated data, against
     /// ceilings measured in the same run.
+    ///
+    /// Beside each target ratio it prints what bounds it on this machine: the cores left
+    /// idle during the run, the most the run's CPU time allows on these cores, and with
+    /// --live the embedded server's CPU, which shares the cores with the dump.
     Bench(bench::BenchArgs),
 }
 
