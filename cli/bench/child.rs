@@ -107,8 +107,7 @@ pub struct ChildRun {
     pub stats: ChildStats,
 }
 
-/// A `timeval` (rusage times) as a `Duration`; negative fields read as zero.
-pub(super) fn tv(t: libc::timeval) -> Duration {
+fn tv(t: libc::timeval) -> Duration {
     Duration::from_secs(t.tv_sec.max(0) as u64) + Duration::from_micros(t.tv_usec.max(0) as u64)
 }
 

@@ -11,7 +11,11 @@ pub fn cores() -> usize {
 }
 
 fn thread_cpu() -> Duration {
-    let ts = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    clock(rustix::time::ClockId::ThreadCPUTime)
+}
+
+fn clock(id: rustix::time::ClockId) -> Duration {
+    let ts = rustix::time::clock_gettime(id);
     Duration::new(
         ts.tv_sec.max(0) as u64,
         ts.tv_nsec.clamp(0, 999_999_999) as u32,
@@ -22,13 +26,7 @@ fn thread_cpu() -> Duration {
 /// bench process's own work while the child ran: for the live variant, the embedded
 /// server's, which shares the cores with the dump.
 pub fn own_cpu() -> Duration {
-    // SAFETY: getrusage only writes the struct it is handed.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: a valid out-pointer; RUSAGE_SELF cannot fail.
-    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) } != 0 {
-        return Duration::ZERO;
-    }
-    super::child::tv(ru.ru_utime) + super::child::tv(ru.ru_stime)
+    clock(rustix::time::ClockId::ProcessCPUTime)
 }
 
 /// Core time the whole machine has spent idle so far (`idle` + `iowait` of the `cpu` line
